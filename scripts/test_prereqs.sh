@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Make sure what the test suite needs outside PyPI is on this machine: Chromium (browser
+# tests) and PostgreSQL server binaries (migration/model tests on PostgreSQL). Installs
+# them with apt-get when run as root; otherwise stops and says what to install.
+set -euo pipefail
+
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "make test needs these Debian packages: ${need[*]}" >&2
+  echo "install them with: sudo apt-get update && sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+echo "installing ${need[*]} (apt-get)..."
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

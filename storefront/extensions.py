@@ -1,0 +1,57 @@
+"""Flask extensions, created unbound and bound in `create_app`, plus the services seam.
+
+`services()` returns the app's frozen `Services` (clock, Toss client, vault), built
+once by `create_app` from config or from the overrides a test passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, request
+from flask_limiter import Limiter
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    # Named constraints, so Alembic can alter them on every backend.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+def client_ip() -> str:
+    """The shopper's address as the proxy in front of us reports it (ProxyFix applied)."""
+    return request.remote_addr or "unknown"
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+limiter = Limiter(key_func=client_ip, default_limits=[], headers_enabled=False)
+
+
+@dataclass(frozen=True)
+class Services:
+    """Collaborators that views and jobs pass into `billing/`."""
+
+    clock: Any
+    toss: Any
+    vault: Any
+
+
+def services() -> Services:
+    return current_app.extensions["storefront"]

@@ -1,0 +1,329 @@
+"""The storefront's tables: catalog, accounts, cards, subscriptions and the money trail.
+
+SQLAlchemy 2.0 typed models. Money is an integer number of won (`*_won`); times are
+UTC (`*_at`) and always set by the caller from a clock, never by a Python-side
+default, so tests can move time. Every state change of money is a row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from sqlalchemy.types import TypeDecorator
+
+from storefront.extensions import db
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in and out, on SQLite (which drops the zone) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; take the time from a clock")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+UTC = UTCDateTime()
+
+
+def new_customer_key() -> str:
+    """A random, unguessable Toss customerKey (uuid4), never derived from user data."""
+    return str(uuid.uuid4())
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    customer_key: Mapped[str] = mapped_column(String(50), unique=True, default=new_customer_key)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTC)
+
+    subscriptions: Mapped[list["Subscription"]] = relationship(back_populates="user")
+
+
+class Category(db.Model):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    products: Mapped[list["Product"]] = relationship(back_populates="category", order_by="Product.position")
+
+
+class Product(db.Model):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))  # subscription | one_time
+    summary: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    provision: Mapped[str] = mapped_column(Text, default="")  # how and when the service is provided
+    image: Mapped[str] = mapped_column(String(255), default="")  # path under static/
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    category: Mapped[Category] = relationship(back_populates="products")
+    plans: Mapped[list["Plan"]] = relationship(back_populates="product", order_by="Plan.position")
+
+    @property
+    def active_plans(self) -> list["Plan"]:
+        return [p for p in self.plans if p.active]
+
+
+class Plan(db.Model):
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    interval: Mapped[str] = mapped_column(String(10))  # month | year | once
+    amount_won: Mapped[int] = mapped_column(Integer)  # VAT included
+    trial_days: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    product: Mapped[Product] = relationship(back_populates="plans")
+
+
+class BillingKey(db.Model):
+    """A card registered through Toss. The billing key itself is only ever stored sealed."""
+
+    __tablename__ = "billing_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    customer_key: Mapped[str] = mapped_column(String(50))
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # nonce || ciphertext+tag; None once destroyed
+    key_id: Mapped[str | None] = mapped_column(String(32))  # which ENCRYPTION_KEY sealed it
+    card_company: Mapped[str] = mapped_column(String(40), default="")
+    card_number_masked: Mapped[str] = mapped_column(String(32), default="")
+    card_type: Mapped[str] = mapped_column(String(10), default="")
+    owner_type: Mapped[str] = mapped_column(String(10), default="")
+    issued_at: Mapped[datetime] = mapped_column(UTC)
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTC)
+    deactivated_reason: Mapped[str | None] = mapped_column(String(100))
+    destroyed_at: Mapped[datetime | None] = mapped_column(UTC)
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def label(self) -> str:
+        return f"{self.card_company} {self.card_number_masked}".strip()
+
+
+class Subscription(db.Model):
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ix_subscriptions_due", "status", "next_charge_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    billing_key_id: Mapped[int | None] = mapped_column(ForeignKey("billing_keys.id"))
+    # incomplete | trialing | active | past_due | canceled | unpaid
+    status: Mapped[str] = mapped_column(String(20))
+    amount_won: Mapped[int] = mapped_column(Integer)  # the price the shopper agreed to pay
+    anchor_day: Mapped[int] = mapped_column(Integer)  # day of month renewals fall on (KST)
+    current_period_start: Mapped[datetime | None] = mapped_column(UTC)
+    current_period_end: Mapped[datetime | None] = mapped_column(UTC)
+    next_charge_at: Mapped[datetime | None] = mapped_column(UTC)
+    trial_end_at: Mapped[datetime | None] = mapped_column(UTC)
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    canceled_at: Mapped[datetime | None] = mapped_column(UTC)
+    ended_at: Mapped[datetime | None] = mapped_column(UTC)
+    ended_reason: Mapped[str | None] = mapped_column(String(100))
+    pending_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
+    created_at: Mapped[datetime] = mapped_column(UTC)
+
+    user: Mapped[User] = relationship(back_populates="subscriptions")
+    plan: Mapped[Plan] = relationship(foreign_keys=[plan_id])
+    pending_plan: Mapped[Plan | None] = relationship(foreign_keys=[pending_plan_id])
+    billing_key: Mapped[BillingKey | None] = relationship()
+    charges: Mapped[list["Charge"]] = relationship(back_populates="subscription", order_by="Charge.period_start")
+
+
+class Charge(db.Model):
+    """What is owed for one subscription period; at most one per period, amount fixed at creation."""
+
+    __tablename__ = "charges"
+    __table_args__ = (UniqueConstraint("subscription_id", "period_start", name="uq_charges_subscription_period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"), index=True)
+    period_start: Mapped[datetime] = mapped_column(UTC)
+    period_end: Mapped[datetime] = mapped_column(UTC)
+    amount_won: Mapped[int] = mapped_column(Integer)
+    # pending | paid | failed | canceled | refunded
+    status: Mapped[str] = mapped_column(String(20))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(String(512))
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
+    next_retry_at: Mapped[datetime | None] = mapped_column(UTC)
+    paid_at: Mapped[datetime | None] = mapped_column(UTC)
+    created_at: Mapped[datetime] = mapped_column(UTC)
+
+    subscription: Mapped[Subscription] = relationship(back_populates="charges")
+    attempts: Mapped[list["Attempt"]] = relationship(back_populates="charge", order_by="Attempt.id")
+
+
+class Attempt(db.Model):
+    """One call to Toss that may move money; committed before the call is made."""
+
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"), index=True)
+    billing_key_id: Mapped[int | None] = mapped_column(ForeignKey("billing_keys.id"))
+    order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(300))
+    amount_won: Mapped[int] = mapped_column(Integer)
+    # sending | done | failed | unknown
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    payment_key: Mapped[str | None] = mapped_column(String(200))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(String(512))
+    receipt_url: Mapped[str | None] = mapped_column(String(500))
+    card_summary: Mapped[str | None] = mapped_column(String(80))
+    approved_at: Mapped[datetime | None] = mapped_column(UTC)
+    raw_response: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTC)
+    updated_at: Mapped[datetime] = mapped_column(UTC)
+
+    charge: Mapped[Charge | None] = relationship(back_populates="attempts")
+
+
+class Refund(db.Model):
+    __tablename__ = "refunds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"), index=True)
+    amount_won: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200))
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    status: Mapped[str] = mapped_column(String(20))  # sending | done | failed | unknown
+    transaction_key: Mapped[str | None] = mapped_column(String(64))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTC)
+
+
+class AuditLog(db.Model):
+    """Append-only record of every opening of a billing key (kept at least two years)."""
+
+    __tablename__ = "audit_logs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTC, index=True)
+    actor_type: Mapped[str] = mapped_column(String(10))  # user | admin | worker
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(200))
+    ip: Mapped[str] = mapped_column(String(64))
+    billing_key_id: Mapped[int | None] = mapped_column(ForeignKey("billing_keys.id"))
+    subscription_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Consent(db.Model):
+    """A consent given or refused, with what was shown: checkout terms, auto-renewal, price rise, trial conversion."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # terms | auto_renewal | price_increase | trial_conversion
+    decision: Mapped[str] = mapped_column(String(10))  # agreed | refused
+    text_version: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="")  # JSON: amounts, dates shown
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTC)
+
+
+class CheckoutIntent(db.Model):
+    """What the shopper saw and agreed to before Toss's window opened; the success handler charges this."""
+
+    __tablename__ = "checkout_intents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))  # subscribe | change_card
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    amount_won: Mapped[int] = mapped_column(Integer, default=0)
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
+    created_at: Mapped[datetime] = mapped_column(UTC)
+    expires_at: Mapped[datetime] = mapped_column(UTC)
+    used_at: Mapped[datetime | None] = mapped_column(UTC)
+    auth_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # refuses a replayed authKey
+
+
+class WebhookEvent(db.Model):
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transmission_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    event_type: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # received | processed | ignored | error
+    note: Mapped[str] = mapped_column(String(500), default="")
+    received_at: Mapped[datetime] = mapped_column(UTC)
+    processed_at: Mapped[datetime | None] = mapped_column(UTC)
+
+
+class EmailMessage(db.Model):
+    """The outbox: every notice (email or SMS) as a row; `dedup_key` makes one event one message."""
+
+    __tablename__ = "email_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), default="email")  # email | sms
+    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    to: Mapped[str] = mapped_column(String(254))
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # queued | sent | failed | logged
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTC)
+    sent_at: Mapped[datetime | None] = mapped_column(UTC)

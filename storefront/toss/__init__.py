@@ -1,0 +1,1 @@
+"""The only code that speaks Toss: the client (and, separately, the offline sandbox)."""

@@ -1,0 +1,42 @@
+"""Blueprints, error pages, security headers and template helpers, registered explicitly."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException
+
+from storefront.web import filters, security
+
+
+def register(app: Flask) -> None:
+    from storefront.web.account import bp as account_bp
+    from storefront.web.admin import bp as admin_bp
+    from storefront.web.auth import bp as auth_bp
+    from storefront.web.checkout import bp as checkout_bp
+    from storefront.web.health import bp as health_bp
+    from storefront.web.legal import bp as legal_bp
+    from storefront.web.shop import bp as shop_bp
+    from storefront.web.webhooks import bp as webhooks_bp
+
+    for bp in (shop_bp, legal_bp, auth_bp, account_bp, checkout_bp, admin_bp, webhooks_bp, health_bp):
+        app.register_blueprint(bp)
+    filters.register(app)
+    security.register(app)
+    _register_error_pages(app)
+
+
+def _register_error_pages(app: Flask) -> None:
+    from storefront.extensions import db
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code and exc.code >= 500:
+            db.session.rollback()
+        return render_template("errors/error.html", error=exc), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception):
+        # Logged with its traceback for us; the shopper sees the site's own page.
+        app.logger.exception("unhandled error")
+        db.session.rollback()
+        return render_template("errors/error.html", error=None), 500

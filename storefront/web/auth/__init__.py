@@ -1,0 +1,3 @@
+from storefront.web.auth.views import bp
+
+__all__ = ["bp"]
