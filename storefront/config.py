@@ -23,6 +23,8 @@ TOSS_ENVS = ("sandbox", "test", "live")
 TOSS_PRODUCTION_API = "https://api.tosspayments.com"
 TOSS_PRODUCTION_SDK = "https://js.tosspayments.com/v2/standard"
 SANDBOX_DEFAULT_URL = "http://127.0.0.1:5055"
+# Where `make run` starts the embedded Redis when REDIS_URL is unset in development.
+EMBEDDED_REDIS_URL = "redis://127.0.0.1:6390/0"
 # Keys the sandbox accepts; they only ever work against the local sandbox.
 SANDBOX_CLIENT_KEY = "test_ck_sandbox0000000000000000000"
 SANDBOX_SECRET_KEY = "test_sk_sandbox0000000000000000000"
@@ -217,7 +219,7 @@ def load_config(env: Mapping[str, str], **overrides) -> Config:
         app_env=app_env,
         secret_key=secret_key,
         database_url=database_url,
-        redis_url=env.get("REDIS_URL") or None,
+        redis_url=env.get("REDIS_URL") or (EMBEDDED_REDIS_URL if app_env == "development" else None),
         encryption_key=encryption_key,
         old_encryption_keys=old_keys,
         smtp_url=smtp_url,
