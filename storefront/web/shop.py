@@ -63,7 +63,8 @@ def yearly_savings(plans: list[Plan]) -> dict[int, YearlySaving]:
 
 @bp.context_processor
 def category_nav() -> dict:
-    return {"nav_categories": [category for category, _ in visible_categories()]}
+    # A function, so only templates that draw the nav query for it (not the error page).
+    return {"nav_categories": lambda: [category for category, _ in visible_categories()]}
 
 
 @bp.get("/")

@@ -89,6 +89,7 @@ def test_categories_without_an_active_product_never_appear(client, catalog):
     # the category nav on shop pages lists exactly the visible category
     nav = re.search(r'<nav class="category-nav".*?</nav>', pages[1], re.S).group(0)
     assert re.findall(r'href="(/categories/[^"]+)"', nav) == ["/categories/services"]
+    assert '<a href="/categories/services" aria-current="page">' in nav
 
 
 def test_inactive_products_and_products_without_active_plans_are_404(client, catalog):

@@ -37,6 +37,7 @@ FOOTER_FIELDS = {
     "phone": ["BUSINESS_PHONE"],
     "email": ["BUSINESS_EMAIL"],
     "hosting_provider": ["BUSINESS_HOSTING_PROVIDER"],
+    "privacy_officer": ["BUSINESS_PRIVACY_OFFICER"],
 }
 POLICY_LINKS = ("/terms", "/privacy", "/refund-policy")
 
