@@ -67,9 +67,45 @@ def create_admin(email: str, name: str, password: str) -> None:
 
 
 @seed_cli.command("demo")
-def seed_demo() -> None:
-    """Create the demo catalog, an admin and the Toss reviewer account (once)."""
+@click.option("--admin-email", envvar="SEED_ADMIN_EMAIL", show_envvar=True,
+              help="Admin account email. Default: admin@<domain of BUSINESS_EMAIL>.")
+@click.option("--reviewer-email", envvar="SEED_REVIEWER_EMAIL", show_envvar=True,
+              help="Toss reviewer account email. Default: toss-review@<domain of BUSINESS_EMAIL>.")
+@click.option("--admin-password", envvar="SEED_ADMIN_PASSWORD", show_envvar=True,
+              help="Password for a new admin (prefer the env var). Default: a random one, printed once.")
+@click.option("--reviewer-password", envvar="SEED_REVIEWER_PASSWORD", show_envvar=True,
+              help="Password for a new reviewer (prefer the env var). Default: a random one, printed once.")
+@click.option("--reset-reviewer-password", is_flag=True,
+              help="Give the existing reviewer account a new password and print it.")
+@click.option("--no-catalog", is_flag=True, help="Accounts only: leave the catalog alone (a shop with its own products).")
+def seed_demo(
+    admin_email: str | None,
+    reviewer_email: str | None,
+    admin_password: str | None,
+    reviewer_password: str | None,
+    reset_reviewer_password: bool,
+    no_catalog: bool,
+) -> None:
+    """Create the demo catalog, an admin and the Toss reviewer account (once; re-running changes nothing)."""
+    from storefront.seed import SeedError
     from storefront.seed import seed_demo as run
 
-    for line in run(db.session, now=services().clock.now(), cheap_hash=current_app.config["STOREFRONT"].password_hash_cheap):
+    config = current_app.config["STOREFRONT"]
+    domain = config.business.email.rpartition("@")[2] or "example.com"
+    try:
+        lines = run(
+            db.session,
+            now=services().clock.now(),
+            cheap_hash=config.password_hash_cheap,
+            admin_email=admin_email or f"admin@{domain}",
+            reviewer_email=reviewer_email or f"toss-review@{domain}",
+            admin_password=admin_password or None,
+            reviewer_password=reviewer_password or None,
+            reset_reviewer_password=reset_reviewer_password,
+            catalog=not no_catalog,
+        )
+    except SeedError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    for line in lines:
         click.echo(line)

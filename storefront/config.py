@@ -52,6 +52,9 @@ class BusinessInfo:
     privacy_officer: str  # 개인정보 보호책임자
     ftc_info_url: str  # 공정위 사업자정보 확인 link
     support_hours: str
+    # Optional: vendors that send email / SMS for us (개인정보 처리위탁, listed in the privacy policy)
+    mail_vendor: str = ""
+    sms_vendor: str = ""
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,8 @@ def _business(env: Mapping[str, str]) -> BusinessInfo:
         f"https://www.ftc.go.kr/bizCommPop.do?wrkr_no={digits}"
     )
     values["support_hours"] = (env.get("BUSINESS_SUPPORT_HOURS") or "").strip() or "평일 10:00–18:00 (점심 12:00–13:00)"
+    values["mail_vendor"] = (env.get("BUSINESS_MAIL_VENDOR") or "").strip()
+    values["sms_vendor"] = (env.get("BUSINESS_SMS_VENDOR") or "").strip()
     return BusinessInfo(**values)
 
 

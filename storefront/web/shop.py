@@ -1,8 +1,15 @@
-"""The catalog: home (categories with active products) and product pages."""
+"""The catalog: home (categories with active products), category pages and product pages.
+
+A category is shown only while it holds an active product with an active plan; an empty
+one never appears (home, category nav, its own URL is a 404). Prices are whole won,
+VAT included, exactly what the shopper will be charged.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, current_app, g, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -12,19 +19,52 @@ from storefront.models import Category, Plan, Product
 bp = Blueprint("shop", __name__)
 
 
+@dataclass(frozen=True)
+class YearlySaving:
+    """How a yearly plan compares with twelve months of the same product's monthly plan."""
+
+    per_month_won: int  # the yearly price spread over 12 months, rounded down
+    percent: int  # discount against 12 x monthly, rounded down
+
+
 def visible_categories() -> list[tuple[Category, list[Product]]]:
-    """Categories with their active products that have at least one active plan; empty ones never appear."""
-    categories = db.session.scalars(
-        select(Category)
-        .order_by(Category.position, Category.id)
-        .options(selectinload(Category.products).selectinload(Product.plans))
-    ).all()
-    shown = []
-    for category in categories:
-        products = [p for p in category.products if p.active and p.active_plans]
-        if products:
-            shown.append((category, products))
-    return shown
+    """Categories with their active products that have at least one active plan; empty ones never appear.
+
+    Computed once per request (the nav and the page share it).
+    """
+    if "visible_categories" not in g:
+        categories = db.session.scalars(
+            select(Category)
+            .order_by(Category.position, Category.id)
+            .options(selectinload(Category.products).selectinload(Product.plans))
+        ).all()
+        shown = []
+        for category in categories:
+            products = [p for p in category.products if p.active and p.active_plans]
+            if products:
+                shown.append((category, products))
+        g.visible_categories = shown
+    return g.visible_categories
+
+
+def yearly_savings(plans: list[Plan]) -> dict[int, YearlySaving]:
+    """Plan id -> saving, for each yearly plan cheaper than 12 x the cheapest monthly plan of the same list."""
+    monthly = [p.amount_won for p in plans if p.interval == "month"]
+    if not monthly:
+        return {}
+    twelve_months = min(monthly) * 12
+    savings = {}
+    for plan in plans:
+        if plan.interval == "year" and 0 < plan.amount_won < twelve_months:
+            percent = (twelve_months - plan.amount_won) * 100 // twelve_months
+            savings[plan.id] = YearlySaving(per_month_won=plan.amount_won // 12, percent=percent)
+    return savings
+
+
+@bp.context_processor
+def category_nav() -> dict:
+    # A function, so only templates that draw the nav query for it (not the error page).
+    return {"nav_categories": lambda: [category for category, _ in visible_categories()]}
 
 
 @bp.get("/")
@@ -47,7 +87,14 @@ def product_detail(slug: str):
     )
     if product is None or not product.active_plans:
         abort(404)
-    return render_template("shop/product.html", product=product, plans=product.active_plans)
+    plans = product.active_plans
+    return render_template(
+        "shop/product.html",
+        product=product,
+        plans=plans,
+        savings=yearly_savings(plans),
+        billing_hour=current_app.config["STOREFRONT"].billing_hour_kst,
+    )
 
 
 def active_plan_or_404(plan_id: int) -> Plan:
