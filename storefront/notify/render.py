@@ -48,7 +48,8 @@ class Renderer:
         self.config = config
 
     def render(self, kind: str, context: Mapping[str, Any], *, user_name: str, sms: bool = False) -> Rendered:
-        values = self._base_context(user_name) | prepare_context(kind, context)
+        # The footer and links come from config, never from the caller's context.
+        values = prepare_context(kind, context) | self._base_context(user_name)
         text_template = self.env.get_template(f"emails/{kind}.txt")
         subject = self._subject(text_template, values)
         values["subject"] = subject

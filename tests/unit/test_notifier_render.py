@@ -270,3 +270,9 @@ def test_smtp_url_is_read_without_ever_showing_the_password(url: str, shown: str
     backend = SmtpEmailBackend(url)
     assert repr(backend) == f"SmtpEmailBackend({shown})" and backend.port == port
     assert "hunter2" not in repr(backend) and "hunter2" not in str(vars(backend).get("host"))
+
+
+def test_the_footer_cannot_be_replaced_by_the_callers_context(renderer: Renderer):
+    out = renderer.render("card_registered", {"card_label": CARD, "business": None, "site_url": "http://evil.example"},
+                          user_name="김구매")
+    assert "220-81-12345" in out.text and "evil.example" not in out.text + out.html
