@@ -32,7 +32,7 @@ def create_app(config: Config | None = None, *, clock: Any = None, toss: Any = N
     _init_extensions(app, config)
     web.register(app)
     cli.register(app)
-    app.extensions["storefront"] = build_services(config, clock=clock, toss=toss)
+    app.extensions["storefront"] = build_services(config, clock=clock, toss=toss, jinja_env=app.jinja_env)
     return app
 
 

@@ -1,4 +1,4 @@
-"""`flask` commands: seed, users, keys (billing and audit arrive with their issues)."""
+"""`flask` commands: seed, users, keys, outbox (billing and audit arrive with their issues)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ keys_cli = AppGroup("keys", help="ENCRYPTION_KEY management.")
 
 
 def register(app: Flask) -> None:
-    for group in (seed_cli, users_cli, keys_cli):
+    from storefront.notify.cli import outbox_cli
+
+    for group in (seed_cli, users_cli, keys_cli, outbox_cli):
         app.cli.add_command(group)
 
 

@@ -1,6 +1,6 @@
 """Flask extensions, created unbound and bound in `create_app`, plus the services seam.
 
-`services()` returns the app's frozen `Services` (clock, Toss client, vault), built
+`services()` returns the app's frozen `Services` (clock, Toss client, vault, notifier), built
 once by `create_app` from config or from the overrides a test passed in.
 """
 
@@ -51,6 +51,7 @@ class Services:
     clock: Any
     toss: Any
     vault: Any
+    notifier: Any = None  # storefront.notify.Notifier: queue notices, deliver the outbox
 
 
 def services() -> Services:

@@ -1,0 +1,228 @@
+"""The Notifier: every notice the product sends goes through `queue` and then `deliver`.
+
+`queue` renders a notice and adds one outbox row (`EmailMessage`) per channel inside the
+caller's transaction, so the notice exists exactly when the state change it reports is
+committed. `deliver` sends one row at most once: it claims the row with a conditional
+UPDATE (queued -> sending) and commits that claim before talking to SMTP or an SMS
+provider, so two workers (or a job and the pending sweep) never both send it.
+
+Invariants:
+- One event, one message per channel: the outbox's unique `dedup_key` is the guard (an
+  INSERT ... ON CONFLICT DO NOTHING), which also holds across processes.
+- A row in 'sent' or 'logged' is never sent again. A failed attempt puts the row back to
+  'queued' with `attempts` and `last_error` recorded and raises `DeliveryError`, so the RQ
+  job retries with back-off; after `max_attempts` the row is 'failed' and stays there
+  until someone requeues it (`flask outbox retry`).
+- A worker that dies between the claim and the send leaves the row in 'sending': it is not
+  resent automatically, because the server may already have accepted it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage as MimeMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any
+
+import jinja2
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storefront.clock import KST
+from storefront.config import Config
+from storefront.models import EmailMessage, User
+from storefront.notify.backends import (
+    ConsoleEmailBackend,
+    ConsoleSmsBackend,
+    EmailBackend,
+    SmsBackend,
+    SmtpEmailBackend,
+)
+from storefront.notify.kinds import NoticeError, check_request
+from storefront.notify.render import Renderer, default_environment
+
+log = logging.getLogger("storefront.notify")
+
+DEFAULT_MAX_ATTEMPTS = 8
+_DELIVERED = ("sent", "logged")
+_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+class DeliveryError(RuntimeError):
+    """A message could not be sent this time; its row records why and stays queued."""
+
+
+class Notifier:
+    """Renders, queues and delivers notices (email and SMS) through the outbox table."""
+
+    def __init__(
+        self,
+        jinja_env: jinja2.Environment | None,
+        config: Config,
+        *,
+        email_backend: EmailBackend | None = None,
+        sms_backend: SmsBackend | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> None:
+        self.config = config
+        self.renderer = Renderer(jinja_env or default_environment(), config)
+        if email_backend is None:
+            email_backend = SmtpEmailBackend(config.smtp_url) if config.smtp_url else ConsoleEmailBackend()
+        self.email_backend = email_backend
+        self.sms_backend = sms_backend or ConsoleSmsBackend()
+        self.max_attempts = max_attempts
+
+    def queue(
+        self,
+        session: Session,
+        *,
+        user: User,
+        kind: str,
+        dedup_key: str,
+        context: dict[str, Any],
+        now: datetime,
+        channels: tuple[str, ...] = ("email",),
+    ) -> list[EmailMessage]:
+        """Add one outbox row per channel for this event, unless it is already there.
+
+        Rows get `dedup_key` f"{dedup_key}:{channel}"; a key that exists (queued now or
+        earlier, by any process) adds nothing. Returns only the rows this call added, so
+        the caller enqueues delivery for exactly those after it commits. Flushes, never
+        commits. Raises `NoticeError` for an unknown kind/channel or a missing context key.
+        An SMS row for a user without a phone number is recorded as 'failed' (visible in
+        the outbox) rather than silently skipped.
+        """
+        check_request(kind, channels)
+        if len(dedup_key) > 190:
+            raise NoticeError("dedup_key: at most 190 characters")
+        rendered = self.renderer.render(kind, context, user_name=user.name, sms="sms" in channels)
+        if user.id is None:
+            session.flush()  # a user created in this same transaction needs its id first
+        added = []
+        for channel in channels:
+            values = dict(
+                channel=channel,
+                dedup_key=f"{dedup_key}:{channel}",
+                user_id=user.id,
+                kind=kind,
+                subject=rendered.subject,
+                status="queued",
+                attempts=0,
+                created_at=now,
+            )
+            if channel == "email":
+                values.update(to=user.email, body_text=rendered.text, body_html=rendered.html)
+            else:
+                values.update(to=user.phone or "", body_text=rendered.sms, body_html=None)
+                if not user.phone:
+                    values.update(status="failed", last_error="no phone number on the account")
+            row = _insert_once(session, values)
+            if row is not None:
+                added.append(row)
+        return added
+
+    def deliver(self, session: Session, message_id: int, *, now: datetime) -> str:
+        """Send one outbox row at most once and commit its new status; return that status.
+
+        Returns 'sent' or 'logged' after sending, or the row's current status ('sent',
+        'logged', 'failed', 'sending') without sending when it is not queued, or 'missing'.
+        Commits the claim before sending and the outcome after. On a send error the row
+        goes back to 'queued' (or 'failed' after `max_attempts`) and `DeliveryError` is
+        raised, so an RQ job retries with back-off.
+        """
+        if not _claim(session, message_id):
+            row = session.get(EmailMessage, message_id)
+            status = row.status if row is not None else "missing"
+            session.rollback()
+            log.info("message %s not sent again: status %s", message_id, status)
+            return status
+        row = session.get(EmailMessage, message_id)
+        try:
+            status = self._send(row, now)
+        except Exception as exc:
+            self._record_failure(session, row, exc)
+            raise DeliveryError(f"message {message_id} not delivered (attempt {row.attempts}): {row.last_error}") from exc
+        row.status, row.sent_at, row.last_error = status, now, None
+        session.commit()
+        log.info("message %s (%s, %s) %s", message_id, row.kind, row.channel, status)
+        return status
+
+    def deliver_pending(self, session: Session, *, now: datetime, limit: int = 100) -> int:
+        """Deliver up to `limit` queued rows, oldest first; return how many went out.
+
+        The safety net for rows whose delivery job was never enqueued or was lost. A row
+        that fails is recorded (and retried by the next sweep); the others still go.
+        """
+        ids = session.scalars(
+            select(EmailMessage.id).where(EmailMessage.status == "queued").order_by(EmailMessage.id).limit(limit)
+        ).all()
+        session.rollback()
+        delivered = 0
+        for message_id in ids:
+            try:
+                status = self.deliver(session, message_id, now=now)
+            except DeliveryError as exc:
+                log.warning("%s", exc)
+                continue
+            if status in _DELIVERED:
+                delivered += 1
+        return delivered
+
+    def _send(self, row: EmailMessage, now: datetime) -> str:
+        if row.channel == "sms":
+            return self.sms_backend.send(row.to, row.body_text)
+        return self.email_backend.send(self.build_mime(row, now))
+
+    def build_mime(self, row: EmailMessage, now: datetime) -> MimeMessage:
+        """The MIME message for an email row: UTF-8 text, an HTML alternative, stable Message-ID."""
+        name, addr = parseaddr(self.config.mail_from)
+        domain = addr.rpartition("@")[2] or "localhost"
+        mime = MimeMessage()
+        mime["Subject"] = row.subject
+        mime["From"] = Address(display_name=name or self.config.business.name, addr_spec=addr)
+        mime["To"] = row.to
+        mime["Date"] = format_datetime(now.astimezone(KST))
+        # Stable across retries, so a mail client can fold a rare double delivery.
+        mime["Message-ID"] = f"<outbox-{row.id}.{hashlib.sha256(row.dedup_key.encode()).hexdigest()[:16]}@{domain}>"
+        mime["Auto-Submitted"] = "auto-generated"
+        mime.set_content(row.body_text)
+        if row.body_html:
+            mime.add_alternative(row.body_html, subtype="html")
+        return mime
+
+    def _record_failure(self, session: Session, row: EmailMessage, exc: Exception) -> None:
+        row.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        row.status = "failed" if row.attempts >= self.max_attempts else "queued"
+        session.commit()
+        log.warning("message %s attempt %s failed (%s): %s", row.id, row.attempts, row.status, row.last_error)
+
+
+def _insert_once(session: Session, values: dict[str, Any]) -> EmailMessage | None:
+    """INSERT the row unless its dedup_key exists; the unique index decides, not a SELECT."""
+    dialect = session.get_bind(EmailMessage).dialect.name
+    insert = _INSERTS.get(dialect)
+    if insert is None:
+        raise NotImplementedError(f"outbox insert-once is written for SQLite and PostgreSQL, not {dialect}")
+    stmt = (
+        insert(EmailMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[EmailMessage.dedup_key])
+        .returning(EmailMessage)
+    )
+    return session.scalars(stmt).first()
+
+
+def _claim(session: Session, message_id: int) -> bool:
+    """queued -> sending for this row, committed; False when another caller has it or it is done."""
+    result = session.execute(
+        update(EmailMessage)
+        .where(EmailMessage.id == message_id, EmailMessage.status == "queued")
+        .values(status="sending", attempts=EmailMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
