@@ -60,17 +60,17 @@ class BusinessInfo:
 @dataclass(frozen=True)
 class Config:
     app_env: str
-    secret_key: str
-    database_url: str
+    secret_key: str = field(repr=False)
+    database_url: str = field(repr=False)
     redis_url: str | None
-    encryption_key: bytes
-    old_encryption_keys: tuple[bytes, ...]
+    encryption_key: bytes = field(repr=False)
+    old_encryption_keys: tuple[bytes, ...] = field(repr=False)
     toss_env: str
     toss_client_key: str
-    toss_secret_key: str
+    toss_secret_key: str = field(repr=False)
     toss_api_base: str
     toss_sdk_url: str
-    smtp_url: str | None
+    smtp_url: str | None = field(repr=False)
     mail_from: str
     site_url: str
     business: BusinessInfo

@@ -83,3 +83,10 @@ def test_app_refuses_to_start_with_one_clear_line(tmp_path, changes, variable):
     assert lines == [lines[0]] and variable in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
     assert ("0f" * 32) not in proc.stderr
+
+
+def test_config_repr_holds_no_secrets():
+    config = load_config(env(SMTP_URL="smtp://mailer:hunter22@mail.example:587", TOSS_SECRET_KEY="test_sk_topsecret"))
+    text = repr(config)
+    for secret in (BASE_ENV["SECRET_KEY"], "0f" * 32, "test_sk_topsecret", "hunter22", str(config.encryption_key)):
+        assert secret not in text
