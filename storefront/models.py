@@ -142,6 +142,10 @@ class BillingKey(db.Model):
     deactivated_at: Mapped[datetime | None] = mapped_column(UTC)
     deactivated_reason: Mapped[str | None] = mapped_column(String(100))
     destroyed_at: Mapped[datetime | None] = mapped_column(UTC)
+    # hex SHA-256 of the billing key, set by Vault.seal: finds the row a BILLING_DELETED webhook names
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Toss reported the key deleted (an unauthenticated hint): ask the shopper for a new card
+    needs_update_at: Mapped[datetime | None] = mapped_column(UTC)
 
     user: Mapped[User] = relationship()
 
@@ -231,6 +235,8 @@ class Attempt(db.Model):
 
 
 class Refund(db.Model):
+    """A refund (Toss cancel) of a paid Attempt; committed as 'sending' before Toss is called."""
+
     __tablename__ = "refunds"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -242,6 +248,12 @@ class Refund(db.Model):
     transaction_key: Mapped[str | None] = mapped_column(String(64))
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTC)
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(String(512))
+    settled_at: Mapped[datetime | None] = mapped_column(UTC)  # when it became done or failed
+
+    attempt: Mapped[Attempt] = relationship()
+    requested_by: Mapped[User | None] = relationship()
 
 
 class AuditLog(db.Model):
