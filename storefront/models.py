@@ -232,6 +232,7 @@ class Attempt(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTC)
 
     charge: Mapped[Charge | None] = relationship(back_populates="attempts")
+    refunds: Mapped[list["Refund"]] = relationship(back_populates="attempt", order_by="Refund.id")
 
 
 class Refund(db.Model):
@@ -252,7 +253,7 @@ class Refund(db.Model):
     failure_message: Mapped[str | None] = mapped_column(String(512))
     settled_at: Mapped[datetime | None] = mapped_column(UTC)  # when it became done or failed
 
-    attempt: Mapped[Attempt] = relationship()
+    attempt: Mapped[Attempt] = relationship(back_populates="refunds")
     requested_by: Mapped[User | None] = relationship()
 
 
