@@ -104,9 +104,9 @@ def refund(session: Session, attempt_id: int, *, amount_won: int, reason: str, r
     existing = _by_key(session, idempotency_key)
     if existing is not None:
         return existing
-    row = _reserve(session, attempt_id, amount_won=amount_won, reason=reason, requested_by=requested_by,
-                   idempotency_key=idempotency_key, now=clock.now())
     try:
+        row = _reserve(session, attempt_id, amount_won=amount_won, reason=reason, requested_by=requested_by,
+                       idempotency_key=idempotency_key, now=clock.now())
         session.commit()
     except IntegrityError:  # the same request, submitted twice at once: the other one sends it
         session.rollback()
