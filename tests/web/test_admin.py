@@ -212,6 +212,8 @@ def test_product_form_errors_rerender_and_change_nothing(client, auth, db_sessio
                                                                   name="", slug="Bad Slug!"))
     page = bad.get_data(as_text=True)
     assert bad.status_code == 200 and "상품명을 입력해 주세요." in page and "영문 소문자" in page
+    no_category = client.post("/admin/products/new", data=_product_data(client, "/admin/products/new", category_id=9999))
+    assert no_category.status_code == 200 and "올바르지 않은 선택값입니다." in no_category.get_data(as_text=True)
     db_session.expire_all()
     assert db_session.scalars(select(Product.name)).all() == before
 

@@ -90,7 +90,7 @@ def test_over_refund_is_refused_with_a_message(client, db_session, paid, admin, 
 @pytest.mark.parametrize("changes,message", [
     ({"reason": ""}, "환불 사유를 입력해 주세요."),
     ({"amount_won": "0"}, "1원 이상"),
-    ({"amount_won": "abc"}, "환불 금액"),
+    ({"amount_won": "abc"}, "올바르지 않은 정수 값입니다."),
     ({"request_id": "not-a-uuid"}, "요청 번호가 올바르지 않습니다."),
 ])
 def test_bad_input_rerenders_and_changes_nothing(client, db_session, paid, admin, toss, changes, message):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.i18n import get_translations
 from wtforms.validators import UUID, DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 SLUG = Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message="영문 소문자, 숫자, 하이픈(-)만 쓸 수 있습니다.")
@@ -13,16 +14,25 @@ MIN_PRICE_WON = 100  # card payments below 100원 are refused by Toss
 MAX_PRICE_WON = 10_000_000
 
 
-class ActionForm(FlaskForm):
+_KOREAN = get_translations(["ko"])  # WTForms' own messages ("Not a valid integer value.") in Korean
+
+
+class AdminForm(FlaskForm):
+    class Meta:
+        def get_translations(self, form):
+            return _KOREAN
+
+
+class ActionForm(AdminForm):
     """A button that changes state (activate, deactivate, reprocess): CSRF only."""
 
 
-class CategoryForm(FlaskForm):
+class CategoryForm(AdminForm):
     name = StringField("카테고리 이름", validators=[DataRequired("이름을 입력해 주세요."), Length(max=100)])
     slug = StringField("주소용 이름 (slug)", validators=[DataRequired("slug를 입력해 주세요."), Length(max=64), SLUG])
 
 
-class ProductForm(FlaskForm):
+class ProductForm(AdminForm):
     category_id = SelectField("카테고리", coerce=int, validators=[InputRequired("카테고리를 선택해 주세요.")])
     name = StringField("상품명", validators=[DataRequired("상품명을 입력해 주세요."), Length(max=100)])
     slug = StringField("주소용 이름 (slug)", validators=[DataRequired("slug를 입력해 주세요."), Length(max=64), SLUG])
@@ -38,7 +48,7 @@ class ProductForm(FlaskForm):
     active = BooleanField("판매 중", default=True)
 
 
-class PlanForm(FlaskForm):
+class PlanForm(AdminForm):
     name = StringField("플랜 이름", validators=[DataRequired("플랜 이름을 입력해 주세요."), Length(max=100)])
     amount_won = IntegerField("가격 (원, VAT 포함)", validators=[
         InputRequired("가격을 입력해 주세요."),
@@ -54,7 +64,7 @@ class NewPlanForm(PlanForm):
     interval = SelectField("결제 주기", choices=INTERVALS)
 
 
-class RefundForm(FlaskForm):
+class RefundForm(AdminForm):
     amount_won = IntegerField("환불 금액 (원)", validators=[
         InputRequired("환불 금액을 입력해 주세요."), NumberRange(min=1, message="환불 금액은 1원 이상이어야 합니다."),
     ])
