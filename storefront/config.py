@@ -10,6 +10,7 @@ development the run command writes generated ones into ``.env``.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,9 @@ EMBEDDED_REDIS_URL = "redis://127.0.0.1:6390/0"
 # Keys the sandbox accepts; they only ever work against the local sandbox.
 SANDBOX_CLIENT_KEY = "test_ck_sandbox0000000000000000000"
 SANDBOX_SECRET_KEY = "test_sk_sandbox0000000000000000000"
+
+# Where Toss sends webhooks from (toss-api.md §8.1); TOSS_WEBHOOK_ALLOWED_IPS=toss selects them.
+TOSS_WEBHOOK_IPS = ("13.124.18.147", "13.124.108.35", "3.36.173.151", "3.38.81.32")
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -81,6 +85,7 @@ class Config:
     toss_calls_per_minute: int = 600
     login_rate_limit: str = "5 per minute;20 per hour"
     password_hash_cheap: bool = False
+    toss_webhook_allowed_ips: tuple[str, ...] = ()  # empty: webhooks accepted from any address
     extra: dict = field(default_factory=dict)
 
     @property
@@ -151,6 +156,19 @@ def _business(env: Mapping[str, str]) -> BusinessInfo:
     values["mail_vendor"] = (env.get("BUSINESS_MAIL_VENDOR") or "").strip()
     values["sms_vendor"] = (env.get("BUSINESS_SMS_VENDOR") or "").strip()
     return BusinessInfo(**values)
+
+
+def _webhook_ips(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = (env.get("TOSS_WEBHOOK_ALLOWED_IPS") or "").strip()
+    if raw.lower() == "toss":
+        return TOSS_WEBHOOK_IPS
+    ips = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for ip in ips:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise ConfigError(f"TOSS_WEBHOOK_ALLOWED_IPS: {ip!r} is not an IP address (or use the word toss)") from None
+    return ips
 
 
 def _toss(env: Mapping[str, str], app_env: str) -> dict:
@@ -237,6 +255,7 @@ def load_config(env: Mapping[str, str], **overrides) -> Config:
         renewal_notice_days=_int(env, "RENEWAL_NOTICE_DAYS", 7, 1, 60),
         toss_calls_per_minute=_int(env, "TOSS_CALLS_PER_MINUTE", 600, 1, 100000),
         login_rate_limit=env.get("LOGIN_RATE_LIMIT") or "5 per minute;20 per hour",
+        toss_webhook_allowed_ips=_webhook_ips(env),
         **toss,
     )
     values.update(overrides)

@@ -142,6 +142,10 @@ class BillingKey(db.Model):
     deactivated_at: Mapped[datetime | None] = mapped_column(UTC)
     deactivated_reason: Mapped[str | None] = mapped_column(String(100))
     destroyed_at: Mapped[datetime | None] = mapped_column(UTC)
+    # hex SHA-256 of the billing key, set by Vault.seal: finds the row a BILLING_DELETED webhook names
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Toss reported the key deleted (an unauthenticated hint): ask the shopper for a new card
+    needs_update_at: Mapped[datetime | None] = mapped_column(UTC)
 
     user: Mapped[User] = relationship()
 
@@ -228,9 +232,12 @@ class Attempt(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTC)
 
     charge: Mapped[Charge | None] = relationship(back_populates="attempts")
+    refunds: Mapped[list["Refund"]] = relationship(back_populates="attempt", order_by="Refund.id")
 
 
 class Refund(db.Model):
+    """A refund (Toss cancel) of a paid Attempt; committed as 'sending' before Toss is called."""
+
     __tablename__ = "refunds"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -242,6 +249,12 @@ class Refund(db.Model):
     transaction_key: Mapped[str | None] = mapped_column(String(64))
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTC)
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(String(512))
+    settled_at: Mapped[datetime | None] = mapped_column(UTC)  # when it became done or failed
+
+    attempt: Mapped[Attempt] = relationship(back_populates="refunds")
+    requested_by: Mapped[User | None] = relationship()
 
 
 class AuditLog(db.Model):

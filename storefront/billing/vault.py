@@ -9,6 +9,7 @@ it never appears in a repr, a log line or an exception message.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,15 @@ from storefront.models import AuditLog, BillingKey
 
 NONCE_BYTES = 12
 ACTOR_TYPES = ("user", "admin", "worker")
+
+
+def fingerprint(billing_key: str) -> str:
+    """Hex SHA-256 of a billing key: finds its row (e.g. from a BILLING_DELETED webhook) without opening keys.
+
+    Billing keys are long random strings issued by Toss, so the digest reveals nothing useful;
+    it is not a secret, but it is never shown on a page either.
+    """
+    return hashlib.sha256(billing_key.encode()).hexdigest()
 
 
 class VaultError(Exception):
@@ -62,13 +72,17 @@ class Vault:
         return self._current_id
 
     def seal(self, row: BillingKey, billing_key: str) -> None:
-        """Seal `billing_key` into `row` under the current key. The row must have an id (flush first)."""
+        """Seal `billing_key` into `row` under the current key, and set `row.fingerprint`.
+
+        The row must have an id (flush first).
+        """
         if row.id is None or row.user_id is None:
             raise VaultError("seal needs a flushed BillingKey row (id and user_id set)")
         nonce = os.urandom(NONCE_BYTES)
         ciphertext = self._keys[self._current_id].encrypt(nonce, billing_key.encode(), _aad(row))
         row.sealed = nonce + ciphertext
         row.key_id = self._current_id
+        row.fingerprint = fingerprint(billing_key)
 
     def open(self, session: Session, row: BillingKey, *, actor: Actor, reason: str, now: datetime,
              subscription_id: int | None = None) -> str:

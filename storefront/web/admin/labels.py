@@ -1,0 +1,22 @@
+"""Korean labels for the statuses the admin pages show."""
+
+from __future__ import annotations
+
+LABELS: dict[str, dict[str, str]] = {
+    "subscription": {
+        "incomplete": "미완료", "trialing": "무료 체험 중", "active": "이용 중", "past_due": "결제 실패(재시도 중)",
+        "canceled": "해지됨", "unpaid": "미납",
+    },
+    "charge": {"pending": "결제 대기", "paid": "결제 완료", "failed": "결제 실패", "canceled": "취소",
+               "refunded": "환불됨"},
+    "attempt": {"sending": "전송 중", "done": "승인", "failed": "실패", "unknown": "결과 미확인"},
+    "refund": {"sending": "전송 중", "done": "환불 완료", "failed": "거절됨", "unknown": "결과 미확인"},
+    "email": {"queued": "발송 대기", "sent": "발송됨", "failed": "발송 실패", "logged": "기록만 함"},
+    "webhook": {"received": "수신", "processed": "처리됨", "ignored": "무시함", "error": "오류"},
+    "interval": {"month": "매월", "year": "매년", "once": "1회"},
+    "kind": {"subscription": "정기구독", "one_time": "단건 구매"},
+    "consent": {"terms": "이용약관", "auto_renewal": "자동갱신", "price_increase": "가격 인상",
+                "trial_conversion": "유료 전환"},
+    "decision": {"agreed": "동의", "refused": "거부"},
+    "actor": {"user": "회원", "admin": "관리자", "worker": "작업자"},
+}

@@ -1,0 +1,185 @@
+"""Read-only look-ups behind the admin pages: dashboard figures and filtered lists.
+
+Plain functions over a session that return figures or `Select` statements (the views
+paginate them). Day and month boundaries are those of Asia/Seoul.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from storefront.billing.refunds import SETTLE_GRACE
+from storefront.clock import KST
+from storefront.models import (
+    Attempt,
+    AuditLog,
+    Charge,
+    Consent,
+    EmailMessage,
+    Refund,
+    Subscription,
+    User,
+    WebhookEvent,
+)
+
+SUBSCRIPTION_STATUSES = ("incomplete", "trialing", "active", "past_due", "canceled", "unpaid")
+EMAIL_STATUSES = ("queued", "sent", "failed", "logged")
+WEBHOOK_STATUSES = ("received", "processed", "ignored", "error")
+REFUND_STATUSES = ("sending", "done", "failed", "unknown")
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    subscriptions: dict[str, int]
+    paid_today_won: int
+    paid_month_won: int
+    refunded_month_won: int
+    unknown_attempts: int
+    unknown_refunds: int
+    failed_charges: int
+    emails: dict[str, int]
+    webhook_errors: int
+
+
+def dashboard(session: Session, *, now: datetime) -> Dashboard:
+    day_start, month_start = _kst_day_start(now), _kst_month_start(now)
+    stale = now - SETTLE_GRACE
+    return Dashboard(
+        subscriptions=_counts(session, Subscription.status),
+        paid_today_won=_paid_since(session, day_start),
+        paid_month_won=_paid_since(session, month_start),
+        refunded_month_won=_sum(session, Refund.amount_won, Refund.status == "done", Refund.settled_at >= month_start),
+        unknown_attempts=_count(session, Attempt, or_(Attempt.status == "unknown",
+                                                      (Attempt.status == "sending") & (Attempt.created_at < stale))),
+        unknown_refunds=_count(session, Refund, or_(Refund.status == "unknown",
+                                                    (Refund.status == "sending") & (Refund.created_at < stale))),
+        failed_charges=_count(session, Charge, Charge.status == "failed"),
+        emails=_counts(session, EmailMessage.status),
+        webhook_errors=_count(session, WebhookEvent, WebhookEvent.status == "error"),
+    )
+
+
+def subscriptions(status: str | None, email: str | None) -> Select:
+    stmt = (select(Subscription).join(Subscription.user)
+            .options(selectinload(Subscription.user), selectinload(Subscription.plan))
+            .order_by(Subscription.id.desc()))
+    if status in SUBSCRIPTION_STATUSES:
+        stmt = stmt.where(Subscription.status == status)
+    if email:
+        stmt = stmt.where(func.lower(User.email).contains(email.strip().lower(), autoescape=True))
+    return stmt
+
+
+def subscription_detail(session: Session, subscription_id: int) -> Subscription | None:
+    return session.scalar(
+        select(Subscription).where(Subscription.id == subscription_id).options(
+            selectinload(Subscription.charges).selectinload(Charge.attempts).selectinload(Attempt.refunds),
+        )
+    )
+
+
+def consents_for(session: Session, sub: Subscription) -> list[Consent]:
+    return list(session.scalars(
+        select(Consent).where(
+            Consent.user_id == sub.user_id,
+            or_(Consent.subscription_id == sub.id, Consent.subscription_id.is_(None)),
+        ).order_by(Consent.at.desc())
+    ))
+
+
+def customers(email: str | None) -> Select:
+    count = (select(func.count(Subscription.id)).where(Subscription.user_id == User.id)
+             .correlate(User).scalar_subquery())
+    stmt = select(User, count.label("subscription_count")).order_by(User.id.desc())
+    if email:
+        stmt = stmt.where(func.lower(User.email).contains(email.strip().lower(), autoescape=True))
+    return stmt
+
+
+def refunds(status: str | None) -> Select:
+    stmt = select(Refund).options(selectinload(Refund.attempt), selectinload(Refund.requested_by))
+    if status in REFUND_STATUSES:
+        stmt = stmt.where(Refund.status == status)
+    return stmt.order_by(Refund.id.desc())
+
+
+def outbox(status: str | None) -> Select:
+    # Only the columns the page shows: bodies may hold links and never leave the database here.
+    stmt = select(EmailMessage.id, EmailMessage.created_at, EmailMessage.sent_at, EmailMessage.channel,
+                  EmailMessage.kind, EmailMessage.to, EmailMessage.status, EmailMessage.attempts,
+                  EmailMessage.last_error)
+    if status in EMAIL_STATUSES:
+        stmt = stmt.where(EmailMessage.status == status)
+    return stmt.order_by(EmailMessage.id.desc())
+
+
+def audit_logs() -> Select:
+    return select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id.desc())
+
+
+def webhook_events(status: str | None) -> Select:
+    stmt = select(WebhookEvent)
+    if status in WEBHOOK_STATUSES:
+        stmt = stmt.where(WebhookEvent.status == status)
+    return stmt.order_by(WebhookEvent.id.desc())
+
+
+def _kst_day_start(now: datetime) -> datetime:
+    local = now.astimezone(KST)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+
+
+def _kst_month_start(now: datetime) -> datetime:
+    local = now.astimezone(KST)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+
+
+def _paid_since(session: Session, start: datetime) -> int:
+    paid_at = func.coalesce(Attempt.approved_at, Attempt.updated_at)
+    return _sum(session, Attempt.amount_won, Attempt.status == "done", paid_at >= start)
+
+
+def _sum(session: Session, column, *where) -> int:
+    return int(session.scalar(select(func.coalesce(func.sum(column), 0)).where(*where)) or 0)
+
+
+def _count(session: Session, model, *where) -> int:
+    return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def _counts(session: Session, column) -> dict[str, int]:
+    return {status: n for status, n in session.execute(select(column, func.count()).group_by(column)).all()}
+
+
+
+
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    page: int
+    pages: int
+    total: int
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def paginate(session: Session, stmt: Select, page: int, *, per_page: int = PER_PAGE, rows: bool = False) -> Page:
+    """One page of `stmt` (entities, or whole rows when `rows`); a page past the end is empty."""
+    total = int(session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+    page = max(page, 1)
+    result = session.execute(stmt.limit(per_page).offset((page - 1) * per_page))
+    items = list(result.all() if rows else result.scalars().all())
+    return Page(items=items, page=page, pages=max((total + per_page - 1) // per_page, 1), total=total)

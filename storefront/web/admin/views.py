@@ -1,0 +1,333 @@
+"""Admin views: dashboard, subscriptions, customers, catalog, refunds, outbox, audit log, webhooks.
+
+Admins only (`admin_required`: guests are sent to log in, shoppers get 403). Every page that
+shows personal data writes an AuditLog row first (접속기록, kept at least two years). Views
+parse, call one function of `queries`, `catalog` or `billing`, then render or redirect.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from functools import wraps
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from storefront.billing import refunds as refund_service
+from storefront.extensions import client_ip, db, services
+from storefront.models import Attempt, AuditLog, Category, Plan, Product
+from storefront.web.admin import catalog, queries
+from storefront.web.admin.forms import ActionForm, CategoryForm, NewPlanForm, PlanForm, ProductForm, RefundForm
+from storefront.web.admin.labels import LABELS
+from storefront.web.webhooks import process_safely
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def admin_required(view):
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.context_processor
+def _admin_context() -> dict:
+    return {"labels": LABELS, "action_form": ActionForm()}
+
+
+def _log_access(action: str, reason: str, *, subscription_id: int | None = None) -> None:
+    """접속기록: who looked at which personal data, when and from where (committed at once)."""
+    db.session.add(AuditLog(at=services().clock.now(), actor_type="admin", actor_id=current_user.id,
+                            action=action, reason=reason[:200], ip=client_ip()[:64],
+                            subscription_id=subscription_id))
+    db.session.commit()
+
+
+def _page() -> int:
+    return request.args.get("page", 1, type=int) or 1
+
+
+def _get_or_404(model, ident: int):
+    item = db.session.get(model, ident)
+    if item is None:
+        abort(404)
+    return item
+
+
+# -- dashboard, subscriptions, customers -------------------------------------------------
+
+@bp.get("/")
+@admin_required
+def dashboard():
+    figures = queries.dashboard(db.session, now=services().clock.now())
+    return render_template("admin/dashboard.html", figures=figures)
+
+
+@bp.get("/subscriptions")
+@admin_required
+def subscriptions():
+    status, email = request.args.get("status") or None, (request.args.get("q") or "").strip()[:254]
+    page = queries.paginate(db.session, queries.subscriptions(status, email), _page())
+    _log_access("admin_list_subscriptions", f"구독 목록 조회 (상태={status or '전체'}, 검색={email or '-'}, {page.page}쪽)")
+    return render_template("admin/subscriptions.html", page=page, status=status, q=email,
+                           statuses=queries.SUBSCRIPTION_STATUSES)
+
+
+@bp.get("/subscriptions/<int:subscription_id>")
+@admin_required
+def subscription(subscription_id: int):
+    sub = queries.subscription_detail(db.session, subscription_id)
+    if sub is None:
+        abort(404)
+    _log_access("admin_view_subscription", f"구독 #{sub.id} 상세 조회 (회원 #{sub.user_id})", subscription_id=sub.id)
+    return render_template("admin/subscription.html", sub=sub, consents=queries.consents_for(db.session, sub))
+
+
+@bp.get("/customers")
+@admin_required
+def customers():
+    email = (request.args.get("q") or "").strip()[:254]
+    page = queries.paginate(db.session, queries.customers(email), _page(), rows=True)
+    _log_access("admin_list_customers", f"회원 목록 조회 (검색={email or '-'}, {page.page}쪽)")
+    return render_template("admin/customers.html", page=page, q=email)
+
+
+# -- catalog -------------------------------------------------------------------------------
+
+@bp.get("/products")
+@admin_required
+def products():
+    return _products_page(CategoryForm())
+
+
+def _products_page(category_form: CategoryForm):
+    items = db.session.scalars(db.select(Product).order_by(Product.category_id, Product.position, Product.id)).all()
+    return render_template("admin/products.html", products=items, category_form=category_form)
+
+
+@bp.post("/categories")
+@admin_required
+def create_category():
+    form = CategoryForm()
+    if form.validate_on_submit():
+        try:
+            catalog.create_category(db.session, name=form.name.data, slug=form.slug.data)
+        except catalog.SlugTaken:
+            form.slug.errors.append("이미 쓰이는 slug입니다.")
+        else:
+            db.session.commit()
+            flash("카테고리를 추가했습니다.", "success")
+            return redirect(url_for(".products"))
+    db.session.rollback()
+    return _products_page(form)
+
+
+@bp.route("/products/new", methods=["GET", "POST"])
+@admin_required
+def new_product():
+    return _product_form(None)
+
+
+@bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
+@admin_required
+def edit_product(product_id: int):
+    return _product_form(_get_or_404(Product, product_id))
+
+
+def _product_form(product: Product | None):
+    form = ProductForm(obj=product)
+    form.category_id.choices = [(c.id, c.name) for c in db.session.scalars(db.select(Category).order_by(Category.position, Category.id))]
+    if form.validate_on_submit():
+        data = catalog.ProductData(**{f: getattr(form, f).data for f in catalog.ProductData.__dataclass_fields__})
+        try:
+            saved = catalog.save_product(db.session, _with_defaults(data), product)
+        except catalog.SlugTaken:
+            db.session.rollback()
+            form.slug.errors.append("이미 쓰이는 slug입니다.")
+        else:
+            db.session.commit()
+            flash("상품을 저장했습니다.", "success")
+            return redirect(url_for(".edit_product", product_id=saved.id))
+    return render_template("admin/product_form.html", form=form, product=product)
+
+
+def _with_defaults(data: catalog.ProductData) -> catalog.ProductData:
+    return replace(data, summary=data.summary or "", description=data.description or "",
+                   provision=data.provision or "", image=data.image or "", position=data.position or 0)
+
+
+@bp.post("/products/<int:product_id>/toggle")
+@admin_required
+def toggle_product(product_id: int):
+    product = _get_or_404(Product, product_id)
+    if ActionForm().validate_on_submit():
+        catalog.set_active(db.session, product, not product.active)
+        db.session.commit()
+        flash(f"‘{product.name}’ 판매를 {'시작' if product.active else '중지'}했습니다.", "success")
+    return redirect(url_for(".products"))
+
+
+@bp.route("/products/<int:product_id>/plans/new", methods=["GET", "POST"])
+@admin_required
+def new_plan(product_id: int):
+    product = _get_or_404(Product, product_id)
+    form = NewPlanForm()
+    if form.validate_on_submit():
+        catalog.create_plan(db.session, product, _plan_data(form), interval=form.interval.data)
+        db.session.commit()
+        flash("플랜을 추가했습니다.", "success")
+        return redirect(url_for(".edit_product", product_id=product.id))
+    return render_template("admin/plan_form.html", form=form, product=product, plan=None)
+
+
+@bp.route("/plans/<int:plan_id>/edit", methods=["GET", "POST"])
+@admin_required
+def edit_plan(plan_id: int):
+    plan = _get_or_404(Plan, plan_id)
+    form = PlanForm(obj=plan)
+    if form.validate_on_submit():
+        old_price = plan.amount_won
+        catalog.update_plan(db.session, plan, _plan_data(form))
+        db.session.commit()
+        flash(_plan_saved_message(plan, old_price), "success")
+        return redirect(url_for(".edit_product", product_id=plan.product_id))
+    return render_template("admin/plan_form.html", form=form, product=plan.product, plan=plan,
+                           subscribers=catalog.live_subscribers(db.session, plan))
+
+
+def _plan_data(form: PlanForm) -> catalog.PlanData:
+    return catalog.PlanData(name=form.name.data, amount_won=form.amount_won.data,
+                            trial_days=form.trial_days.data or 0, position=form.position.data or 0)
+
+
+def _plan_saved_message(plan: Plan, old_price: int) -> str:
+    if plan.amount_won == old_price:
+        return "플랜을 저장했습니다."
+    keeping = catalog.subscribers_on_other_price(db.session, plan)
+    return (f"가격을 {old_price:,}원에서 {plan.amount_won:,}원으로 바꿨습니다. 새 가격은 신규 구독에만 적용되며, "
+            f"기존 구독 {keeping}건은 새 가격에 별도로 동의하기 전까지 기존 가격으로 결제됩니다.")
+
+
+@bp.post("/plans/<int:plan_id>/toggle")
+@admin_required
+def toggle_plan(plan_id: int):
+    plan = _get_or_404(Plan, plan_id)
+    if ActionForm().validate_on_submit():
+        catalog.set_active(db.session, plan, not plan.active)
+        db.session.commit()
+        flash(f"‘{plan.name}’ 플랜 판매를 {'시작' if plan.active else '중지'}했습니다.", "success")
+    return redirect(url_for(".edit_product", product_id=plan.product_id))
+
+
+# -- refunds -------------------------------------------------------------------------------
+
+@bp.route("/attempts/<int:attempt_id>/refund", methods=["GET", "POST"])
+@admin_required
+def refund(attempt_id: int):
+    attempt = _get_or_404(Attempt, attempt_id)
+    refundable = refund_service.refundable_won(db.session, attempt)
+    form = RefundForm()
+    if request.method == "GET":
+        form.amount_won.data, form.request_id.data = refundable, str(uuid.uuid4())
+        _log_access("admin_view_payment", f"결제 시도 #{attempt.id} 환불 화면 조회", subscription_id=_sub_id(attempt))
+    elif form.validate_on_submit():
+        row = _request_refund(attempt, form)
+        if row is not None:
+            flash(*_refund_message(row))
+            return redirect(url_for(".refund", attempt_id=attempt.id))
+    return render_template("admin/refund.html", attempt=attempt, form=form, refundable=refundable)
+
+
+def _request_refund(attempt: Attempt, form: RefundForm):
+    svc = services()
+    try:
+        return refund_service.refund(
+            db.session, attempt.id, amount_won=form.amount_won.data, reason=form.reason.data,
+            requested_by=current_user.id, idempotency_key=refund_service.idempotency_key_for(form.request_id.data),
+            toss=svc.toss, clock=svc.clock)
+    except refund_service.ExceedsRefundable as exc:
+        form.amount_won.errors.append(f"환불 가능 금액({exc.refundable_won:,}원)을 넘을 수 없습니다.")
+    except refund_service.NotRefundable:
+        form.amount_won.errors.append("승인된 결제만 환불할 수 있습니다.")
+    except refund_service.InvalidRefund:
+        form.reason.errors.append("환불 금액과 사유(200자 이내)를 확인해 주세요.")
+    db.session.rollback()
+    return None
+
+
+def _refund_message(row) -> tuple[str, str]:
+    if row.status == "done":
+        return f"{row.amount_won:,}원 환불(결제 취소)이 완료되었습니다.", "success"
+    if row.status == "failed":
+        return f"토스페이먼츠가 환불을 거절했습니다: {row.failure_message or row.failure_code}", "error"
+    if row.status == "unknown":
+        return ("토스페이먼츠의 응답을 받지 못해 환불 결과를 아직 알 수 없습니다. 다시 요청하지 말고 "
+                "‘환불 결과 확인’으로 확인해 주세요."), "error"
+    return "이 환불 요청은 이미 처리 중입니다.", "info"
+
+
+def _sub_id(attempt: Attempt) -> int | None:
+    return attempt.charge.subscription_id if attempt.charge else None
+
+
+@bp.get("/refunds")
+@admin_required
+def refunds():
+    status = request.args.get("status") or None
+    page = queries.paginate(db.session, queries.refunds(status), _page())
+    return render_template("admin/refunds.html", page=page, status=status, statuses=queries.REFUND_STATUSES)
+
+
+@bp.post("/refunds/settle")
+@admin_required
+def settle_refunds():
+    if ActionForm().validate_on_submit():
+        svc = services()
+        looked = refund_service.settle_unknown_refunds(db.session, toss=svc.toss, clock=svc.clock)
+        still = sum(1 for row in looked if row.status in ("unknown", "sending"))
+        flash(f"결과 미확인 환불 {len(looked)}건을 토스페이먼츠에 조회했습니다 (아직 미확인 {still}건).", "info")
+    return redirect(url_for(".refunds"))
+
+
+# -- outbox, audit log, webhooks -----------------------------------------------------------
+
+@bp.get("/outbox")
+@admin_required
+def outbox():
+    status = request.args.get("status") or None
+    page = queries.paginate(db.session, queries.outbox(status), _page(), rows=True)
+    _log_access("admin_view_outbox", f"발송함 조회 (상태={status or '전체'}, {page.page}쪽)")
+    return render_template("admin/outbox.html", page=page, status=status, statuses=queries.EMAIL_STATUSES)
+
+
+@bp.get("/audit")
+@admin_required
+def audit():
+    page = queries.paginate(db.session, queries.audit_logs(), _page())
+    return render_template("admin/audit.html", page=page)
+
+
+@bp.get("/webhooks")
+@admin_required
+def webhooks():
+    status = request.args.get("status") or None
+    page = queries.paginate(db.session, queries.webhook_events(status), _page())
+    _log_access("admin_view_webhooks", f"웹훅 수신 기록 조회 (상태={status or '전체'}, {page.page}쪽)")
+    return render_template("admin/webhooks.html", page=page, status=status, statuses=queries.WEBHOOK_STATUSES)
+
+
+@bp.post("/webhooks/<int:event_id>/reprocess")
+@admin_required
+def reprocess_webhook(event_id: int):
+    if ActionForm().validate_on_submit():
+        event = process_safely(event_id)
+        if event is None:
+            abort(404)
+        flash(f"웹훅 #{event.id}: {LABELS['webhook'].get(event.status, event.status)} — {event.note}", "info")
+    return redirect(url_for(".webhooks"))
