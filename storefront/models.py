@@ -199,8 +199,10 @@ class Charge(db.Model):
     status: Mapped[str] = mapped_column(String(20))
     failure_code: Mapped[str | None] = mapped_column(String(64))
     failure_message: Mapped[str | None] = mapped_column(String(512))
-    retry_count: Mapped[int] = mapped_column(Integer, default=0)
-    next_retry_at: Mapped[datetime | None] = mapped_column(UTC)
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)  # declines so far
+    next_retry_at: Mapped[datetime | None] = mapped_column(UTC)  # None after a hard decline: wait for a new card
+    # the first decline: the dunning schedule (DUNNING_RETRY_DAYS) counts from here
+    first_failed_at: Mapped[datetime | None] = mapped_column(UTC)
     paid_at: Mapped[datetime | None] = mapped_column(UTC)
     created_at: Mapped[datetime] = mapped_column(UTC)
 

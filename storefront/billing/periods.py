@@ -1,0 +1,113 @@
+"""Which Charge is due, and the lock that makes deciding about it safe.
+
+`due_subscription_ids` lists the work, `lock_subscription` serialises everyone who
+decides about one subscription, and `open_charge` finds or creates the one Charge of
+the due period (the unique constraint ``(subscription_id, period_start)`` is the guard).
+Nothing here commits or calls Toss; `charging` builds on these and re-exports them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storefront.billing import cycle
+from storefront.models import Attempt, Charge, Subscription
+
+DUE_STATUSES = ("active", "trialing", "past_due")
+OPEN_ATTEMPT_STATUSES = ("sending", "unknown")
+
+
+def due_subscription_ids(session: Session, now: datetime, *, limit: int | None = None) -> list[int]:
+    """Ids of subscriptions to charge now, oldest due first.
+
+    Served by ``ix_subscriptions_due (status, next_charge_at)``: the cost grows with what is
+    due, not with the number of subscriptions. Read-only; being listed is not a promise to
+    charge (`charge_period` re-checks under a lock).
+    """
+    query = (
+        select(Subscription.id)
+        .where(Subscription.status.in_(DUE_STATUSES), Subscription.next_charge_at <= now)
+        .order_by(Subscription.next_charge_at, Subscription.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def lock_subscription(session: Session, subscription_id: int) -> Subscription | None:
+    """Lock the subscription row until the session's transaction ends, and return it fresh.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE``. SQLite has no row locks, so an ``UPDATE`` of the
+    row goes first: it begins the transaction and takes SQLite's one write lock (waiting up
+    to ``busy_timeout`` for another writer), which serialises every writer until commit,
+    and the reads after it see the latest committed data. Never commits.
+    """
+    if session.get_bind(mapper=Subscription).dialect.name == "sqlite":
+        session.execute(
+            update(Subscription).where(Subscription.id == subscription_id).values(id=Subscription.id)
+            .execution_options(synchronize_session=False)
+        )
+    query = select(Subscription).where(Subscription.id == subscription_id).with_for_update()
+    return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+
+
+def open_charge(session: Session, subscription: Subscription, *, now: datetime,
+                billing_hour_kst: int | None = None) -> Charge:
+    """The Charge for the subscription's due period, created once (flushed, never committed).
+
+    An unpaid (``pending``) Charge is the due period while it lasts (dunning moves
+    ``next_charge_at`` but not the period). Otherwise the period starts at
+    ``next_charge_at`` and ends one interval later on the anchor day at ``billing_hour_kst``
+    (default: the hour of ``next_charge_at`` in KST). The amount is fixed here from
+    ``subscription.amount_won``; later price or plan changes never alter it. The unique
+    constraint ``(subscription_id, period_start)`` is the guard: a concurrent insert is
+    caught in a SAVEPOINT and the existing row returned. Call it with the subscription
+    locked (`lock_subscription`).
+    """
+    pending = pending_charge(session, subscription.id)
+    if pending is not None:
+        return pending
+    start = subscription.next_charge_at
+    if start is None:
+        raise ValueError(f"subscription {subscription.id} has no next_charge_at; nothing is due")
+    existing = charge_for(session, subscription.id, start)
+    if existing is not None:
+        return existing
+    hour = billing_hour_kst if billing_hour_kst is not None else start.astimezone(cycle.KST).hour
+    charge = Charge(
+        subscription_id=subscription.id, period_start=start, amount_won=subscription.amount_won,
+        period_end=cycle.period_end(start, subscription.plan.interval, subscription.anchor_day, hour),
+        status="pending", retry_count=0, created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(charge)
+    except IntegrityError:
+        existing = charge_for(session, subscription.id, start)
+        if existing is None:
+            raise
+        return existing
+    return charge
+
+
+def pending_charge(session: Session, subscription_id: int) -> Charge | None:
+    """The subscription's unpaid Charge, if any (there is at most one: the period being collected)."""
+    query = (select(Charge).where(Charge.subscription_id == subscription_id, Charge.status == "pending")
+             .order_by(Charge.period_start.desc()).limit(1))
+    return session.scalars(query.execution_options(populate_existing=True)).first()
+
+
+def charge_for(session: Session, subscription_id: int, period_start: datetime) -> Charge | None:
+    """The Charge of the period starting at `period_start`, whatever its status."""
+    query = select(Charge).where(Charge.subscription_id == subscription_id, Charge.period_start == period_start)
+    return session.scalars(query.execution_options(populate_existing=True)).first()
+
+
+def open_attempt(session: Session, charge_id: int) -> Attempt | None:
+    """An Attempt of the Charge still ``sending`` or ``unknown``: while it exists, no other may start."""
+    query = select(Attempt).where(Attempt.charge_id == charge_id, Attempt.status.in_(OPEN_ATTEMPT_STATUSES))
+    return session.scalars(query.execution_options(populate_existing=True)).first()

@@ -1,0 +1,338 @@
+"""What happens to the rows once Toss has answered: paid, declined (dunning), retry, unknown, ended.
+
+Every function here takes rows the caller has already locked (`charging.lock_subscription`)
+inside one transaction, changes them, queues the customer's notice through the injected
+notifier, and returns a :class:`ChargeResult`. None of them commits, calls Toss or reads
+the clock: `charging` does those, so a normal answer and a reconciled one go through the
+same code. Notices are queued inside a SAVEPOINT, so a notice that cannot be written
+(a template bug, say) is logged and never undoes the bookkeeping of money that moved.
+
+Dunning: the first decline of a charge starts the clock (`Charge.first_failed_at`); soft
+declines are retried on the same card at each of ``config.dunning_days`` after it; a hard
+decline stops automatic attempts (``Charge.next_retry_at = None``) until
+`charging.retry_after_card_change`, and the subscription is only looked at again on the
+last of those days, when it ends if the card was not changed. A decline with no date
+left ends the subscription with ``config.dunning_final_status``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storefront.billing.errors import NO_PAYMENT, failure_message
+from storefront.config import Config
+from storefront.models import Attempt, Charge, Subscription
+from storefront.toss.errors import Category
+from storefront.toss.types import Payment
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = ("paid", "declined", "retry", "unknown", "skipped", "already_paid", "in_flight", "ended")
+DECLINES = (Category.HARD_DECLINE, Category.SOFT_DECLINE)
+ENDED_STATUSES = ("canceled", "unpaid")
+TRANSIENT_RETRY_DELAY = timedelta(minutes=5)
+CONFIG_RETRY_DELAY = timedelta(hours=1)
+
+_ENDED_REASONS = {
+    "canceled_at_period_end": "고객님의 해지 신청에 따라 이용 기간 종료와 함께 구독이 종료되었습니다.",
+    "payment_failed": "정기결제가 여러 차례 승인되지 않아 구독이 종료되었습니다.",
+}
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    """What one call of `charging.charge_period` (or a settlement) did.
+
+    outcome:
+      paid          the period is paid (now, or found paid by the reconciler)
+      declined      the card was declined; dunning scheduled or the subscription ended
+      retry         not charged (Toss hiccup or our config); due again at `retry_at`
+      unknown       the outcome is unknown; the reconciler asks Toss later
+      in_flight     an earlier attempt for this period is still being sent; nothing done
+      already_paid  this period was already paid; nothing done
+      skipped       not due, not chargeable, or nothing to do
+      ended         the subscription ended instead of being charged
+    """
+
+    outcome: str
+    subscription_id: int
+    charge_id: int | None = None
+    attempt_id: int | None = None
+    order_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None  # plain Korean, fit for a page or a notice
+    hard_decline: bool = False
+    retry_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"unknown charge outcome {self.outcome!r}")
+
+    @property
+    def paid(self) -> bool:
+        return self.outcome in ("paid", "already_paid")
+
+
+def result(outcome: str, sub: Subscription, charge: Charge | None = None, attempt: Attempt | None = None,
+           **extra: Any) -> ChargeResult:
+    return ChargeResult(outcome, sub.id, charge.id if charge else None, attempt.id if attempt else None,
+                        attempt.order_id if attempt else None, **extra)
+
+
+# -- paid ------------------------------------------------------------------------------------------
+
+def mark_paid(session: Session, sub: Subscription, charge: Charge, attempt: Attempt, payment: Payment, *,
+              notifier: Any, config: Config, now: datetime) -> ChargeResult:
+    """Attempt done, Charge paid, the subscription moved to the next period, receipt queued."""
+    if payment.total_amount != charge.amount_won:
+        log.error("charge %s: Toss approved %s won for order %s, expected %s", charge.id, payment.total_amount,
+                  attempt.order_id, charge.amount_won)
+    _record_payment(attempt, payment, now)
+    first = _paid_count(session, sub.id) == 0
+    charge.status, charge.paid_at, charge.next_retry_at = "paid", payment.approved_at or now, None
+    charge.failure_code = charge.failure_message = None
+    receipt = _receipt_context(sub, charge, attempt, first)
+    if sub.status in ENDED_STATUSES:
+        # Money moved after the subscription ended (an unknown outcome settled late): book it, flag it.
+        log.warning("subscription %s is %s but charge %s was paid; review for a refund", sub.id, sub.status,
+                    charge.id)
+    else:
+        _advance(sub, charge)
+        receipt["next_charge_at"] = None if sub.cancel_at_period_end else sub.next_charge_at
+    _notify(session, notifier, sub, "payment_receipt", f"receipt:charge:{charge.id}", receipt, now)
+    return result("paid", sub, charge, attempt)
+
+
+def _record_payment(attempt: Attempt, payment: Payment, now: datetime) -> None:
+    attempt.status = "done"
+    attempt.payment_key = payment.payment_key
+    attempt.receipt_url = payment.receipt_url
+    attempt.approved_at = payment.approved_at or now
+    attempt.card_summary = _card_label(payment)
+    attempt.raw_response = json.dumps(payment.raw, ensure_ascii=False, default=str)
+    attempt.failure_code = attempt.failure_message = None
+    attempt.updated_at = now
+
+
+def _advance(sub: Subscription, charge: Charge) -> None:
+    sub.current_period_start, sub.current_period_end = charge.period_start, charge.period_end
+    sub.next_charge_at = charge.period_end
+    sub.status = "active"
+    if sub.pending_plan_id is not None and sub.pending_plan is not None:
+        # A plan change waits for the period it was booked for: the one after this charge.
+        sub.plan_id, sub.amount_won = sub.pending_plan_id, sub.pending_plan.amount_won
+        sub.pending_plan_id = None
+
+
+def _paid_count(session: Session, subscription_id: int) -> int:
+    return session.scalar(
+        select(func.count(Charge.id)).where(Charge.subscription_id == subscription_id, Charge.status == "paid")
+    ) or 0
+
+
+def _receipt_context(sub: Subscription, charge: Charge, attempt: Attempt, first: bool) -> dict[str, Any]:
+    return {
+        "product_name": sub.plan.product.name,
+        "plan_name": sub.plan.name,
+        "amount_won": charge.amount_won,
+        "period_start": charge.period_start,
+        "period_end": charge.period_end,
+        "card_label": attempt.card_summary or (sub.billing_key.label if sub.billing_key else "") or "등록된 카드",
+        "receipt_url": attempt.receipt_url,
+        "order_id": attempt.order_id,
+        "next_charge_at": None,
+        "first": first,
+    }
+
+
+def _card_label(payment: Payment) -> str | None:
+    if payment.card is None:
+        return None
+    return f"{payment.card.company} {payment.card.number}".strip()[:80] or None
+
+
+# -- declined: dunning -----------------------------------------------------------------------------
+
+def mark_declined(session: Session, sub: Subscription, charge: Charge, attempt: Attempt | None, *, code: str,
+                  message: str, category: Category, notifier: Any, config: Config, now: datetime) -> ChargeResult:
+    """Record a decline and schedule what follows (see the module docstring).
+
+    `attempt` is None when no call was made (no usable card). A first charge
+    (status ``incomplete``) never enters dunning: the Charge fails and the
+    subscription is not charged again unless `retry_after_card_change` is called.
+    """
+    hard = category is Category.HARD_DECLINE
+    if attempt is not None:
+        _fail_attempt(attempt, code, message, now)
+    charge.failure_code, charge.failure_message = code[:64], message[:512]
+    charge.retry_count = (charge.retry_count or 0) + 1
+    charge.first_failed_at = charge.first_failed_at or now
+    if sub.status in ENDED_STATUSES:
+        charge.status, charge.next_retry_at = "failed", None
+        return result("declined", sub, charge, attempt, error_code=code, error_message=failure_message(code, category),
+                      hard_decline=hard)
+    if sub.status == "incomplete":
+        return _fail_first_charge(session, sub, charge, attempt, code, category, notifier, config, now)
+    dates = [charge.first_failed_at + timedelta(days=d) for d in config.dunning_days]
+    upcoming = [d for d in dates if d > now]
+    if not upcoming:
+        return _final_decline(session, sub, charge, attempt, code, category, notifier, config, now)
+    retry_at = None if hard else upcoming[0]
+    sub.status = "past_due"
+    charge.next_retry_at = retry_at
+    sub.next_charge_at = retry_at or dates[-1]  # hard: looked at again only on the deadline
+    _notify_failed(session, notifier, sub, charge, attempt, code, category, config, now,
+                   retry_at=retry_at, final=False, deadline=dates[-1])
+    return result("declined", sub, charge, attempt, error_code=code, error_message=failure_message(code, category),
+                  hard_decline=hard, retry_at=retry_at)
+
+
+def _fail_first_charge(session: Session, sub: Subscription, charge: Charge, attempt: Attempt | None, code: str,
+                       category: Category, notifier: Any, config: Config, now: datetime) -> ChargeResult:
+    charge.status, charge.next_retry_at = "failed", None
+    sub.next_charge_at = None
+    _notify_failed(session, notifier, sub, charge, attempt, code, category, config, now,
+                   retry_at=None, final=True, deadline=None)
+    return result("declined", sub, charge, attempt, error_code=code, error_message=failure_message(code, category),
+                  hard_decline=category is Category.HARD_DECLINE)
+
+
+def _final_decline(session: Session, sub: Subscription, charge: Charge, attempt: Attempt | None, code: str,
+                   category: Category, notifier: Any, config: Config, now: datetime) -> ChargeResult:
+    charge.status, charge.next_retry_at = "failed", None
+    end_subscription(sub, status=config.dunning_final_status, reason="payment_failed", now=now)
+    # One message says both things: the charge failed for good and the subscription ended.
+    _notify_failed(session, notifier, sub, charge, attempt, code, category, config, now,
+                   retry_at=None, final=True, deadline=None)
+    return result("declined", sub, charge, attempt, error_code=code, error_message=failure_message(code, category),
+                  hard_decline=category is Category.HARD_DECLINE)
+
+
+def awaiting_card_change(charge: Charge) -> bool:
+    """True while a hard-declined charge waits for a new card (no automatic attempt is scheduled)."""
+    return charge.status == "pending" and (charge.retry_count or 0) > 0 and charge.next_retry_at is None
+
+
+def end_after_deadline(session: Session, sub: Subscription, charge: Charge, *, notifier: Any, config: Config,
+                       now: datetime) -> ChargeResult:
+    """The last dunning day passed while waiting for a new card: end it and say so."""
+    charge.status = "failed"
+    end_subscription(sub, status=config.dunning_final_status, reason="payment_failed", now=now)
+    notify_ended(session, notifier, sub, now)
+    return result("ended", sub, charge, error_code=charge.failure_code,
+                  error_message=failure_message(charge.failure_code, Category.HARD_DECLINE), hard_decline=True)
+
+
+def _notify_failed(session: Session, notifier: Any, sub: Subscription, charge: Charge, attempt: Attempt | None,
+                   code: str, category: Category, config: Config, now: datetime, *, retry_at: datetime | None,
+                   final: bool, deadline: datetime | None) -> None:
+    dedup = f"failed:attempt:{attempt.id}" if attempt else f"failed:charge:{charge.id}:{charge.retry_count}"
+    context = {
+        "product_name": sub.plan.product.name,
+        "amount_won": charge.amount_won,
+        "failure_message": failure_message(code, category),
+        "retry_at": retry_at,
+        "final": final,
+        "hard_decline": category is Category.HARD_DECLINE,
+        "change_card_url": f"{config.site_url}/account",
+        "deadline": deadline,
+        "first_charge": sub.status == "incomplete",
+    }
+    _notify(session, notifier, sub, "payment_failed", dedup, context, now)
+
+
+# -- not a decline: retry later, or unknown --------------------------------------------------------
+
+def mark_retry(sub: Subscription, charge: Charge, attempt: Attempt | None, *, code: str, message: str,
+               category: Category, now: datetime) -> ChargeResult:
+    """Toss hiccupped (TRANSIENT: again in minutes) or our setup is wrong (CONFIG: again in an hour, alert).
+
+    Neither counts as a decline nor moves the dunning schedule. A first charge
+    (``incomplete``) is left due so the shopper can simply try again.
+    """
+    if attempt is not None:
+        _fail_attempt(attempt, code, message, now)
+    delay = CONFIG_RETRY_DELAY if category is Category.CONFIG else TRANSIENT_RETRY_DELAY
+    if category is Category.CONFIG:
+        log.error("ALERT charge %s of subscription %s refused for a configuration reason: %s", charge.id, sub.id, code)
+    else:
+        log.warning("charge %s of subscription %s: transient Toss error %s", charge.id, sub.id, code)
+    retry_at = None
+    if sub.status != "incomplete":
+        retry_at = now + delay
+        sub.next_charge_at = charge.next_retry_at = retry_at
+    return result("retry", sub, charge, attempt, error_code=code, error_message=failure_message(code, category),
+                  retry_at=retry_at)
+
+
+def mark_unknown(sub: Subscription, charge: Charge, attempt: Attempt, *, code: str, message: str,
+                 now: datetime) -> ChargeResult:
+    """The call may or may not have charged: keep everything else as it is; `reconcile` asks Toss."""
+    attempt.status = "unknown"
+    attempt.failure_code, attempt.failure_message = code[:64], message[:512]
+    attempt.updated_at = now
+    log.warning("attempt %s (order %s): outcome unknown (%s); left for reconcile", attempt.id, attempt.order_id, code)
+    return result("unknown", sub, charge, attempt, error_code=code,
+                  error_message=failure_message(code, Category.UNKNOWN_OUTCOME))
+
+
+def mark_no_payment(sub: Subscription, charge: Charge, attempt: Attempt, *, now: datetime) -> ChargeResult:
+    """Toss has no payment for the order: the attempt never happened, so a new one may start."""
+    _fail_attempt(attempt, NO_PAYMENT, "Toss has no payment for this order id", now)
+    return result("retry", sub, charge, attempt, error_code=NO_PAYMENT, retry_at=sub.next_charge_at)
+
+
+def _fail_attempt(attempt: Attempt, code: str, message: str, now: datetime) -> None:
+    attempt.status = "failed"
+    attempt.failure_code, attempt.failure_message = code[:64], message[:512]
+    attempt.updated_at = now
+
+
+# -- ending ----------------------------------------------------------------------------------------
+
+def end_subscription(sub: Subscription, *, status: str, reason: str, now: datetime) -> None:
+    """Move `sub` to an ended status; an unpaid open Charge of it is canceled by the caller."""
+    sub.status = status
+    sub.ended_at = now
+    sub.ended_reason = reason
+    sub.next_charge_at = None
+    if status == "canceled" and sub.canceled_at is None:
+        sub.canceled_at = now
+
+
+def cancel_at_period_end(session: Session, sub: Subscription, pending: Charge | None, *, notifier: Any,
+                         now: datetime) -> ChargeResult:
+    """A cancellation the shopper confirmed earlier takes effect: end it, charge nothing, tell them."""
+    if pending is not None:
+        pending.status, pending.next_retry_at = "canceled", None
+    ended_at = min(sub.current_period_end or now, now)
+    end_subscription(sub, status="canceled", reason="canceled_at_period_end", now=ended_at)
+    notify_ended(session, notifier, sub, now)
+    return result("ended", sub, pending)
+
+
+def notify_ended(session: Session, notifier: Any, sub: Subscription, now: datetime) -> None:
+    context = {
+        "product_name": sub.plan.product.name,
+        "ended_reason": _ENDED_REASONS.get(sub.ended_reason or "", "구독이 종료되었습니다."),
+        "ended_reason_code": sub.ended_reason,
+        "ended_at": sub.ended_at,
+    }
+    _notify(session, notifier, sub, "subscription_ended", f"ended:subscription:{sub.id}", context, now)
+
+
+def _notify(session: Session, notifier: Any, sub: Subscription, kind: str, dedup_key: str,
+            context: dict[str, Any], now: datetime) -> None:
+    try:
+        with session.begin_nested():
+            notifier.queue(session, user=sub.user, kind=kind, dedup_key=dedup_key, context=context, now=now)
+    except Exception:
+        # The money trail must not depend on a notice; the outbox can be repaired, a lost payment cannot.
+        log.exception("could not queue %s notice %s for subscription %s", kind, dedup_key, sub.id)
