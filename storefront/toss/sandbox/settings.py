@@ -8,7 +8,7 @@ latency apply to `/v1/*` only, never to `/_sandbox/*`. Rates are probabilities i
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -25,7 +25,7 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class SandboxSettings:
-    secret_key: str = SANDBOX_SECRET_KEY
+    secret_key: str = field(default=SANDBOX_SECRET_KEY, repr=False)
     client_key: str = SANDBOX_CLIENT_KEY
     db_path: str = str(DEFAULT_DB)
     # Every /v1/* answer waits latency_ms plus a uniform random 0..jitter_ms.
@@ -76,7 +76,9 @@ class SandboxSettings:
         """Settings from `SANDBOX_*` variables (e.g. SANDBOX_FAIL_RATE=0.1).
 
         The keys default to the store's TOSS_* keys when TOSS_ENV=sandbox, so one `.env`
-        serves both processes, and otherwise to the well-known sandbox keys.
+        serves both processes, and otherwise to the well-known sandbox keys. Webhooks go to
+        SANDBOX_WEBHOOK_URL, else to the store's `{SITE_URL}/webhooks/toss` when SITE_URL is
+        set; SANDBOX_WEBHOOK_URL=off sends none.
         """
         values: dict[str, Any] = {}
         sandbox_mode = (env.get("TOSS_ENV") or "sandbox") == "sandbox"
@@ -91,8 +93,16 @@ class SandboxSettings:
                 values[f.name] = _coerce(f.name, raw)
             except SettingsError as exc:
                 raise SettingsError(f"SANDBOX_{f.name.upper()}: {exc}") from None
+        values.setdefault("webhook_url", _default_webhook_url(env))
+        if values["webhook_url"] in ("off", "none"):
+            values["webhook_url"] = None
         values.update(overrides)
         return cls(**values)
+
+
+def _default_webhook_url(env: Mapping[str, str]) -> str | None:
+    site = (env.get("SITE_URL") or "").rstrip("/")
+    return f"{site}/webhooks/toss" if site else None
 
 
 _FLOATS = ("fail_rate", "timeout_rate", "drop_rate", "webhook_time_factor")
