@@ -203,6 +203,8 @@ def test_the_secret_key_with_its_colon_is_accepted(sandbox):
         ({"cancelReason": "x", "refundableAmount": 5000}, "NOT_CANCELABLE_AMOUNT", 403),
         ({"cancelAmount": 100}, "INVALID_REQUEST", 400),
         ({"cancelReason": "x" * 201}, "INVALID_REQUEST", 400),
+        ({"cancelReason": "x", "taxFreeAmount": "lots"}, "INVALID_REQUEST", 400),
+        ({"cancelReason": "x", "cancelAmount": 100.5}, "INVALID_REQUEST", 400),
     ],
 )
 def test_bad_cancels_are_refused_and_change_nothing(sandbox, body, code, status):

@@ -93,6 +93,22 @@ def test_one_time_payment_done_sends_payment_status_changed(sandbox, receiver):
     assert received["body"]["data"] == confirmed.json()
 
 
+def test_declined_and_expired_one_time_payments_are_status_changes_too(sandbox, receiver, clock):
+    sandbox.settings(webhook_url=receiver.url)
+    declined = sandbox.pay(order_id="order-once-declined", amount=5000, card_number="4330000000000052")
+    late = sandbox.pay(order_id="order-once-late", amount=5000)
+    body = {"paymentKey": declined["paymentKey"], "orderId": "order-once-declined", "amount": 5000}
+    assert post(sandbox, "/v1/payments/confirm", body).json()["code"] == "REJECT_CARD_COMPANY"
+    assert post(sandbox, "/v1/payments/confirm", body).json()["code"] == "ALREADY_PROCESSED_PAYMENT"
+    clock.advance(minutes=10, seconds=1)
+    body = {"paymentKey": late["paymentKey"], "orderId": "order-once-late", "amount": 5000}
+    assert post(sandbox, "/v1/payments/confirm", body).json()["code"] == "NOT_FOUND_PAYMENT_SESSION"
+    assert post(sandbox, "/v1/payments/confirm", body).json()["code"] == "ALREADY_PROCESSED_PAYMENT"
+    sandbox.flush_webhooks()
+    statuses = sorted((r["body"]["data"]["orderId"], r["body"]["data"]["status"]) for r in receiver.received)
+    assert statuses == [("order-once-declined", "ABORTED"), ("order-once-late", "EXPIRED")]
+
+
 def test_failed_deliveries_are_retried_on_tosss_schedule_divided_by_the_factor(sandbox, receiver, clock):
     sandbox.settings(webhook_url=receiver.url, webhook_time_factor=60)  # 1 minute -> 1 second
     receiver.statuses = [500, 503]

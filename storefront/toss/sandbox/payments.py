@@ -96,11 +96,8 @@ def parse_charge(body: dict[str, Any]) -> ChargeRequest:
     email = _optional_text(body, "customerEmail", "INVALID_EMAIL")
     if email is not None and not EMAIL.match(email):
         raise ApiError("INVALID_EMAIL")
-    tax_free = body.get("taxFreeAmount", 0) or 0
-    if isinstance(tax_free, bool) or not isinstance(tax_free, int) or not 0 <= tax_free <= amount:
-        raise ApiError("INVALID_REQUEST", "taxFreeAmount 값이 올바르지 않습니다.")
     return ChargeRequest(customer_key, amount, order_id, order_name, email,
-                         _optional_text(body, "customerName"), tax_free)
+                         _optional_text(body, "customerName"), _tax_free(body, amount))
 
 
 # ---------------------------------------------------------------- keys
@@ -365,7 +362,7 @@ def cancel_payment(store: Store, now: datetime, payment_key: str, body: dict[str
         conn.execute(
             """INSERT INTO cancels (payment_key, transaction_key, cancel_amount, cancel_reason, tax_free_amount,
                    refundable_amount, canceled_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            (payment_key, transaction_key, amount, reason, int(body.get("taxFreeAmount") or 0), remaining, iso(now)),
+            (payment_key, transaction_key, amount, reason, _tax_free(body, amount), remaining, iso(now)),
         )
         conn.execute(
             "UPDATE payments SET status = ?, balance_amount = ?, last_transaction_key = ? WHERE payment_key = ?",
@@ -383,6 +380,13 @@ def _cancel_amount(body: dict[str, Any], balance: int) -> int:
     if not 0 < value <= balance:
         raise ApiError("NOT_CANCELABLE_AMOUNT")
     return int(value)
+
+
+def _tax_free(body: dict[str, Any], limit: int) -> int:
+    value = body.get("taxFreeAmount") or 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        raise ApiError("INVALID_REQUEST", "taxFreeAmount 값이 올바르지 않습니다.")
+    return value
 
 
 def cancels_of(store: Store, payment_key: str) -> list[sqlite3.Row]:
