@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, send_from_directory, url_for
 
+from storefront.clock import KST
+
 from . import payments
 from .cards import TEST_CARDS, behaviour_of, card_info, parse_birth, parse_expiry, parse_number
 from .errors import ApiError, message_of
@@ -132,7 +134,7 @@ def _read_card(form: Any) -> tuple[str, dict[str, str]]:
     number = parse_number(form.get("cardNumber", ""))
     if number is None:
         errors["cardNumber"] = "카드번호 15~16자리를 입력해 주세요."
-    expiry = parse_expiry(form.get("expiry", ""), runtime().clock.now().date())
+    expiry = parse_expiry(form.get("expiry", ""), runtime().clock.now().astimezone(KST).date())
     if isinstance(expiry, str):
         errors["expiry"] = expiry
     if parse_birth(form.get("birth", "")) is None:
