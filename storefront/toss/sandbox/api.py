@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from . import payments
+from . import payments, render
 from .errors import ApiError
 from .pipeline import json_body, runtime, toss_endpoint
 
@@ -22,7 +22,7 @@ bp = Blueprint("sandbox_api", __name__)
 def _payment(row: Any) -> dict[str, Any]:
     rt = runtime()
     settings = rt.settings
-    return payments.payment_json(
+    return render.payment_json(
         row, payments.cancels_of(rt.store, row["payment_key"]),
         mid=settings.mid, version=settings.api_version, base_url=request.host_url.rstrip("/"),
     )
@@ -37,7 +37,7 @@ def _status_changed(row: Any) -> None:
 def issue_billing_key() -> tuple[int, Any]:
     rt = runtime()
     row = payments.issue_billing_key(rt.store, rt.clock.now(), json_body())
-    return 200, payments.billing_json(row, rt.settings.mid)
+    return 200, render.billing_json(row, rt.settings.mid)
 
 
 @bp.post("/v1/billing/<billing_key>")

@@ -13,6 +13,8 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 
 from . import payments
+from .render import kst
+from .store import parse_iso
 from .cards import TEST_CARDS
 from .errors import CATALOGUE, ApiError
 from .pipeline import error_response, json_response, runtime
@@ -54,10 +56,10 @@ def ledger() -> Response:
             "amount": row["total_amount"],
             "balanceAmount": row["balance_amount"],
             "status": row["status"],
-            "approvedAt": payments.kst(payments.parse_iso(row["approved_at"])),
+            "approvedAt": kst(parse_iso(row["approved_at"])),
             "cancels": [
                 {"transactionKey": c["transaction_key"], "cancelAmount": c["cancel_amount"],
-                 "cancelReason": c["cancel_reason"], "canceledAt": payments.kst(payments.parse_iso(c["canceled_at"]))}
+                 "cancelReason": c["cancel_reason"], "canceledAt": kst(parse_iso(c["canceled_at"]))}
                 for c in cancels
             ],
         })

@@ -19,6 +19,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from storefront.clock import KST
 
 from . import payments
+from .render import APPROVED_STATUSES, kst
 from .cards import TEST_CARDS, behaviour_of, card_info, parse_birth, parse_expiry, parse_number
 from .errors import ApiError, message_of
 from .pipeline import runtime
@@ -210,13 +211,13 @@ def receipt(payment_key: str) -> str:
         row = payments.get_payment(store, payment_key)
     except ApiError:
         abort(404)
-    if row["status"] not in payments.APPROVED_STATUSES:
+    if row["status"] not in APPROVED_STATUSES:
         abort(404)
     cancels = payments.cancels_of(store, payment_key)
     return render_template(
         "sandbox/receipt.html", payment=row, card=card_info(row["card_number"]), cancels=cancels,
-        approved_at=payments.kst(parse_iso(row["approved_at"])), mid=runtime().settings.mid,
-        kst=payments.kst, parse_iso=parse_iso, vat=(row["total_amount"] - row["tax_free_amount"] + 5) // 11,
+        approved_at=kst(parse_iso(row["approved_at"])), mid=runtime().settings.mid,
+        kst=kst, parse_iso=parse_iso, vat=(row["total_amount"] - row["tax_free_amount"] + 5) // 11,
     )
 
 
