@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, render_template, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from storefront.web import filters, security
@@ -23,6 +23,9 @@ def register(app: Flask) -> None:
     filters.register(app)
     security.register(app)
     _register_error_pages(app)
+    # Browsers ask for /favicon.ico whatever the page links; answer with the SVG icon.
+    app.add_url_rule("/favicon.ico", "favicon",
+                     lambda: send_from_directory(app.static_folder, "favicon.svg", mimetype="image/svg+xml"))
 
 
 def _register_error_pages(app: Flask) -> None:

@@ -54,3 +54,4 @@ def refund_policy():
 @bp.get("/support")
 def support():
     return render_template("legal/support.html")
+

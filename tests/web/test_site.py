@@ -53,3 +53,8 @@ def test_server_error_shows_site_page_without_traceback(app):
     assert response.status_code == 500
     assert "secret internals" not in page and "Traceback" not in page
     assert "사업자등록번호" in page
+
+
+def test_favicon_is_served(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
