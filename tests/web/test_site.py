@@ -56,5 +56,5 @@ def test_server_error_shows_site_page_without_traceback(app):
 
 
 def test_favicon_is_served(client):
-    response = client.get("/favicon.ico")
-    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    with client.get("/favicon.ico") as response:
+        assert response.status_code == 200 and response.mimetype == "image/svg+xml"
