@@ -7,13 +7,18 @@ money that moved; the app's real notifier renders every message into the outbox.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Iterator
 
 import pytest
 
+from storefront import create_app
 from storefront.billing import charging, consent
+from storefront.extensions import db
 from storefront.models import Consent
+from tests.billing.conftest import Shop
 from tests.billing.consent_support import (CARD, PHONE, changes, consents, detail, kst, outbox, paid_subscriber,
                                            start_trial, sweep)
+from tests.conftest import make_config
 
 IP = "203.0.113.7"
 
@@ -349,3 +354,42 @@ def test_applying_a_plan_price_asks_risers_lowers_the_others_and_skips_trials(sh
         9900, 12900, kst(2026, 4, 10, 10), plan.id)
     assert shop.sub(dearer.id).amount_won == 12900 and changes(shop.session, dearer.id) == []
     assert changes(shop.session, trial.id) == []
+
+
+# -- PostgreSQL (the migrated schema, row locks) ---------------------------------------------------
+
+@pytest.fixture
+def pg_shop(tmp_path, postgres_url, clock, toss) -> Iterator[Shop]:
+    from flask_migrate import upgrade
+
+    app = create_app(make_config(tmp_path, DATABASE_URL=postgres_url), clock=clock, toss=toss)
+    with app.app_context():
+        upgrade()
+        found = app.extensions["storefront"]
+        yield Shop(db.session, toss, found.vault, found.notifier, clock, app.config["STOREFRONT"])
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_on_postgres_a_consented_trial_converts_and_a_silent_price_rise_ends(pg_shop):
+    shop = pg_shop
+    trial = start_trial(shop)
+    rise = paid_subscriber(shop)
+    change = raise_price(shop, rise)
+    shop.clock.set(kst(2026, 3, 11, 10))
+    assert sweep(shop) == 1 and sweep(shop) == 0
+    [trial_change] = changes(shop.session, trial.id)
+    answer(shop, trial_change, "agreed")
+
+    shop.clock.set(kst(2026, 3, 24, 10))
+    assert [r.outcome for r in shop.charge_due()] == ["paid"]
+    for moment in (kst(2026, 4, 10, 10), kst(2026, 4, 26, 10), kst(2026, 5, 3, 10)):
+        shop.clock.set(moment)
+        sweep(shop)
+        shop.charge_due()
+    shop.clock.set(change.effective_at)
+    outcomes = {r.subscription_id: r.outcome for r in shop.charge_due()}
+    assert outcomes[rise.id] == "ended"
+    assert sorted(p.total_amount for p in shop.toss.approved) == [9900, 9900, 12900, 12900]
+    assert shop.sub(rise.id).ended_reason == "price_increase_no_consent"
