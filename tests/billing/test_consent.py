@@ -222,8 +222,10 @@ def test_a_price_rise_agreed_is_charged_from_the_effective_renewal(shop):
     renew(shop, sub.id)
     shop.clock.set(kst(2026, 4, 26, 10))
     sweep(shop)
+    assert consent.open_changes_for_user(shop.session, sub.user_id, now=shop.clock.now()) == [change]
     shop.clock.set(kst(2026, 4, 27, 21))
     answer(shop, change, "agreed")
+    assert consent.open_changes_for_user(shop.session, sub.user_id, now=shop.clock.now()) == []
     shop.clock.set(kst(2026, 5, 3, 10))
     sweep(shop)
     assert outbox(shop.session, "consent_reminder") == []
