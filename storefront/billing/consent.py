@@ -107,11 +107,17 @@ def request_due_at(change: PriceChange, sub: Subscription) -> datetime:
     return max(change.effective_at - timedelta(days=REQUEST_DAYS_BEFORE), window_opens_at(change, sub))
 
 
-def consent_counts(change: PriceChange, sub: Subscription, consent: Consent | None) -> bool:
-    """True only for an ``agreed`` answer to this change, given inside its window and before the date."""
+def consent_counts(change: PriceChange, sub: Subscription, consent: Consent | None, *,
+                   charged_at: datetime | None = None) -> bool:
+    """True only for an ``agreed`` answer to this change, given inside its window and before the date.
+
+    `charged_at` is when the new amount is really charged (a renewal moved later than the
+    change's date moves the 30-day window with it).
+    """
+    charged_at = max(charged_at or change.effective_at, change.effective_at)
+    opens = max(window_opens_at(change, sub), charged_at - CONSENT_WINDOW)
     return (consent is not None and consent.decision == "agreed" and consent.kind == change.kind
-            and consent.subscription_id == sub.id
-            and window_opens_at(change, sub) <= consent.at < change.effective_at)
+            and consent.subscription_id == sub.id and opens <= consent.at < change.effective_at)
 
 
 def state(change: PriceChange, sub: Subscription, now: datetime) -> str:
@@ -131,14 +137,16 @@ def gate(session: Session, sub: Subscription, *, now: datetime) -> Gate:
     """Decide whether the period starting at ``sub.next_charge_at`` may be charged, and at what amount.
 
     A trialing subscription converts only with a counted ``agreed`` answer to its
-    trial_conversion change (no change at all is ``missing``). Any other subscription is
+    trial_conversion change for this date (none at all is ``missing``). Any other subscription is
     gated by its earliest unsettled price_increase whose ``effective_at`` has come. Reads
     only; `enforce` acts on the verdict.
     """
     if sub.status == "trialing":
+        # Only the change for this very conversion date: a trial moved later needs a new answer.
         change = session.scalars(select(PriceChange).where(
             PriceChange.subscription_id == sub.id, PriceChange.kind == "trial_conversion",
-        ).order_by(PriceChange.effective_at.desc()).limit(1)).first()
+            PriceChange.effective_at == sub.next_charge_at,
+        )).first()
         if change is None:
             return Gate("missing")
         if change.status == "applied":
@@ -152,7 +160,7 @@ def gate(session: Session, sub: Subscription, *, now: datetime) -> Gate:
             return Gate("none")
     if change.status == "refused":
         return Gate("refused", change)
-    if change.status == "agreed" and consent_counts(change, sub, change.consent):
+    if change.status == "agreed" and consent_counts(change, sub, change.consent, charged_at=sub.next_charge_at):
         return Gate("agreed", change)
     return Gate("missing", change)
 

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -149,6 +149,11 @@ def open_trial_conversion(session: Session, sub: Subscription, *, now: datetime)
     existing = _trial_change_at(session, sub)
     if existing is not None:
         return existing
+    # The trial's end moved: an answer about the old date is about a different change.
+    session.execute(update(PriceChange).where(
+        PriceChange.subscription_id == sub.id, PriceChange.kind == "trial_conversion",
+        PriceChange.status.in_(("pending", "agreed")), PriceChange.effective_at != sub.next_charge_at,
+    ).values(status="lapsed").execution_options(synchronize_session="fetch"))
     change = PriceChange(subscription_id=sub.id, kind="trial_conversion", reason="trial", plan_id=sub.plan_id,
                          old_amount_won=0, new_amount_won=sub.amount_won, effective_at=sub.next_charge_at,
                          token=new_token(), status="pending", reminders_sent=0, created_at=now)
@@ -171,9 +176,10 @@ def _trial_change_at(session: Session, sub: Subscription) -> PriceChange | None:
 
 
 def open_change(session: Session, subscription_id: int) -> PriceChange | None:
-    """The subscription's unsettled change (pending, agreed or refused), if any."""
+    """The subscription's unsettled price rise (pending, agreed or refused), if any."""
     return session.scalars(select(PriceChange).where(
-        PriceChange.subscription_id == subscription_id, PriceChange.status.in_(UNSETTLED),
+        PriceChange.subscription_id == subscription_id, PriceChange.kind == "price_increase",
+        PriceChange.status.in_(UNSETTLED),
     ).order_by(PriceChange.effective_at).limit(1)).first()
 
 

@@ -166,6 +166,23 @@ def test_a_consent_bundled_at_sign_up_does_not_count(shop):
     assert shop.sub(sub.id).ended_reason == "trial_conversion_no_consent"
 
 
+def test_an_agreement_is_for_one_conversion_date_a_longer_trial_asks_again(shop):
+    sub = start_trial(shop)
+    sweep(shop)
+    shop.clock.advance(days=1)
+    [change] = changes(shop.session, sub.id)
+    answer(shop, change, "agreed")
+    sub = shop.sub(sub.id)
+    sub.next_charge_at = sub.trial_end_at = kst(2026, 3, 31, 10)  # the merchant extends the trial a week
+    shop.session.commit()
+    sweep(shop)
+    old, new = changes(shop.session, sub.id)
+    assert (old.status, new.status, new.effective_at) == ("lapsed", "pending", kst(2026, 3, 31, 10))
+    shop.clock.set(kst(2026, 3, 31, 10))
+    assert [r.outcome for r in shop.charge_due()] == ["ended"]
+    assert shop.toss.calls == []
+
+
 def test_a_trial_with_no_conversion_change_at_all_is_not_charged(shop):
     sub = start_trial(shop)
     shop.clock.set(sub.next_charge_at)  # no sweep ever ran: nobody was asked
@@ -290,6 +307,20 @@ def test_an_agreement_older_than_thirty_days_before_the_change_is_not_consent(sh
     shop.session.commit()
 
     renew(shop, sub.id)
+    renew(shop, sub.id)
+    assert [p.total_amount for p in shop.toss.approved] == [9900, 9900]
+    assert shop.sub(sub.id).ended_reason == "price_increase_no_consent"
+
+
+def test_an_agreement_does_not_stretch_to_a_renewal_moved_more_than_thirty_days_past_it(shop):
+    sub = paid_subscriber(shop)
+    change = raise_price(shop, sub)  # effective 2026-05-10
+    renew(shop, sub.id)
+    shop.clock.set(kst(2026, 4, 11, 10))
+    answer(shop, change, "agreed")
+    sub = shop.sub(sub.id)
+    sub.next_charge_at = kst(2026, 5, 20, 10)  # the renewal moved (say, a pause): 39 days after the answer
+    shop.session.commit()
     renew(shop, sub.id)
     assert [p.total_amount for p in shop.toss.approved] == [9900, 9900]
     assert shop.sub(sub.id).ended_reason == "price_increase_no_consent"
