@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import datetime
 
 from flask import Flask
 from rq import Queue, Retry, get_current_job
@@ -87,3 +88,69 @@ def enqueue_delivery(queue: Queue, message_id: int) -> Job:
         retry=Retry(max=len(DELIVERY_RETRY_INTERVALS), interval=list(DELIVERY_RETRY_INTERVALS)),
         description=f"deliver outbox message {int(message_id)}",
     )
+
+
+# -- consent requests and renewal notices (billing/consent.py, billing/notices.py) -----------------
+
+def consent_requests_job(as_of: str | None = None) -> int:
+    """Queue due consent requests, reminders and trial advance notices, then enqueue their delivery.
+
+    `as_of` (ISO-8601, sandbox only) runs the sweep as if it were that moment.
+    """
+    with _app().app_context():
+        from storefront.billing import consent
+
+        notifier, clock, config = _notice_collaborators(as_of)
+        count = consent.send_due_requests(db.session, notifier=notifier, clock=clock, config=config)
+        _enqueue_collected(notifier)
+    log.info("%s: %s consent message(s) queued", _job_tag(), count)
+    return count
+
+
+def renewal_notices_job(as_of: str | None = None) -> int:
+    """Queue due renewal notices (D-7; yearly also D-30), then enqueue their delivery."""
+    with _app().app_context():
+        from storefront.billing import notices
+
+        notifier, clock, config = _notice_collaborators(as_of)
+        count = notices.send_renewal_notices(db.session, notifier=notifier, clock=clock, config=config)
+        _enqueue_collected(notifier)
+    log.info("%s: %s renewal notice(s) queued", _job_tag(), count)
+    return count
+
+
+class _CollectingNotifier:
+    """Forwards `queue` to the app's notifier and remembers the rows it added, to deliver after the commit."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.message_ids: list[int] = []
+
+    def queue(self, session, **kwargs):
+        rows = self.inner.queue(session, **kwargs)
+        self.message_ids.extend(row.id for row in rows)
+        return rows
+
+
+def _notice_collaborators(as_of: str | None):
+    from flask import current_app
+
+    from storefront.clock import FixedClock
+
+    found, config = services(), current_app.config["STOREFRONT"]
+    clock = found.clock
+    if as_of:
+        if config.toss_env != "sandbox":
+            raise ValueError("as_of is allowed only with TOSS_ENV=sandbox")
+        clock = FixedClock(datetime.fromisoformat(as_of))
+    return _CollectingNotifier(found.notifier), clock, config
+
+
+def _enqueue_collected(notifier: _CollectingNotifier) -> None:
+    """Deliver what the sweep queued (its commits are done): on this job's queue, or by the pending sweep."""
+    job = get_current_job()
+    if job is None:
+        return
+    queue = Queue(job.origin, connection=job.connection)
+    for message_id in notifier.message_ids:
+        enqueue_delivery(queue, message_id)

@@ -176,6 +176,10 @@ class Subscription(db.Model):
     ended_reason: Mapped[str | None] = mapped_column(String(100))
     pending_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
     created_at: Mapped[datetime] = mapped_column(UTC)
+    # The renewal (its next_charge_at) the last renewal notice was about, and how many days ahead it was
+    # sent: the notice sweep picks only subscriptions still owed one (billing/notices.py).
+    renewal_notice_for_at: Mapped[datetime | None] = mapped_column(UTC)
+    renewal_notice_days: Mapped[int | None] = mapped_column(Integer)
 
     user: Mapped[User] = relationship(back_populates="subscriptions")
     plan: Mapped[Plan] = relationship(foreign_keys=[plan_id])
@@ -289,6 +293,45 @@ class Consent(db.Model):
     detail: Mapped[str] = mapped_column(Text, default="")  # JSON: amounts, dates shown
     ip: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTC)
+
+
+class PriceChange(db.Model):
+    """A rise in what one subscription pays (a plan price, the end of a discount, a trial's first paid period).
+
+    It is charged only with the shopper's separate consent given within the 30 days before
+    `effective_at` (the renewal it applies to); see billing/consent.py. `token` is the
+    unguessable part of the consent page's address.
+    """
+
+    __tablename__ = "price_changes"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "kind", "effective_at", name="uq_price_changes_subscription_kind_effective"),
+        Index("ix_price_changes_due", "status", "effective_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # price_increase | trial_conversion
+    reason: Mapped[str] = mapped_column(String(20))  # plan_price | discount_end | trial
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
+    old_amount_won: Mapped[int] = mapped_column(Integer)
+    new_amount_won: Mapped[int] = mapped_column(Integer)
+    effective_at: Mapped[datetime] = mapped_column(UTC)  # the renewal charged at the new amount
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    # pending | agreed | refused | lapsed (no answer by the date) | applied (charged at the new amount)
+    status: Mapped[str] = mapped_column(String(20))
+    requested_at: Mapped[datetime | None] = mapped_column(UTC)  # the first consent request
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    notice_sent_at: Mapped[datetime | None] = mapped_column(UTC)  # trial conversions: the 7-day advance notice
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))  # the answer that decided it
+    decided_at: Mapped[datetime | None] = mapped_column(UTC)
+    applied_at: Mapped[datetime | None] = mapped_column(UTC)
+    created_at: Mapped[datetime] = mapped_column(UTC)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # the admin who applied it
+
+    subscription: Mapped[Subscription] = relationship()
+    plan: Mapped[Plan | None] = relationship()
+    consent: Mapped[Consent | None] = relationship()
 
 
 class CheckoutIntent(db.Model):

@@ -237,6 +237,13 @@ REQUIRED_CONTEXT: dict[str, tuple[str, ...]] = {
     "payment_failed": ("product_name", "amount_won", "failure_message", "retry_at", "final", "hard_decline",
                        "change_card_url"),
     "subscription_ended": ("product_name", "ended_reason", "ended_at"),
+    "subscription_canceled": ("product_name", "access_until"),
+    "consent_request": ("change_type", "product_name", "effective_at", "old_amount_won", "new_amount_won",
+                        "card_label", "consent_url"),
+    "consent_reminder": ("change_type", "product_name", "effective_at", "old_amount_won", "new_amount_won",
+                         "card_label", "consent_url"),
+    "trial_conversion_notice": ("product_name", "effective_at", "new_amount_won"),
+    "renewal_notice": ("product_name", "plan_name", "amount_won", "next_charge_at"),
 }
 _SECRET_MARKERS = ("billing_key", "billingkey", "secret", "password", "auth_key", "customer_key")
 

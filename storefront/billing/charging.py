@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storefront.billing import cycle, periods, settlement
+from storefront.billing import consent, cycle, periods, settlement
 from storefront.billing.errors import NO_USABLE_CARD, VAULT_ERROR
 from storefront.billing.periods import (DUE_STATUSES, OPEN_ATTEMPT_STATUSES, due_subscription_ids,
                                         lock_subscription, open_charge)
@@ -96,7 +96,9 @@ def charge_period(session: Session, subscription_id: int, *, toss: Any, vault: V
     and ``customer_ip`` their address (sent to Toss for fraud checks; never our own IP).
 
     Steps: lock the subscription and re-check it is chargeable and due; end it instead if
-    a cancellation at period end is due; open the period's Charge; stop if an Attempt for
+    a cancellation at period end is due, or if the new period would charge a raised amount
+    or a trial's first paid one without the shopper's consent (`consent.enforce`; with
+    consent the new amount is used); open the period's Charge; stop if an Attempt for
     it is still ``sending``/``unknown`` (``in_flight``/``unknown``: the reconciler settles
     it); open the billing key (audited) and COMMIT a new ``sending`` Attempt; call
     ``toss.charge_billing_key`` with Idempotency-Key = order id; settle the answer in one
@@ -180,6 +182,8 @@ def _decide_without_call(session: Session, sub: Subscription, *, notifier: Any, 
             return result("already_paid", sub, existing)
         if existing is not None:
             return result("skipped", sub, existing)
+        # A new period: a raised amount or a trial's first paid one needs the shopper's consent.
+        return consent.enforce(session, sub, notifier=notifier, now=now)
     return None
 
 

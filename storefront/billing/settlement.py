@@ -43,6 +43,14 @@ CONFIG_RETRY_DELAY = timedelta(hours=1)
 _ENDED_REASONS = {
     "canceled_at_period_end": "고객님의 해지 신청에 따라 이용 기간 종료와 함께 구독이 종료되었습니다.",
     "payment_failed": "정기결제가 여러 차례 승인되지 않아 구독이 종료되었습니다.",
+    # billing/consent.py: a raised amount is never charged without consent given within 30 days before it
+    "trial_conversion_no_consent": "무료 체험이 끝나기 전까지 유료 전환에 동의하지 않으셔서, 결제 없이 체험 종료와 함께 "
+                                   "구독이 종료되었습니다.",
+    "trial_conversion_refused": "유료 전환 대신 해지를 선택하셔서, 결제 없이 체험 종료와 함께 구독이 종료되었습니다.",
+    "price_increase_no_consent": "변경된 요금에 동의하지 않으셔서 인상된 요금은 결제되지 않았으며, 이미 결제하신 이용 기간이 "
+                                 "끝나는 날 구독이 종료되었습니다.",
+    "price_increase_refused": "요금 변경 대신 해지를 선택하셔서 인상된 요금은 결제되지 않았으며, 이미 결제하신 이용 기간이 "
+                              "끝나는 날 구독이 종료되었습니다.",
 }
 
 
@@ -318,10 +326,15 @@ def cancel_at_period_end(session: Session, sub: Subscription, pending: Charge | 
     return result("ended", sub, pending)
 
 
+def ended_reason_text(reason: str | None) -> str:
+    """Why a subscription ended, in plain Korean for the shopper."""
+    return _ENDED_REASONS.get(reason or "", "구독이 종료되었습니다.")
+
+
 def notify_ended(session: Session, notifier: Any, sub: Subscription, now: datetime) -> None:
     context = {
         "product_name": sub.plan.product.name,
-        "ended_reason": _ENDED_REASONS.get(sub.ended_reason or "", "구독이 종료되었습니다."),
+        "ended_reason": ended_reason_text(sub.ended_reason),
         "ended_reason_code": sub.ended_reason,
         "ended_at": sub.ended_at,
     }

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from storefront.billing import charging
+from storefront.billing import charging, consent
 from storefront.billing.vault import Actor
 from storefront.clock import KST
 from storefront.models import Attempt, AuditLog, Charge
@@ -139,6 +139,12 @@ def test_trial_converts_at_trial_end(shop):
     trial_end = shop.clock.now() + timedelta(days=14)
     sub = shop.subscribe(status="trialing", start=trial_end, trial_end_at=trial_end)
     assert shop.charge(sub.id).outcome == "skipped"
+    # The first paid period needs the shopper's separate consent inside the trial (tests/billing/test_consent.py).
+    shop.clock.advance(days=3)
+    change = consent.open_trial_conversion(shop.session, sub, now=shop.clock.now())
+    consent.record_answer(shop.session, change.token, "agreed", user_id=sub.user_id, ip="203.0.113.7",
+                          now=shop.clock.now(), notifier=shop.notifier)
+    shop.session.commit()
     shop.clock.set(trial_end)
     assert [r.outcome for r in shop.charge_due()] == ["paid"]
     sub = shop.sub(sub.id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.i18n import get_translations
 from wtforms.validators import UUID, DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
@@ -74,3 +74,11 @@ class RefundForm(AdminForm):
     # A uuid4 made when the form is rendered: a double submit carries the same one (one refund).
     request_id = HiddenField(validators=[DataRequired("요청 번호가 없습니다. 페이지를 새로 고쳐 주세요."),
                                          UUID("요청 번호가 올바르지 않습니다. 페이지를 새로 고쳐 주세요.")])
+
+
+class ApplyPriceForm(AdminForm):
+    """Apply a plan's current price to its existing subscribers from a date at least 30 days ahead."""
+
+    effective_on = DateField("적용 시작일", validators=[InputRequired("적용 시작일을 입력해 주세요.")])
+    # The price the admin saw when the form was shown: a price edited meanwhile is not applied blindly.
+    amount_won = HiddenField(validators=[DataRequired()])

@@ -18,5 +18,8 @@ LABELS: dict[str, dict[str, str]] = {
     "consent": {"terms": "이용약관", "auto_renewal": "자동갱신", "price_increase": "가격 인상",
                 "trial_conversion": "유료 전환"},
     "decision": {"agreed": "동의", "refused": "거부"},
+    "price_change": {"pending": "응답 대기", "agreed": "동의함", "refused": "해지 선택", "lapsed": "무응답(종료)",
+                     "applied": "적용됨"},
+    "price_change_reason": {"plan_price": "플랜 가격 변경", "discount_end": "할인 종료", "trial": "무료 체험 종료"},
     "actor": {"user": "회원", "admin": "관리자", "worker": "작업자"},
 }

@@ -11,14 +11,16 @@ import uuid
 from dataclasses import replace
 from functools import wraps
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from storefront.billing import consent as consent_service
 from storefront.billing import refunds as refund_service
 from storefront.extensions import client_ip, db, services
 from storefront.models import Attempt, AuditLog, Category, Plan, Product
 from storefront.web.admin import catalog, queries
-from storefront.web.admin.forms import ActionForm, CategoryForm, NewPlanForm, PlanForm, ProductForm, RefundForm
+from storefront.web.admin.forms import (ActionForm, ApplyPriceForm, CategoryForm, NewPlanForm, PlanForm, ProductForm,
+                                        RefundForm)
 from storefront.web.admin.labels import LABELS
 from storefront.web.webhooks import process_safely
 
@@ -86,7 +88,8 @@ def subscription(subscription_id: int):
     if sub is None:
         abort(404)
     _log_access("admin_view_subscription", f"구독 #{sub.id} 상세 조회 (회원 #{sub.user_id})", subscription_id=sub.id)
-    return render_template("admin/subscription.html", sub=sub, consents=queries.consents_for(db.session, sub))
+    return render_template("admin/subscription.html", sub=sub, consents=queries.consents_for(db.session, sub),
+                           price_changes=consent_service.changes_for(db.session, sub.id))
 
 
 @bp.get("/customers")
@@ -197,8 +200,44 @@ def edit_plan(plan_id: int):
         db.session.commit()
         flash(_plan_saved_message(plan, old_price), "success")
         return redirect(url_for(".edit_product", product_id=plan.product_id))
+    return _plan_page(plan, form, ApplyPriceForm(amount_won=plan.amount_won))
+
+
+def _plan_page(plan: Plan, form: PlanForm, apply_form: ApplyPriceForm):
     return render_template("admin/plan_form.html", form=form, product=plan.product, plan=plan,
-                           subscribers=catalog.live_subscribers(db.session, plan))
+                           subscribers=catalog.live_subscribers(db.session, plan),
+                           other_price=catalog.subscribers_on_other_price(db.session, plan), apply_form=apply_form,
+                           earliest=consent_service.earliest_effective_on(services().clock.now()))
+
+
+@bp.post("/plans/<int:plan_id>/apply-price")
+@admin_required
+def apply_plan_price(plan_id: int):
+    """Apply the plan's price to existing subscribers: rises wait for each one's consent."""
+    plan = _get_or_404(Plan, plan_id)
+    form = ApplyPriceForm()
+    if form.validate_on_submit():
+        if form.amount_won.data != str(plan.amount_won):
+            form.amount_won.errors.append("화면을 연 뒤 가격이 바뀌었습니다. 새로 고친 뒤 다시 확인해 주세요.")
+        else:
+            try:
+                rollout = consent_service.apply_plan_price(
+                    db.session, plan, effective_on=form.effective_on.data, now=services().clock.now(),
+                    config=current_app.config["STOREFRONT"], created_by_id=current_user.id)
+            except consent_service.TooSoon as exc:
+                db.session.rollback()
+                form.effective_on.errors.append(exc.message)
+            else:
+                db.session.commit()
+                flash(_rollout_message(plan, rollout), "success")
+                return redirect(url_for(".edit_plan", plan_id=plan.id))
+    return _plan_page(plan, PlanForm(obj=plan, formdata=None), form), 400
+
+
+def _rollout_message(plan: Plan, rollout: consent_service.Rollout) -> str:
+    return (f"{rollout.effective_on:%Y-%m-%d} 이후 첫 결제일부터 {plan.amount_won:,}원을 적용합니다. "
+            f"동의 요청 예정 {rollout.requested}건(동의한 구독자만 새 가격으로 결제되고, 동의하지 않으면 이용 기간이 끝날 때 "
+            f"종료됩니다), 즉시 인하 {rollout.lowered}건, 제외 {rollout.skipped}건(무료 체험 중이거나 진행 중인 변경이 있음).")
 
 
 def _plan_data(form: PlanForm) -> catalog.PlanData:
@@ -211,7 +250,8 @@ def _plan_saved_message(plan: Plan, old_price: int) -> str:
         return "플랜을 저장했습니다."
     keeping = catalog.subscribers_on_other_price(db.session, plan)
     return (f"가격을 {old_price:,}원에서 {plan.amount_won:,}원으로 바꿨습니다. 새 가격은 신규 구독에만 적용되며, "
-            f"기존 구독 {keeping}건은 새 가격에 별도로 동의하기 전까지 기존 가격으로 결제됩니다.")
+            f"기존 구독 {keeping}건은 새 가격에 별도로 동의하기 전까지 기존 가격으로 결제됩니다. "
+            f"기존 구독자에게 적용하려면 플랜 화면의 ‘기존 구독자에게 새 가격 적용’을 사용하세요.")
 
 
 @bp.post("/plans/<int:plan_id>/toggle")
