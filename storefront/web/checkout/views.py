@@ -123,17 +123,21 @@ def billing_success():
     enqueue_notices(result.notice_ids)
     if result.first_charge:
         return redirect(url_for("checkout.result", subscription_id=result.subscription_id))
-    flash(_card_changed_message(result), "error" if result.charge and not result.charge.paid else "success")
+    flash(*_card_changed_message(result))
     return redirect(url_for("account.overview"))
 
 
-def _card_changed_message(result: checkout.AuthResult) -> str:
-    if result.charge is None or result.charge.outcome == "skipped":
-        return "결제 카드가 변경되었습니다. 다음 결제부터 새 카드로 결제됩니다."
-    if result.charge.paid:
-        return "결제 카드가 변경되었고, 밀린 결제가 새 카드로 완료되었습니다."
-    reason = result.charge.error_message or "결제가 승인되지 않았습니다."
-    return f"결제 카드는 변경되었지만 밀린 결제는 승인되지 않았습니다: {reason}"
+def _card_changed_message(result: checkout.AuthResult) -> tuple[str, str]:
+    """The flash after a card change: (message, category)."""
+    charge = result.charge
+    if charge is None or charge.outcome == "skipped":
+        return "결제 카드가 변경되었습니다. 다음 결제부터 새 카드로 결제됩니다.", "success"
+    if charge.paid:
+        return "결제 카드가 변경되었고, 밀린 결제가 새 카드로 완료되었습니다.", "success"
+    if charge.outcome in ("unknown", "in_flight"):
+        return "결제 카드가 변경되었습니다. 밀린 결제의 결과를 확인하고 있으니 잠시 후 다시 확인해 주세요.", "info"
+    reason = charge.error_message or "결제가 승인되지 않았습니다."
+    return f"결제 카드는 변경되었지만 밀린 결제는 승인되지 않았습니다: {reason}", "error"
 
 
 def _refused(exc: checkout.CheckoutRefused):
