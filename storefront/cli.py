@@ -47,6 +47,16 @@ def keys_rotate() -> None:
     click.echo("once this reports 0 on a second run, remove the old keys from ENCRYPTION_KEYS_OLD")
 
 
+@keys_cli.command("purge-unused")
+def keys_purge_unused() -> None:
+    """Destroy the sealed billing keys no live subscription uses, and delete them at Toss (best effort)."""
+    from storefront.billing.cards import release_unused_cards
+
+    found = services()
+    released = release_unused_cards(db.session, toss=found.toss, vault=found.vault, clock=found.clock)
+    click.echo(f"destroyed {released} billing key(s) that no live subscription uses")
+
+
 @users_cli.command("create-admin")
 @click.argument("email")
 @click.option("--name", default="관리자")

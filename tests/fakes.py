@@ -99,6 +99,13 @@ class FakeToss:
         self._replies: dict[str, Payment | TossError] = {}
         self._next: deque[Outcome] = deque()
         self._by_customer: dict[str, deque[Outcome]] = {}
+        # card registration (issue_billing_key) and deletion
+        self.issue_calls: list[tuple[str, str, str | None]] = []
+        self.issue_errors: deque[TossError] = deque()
+        self.next_cards: deque[CardSummary] = deque()
+        self.deleted_keys: list[str] = []
+        self._issued: dict[str, Billing] = {}
+        self._used_auth_keys: set[str] = set()
 
     def __repr__(self) -> str:
         return f"<FakeToss approved={len(self.ledger)} calls={len(self.calls)}>"
@@ -140,6 +147,8 @@ class FakeToss:
             mismatch = self.billing_keys.get(billing_key) not in (None, customer_key)
             if mismatch:
                 outcome = decline("NOT_MATCHES_CUSTOMER_KEY", Category.HARD_DECLINE, "customerKey mismatch", 400)
+            if billing_key in self.deleted_keys:
+                outcome = decline("INVALID_BILL_KEY_REQUEST", Category.HARD_DECLINE, "deleted billing key", 400)
             reply = self._process(call, outcome)
             self._replies[idempotency_key] = reply
         if outcome.kind == "crash_after_approve":
@@ -158,21 +167,39 @@ class FakeToss:
             raise TossError("NOT_FOUND_PAYMENT", "존재하지 않는 결제 입니다.", 404, Category.NOT_FOUND)
         return payment
 
-    def issue_billing_key(self, auth_key: str, customer_key: str) -> Billing:
-        billing_key = f"bk_{uuid.uuid4().hex}"
+    def issue_billing_key(self, auth_key: str, customer_key: str, *, idempotency_key: str | None = None) -> Billing:
+        """Toss's authKey exchange: one billing key per authKey; the same Idempotency-Key replays the answer.
+
+        `issue_errors` (a deque of TossError) makes the next calls fail; `next_cards` (a deque of
+        CardSummary) sets the card of the next keys issued. Every call is kept in `issue_calls`.
+        """
         with self._lock:
+            self.issue_calls.append((auth_key, customer_key, idempotency_key))
+            if idempotency_key is not None and idempotency_key in self._issued:
+                return self._issued[idempotency_key]
+            if self.issue_errors:
+                raise self.issue_errors.popleft()
+            if auth_key in self._used_auth_keys:
+                raise TossError("INVALID_BILLING_AUTH", "유효하지 않은 인증입니다.", 400, Category.HARD_DECLINE)
+            self._used_auth_keys.add(auth_key)
+            billing_key = f"bk_{uuid.uuid4().hex}"
             self.billing_keys[billing_key] = customer_key
-        card = _card()
-        return Billing(billing_key=billing_key, customer_key=customer_key, authenticated_at=self._now(),
-                       method="카드", card=card, raw={"customerKey": customer_key, "method": "카드"})
+            card = self.next_cards.popleft() if self.next_cards else _card()
+            billing = Billing(billing_key=billing_key, customer_key=customer_key, authenticated_at=self._now(),
+                              method="카드", card=card, raw={"customerKey": customer_key, "method": "카드"})
+            if idempotency_key is not None:
+                self._issued[idempotency_key] = billing
+        return billing
 
     def cancel_payment(self, payment_key: str, *, cancel_reason: str, idempotency_key: str,
                        cancel_amount: int | None = None) -> Payment:
         raise NotImplementedError("FakeToss does not refund; the sandbox does")
 
-    def delete_billing_key(self, billing_key: str) -> None:
+    def delete_billing_key(self, billing_key: str) -> bool:
         with self._lock:
+            self.deleted_keys.append(billing_key)
             self.billing_keys.pop(billing_key, None)
+        return True
 
     # -- internals --
     def _next_outcome(self, customer_key: str) -> Outcome:

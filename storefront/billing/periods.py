@@ -62,8 +62,10 @@ def open_charge(session: Session, subscription: Subscription, *, now: datetime,
     An unpaid (``pending``) Charge is the due period while it lasts (dunning moves
     ``next_charge_at`` but not the period). Otherwise the period starts at
     ``next_charge_at`` and ends one interval later on the anchor day at ``billing_hour_kst``
-    (default: the hour of ``next_charge_at`` in KST). The amount is fixed here from
-    ``subscription.amount_won``; later price or plan changes never alter it. The unique
+    (default: the hour of ``next_charge_at`` in KST). A plan change the shopper booked is
+    applied first (`apply_pending_plan`), so a new period is charged at the booked plan's
+    price and interval. The amount is fixed here from ``subscription.amount_won``; later
+    price or plan changes never alter it. The unique
     constraint ``(subscription_id, period_start)`` is the guard: a concurrent insert is
     caught in a SAVEPOINT and the existing row returned. Call it with the subscription
     locked (`lock_subscription`).
@@ -77,6 +79,7 @@ def open_charge(session: Session, subscription: Subscription, *, now: datetime,
     existing = charge_for(session, subscription.id, start)
     if existing is not None:
         return existing
+    apply_pending_plan(subscription)
     hour = billing_hour_kst if billing_hour_kst is not None else start.astimezone(cycle.KST).hour
     charge = Charge(
         subscription_id=subscription.id, period_start=start, amount_won=subscription.amount_won,
@@ -92,6 +95,23 @@ def open_charge(session: Session, subscription: Subscription, *, now: datetime,
             raise
         return existing
     return charge
+
+
+def apply_pending_plan(subscription: Subscription) -> bool:
+    """Switch to the plan the shopper booked (`pending_plan_id`) as a new period is opened; True if it did.
+
+    The booked plan's price and interval apply from the first period that starts after the
+    booking: its Charge is created right after this, so that period is charged the new amount
+    and ends one *new* interval later. A period already being collected (an unpaid Charge)
+    keeps the old plan; `settlement` applies the booking once that period is paid.
+    """
+    new_plan = subscription.pending_plan
+    if subscription.pending_plan_id is None or new_plan is None:
+        return False
+    subscription.plan_id, subscription.plan = new_plan.id, new_plan
+    subscription.amount_won = new_plan.amount_won
+    subscription.pending_plan_id, subscription.pending_plan = None, None
+    return True
 
 
 def pending_charge(session: Session, subscription_id: int) -> Charge | None:

@@ -1,0 +1,329 @@
+"""Self-service on a subscription: cancel at period end, resume, change card, change plan.
+
+Every state change here locks the subscription row first (`periods.lock_subscription`),
+exactly as the billing engine does before it charges, so a cancellation or a plan change
+and a renewal charge never interleave. Each public function checks that the subscription
+belongs to the user (`ActionRefused` otherwise, and for anything that cannot be done in
+its state, with a plain-Korean message and nothing changed), COMMITS once, queues its
+notice in the same transaction (inside a SAVEPOINT: a notice that cannot be written never
+undoes the change), and returns the new outbox rows' ids so the caller can enqueue their
+delivery after the commit.
+
+Billing keys: a cancellation at period end keeps the card (resuming needs no new card, as
+Toss advises); a card change replaces the key on the subscription; when a subscription has
+fully ended, or its old card was replaced, `cards.release_card_if_unused` destroys the
+sealed key if no live subscription still uses it and asks Toss to delete it. The engine
+calls the same function after it ends a subscription.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storefront.billing import cards, charging, cycle, periods, settlement
+from storefront.billing.cards import release_card_if_unused, release_unused_cards
+from storefront.billing.errors import BillingError
+from storefront.billing.vault import Actor
+from storefront.models import Consent, Plan, Subscription, User
+
+__all__ = [
+    "ActionRefused", "CancelResult", "CardChange", "Deps", "PlanChange", "PlanOption", "cancel_subscription",
+    "change_plan", "complete_card_change", "plan_options", "release_card_if_unused", "release_unused_cards",
+    "resume_subscription",
+]
+
+log = logging.getLogger(__name__)
+
+CANCELABLE_AT_PERIOD_END = ("trialing", "active", "past_due")
+PLAN_CHANGEABLE = ("trialing", "active", "past_due")
+
+
+class ActionRefused(BillingError):
+    """The shopper asked for something that cannot be done now; `message` says why in plain Korean."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Deps:
+    """The collaborators a flow passes on to the engine."""
+
+    toss: Any
+    vault: Any
+    notifier: Any
+    clock: Any
+    config: Any
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    subscription_id: int
+    ended_now: bool  # an unpaid (incomplete / past due) subscription ends at once
+    access_until: datetime | None  # when access ends (the paid period's end, or now)
+    already: bool = False  # it was already set to cancel: nothing changed
+    notice_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class CardChange:
+    subscription_id: int
+    charge: charging.ChargeResult | None  # the retry of an unpaid period on the new card
+    first_charge: bool  # the subscription had never been paid (a checkout retried with another card)
+    notice_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlanOption:
+    """A plan of the subscription's product, with what choosing it would do."""
+
+    plan_id: int
+    name: str
+    amount_won: int
+    interval: str
+    effective_at: datetime | None  # when its price applies: the start of the next period
+    following_at: datetime | None  # the billing date after that, on its interval
+    current: bool
+    booked: bool  # already booked as the pending change
+
+
+@dataclass(frozen=True)
+class PlanChange:
+    subscription_id: int
+    option: PlanOption
+    reverted: bool  # the shopper went back to the current plan: the booked change is dropped
+    notice_ids: tuple[int, ...] = ()
+
+
+def owned(session: Session, user: User, subscription_id: int, *, lock: bool = False) -> Subscription:
+    """The user's subscription (locked when asked), or `ActionRefused` (after a rollback)."""
+    sub = periods.lock_subscription(session, subscription_id) if lock else session.get(Subscription, subscription_id)
+    if sub is None or sub.user_id != user.id:
+        session.rollback()
+        raise ActionRefused("구독을 찾을 수 없습니다.")
+    return sub
+
+
+def notify(session: Session, notifier: Any, user: User, kind: str, dedup_key: str, context: dict[str, Any],
+           now: datetime) -> tuple[int, ...]:
+    """Queue a notice in a SAVEPOINT; the ids of the new outbox rows (none if it failed or existed)."""
+    try:
+        with session.begin_nested():
+            rows = notifier.queue(session, user=user, kind=kind, dedup_key=dedup_key, context=context, now=now)
+    except Exception:
+        log.exception("could not queue %s notice %s", kind, dedup_key)
+        return ()
+    return tuple(row.id for row in rows or ())
+
+
+def _refuse(session: Session, message: str) -> ActionRefused:
+    session.rollback()
+    return ActionRefused(message)
+
+
+# -- cancel and resume -----------------------------------------------------------------------------
+
+def cancel_subscription(session: Session, *, user: User, subscription_id: int, toss: Any, vault: Any, notifier: Any,
+                        clock: Any, config: Any, ip: str) -> CancelResult:
+    """Stop renewal at the end of the paid period (trial included); an unpaid subscription ends now. COMMITS.
+
+    ``trialing``/``active`` (and ``past_due`` with a charge still in flight): set
+    ``cancel_at_period_end``; the engine ends it, without charging, when the period ends;
+    the card is kept until then so `resume_subscription` needs no new card. ``past_due``
+    and ``incomplete``: nothing was paid for the current period, so it ends now (status
+    ``canceled``), its open charge is canceled and its card released. Asking again changes
+    nothing (``already``). Queues ``subscription_canceled``.
+    """
+    now = clock.now()
+    sub = owned(session, user, subscription_id, lock=True)
+    if sub.status in settlement.ENDED_STATUSES:
+        raise _refuse(session, "이미 종료된 구독입니다.")
+    if sub.cancel_at_period_end:
+        session.commit()
+        return CancelResult(sub.id, False, _access_until(sub), already=True)
+    pending = periods.pending_charge(session, sub.id)
+    in_flight = pending is not None and periods.open_attempt(session, pending.id) is not None
+    if sub.status == "incomplete" and in_flight:
+        raise _refuse(session, "결제 결과를 확인하는 중입니다. 잠시 후 다시 시도해 주세요.")
+    context = {"product_name": sub.plan.product.name, "resume_url": None}
+    if sub.status in ("incomplete", "past_due") and not in_flight:
+        was_past_due = sub.status == "past_due"
+        if pending is not None:
+            pending.status, pending.next_retry_at = "canceled", None
+        settlement.end_subscription(sub, status="canceled", reason="canceled_by_customer", now=now)
+        notices = notify(session, notifier, user, "subscription_canceled", f"canceled:subscription:{sub.id}:ended",
+                         {**context, "access_until": now}, now) if was_past_due else ()
+        session.commit()
+        release_card_if_unused(session, sub.billing_key_id, toss=toss, vault=vault, clock=clock,
+                               actor=Actor("user", user.id, ip), reason="subscription canceled by the customer")
+        return CancelResult(sub.id, True, now, notice_ids=notices)
+    sub.cancel_at_period_end, sub.canceled_at = True, now
+    access_until = _access_until(sub)
+    notices = notify(session, notifier, user, "subscription_canceled",
+                     f"canceled:subscription:{sub.id}:{secrets.token_hex(6)}",
+                     {**context, "access_until": access_until, "resume_url": f"{config.site_url}/account"}, now)
+    session.commit()
+    return CancelResult(sub.id, False, access_until, notice_ids=notices)
+
+
+def resume_subscription(session: Session, *, user: User, subscription_id: int, notifier: Any,
+                        clock: Any) -> Subscription:
+    """Undo a cancellation at period end while the paid period lasts. COMMITS; queues ``subscription_resumed``.
+
+    Renewal goes on as before on the card kept on file. Raises `ActionRefused` when the
+    subscription is not set to cancel, or its period has already ended.
+    """
+    now = clock.now()
+    sub = owned(session, user, subscription_id, lock=True)
+    if not sub.cancel_at_period_end or sub.status not in CANCELABLE_AT_PERIOD_END:
+        raise _refuse(session, "해지 신청된 구독이 아닙니다.")
+    access_until = _access_until(sub)
+    if access_until is not None and access_until <= now:
+        raise _refuse(session, "이용 기간이 이미 끝나 해지를 취소할 수 없습니다. 새로 구독해 주세요.")
+    sub.cancel_at_period_end, sub.canceled_at = False, None
+    next_plan = sub.pending_plan or sub.plan
+    notify(session, notifier, user, "subscription_resumed", f"resumed:subscription:{sub.id}:{secrets.token_hex(6)}",
+           {"product_name": sub.plan.product.name, "next_charge_at": sub.next_charge_at,
+            "amount_won": next_plan.amount_won}, now)
+    session.commit()
+    return sub
+
+
+def _access_until(sub: Subscription) -> datetime | None:
+    """Until when the shopper may use what they paid for (or their trial)."""
+    return sub.current_period_end or sub.trial_end_at or sub.next_charge_at
+
+
+# -- change card -----------------------------------------------------------------------------------
+
+def complete_card_change(session: Session, *, user: User, subscription_id: int | None, auth_key: str,
+                         idempotency_key: str, deps: Deps, actor: Actor, ip: str) -> CardChange:
+    """Register the new card and put it on the subscription; retry an unpaid period on it at once.
+
+    Called by `checkout.complete_billing_auth` for a claimed ``change_card`` intent. The key
+    is exchanged (`cards.exchange_auth_key`, may raise `cards.CardRegistrationFailed`)
+    before the row lock is taken; then, under the lock, the new key is sealed and set on
+    the subscription and the change COMMITTED. The old card is released if no live
+    subscription still uses it (destroyed locally and deleted at Toss; the row stays,
+    deactivated, for the charges that reference it). A ``past_due`` subscription's open
+    period, or an ``incomplete`` one's first charge, is then charged on the new card
+    (`charging.retry_after_card_change`). Raises `ActionRefused` if the subscription
+    ended meanwhile (the new key is then released as well).
+    """
+    sub = session.get(Subscription, subscription_id) if subscription_id else None
+    if sub is None or sub.user_id != user.id or sub.status not in cards.LIVE_STATUSES:
+        raise _refuse(session, "구독이 이미 종료되어 카드를 바꿀 수 없습니다.")
+    session.commit()
+    billing = cards.exchange_auth_key(deps.toss, auth_key=auth_key, customer_key=user.customer_key,
+                                      idempotency_key=idempotency_key)
+    now = deps.clock.now()
+    sub = owned(session, user, sub.id, lock=True)
+    card = cards.store_card(session, user=user, billing=billing, vault=deps.vault, actor=actor, now=now)
+    if sub.status not in cards.LIVE_STATUSES:
+        session.commit()
+        release_card_if_unused(session, card.id, toss=deps.toss, vault=deps.vault, clock=deps.clock, actor=actor,
+                               reason="registered for a subscription that had ended")
+        raise ActionRefused("구독이 이미 종료되어 카드를 바꿀 수 없습니다.")
+    old_id, status = sub.billing_key_id, sub.status
+    sub.billing_key_id, sub.billing_key = card.id, card
+    notices = notify(session, deps.notifier, user, "card_registered", f"card_registered:{card.id}",
+                     {"card_label": cards.card_label(card)}, now)
+    session.commit()
+    if old_id is not None and old_id != card.id:
+        release_card_if_unused(session, old_id, toss=deps.toss, vault=deps.vault, clock=deps.clock, actor=actor,
+                               reason="replaced by a new card")
+    charge = None
+    if status in ("past_due", "incomplete"):
+        charge = charging.retry_after_card_change(session, sub.id, toss=deps.toss, vault=deps.vault,
+                                                  notifier=deps.notifier, clock=deps.clock, config=deps.config,
+                                                  actor=actor, customer_ip=ip)
+    return CardChange(sub.id, charge, status == "incomplete", notices)
+
+
+# -- change plan -----------------------------------------------------------------------------------
+
+def plan_options(session: Session, sub: Subscription, *, billing_hour_kst: int) -> list[PlanOption]:
+    """Every active plan of the subscription's product, with when its price would apply."""
+    effective_at = change_effective_at(session, sub)
+    plans = session.scalars(select(Plan).where(Plan.product_id == sub.plan.product_id, Plan.active.is_(True),
+                                               Plan.interval.in_(cycle.INTERVALS))
+                            .order_by(Plan.position, Plan.id)).all()
+    return [_option(sub, plan, effective_at, billing_hour_kst) for plan in plans]
+
+
+def change_effective_at(session: Session, sub: Subscription) -> datetime | None:
+    """When a booked plan takes effect: the start of the first period not yet charged.
+
+    For a paid period (or a trial) that is its end (``next_charge_at``); for a past-due
+    subscription, the end of the period still being collected.
+    """
+    pending = periods.pending_charge(session, sub.id)
+    return pending.period_end if pending is not None else sub.next_charge_at
+
+
+def _option(sub: Subscription, plan: Plan, effective_at: datetime | None, hour: int) -> PlanOption:
+    following = cycle.period_end(effective_at, plan.interval, sub.anchor_day, hour) if effective_at else None
+    return PlanOption(plan.id, plan.name, plan.amount_won, plan.interval, effective_at, following,
+                      current=plan.id == sub.plan_id, booked=plan.id == sub.pending_plan_id)
+
+
+def change_plan(session: Session, *, user: User, subscription_id: int, plan_id: int, ip: str, notifier: Any,
+                clock: Any, config: Any, terms_version: str) -> PlanChange:
+    """Book a change to another plan of the same product, from the next period. COMMITS.
+
+    Stored as ``pending_plan_id``; the engine switches plan, price and interval when it
+    opens the next period's charge (`periods.apply_pending_plan`), so the period already
+    paid is untouched and the next one is charged the new price, and a change of interval
+    moves the billing date after it. The shopper's confirmation is recorded as a Consent
+    (kind ``plan_change``, the old and new price and the dates shown), so a higher price
+    the shopper chose is consented. Choosing the current plan again drops a booked change.
+    Queues ``plan_changed``. Raises `ActionRefused` (nothing changed) for a plan of another
+    product or an inactive one, a subscription set to cancel, or one that is not live.
+    """
+    now = clock.now()
+    sub = owned(session, user, subscription_id, lock=True)
+    if sub.status not in PLAN_CHANGEABLE:
+        raise _refuse(session, "지금은 요금제를 바꿀 수 없는 구독입니다.")
+    if sub.cancel_at_period_end:
+        raise _refuse(session, "해지 예정인 구독은 요금제를 바꿀 수 없습니다. 먼저 해지를 취소해 주세요.")
+    plan = session.get(Plan, plan_id)
+    if plan is None or plan.product_id != sub.plan.product_id or not plan.active or plan.interval not in cycle.INTERVALS:
+        raise _refuse(session, "선택할 수 없는 요금제입니다.")
+    if plan.id == sub.plan_id and sub.pending_plan_id is None:
+        raise _refuse(session, "지금 이용 중인 요금제입니다.")
+    if plan.id == sub.pending_plan_id:
+        raise _refuse(session, "이미 변경을 예약한 요금제입니다.")
+    effective_at = change_effective_at(session, sub)
+    if effective_at is None:
+        raise _refuse(session, "다음 결제일이 정해지지 않아 요금제를 바꿀 수 없습니다.")
+    option = _option(sub, plan, effective_at, config.billing_hour_kst)
+    old_plan = sub.pending_plan or sub.plan
+    session.add(Consent(user_id=user.id, subscription_id=sub.id, kind="plan_change", decision="agreed",
+                        text_version=terms_version, ip=ip[:64], at=now,
+                        detail=json.dumps(_consent_detail(old_plan, option), ensure_ascii=False)))
+    reverted = plan.id == sub.plan_id
+    sub.pending_plan_id, sub.pending_plan = (None, None) if reverted else (plan.id, plan)
+    notices = notify(session, notifier, user, "plan_changed", f"plan_changed:subscription:{sub.id}:{secrets.token_hex(6)}",
+                     {"product_name": plan.product.name, "old_plan_name": old_plan.name, "new_plan_name": plan.name,
+                      "new_amount_won": plan.amount_won, "effective_at": effective_at}, now)
+    session.commit()
+    return PlanChange(sub.id, option, reverted, notices)
+
+
+def _consent_detail(old_plan: Plan, option: PlanOption) -> dict[str, Any]:
+    return {
+        "from_plan_id": old_plan.id, "from_plan_name": old_plan.name, "old_amount_won": old_plan.amount_won,
+        "old_interval": old_plan.interval, "to_plan_id": option.plan_id, "to_plan_name": option.name,
+        "new_amount_won": option.amount_won, "new_interval": option.interval,
+        "effective_at": option.effective_at.isoformat() if option.effective_at else None,
+        "following_at": option.following_at.isoformat() if option.following_at else None,
+    }

@@ -1,0 +1,150 @@
+"""내 구독 (/account): status, card, next charge and receipts; cancel, resume, change card, change plan.
+
+Every change is a POST with CSRF that calls one function of `billing.subscriptions` (or
+`billing.checkout` to open the card window); a refusal is shown as a message and changes
+nothing. Cancelling takes one confirmation page, no more.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from storefront.billing import checkout, subscriptions
+from storefront.billing.subscriptions import ActionRefused
+from storefront.extensions import client_ip, db, services
+from storefront.models import Subscription
+from storefront.web.account import queries
+from storefront.web.account.forms import ChangePlanForm
+from storefront.web.checkout.forms import ActionForm
+from storefront.web.checkout.notices import enqueue_notices
+from storefront.web.filters import kst_date
+from storefront.web.legal import TERMS_VERSION
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+def _config():
+    return current_app.config["STOREFRONT"]
+
+
+def _own_or_404(subscription_id: int) -> Subscription:
+    sub = db.session.get(Subscription, subscription_id)
+    if sub is None or sub.user_id != current_user.id:
+        abort(404)
+    return sub
+
+
+def _checked_form() -> None:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+
+
+@bp.get("")
+@login_required
+def overview():
+    return render_template("account/overview.html", user=current_user,
+                           subscriptions=queries.subscriptions_of(db.session, current_user.id),
+                           payments=queries.payments_of(db.session, current_user.id),
+                           status_label=queries.status_label, form=ActionForm(), now=services().clock.now())
+
+
+@bp.get("/subscriptions/<int:subscription_id>/cancel")
+@login_required
+def confirm_cancel(subscription_id: int):
+    sub = _own_or_404(subscription_id)
+    if sub.status in ("canceled", "unpaid") or sub.cancel_at_period_end:
+        flash("이미 해지되었거나 해지 예정인 구독입니다.", "info")
+        return redirect(url_for("account.overview"))
+    ends_now = sub.status in ("incomplete", "past_due")
+    access_until = sub.current_period_end or sub.trial_end_at or sub.next_charge_at
+    return render_template("account/cancel.html", sub=sub, ends_now=ends_now, access_until=access_until,
+                           form=ActionForm())
+
+
+@bp.post("/subscriptions/<int:subscription_id>/cancel")
+@login_required
+def cancel_subscription(subscription_id: int):
+    _checked_form()
+    found = services()
+    try:
+        result = subscriptions.cancel_subscription(
+            db.session, user=current_user, subscription_id=subscription_id, toss=found.toss, vault=found.vault,
+            notifier=found.notifier, clock=found.clock, config=_config(), ip=client_ip())
+    except ActionRefused as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("account.overview"))
+    enqueue_notices(result.notice_ids)
+    if result.ended_now:
+        flash("구독이 해지되었습니다. 더 이상 결제되지 않으며, 등록한 카드 정보는 삭제되었습니다.", "success")
+    else:
+        flash(f"해지 신청이 완료되었습니다. {kst_date(result.access_until)}까지 이용할 수 있고, 이후 결제되지 않습니다.",
+              "success")
+    return redirect(url_for("account.overview"))
+
+
+@bp.post("/subscriptions/<int:subscription_id>/resume")
+@login_required
+def resume_subscription(subscription_id: int):
+    _checked_form()
+    found = services()
+    try:
+        sub = subscriptions.resume_subscription(db.session, user=current_user, subscription_id=subscription_id,
+                                                notifier=found.notifier, clock=found.clock)
+    except ActionRefused as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"해지 신청을 취소했습니다. 구독이 계속되며 다음 결제일은 {kst_date(sub.next_charge_at)}입니다.", "success")
+    return redirect(url_for("account.overview"))
+
+
+@bp.post("/subscriptions/<int:subscription_id>/card")
+@login_required
+def change_card(subscription_id: int):
+    _checked_form()
+    try:
+        intent = checkout.begin_card_change(db.session, user=current_user, subscription_id=subscription_id,
+                                            now=services().clock.now())
+    except ActionRefused as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("account.overview"))
+    return redirect(url_for("checkout.card", intent=intent.token))
+
+
+@bp.route("/subscriptions/<int:subscription_id>/plan", methods=["GET", "POST"])
+@login_required
+def change_plan(subscription_id: int):
+    sub = _own_or_404(subscription_id)
+    if sub.status not in subscriptions.PLAN_CHANGEABLE:
+        flash("지금은 요금제를 바꿀 수 없는 구독입니다.", "error")
+        return redirect(url_for("account.overview"))
+    options = subscriptions.plan_options(db.session, sub, billing_hour_kst=_config().billing_hour_kst)
+    form = ChangePlanForm()
+    form.plan_id.choices = [(o.plan_id, o.name) for o in options]
+    error = None
+    if form.validate_on_submit():
+        found = services()
+        try:
+            change = subscriptions.change_plan(
+                db.session, user=current_user, subscription_id=sub.id, plan_id=form.plan_id.data, ip=client_ip(),
+                notifier=found.notifier, clock=found.clock, config=_config(), terms_version=TERMS_VERSION)
+        except ActionRefused as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            enqueue_notices(change.notice_ids)
+            flash(_plan_changed_message(change), "success")
+            return redirect(url_for("account.overview"))
+    status = 200 if not form.is_submitted() else 400
+    return render_template("account/plan.html", sub=sub, options=options, form=form, error=error), status
+
+
+def _plan_changed_message(change: subscriptions.PlanChange) -> str:
+    option = change.option
+    if change.reverted:
+        return f"요금제 변경 예약을 취소했습니다. 지금 요금제({option.name})가 유지됩니다."
+    return (f"요금제 변경을 예약했습니다. {kst_date(option.effective_at)}부터 {option.name} "
+            f"({option.amount_won:,}원)으로 결제됩니다.")
