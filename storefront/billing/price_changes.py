@@ -141,7 +141,10 @@ def apply_plan_price(session: Session, plan: Plan, *, effective_on: date, now: d
 
 
 def open_trial_conversion(session: Session, sub: Subscription, *, now: datetime) -> PriceChange:
-    """The trial's conversion change (0원 → ``sub.amount_won`` at ``sub.next_charge_at``), created once.
+    """The trial's conversion change (0원 → the first paid amount at ``sub.next_charge_at``), created once.
+
+    The first paid amount is the plan the trial converts to: a plan the shopper booked
+    during the trial (``pending_plan``, applied when the period opens) or the current one.
 
     The unique constraint (subscription, kind, effective_at) guards against two sweeps
     racing; the loser gets the winner's row. Flushes, never commits.
@@ -155,7 +158,7 @@ def open_trial_conversion(session: Session, sub: Subscription, *, now: datetime)
         PriceChange.status.in_(("pending", "agreed")), PriceChange.effective_at != sub.next_charge_at,
     ).values(status="lapsed").execution_options(synchronize_session="fetch"))
     change = PriceChange(subscription_id=sub.id, kind="trial_conversion", reason="trial", plan_id=sub.plan_id,
-                         old_amount_won=0, new_amount_won=sub.amount_won, effective_at=sub.next_charge_at,
+                         old_amount_won=0, new_amount_won=_first_paid_amount(sub), effective_at=sub.next_charge_at,
                          token=new_token(), status="pending", reminders_sent=0, created_at=now)
     try:
         with session.begin_nested():
@@ -166,6 +169,10 @@ def open_trial_conversion(session: Session, sub: Subscription, *, now: datetime)
             raise
         return existing
     return change
+
+
+def _first_paid_amount(sub: Subscription) -> int:
+    return sub.pending_plan.amount_won if sub.pending_plan is not None else sub.amount_won
 
 
 def _trial_change_at(session: Session, sub: Subscription) -> PriceChange | None:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from storefront.billing import cards, charging, checkout, subscriptions
+from storefront.billing import cards, charging, checkout, consent, subscriptions
 from storefront.billing.vault import Actor, Vault
 from storefront.models import AuditLog, BillingKey, Category, Plan, Product, Subscription, User
 from storefront.toss.errors import Category as ErrorCategory
@@ -198,6 +198,13 @@ def test_a_plan_booked_during_a_trial_is_what_the_trial_converts_to(db_session, 
                                        terms_version="v1")
     assert change.option.effective_at == end
     assert change.option.following_at == charging.cycle.period_end(end, "year", trial.anchor_day, 10)
+    # The conversion still needs its own consent, and it names the booked plan's price.
+    clock.advance(days=3)
+    conversion = consent.open_trial_conversion(db_session, trial, now=clock.now())
+    assert (conversion.old_amount_won, conversion.new_amount_won) == (0, 99000)
+    consent.record_answer(db_session, conversion.token, "agreed", user_id=owner.id, ip="1.2.3.4", now=clock.now(),
+                          notifier=notifier)
+    db_session.commit()
     clock.set(end)
     charging.charge_period(db_session, trial.id, toss=fake, vault=vault, notifier=RecordingNotifier(), clock=clock,
                            config=config)
