@@ -20,6 +20,7 @@ Invariants:
   (``GET /v1/payments/orders/{orderId}``) settles it. It never counts as a decline, and an order
   whose confirm may have happened is never expired.
 
+Applying Toss's answer to the rows (and the plain-Korean reasons) is `order_settlement`'s.
 Nothing here imports Flask or reads the time: callers pass the session, `toss`, `notifier` and
 `clock`. Every public function that changes rows commits (documented per function).
 """
@@ -34,15 +35,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storefront.billing import cycle, refunds
-from storefront.billing.errors import MESSAGES, NO_PAYMENT, BillingError
+from storefront.billing import cycle
+from storefront.billing.errors import BillingError
+from storefront.billing.order_settlement import (OPEN, STATES, OrderOutcome, checking, confirm_attempt, expire,
+                                                 failure_message, lock_order, outcome, settle)
 from storefront.models import Attempt, Consent, Order, Plan, Refund, User
 from storefront.toss.errors import Category, TossError
 from storefront.toss.types import Payment
+
+__all__ = [
+    "STATES", "AmountMismatch", "NotPurchasable", "OrderError", "OrderOutcome", "close_refunded_orders",
+    "confirm_attempt", "confirm_order", "create_order", "current_state", "expire_stale_orders", "failure_message",
+    "idempotency_key_for", "lock_order", "new_order_id", "order_for_user", "refunded_won", "settle_order",
+    "settle_unknown_orders",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,34 +62,6 @@ SENDING_GRACE = timedelta(minutes=2)  # longer than the client's confirm timeout
 IDEMPOTENCY_PREFIX = "confirm-"
 CONSENT_KIND = "order_terms"
 ORDER_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{6,64}")
-OPEN = ("sending", "unknown")
-ORDER_EXPIRED = "ORDER_EXPIRED"  # ours: 30 minutes passed without a confirm
-
-# Outcome states: the order's status, plus 'checking' (pending with a confirm whose answer is not in).
-STATES = ("pending", "checking", "paid", "failed", "expired", "canceled")
-
-# One-time wording first (the billing table speaks of subscriptions and registered cards).
-_MESSAGES: dict[str, str] = {
-    "NOT_FOUND_PAYMENT_SESSION": "결제 승인 가능 시간(10분)이 지나 결제되지 않았습니다. 다시 구매해 주세요.",
-    "EXPIRED": "결제 승인 가능 시간이 지나 결제되지 않았습니다. 다시 구매해 주세요.",
-    ORDER_EXPIRED: "결제 가능 시간(30분)이 지나 주문이 만료되었습니다. 다시 구매해 주세요.",
-    NO_PAYMENT: "토스페이먼츠에 결제 내역이 없어 결제되지 않은 것으로 확인했습니다. 다시 구매해 주세요.",
-    "PAY_PROCESS_CANCELED": "결제를 취소하셨습니다. 결제된 금액은 없습니다.",
-    "USER_CANCEL": "결제를 취소하셨습니다. 결제된 금액은 없습니다.",
-    "PAY_PROCESS_ABORTED": "결제가 중간에 중단되었습니다. 결제된 금액은 없습니다.",
-    "NOT_SUPPORTED_CARD_TYPE": "이 카드로는 결제할 수 없습니다. 다른 카드로 결제해 주세요.",
-    "INVALID_CARD_NUMBER": "카드 번호가 올바르지 않습니다. 카드 번호를 확인해 주세요.",
-    "REJECT_CARD_COMPANY": "카드사에서 결제를 거절했습니다. 다른 카드로 결제하시거나 카드사에 문의해 주세요.",
-}
-_BY_CATEGORY: dict[Category, str] = {
-    Category.HARD_DECLINE: "카드 결제가 승인되지 않았습니다. 다른 카드로 결제해 주세요.",
-    Category.SOFT_DECLINE: "카드 결제가 승인되지 않았습니다. 카드 잔액이나 한도를 확인해 주세요.",
-    Category.TRANSIENT: "일시적인 오류로 결제하지 못했습니다. 잠시 후 다시 시도해 주세요.",
-    Category.CONFIG: "결제 처리 중 오류가 발생했습니다. 고객센터로 문의해 주세요.",
-    Category.UNKNOWN_OUTCOME: "결제 결과를 확인하고 있습니다.",
-    Category.NOT_FOUND: "결제 내역을 찾을 수 없습니다. 다시 결제해 주세요.",
-    Category.USER_ACTION: "결제를 취소하셨습니다. 결제된 금액은 없습니다.",
-}
 
 
 class Clock(Protocol):
@@ -100,28 +82,6 @@ class AmountMismatch(OrderError):
     def __init__(self, expected_won: int) -> None:
         super().__init__(f"the order is for {expected_won} won")
         self.expected_won = expected_won
-
-
-@dataclass(frozen=True)
-class OrderOutcome:
-    """Where an order stands after a call: one of STATES, and a plain-Korean reason when it failed."""
-
-    state: str
-    order_pk: int
-    message: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.state not in STATES:
-            raise ValueError(f"unknown order state {self.state!r}")
-
-
-def failure_message(code: str | None, category: Category | None = None) -> str:
-    """The plain-Korean reason a one-time payment failed, by code, else by category; never Toss's text."""
-    if code and code in _MESSAGES:
-        return _MESSAGES[code]
-    if code and code in MESSAGES:
-        return MESSAGES[code]
-    return _BY_CATEGORY.get(category or Category.SOFT_DECLINE, _BY_CATEGORY[Category.SOFT_DECLINE])
 
 
 def idempotency_key_for(order_id: str) -> str:
@@ -180,13 +140,8 @@ def current_state(session: Session, order: Order, *, clock: Clock) -> OrderOutco
 
 def _state(session: Session, order: Order, now: datetime) -> OrderOutcome:
     if order.status == "pending" and confirm_attempt(order) is None and now >= order.expires_at:
-        return _expire(session, order.id, now)
-    return _outcome(order)
-
-
-def confirm_attempt(order: Order) -> Attempt | None:
-    """The order's Attempt (there is at most one: its order_id is the order's, and unique)."""
-    return order.attempts[0] if order.attempts else None
+        return expire(session, order.id, now)
+    return outcome(order)
 
 
 def refunded_won(session: Session, order: Order) -> int:
@@ -218,14 +173,14 @@ def confirm_order(session: Session, order: Order, *, payment_key: str, amount_wo
     if isinstance(amount_won, bool) or amount_won != order.amount_won:
         raise AmountMismatch(order.amount_won)
     if order.status != "pending":
-        return _outcome(order)
+        return outcome(order)
     if confirm_attempt(order) is not None:
         return settle_order(session, order, toss=toss, notifier=notifier, clock=clock)
     begun = _begin(session, order.id, payment_key, clock.now())
     if isinstance(begun, OrderOutcome):
         return begun
     answer = _send_confirm(toss, begun.payment_key, begun.order_id, begun.amount_won)
-    return _settle(session, begun.order_pk, answer, notifier=notifier, now=clock.now())
+    return settle(session, begun.order_pk, answer, notifier=notifier, now=clock.now())
 
 
 @dataclass(frozen=True)
@@ -243,9 +198,9 @@ def _begin(session: Session, order_pk: int, payment_key: str, now: datetime) -> 
     order = lock_order(session, order_pk)
     if order.status != "pending" or confirm_attempt(order) is not None:
         session.commit()
-        return _outcome(order)
+        return outcome(order)
     if now >= order.expires_at:
-        return _expire(session, order.id, now)
+        return expire(session, order.id, now)
     call = _Confirm(order.id, order.order_id, order.amount_won, payment_key[:200])
     session.add(Attempt(order_pk=order.id, order_id=order.order_id, idempotency_key=idempotency_key_for(order.order_id),
                         amount_won=order.amount_won, status="sending", payment_key=call.payment_key,
@@ -254,7 +209,7 @@ def _begin(session: Session, order_pk: int, payment_key: str, now: datetime) -> 
         session.commit()
     except IntegrityError:  # another request for the same order committed its Attempt first
         session.rollback()
-        return _checking(order_pk)
+        return checking(order_pk)
     return call
 
 
@@ -286,22 +241,22 @@ def settle_order(session: Session, order: Order, *, toss: Any, notifier: Any, cl
     if order.status != "pending" or attempt is None or attempt.status not in OPEN:
         return current_state(session, order, clock=clock)
     now = clock.now()
-    checking = _checking(order.id)
+    unsettled = checking(order.id)
     if attempt.status == "sending" and now - attempt.updated_at < SENDING_GRACE:
-        return checking
+        return unsettled
     payment_key, within_window = attempt.payment_key, now < attempt.created_at + CONFIRM_WINDOW
     order_pk, order_id, amount_won = order.id, order.order_id, order.amount_won
     session.commit()  # no transaction stays open while Toss is asked
     answer = _look_up(toss, order_id)
     if isinstance(answer, TossError):
-        return checking
+        return unsettled
     if answer is None:
-        return checking if within_window else _settle(session, order_pk, None, notifier=notifier, now=clock.now())
+        return unsettled if within_window else settle(session, order_pk, None, notifier=notifier, now=clock.now())
     if answer.status in ("READY", "IN_PROGRESS"):
         if not (within_window and payment_key):
-            return checking
+            return unsettled
         answer = _send_confirm(toss, payment_key, order_id, amount_won)
-    return _settle(session, order_pk, answer, notifier=notifier, now=clock.now())
+    return settle(session, order_pk, answer, notifier=notifier, now=clock.now())
 
 
 def _look_up(toss: Any, order_id: str) -> Payment | TossError | None:
@@ -356,7 +311,7 @@ def expire_stale_orders(session: Session, *, clock: Clock) -> int:
         .where(Order.status == "pending", Order.expires_at <= now, Attempt.id.is_(None)).order_by(Order.id)
     ).all()
     session.commit()
-    return sum(1 for pk in order_pks if _expire(session, pk, now).state == "expired")
+    return sum(1 for pk in order_pks if expire(session, pk, now).state == "expired")
 
 
 def close_refunded_orders(session: Session, *, clock: Clock) -> int:
@@ -374,145 +329,3 @@ def close_refunded_orders(session: Session, *, clock: Clock) -> int:
     return len(orders)
 
 
-def lock_order(session: Session, order_pk: int) -> Order:
-    """Lock the order row until the transaction ends and return it fresh (SELECT ... FOR UPDATE on
-    PostgreSQL; on SQLite an UPDATE first, which takes the database's single write lock). Never commits."""
-    if session.get_bind(mapper=Order).dialect.name == "sqlite":
-        session.execute(update(Order).where(Order.id == order_pk).values(id=Order.id)
-                        .execution_options(synchronize_session=False))
-    query = select(Order).where(Order.id == order_pk).with_for_update()
-    order = session.scalars(query.execution_options(populate_existing=True)).one()
-    session.scalars(select(Attempt).where(Attempt.order_pk == order_pk)
-                    .execution_options(populate_existing=True)).all()
-    session.refresh(order, ["attempts"])
-    return order
-
-
-def _settle(session: Session, order_pk: int, answer: Payment | TossError | None, *, notifier: Any,
-            now: datetime) -> OrderOutcome:
-    """Under the order's lock, apply Toss's answer to a still-open Attempt, then commit.
-
-    ``answer`` None means Toss has no payment for the order. An Attempt already settled (by a
-    parallel request or the periodic job) is left as it is.
-    """
-    order = lock_order(session, order_pk)
-    attempt = confirm_attempt(order)
-    if attempt is None or attempt.status not in OPEN:
-        session.commit()
-        return _outcome(order)
-    _apply(session, order, attempt, answer, notifier=notifier, now=now)
-    session.commit()
-    return _outcome(order)
-
-
-def _apply(session: Session, order: Order, attempt: Attempt, answer: Payment | TossError | None, *,
-           notifier: Any, now: datetime) -> None:
-    if answer is None:
-        _mark_failed(order, attempt, NO_PAYMENT, "Toss has no payment for this order id", None, now)
-    elif isinstance(answer, TossError):
-        if answer.category is Category.UNKNOWN_OUTCOME:
-            _mark_unknown(attempt, answer.code, answer.message, now)
-        else:
-            _mark_failed(order, attempt, answer.code, answer.message, answer.category, now)
-    elif answer.order_id != order.order_id:
-        log.error("order %s: Toss answered for order %s; left unknown", order.order_id, answer.order_id)
-        _mark_unknown(attempt, "ORDER_MISMATCH", "Toss answered for another order", now)
-    elif answer.status in ("DONE", "CANCELED", "PARTIAL_CANCELED"):
-        _mark_paid(session, order, attempt, answer, notifier=notifier, now=now)
-        if answer.cancels:
-            refunds.sync_payment(session, attempt, answer, now=now)
-        if answer.status == "CANCELED" and answer.balance_amount == 0:
-            order.status, order.closed_at = "canceled", now
-    elif answer.status == "ABORTED":
-        code = answer.failure_code or "PAY_PROCESS_ABORTED"
-        _mark_failed(order, attempt, code, answer.failure_message or answer.status, None, now)
-    elif answer.status == "EXPIRED":
-        _mark_failed(order, attempt, "EXPIRED", answer.failure_message or "expired at Toss", None, now)
-        order.status = "expired"
-    else:  # READY / IN_PROGRESS / WAITING_FOR_DEPOSIT: not an answer we can book
-        _mark_unknown(attempt, answer.status, f"payment is {answer.status} at Toss", now)
-
-
-def _mark_paid(session: Session, order: Order, attempt: Attempt, payment: Payment, *, notifier: Any,
-               now: datetime) -> None:
-    if payment.total_amount != order.amount_won:
-        log.error("order %s: Toss approved %s won, expected %s", order.order_id, payment.total_amount,
-                  order.amount_won)
-    attempt.status = "done"
-    attempt.payment_key = payment.payment_key
-    attempt.receipt_url = payment.receipt_url
-    attempt.approved_at = payment.approved_at or now
-    attempt.card_summary = _card_label(payment)
-    attempt.raw_response = json.dumps(payment.raw, ensure_ascii=False, default=str)
-    attempt.failure_code = attempt.failure_message = None
-    attempt.updated_at = now
-    order.status, order.paid_at = "paid", attempt.approved_at
-    order.payment_key, order.receipt_url = payment.payment_key, payment.receipt_url
-    order.failure_code = order.failure_message = None
-    _queue_receipt(session, notifier, order, attempt, now)
-
-
-def _mark_failed(order: Order, attempt: Attempt, code: str, message: str | None, category: Category | None,
-                 now: datetime) -> None:
-    attempt.status = "failed"
-    attempt.failure_code, attempt.failure_message = code[:64], (message or "")[:512]  # Toss's text, for the admin
-    attempt.updated_at = now
-    order.status, order.closed_at = "failed", now
-    order.failure_code, order.failure_message = code[:64], failure_message(code, category)
-
-
-def _mark_unknown(attempt: Attempt, code: str, message: str | None, now: datetime) -> None:
-    attempt.status = "unknown"
-    attempt.failure_code, attempt.failure_message = code[:64], (message or "")[:512]
-    attempt.updated_at = now
-    log.warning("order attempt %s (order %s): outcome unknown (%s); settle by lookup", attempt.id, attempt.order_id,
-                code)
-
-
-def _expire(session: Session, order_pk: int, now: datetime) -> OrderOutcome:
-    """Expire a pending order with no confirm, re-checked under its lock. Commits."""
-    order = lock_order(session, order_pk)
-    if order.status == "pending" and confirm_attempt(order) is None and now >= order.expires_at:
-        order.status, order.closed_at = "expired", now
-        order.failure_code, order.failure_message = ORDER_EXPIRED, failure_message(ORDER_EXPIRED)
-    session.commit()
-    return _outcome(order)
-
-
-def _checking(order_pk: int) -> OrderOutcome:
-    return OrderOutcome("checking", order_pk, failure_message(None, Category.UNKNOWN_OUTCOME))
-
-
-def _outcome(order: Order) -> OrderOutcome:
-    if order.status == "pending":
-        attempt = confirm_attempt(order)
-        if attempt is not None and attempt.status in OPEN:
-            return _checking(order.id)
-        return OrderOutcome("pending", order.id)
-    message = order.failure_message if order.status in ("failed", "expired") else None
-    return OrderOutcome(order.status, order.id, message)
-
-
-def _card_label(payment: Payment) -> str | None:
-    if payment.card is None:
-        return None
-    return f"{payment.card.company} {payment.card.number}".strip()[:80] or None
-
-
-def _queue_receipt(session: Session, notifier: Any, order: Order, attempt: Attempt, now: datetime) -> None:
-    if notifier is None:
-        log.warning("order %s paid; no notifier given, receipt not queued", order.order_id)
-        return
-    product = order.plan.product
-    context = {
-        "product_name": product.name, "plan_name": order.plan.name, "amount_won": order.amount_won,
-        "order_id": order.order_id, "paid_at": order.paid_at, "card_label": attempt.card_summary or "",
-        "receipt_url": order.receipt_url or "", "provision": product.provision,
-    }
-    try:
-        with session.begin_nested():
-            notifier.queue(session, user=order.user, kind="order_receipt", dedup_key=f"receipt:order:{order.id}",
-                           context=context, now=now)
-    except Exception:
-        # The money trail must not depend on a notice; the outbox can be repaired, a lost payment cannot.
-        log.exception("could not queue the receipt of order %s", order.order_id)

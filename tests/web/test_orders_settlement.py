@@ -8,7 +8,7 @@ script Toss's answers and call the domain (`storefront.billing.orders`) directly
 from __future__ import annotations
 
 from collections import deque
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
