@@ -4,7 +4,9 @@ records its calls, and the shopper's steps (order, pay in the sandbox window, co
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,6 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from storefront.models import Category, Order, Plan, Product
+from storefront.toss.errors import TossError
+from storefront.toss.types import Cancel, CardSummary, Payment
 from tests.conftest import csrf_token
 
 PRICE = 29_000
@@ -77,3 +81,43 @@ def success_path(query: dict[str, str]) -> str:
 def order_row(session, order_id: str) -> Order:
     session.expire_all()
     return session.scalars(select(Order).where(Order.order_id == order_id)).one()
+
+
+def payment(order_id: str, status: str, *, failure: str | None = None, cancels: tuple[Cancel, ...] = (),
+            balance: int | None = None, at: datetime | None = None) -> Payment:
+    done = status in ("DONE", "CANCELED", "PARTIAL_CANCELED")
+    return Payment(
+        payment_key="tpay_order_1", order_id=order_id, order_name="팩", status=status, type="NORMAL", method="카드",
+        total_amount=PRICE, balance_amount=PRICE if balance is None else balance, requested_at=at,
+        approved_at=at if done else None,
+        card=CardSummary("61", "31", "43301234****123*", "신용", "개인", "현대"),
+        receipt_url="https://receipt.example/tpay_order_1" if done else None, cancels=cancels,
+        failure_code=failure, failure_message=f"{failure} from Toss" if failure else None,
+        raw={"orderId": order_id, "status": status},
+    )
+
+
+class ScriptedToss:
+    """confirm_payment and get_payment_by_order_id answer from scripts; every call is recorded."""
+
+    def __init__(self) -> None:
+        self.confirms: deque[Payment | TossError] = deque()
+        self.lookups: deque[Payment | TossError] = deque()
+        self.calls: list[tuple[str, Any]] = []
+
+    def confirm_payment(self, payment_key: str, order_id: str, amount: int, *, idempotency_key: str) -> Payment:
+        self.calls.append(("confirm", (payment_key, order_id, amount, idempotency_key)))
+        return self._answer(self.confirms.popleft())
+
+    def get_payment_by_order_id(self, order_id: str) -> Payment:
+        self.calls.append(("lookup", order_id))
+        return self._answer(self.lookups.popleft())
+
+    def count(self, name: str) -> int:
+        return sum(1 for called, _ in self.calls if called == name)
+
+    @staticmethod
+    def _answer(answer: Payment | TossError) -> Payment:
+        if isinstance(answer, TossError):
+            raise answer
+        return answer

@@ -7,63 +7,21 @@ script Toss's answers and call the domain (`storefront.billing.orders`) directly
 
 from __future__ import annotations
 
-from collections import deque
-from datetime import datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from storefront.billing import orders
-from storefront.models import Attempt, EmailMessage, Order, Refund, User
+from storefront.models import Attempt, EmailMessage, Order, Plan, Refund, User
 from storefront.toss.errors import Category, TossError
-from storefront.toss.types import Cancel, CardSummary, Payment
+from storefront.toss.types import Cancel
 from tests.fakes import BrokenNotifier
-from tests.web.order_support import PRICE, make_catalog
+from tests.web.order_support import PRICE, ScriptedToss, make_catalog, payment
 
 TIMEOUT = TossError("TIMEOUT", "read timed out", None, Category.UNKNOWN_OUTCOME)
 LOOKUP_DOWN = TossError("FAILED_INTERNAL_SYSTEM_PROCESSING", "down", 500, Category.TRANSIENT)
 NOT_FOUND = TossError("NOT_FOUND_PAYMENT", "존재하지 않는 결제 입니다.", 404, Category.NOT_FOUND)
-
-
-def payment(order_id: str, status: str, *, failure: str | None = None, cancels: tuple[Cancel, ...] = (),
-            balance: int | None = None, at: datetime | None = None) -> Payment:
-    done = status in ("DONE", "CANCELED", "PARTIAL_CANCELED")
-    return Payment(
-        payment_key="tpay_order_1", order_id=order_id, order_name="팩", status=status, type="NORMAL", method="카드",
-        total_amount=PRICE, balance_amount=PRICE if balance is None else balance, requested_at=at,
-        approved_at=at if done else None,
-        card=CardSummary("61", "31", "43301234****123*", "신용", "개인", "현대"),
-        receipt_url="https://receipt.example/tpay_order_1" if done else None, cancels=cancels,
-        failure_code=failure, failure_message=f"{failure} from Toss" if failure else None,
-        raw={"orderId": order_id, "status": status},
-    )
-
-
-class ScriptedToss:
-    """confirm_payment and get_payment_by_order_id answer from scripts; every call is recorded."""
-
-    def __init__(self) -> None:
-        self.confirms: deque[Payment | TossError] = deque()
-        self.lookups: deque[Payment | TossError] = deque()
-        self.calls: list[tuple[str, Any]] = []
-
-    def confirm_payment(self, payment_key: str, order_id: str, amount: int, *, idempotency_key: str) -> Payment:
-        self.calls.append(("confirm", (payment_key, order_id, amount, idempotency_key)))
-        return self._answer(self.confirms.popleft())
-
-    def get_payment_by_order_id(self, order_id: str) -> Payment:
-        self.calls.append(("lookup", order_id))
-        return self._answer(self.lookups.popleft())
-
-    def count(self, name: str) -> int:
-        return sum(1 for called, _ in self.calls if called == name)
-
-    @staticmethod
-    def _answer(answer: Payment | TossError) -> Payment:
-        if isinstance(answer, TossError):
-            raise answer
-        return answer
 
 
 @pytest.fixture
@@ -87,7 +45,7 @@ def order(db_session, clock) -> Order:
     user = User(email="buyer@example.com", password_hash="x", name="김구매", created_at=clock.now())
     db_session.add(user)
     db_session.commit()
-    plan = db_session.get(orders.Plan, catalog.once_plan_id)
+    plan = db_session.get(Plan, catalog.once_plan_id)
     return orders.create_order(db_session, user=user, plan=plan, text_version="terms:v1", ip="127.0.0.1", clock=clock)
 
 
@@ -278,7 +236,7 @@ def test_order_ids_follow_tosss_rules_and_never_repeat(clock):
 
 
 def test_only_one_time_plans_on_sale_can_be_ordered(db_session, order, clock):
-    monthly = db_session.scalars(select(orders.Plan).where(orders.Plan.interval == "month")).one()
+    monthly = db_session.scalars(select(Plan).where(Plan.interval == "month")).one()
     with pytest.raises(orders.NotPurchasable):
         orders.create_order(db_session, user=order.user, plan=monthly, text_version="v", ip="1", clock=clock)
     once = order.plan
