@@ -221,6 +221,8 @@ class Attempt(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"), index=True)
+    # A one-time order's confirm (charge_id NULL). `order_id` below is Toss's orderId string, hence `_pk`.
+    order_pk: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     billing_key_id: Mapped[int | None] = mapped_column(ForeignKey("billing_keys.id"))
     order_id: Mapped[str] = mapped_column(String(64), unique=True)
     idempotency_key: Mapped[str] = mapped_column(String(300))
@@ -238,6 +240,7 @@ class Attempt(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTC)
 
     charge: Mapped[Charge | None] = relationship(back_populates="attempts")
+    order: Mapped["Order | None"] = relationship(back_populates="attempts")
     refunds: Mapped[list["Refund"]] = relationship(back_populates="attempt", order_by="Refund.id")
 
 
@@ -287,7 +290,7 @@ class Consent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(30))  # terms | auto_renewal | price_increase | trial_conversion
+    kind: Mapped[str] = mapped_column(String(30))  # terms | auto_renewal | price_increase | trial_conversion | order_terms
     decision: Mapped[str] = mapped_column(String(10))  # agreed | refused
     text_version: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str] = mapped_column(Text, default="")  # JSON: amounts, dates shown
@@ -351,6 +354,43 @@ class CheckoutIntent(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTC)
     used_at: Mapped[datetime | None] = mapped_column(UTC)
     auth_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # refuses a replayed authKey
+
+
+class Order(db.Model):
+    """A one-time purchase of a plan with interval 'once', paid through Toss's payment window.
+
+    `order_id` is the orderId sent to Toss ([A-Za-z0-9_-]{6,64}, random, unique); `amount_won`
+    is copied from the plan when the order is created and never changes. The money trail is
+    the order's Attempt (the confirm call, ``charge_id`` NULL), so admin refunds and the
+    webhook handler work on one-time payments as on renewals. `payment_key`/`receipt_url`
+    repeat the paid Attempt's values for the order pages.
+    """
+
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_status_expires_at", "status", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    order_name: Mapped[str] = mapped_column(String(100))  # what Toss's window and the card statement show
+    amount_won: Mapped[int] = mapped_column(Integer)  # VAT included, fixed at creation
+    # pending | paid | failed | canceled (paid, then refunded in full) | expired (not paid within 30 minutes)
+    status: Mapped[str] = mapped_column(String(20))
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
+    payment_key: Mapped[str | None] = mapped_column(String(200))
+    receipt_url: Mapped[str | None] = mapped_column(String(500))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(String(512))  # plain Korean, shown to the shopper
+    created_at: Mapped[datetime] = mapped_column(UTC)
+    expires_at: Mapped[datetime] = mapped_column(UTC)  # created_at + 30 minutes
+    paid_at: Mapped[datetime | None] = mapped_column(UTC)
+    closed_at: Mapped[datetime | None] = mapped_column(UTC)  # when it became failed, expired or canceled
+
+    user: Mapped[User] = relationship()
+    plan: Mapped[Plan] = relationship()
+    consent: Mapped[Consent | None] = relationship()
+    attempts: Mapped[list[Attempt]] = relationship(back_populates="order", order_by="Attempt.id")
 
 
 class WebhookEvent(db.Model):

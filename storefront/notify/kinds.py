@@ -40,6 +40,8 @@ KINDS: dict[str, Kind] = {
         ("product_name", "plan_name", "amount_won", "period_start", "period_end", "card_label"), sms=True
     ),
     "payment_failed": Kind(("product_name", "amount_won", "failure_message"), sms=True),
+    # A one-time order paid through the payment window (no period, no renewal).
+    "order_receipt": Kind(("product_name", "plan_name", "amount_won", "order_id", "paid_at")),
     "renewal_notice": Kind(("product_name", "plan_name", "amount_won", "next_charge_at"), sms=True),
     "subscription_canceled": Kind(("product_name", "access_until")),
     "subscription_resumed": Kind(("product_name",)),

@@ -16,10 +16,12 @@ def register(app: Flask) -> None:
     from storefront.web.consent import bp as consent_bp
     from storefront.web.health import bp as health_bp
     from storefront.web.legal import bp as legal_bp
+    from storefront.web.orders import bp as orders_bp
     from storefront.web.shop import bp as shop_bp
     from storefront.web.webhooks import bp as webhooks_bp
 
-    for bp in (shop_bp, legal_bp, auth_bp, account_bp, checkout_bp, consent_bp, admin_bp, webhooks_bp, health_bp):
+    for bp in (shop_bp, legal_bp, auth_bp, account_bp, checkout_bp, orders_bp, consent_bp, admin_bp, webhooks_bp,
+               health_bp):
         app.register_blueprint(bp)
     filters.register(app)
     security.register(app)

@@ -27,6 +27,16 @@ SAMPLES: dict[str, tuple[dict, list[str]]] = {
         ["9,900원", "2026년 3월 10일 ~ 2026년 4월 10일", CARD, "sub-7-202603",
          "https://dashboard.tosspayments.com/receipt/abc", "다음 결제 예정일", "2026-03-10 10:00", "해지"],
     ),
+    "order_receipt": (
+        {
+            "product_name": "프레젠테이션 템플릿 팩", "plan_name": "단품 구매", "amount_won": 29000,
+            "order_id": "O20260310-0123456789abcdef", "paid_at": "2026-03-10T01:00:00+00:00", "card_label": CARD,
+            "receipt_url": "https://dashboard.tosspayments.com/receipt/xyz", "provision": "1영업일 이내 이메일로 발송",
+        },
+        ["29,000원", "O20260310-0123456789abcdef", "2026-03-10 10:00", CARD, "1영업일 이내 이메일로 발송",
+         "https://dashboard.tosspayments.com/receipt/xyz", f"{SITE}/orders/O20260310-0123456789abcdef",
+         "자동으로 다시 결제되지 않습니다", "7일 이내", f"{SITE}/refund-policy"],
+    ),
     "payment_failed": (
         {
             "product_name": "프리미엄 뉴스레터", "amount_won": 9900, "failure_message": "카드 한도가 초과되었습니다.",

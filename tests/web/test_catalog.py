@@ -141,13 +141,14 @@ def test_trial_plan_explains_that_conversion_needs_a_separate_consent(client, ca
     assert "14일 무료 체험" in text_of(page(client, "/"))  # badge on the product card
 
 
-def test_one_time_product_shows_price_and_an_inquiry_not_a_checkout(client, catalog):
+def test_one_time_product_shows_price_and_a_buy_button_not_a_subscription(client, catalog):
     html = page(client, "/products/style-guide")
     text = text_of(html)
     assert "19,000원" in text and "VAT 포함" in text
     assert "자동 결제(정기결제)되지 않습니다" in text
     assert "/subscribe/" not in html
-    assert re.search(r'<a class="button" href="/support">문의하기</a>', html)
+    plan_id = catalog.ebook.plans[0].id
+    assert re.search(rf'<a class="button primary" href="/buy/{plan_id}">구매하기</a>', html)
     assert "자동 결제와 해지 안내" not in text
 
 

@@ -1,0 +1,162 @@
+"""One-time purchases: /buy/<plan_id>, the pay page, Toss's /payments/success and /payments/fail, order pages.
+
+The views parse what the browser sent and call `storefront.billing.orders`; the money rules
+(amount from the plan, one confirm per order, unknown outcomes settled by asking Toss) live
+there. The pay page hands the order to static/js/payment.js through data-* attributes (no
+inline script: the CSP stays strict), which calls the Toss SDK's ``requestPayment``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
+from wtforms.validators import DataRequired
+
+from storefront.billing import orders
+from storefront.extensions import client_ip, db, services
+from storefront.models import Order, Plan
+from storefront.web.legal import REFUND_VERSION, TERMS_VERSION
+from storefront.web.shop import active_plan_or_404
+
+bp = Blueprint("orders", __name__)
+
+# What an order's consent records as "the texts shown" (fits Consent.text_version, 40 characters).
+CONSENT_VERSION = f"terms:{TERMS_VERSION};refund:{REFUND_VERSION}"
+_CODE = re.compile(r"[A-Z0-9_]{1,64}")
+_AMOUNT = re.compile(r"[0-9]{1,12}")
+MAX_TOSS_MESSAGE = 200
+
+
+class BuyForm(FlaskForm):
+    agree = BooleanField(
+        "(필수) 위 주문 내용(상품, 가격, 제공 방법 및 기간, 청약철회 조건)을 확인했으며, 이용약관과 구매조건에 동의합니다.",
+        validators=[DataRequired("주문 내용과 구매조건을 확인하고 동의해 주셔야 주문할 수 있습니다.")],
+    )
+
+
+@dataclass(frozen=True)
+class SuccessParams:
+    """Toss's success redirect: ?paymentType=NORMAL&orderId=...&paymentKey=...&amount=..."""
+
+    order_id: str
+    payment_key: str
+    amount_won: int | None  # None when `amount` is not a whole number of won
+
+
+def parse_success(args: Mapping[str, str]) -> SuccessParams | None:
+    """The success URL's parameters, or None when orderId or paymentKey is missing or malformed."""
+    order_id, payment_key = args.get("orderId", ""), args.get("paymentKey", "")
+    if not orders.ORDER_ID_PATTERN.fullmatch(order_id):
+        return None
+    if not 1 <= len(payment_key) <= 200 or not payment_key.isprintable() or " " in payment_key:
+        return None
+    amount = args.get("amount", "")
+    return SuccessParams(order_id, payment_key, int(amount) if _AMOUNT.fullmatch(amount) else None)
+
+
+def _one_time_plan_or_404(plan_id: int) -> Plan:
+    plan = active_plan_or_404(plan_id)
+    if plan.interval != "once":
+        abort(404)
+    return plan
+
+
+def _own_order_or_404(order_id: str) -> Order:
+    order = orders.order_for_user(db.session, order_id, current_user.id)
+    if order is None:
+        abort(404)  # someone else's order looks exactly like no order
+    return order
+
+
+@bp.route("/buy/<int:plan_id>", methods=["GET", "POST"])
+def buy(plan_id: int):
+    """Order summary and consent; POST creates the order at the plan's price and opens the pay page."""
+    plan = _one_time_plan_or_404(plan_id)
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.signup", next=request.path))
+    form = BuyForm()
+    if form.validate_on_submit():
+        order = orders.create_order(db.session, user=current_user, plan=plan, text_version=CONSENT_VERSION,
+                                    ip=client_ip(), clock=services().clock)
+        return redirect(url_for(".pay", order_id=order.order_id))
+    return render_template("orders/buy.html", plan=plan, product=plan.product, form=form)
+
+
+@bp.get("/orders/<order_id>/pay")
+@login_required
+def pay(order_id: str):
+    """The pay page: its button opens Toss's payment window for this order (static/js/payment.js)."""
+    order = _own_order_or_404(order_id)
+    if orders.current_state(db.session, order, clock=services().clock).state != "pending":
+        return redirect(url_for(".detail", order_id=order.order_id))
+    config = current_app.config["STOREFRONT"]
+    return render_template(
+        "orders/pay.html", order=order, sdk_url=config.toss_sdk_url, client_key=config.toss_client_key,
+        success_url=config.site_url + url_for(".payment_success"),
+        fail_url=config.site_url + url_for(".payment_fail", order=order.order_id),
+    )
+
+
+@bp.get("/orders/<order_id>")
+@login_required
+def detail(order_id: str):
+    """The order's page: complete, failed, expired, or 확인 중 (asking Toss again when an answer was lost)."""
+    order = _own_order_or_404(order_id)
+    svc = services()
+    outcome = orders.settle_order(db.session, order, toss=svc.toss, notifier=svc.notifier, clock=svc.clock)
+    if outcome.state == "pending":
+        return redirect(url_for(".pay", order_id=order_id))
+    return _render_outcome(outcome)
+
+
+@bp.get("/payments/success")
+@login_required
+def payment_success():
+    """Toss's successUrl: check the order and amount, then confirm once (a reload settles, never re-pays)."""
+    params = parse_success(request.args)
+    if params is None:
+        return render_template("orders/refused.html", reason="params"), 400
+    order = _own_order_or_404(params.order_id)
+    if params.amount_won is None:
+        return render_template("orders/refused.html", reason="amount", order=order), 400
+    svc = services()
+    try:
+        outcome = orders.confirm_order(db.session, order, payment_key=params.payment_key,
+                                       amount_won=params.amount_won, toss=svc.toss, notifier=svc.notifier,
+                                       clock=svc.clock)
+    except orders.AmountMismatch:
+        return render_template("orders/refused.html", reason="amount", order=order), 400
+    return _render_outcome(outcome)
+
+
+@bp.get("/payments/fail")
+def payment_fail():
+    """Toss's failUrl (?code&message[&orderId]; ours adds ?order=): nothing was paid; say why and what next."""
+    code = request.args.get("code", "")
+    code = code if _CODE.fullmatch(code) else "UNKNOWN_ERROR"
+    toss_message = " ".join(request.args.get("message", "").split())[:MAX_TOSS_MESSAGE]
+    order = None
+    if current_user.is_authenticated:
+        order_id = request.args.get("orderId") or request.args.get("order")
+        order = orders.order_for_user(db.session, order_id, current_user.id)
+    can_retry = order is not None and orders.current_state(
+        db.session, order, clock=services().clock).state == "pending"
+    return render_template("orders/payment_fail.html", code=code, toss_message=toss_message,
+                           explanation=orders.failure_message(code), order=order, can_retry=can_retry)
+
+
+def _render_outcome(outcome: orders.OrderOutcome):
+    order = db.session.get(Order, outcome.order_pk)
+    if outcome.state in ("paid", "canceled"):
+        return render_template("orders/complete.html", order=order,
+                               refunded_won=orders.refunded_won(db.session, order),
+                               attempt=orders.confirm_attempt(order))
+    if outcome.state in ("checking", "pending"):
+        return render_template("orders/checking.html", order=order)
+    return render_template("orders/failed.html", order=order, message=outcome.message)

@@ -1,0 +1,154 @@
+"""A shopper buys the one-time product in real headless Chromium: sign up, agree, pay in the
+sandbox's card window (opened by the SDK stub from static/js/payment.js), see the order."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import requests
+from flask import Flask
+from werkzeug.serving import make_server
+
+from storefront import create_app
+from storefront.extensions import db
+from storefront.seed import seed_demo
+from tests.conftest import make_config
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
+PRODUCT = "/products/presentation-pack"  # the demo catalog's one-time product (29,000원)
+
+
+@dataclass
+class Store:
+    url: str
+    app: Flask
+
+
+@pytest.fixture
+def store(tmp_path: Path, sandbox, clock) -> Iterator[Store]:
+    """The storefront on a free port (werkzeug, threaded), talking to the sandbox fixture."""
+    holder: dict[str, Flask] = {}
+
+    def wsgi(environ: dict, start_response: Any) -> Any:
+        return holder["app"](environ, start_response)
+
+    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    config = make_config(tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard",
+                         SITE_URL=url)
+    app = create_app(config, clock=clock)
+    with app.app_context():
+        db.create_all()
+        seed_demo(db.session, now=clock.now(), cheap_hash=True)
+    holder["app"] = app
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="store-http",
+                              daemon=True)
+    thread.start()
+    try:
+        yield Store(url, app)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_context(locale="ko-KR").new_page()
+        finally:
+            browser.close()
+
+
+def _sign_up(page, name: str, email: str) -> None:
+    """Fill in the sign-up form the browser is on, as a shopper would."""
+    page.get_by_label("이름", exact=True).fill(name)
+    page.get_by_label("이메일", exact=True).fill(email)
+    page.get_by_label("비밀번호 (10자 이상)", exact=True).fill("correct horse 1")
+    page.get_by_label("비밀번호 확인", exact=True).fill("correct horse 1")
+    page.get_by_label("(필수) 이용약관에 동의합니다.").check()
+    page.get_by_label("(필수) 개인정보 수집·이용에 동의합니다.").check()
+    page.get_by_role("button", name="가입하기").click()
+
+
+def test_a_new_shopper_buys_the_one_time_product_through_the_card_window(store, sandbox, page):
+    from playwright.sync_api import expect
+
+    csp_errors: list[str] = []
+    page.on("console", lambda message: csp_errors.append(message.text)
+            if "Content Security Policy" in message.text else None)
+
+    page.goto(store.url + PRODUCT)
+    page.get_by_role("link", name="구매하기").click()
+    page.wait_for_url(re.compile(r".*/signup\?next=%2Fbuy%2F\d+$|.*/signup\?next=/buy/\d+$"))
+
+    _sign_up(page, "김구매", "e2e-buyer@example.com")
+
+    expect(page.get_by_role("heading", name="주문 확인")).to_be_visible()
+    expect(page.get_by_text("29,000원").first).to_be_visible()
+    consent = page.get_by_label(re.compile("이용약관과 구매조건에 동의합니다"))
+    expect(consent).not_to_be_checked()
+    consent.check()
+    page.get_by_role("button", name="동의하고 주문하기").click()
+
+    expect(page.get_by_role("heading", name="결제하기")).to_be_visible()
+    order_id = page.locator("#pay-button").get_attribute("data-order-id")
+    page.locator("#pay-button").click()
+
+    page.wait_for_url(f"{sandbox.url}/_sandbox/window/payment*")
+    expect(page.get_by_text("샌드박스").first).to_be_visible()
+    page.fill("input[name=cardNumber]", "4330 1234 1234 1234")
+    page.fill("input[name=expiry]", "12/35")
+    page.fill("input[name=birth]", "900101")
+    page.get_by_role("button", name="결제하기").click()
+
+    page.wait_for_url(f"{store.url}/payments/success*")
+    expect(page.get_by_role("heading", name="주문이 완료되었습니다")).to_be_visible()
+    expect(page.locator("[data-fact=order-id]")).to_have_text(order_id)
+    receipt = page.get_by_role("link", name="카드 매출전표(영수증) 보기")
+    href = receipt.get_attribute("href")
+    assert href.startswith(f"{sandbox.url}/_sandbox/receipts/")
+    assert requests.get(href, timeout=10).status_code == 200
+
+    ledger = sandbox.ledger()
+    assert [(p["orderId"], p["amount"], p["status"]) for p in ledger] == [(order_id, 29_000, "DONE")]
+    page.reload()  # a reload of the success URL shows the same order and pays nothing more
+    expect(page.get_by_role("heading", name="주문이 완료되었습니다")).to_be_visible()
+    assert len(sandbox.ledger()) == 1
+    assert csp_errors == []
+
+
+def test_closing_the_card_window_comes_back_to_a_plain_explanation(store, sandbox, page):
+    from playwright.sync_api import expect
+
+    page.goto(store.url + "/signup")
+    _sign_up(page, "박취소", "e2e-cancel@example.com")
+    page.goto(store.url + PRODUCT)
+    page.get_by_role("link", name="구매하기").click()
+    page.get_by_label(re.compile("이용약관과 구매조건에 동의합니다")).check()
+    page.get_by_role("button", name="동의하고 주문하기").click()
+    page.locator("#pay-button").click()
+    page.wait_for_url(f"{sandbox.url}/_sandbox/window/payment*")
+
+    page.get_by_role("button", name="취소").click()
+
+    page.wait_for_url(f"{store.url}/payments/fail*")
+    expect(page.get_by_text("결제를 취소하셨습니다. 결제된 금액은 없습니다.")).to_be_visible()
+    page.get_by_role("link", name="다시 결제하기").click()
+    expect(page.get_by_role("heading", name="결제하기")).to_be_visible()
+    assert sandbox.ledger() == []
