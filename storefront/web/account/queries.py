@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from storefront.billing.errors import failure_message
-from storefront.models import Attempt, Charge, Plan, Subscription
+from storefront.models import Attempt, Charge, Order, Plan, Subscription
 from storefront.toss.errors import Category, categorize
 
 STATUS_LABELS = {
@@ -77,3 +77,15 @@ def _payment(attempt: Attempt, charge: Charge, sub: Subscription) -> PaymentRow:
                       period_start=charge.period_start, period_end=charge.period_end,
                       receipt_url=attempt.receipt_url if attempt.status == "done" else None,
                       card_label=attempt.card_summary, reason=reason)
+
+
+ORDER_LABELS = {"pending": "결제 대기", "paid": "결제 완료", "failed": "결제 실패", "canceled": "환불 완료",
+                "expired": "기간 만료"}
+
+
+def orders_of(session: Session, user_id: int, limit: int = 50) -> list[Order]:
+    """One-time purchases that reached Toss's window or were paid, newest first."""
+    query = (select(Order).where(Order.user_id == user_id, Order.status.in_(("paid", "canceled", "pending")))
+             .options(selectinload(Order.plan).selectinload(Plan.product))
+             .order_by(Order.created_at.desc(), Order.id.desc()).limit(limit))
+    return list(session.scalars(query))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from storefront.billing import checkout, subscriptions
+from storefront.billing import checkout, consent, subscriptions
 from storefront.billing.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services
 from storefront.models import Subscription
@@ -43,10 +43,13 @@ def _checked_form() -> None:
 @bp.get("")
 @login_required
 def overview():
+    now = services().clock.now()
     return render_template("account/overview.html", user=current_user,
                            subscriptions=queries.subscriptions_of(db.session, current_user.id),
                            payments=queries.payments_of(db.session, current_user.id),
-                           status_label=queries.status_label, form=ActionForm(), now=services().clock.now())
+                           orders=queries.orders_of(db.session, current_user.id), order_labels=queries.ORDER_LABELS,
+                           consent_changes=consent.open_changes_for_user(db.session, current_user.id, now=now),
+                           status_label=queries.status_label, form=ActionForm(), now=now)
 
 
 @bp.get("/subscriptions/<int:subscription_id>/cancel")
