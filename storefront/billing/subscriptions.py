@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storefront.billing import cards, charging, cycle, periods, settlement
+from storefront.billing import cards, charging, consent, cycle, periods, settlement
 from storefront.billing.cards import release_card_if_unused, release_unused_cards
 from storefront.billing.errors import BillingError
 from storefront.billing.vault import Actor
@@ -180,7 +180,8 @@ def resume_subscription(session: Session, *, user: User, subscription_id: int, n
     """Undo a cancellation at period end while the paid period lasts. COMMITS; queues ``subscription_resumed``.
 
     Renewal goes on as before on the card kept on file. Raises `ActionRefused` when the
-    subscription is not set to cancel, or its period has already ended.
+    subscription is not set to cancel, its period has already ended, or the cancellation
+    comes from refusing a price rise or a trial's conversion (the refusal still decides).
     """
     now = clock.now()
     sub = owned(session, user, subscription_id, lock=True)
@@ -189,6 +190,10 @@ def resume_subscription(session: Session, *, user: User, subscription_id: int, n
     access_until = _access_until(sub)
     if access_until is not None and access_until <= now:
         raise _refuse(session, "이용 기간이 이미 끝나 해지를 취소할 수 없습니다. 새로 구독해 주세요.")
+    if consent.gate(session, sub, now=now).decision == "refused":
+        # Resuming would only end at the renewal anyway: the refused change still decides it.
+        raise _refuse(session, "가격 변경(유료 전환)에 동의하지 않으셔서 이용 기간이 끝나면 종료됩니다. "
+                               "계속 이용하시려면 종료 후 새 가격으로 다시 구독해 주세요.")
     sub.cancel_at_period_end, sub.canceled_at = False, None
     next_plan = sub.pending_plan or sub.plan
     notify(session, notifier, user, "subscription_resumed", f"resumed:subscription:{sub.id}:{secrets.token_hex(6)}",

@@ -52,3 +52,22 @@ def test_a_change_waiting_for_consent_is_shown_with_a_link(shopper, catalog, db_
     page = shopper.client.get("/account").get_data(as_text=True)
     assert "동의가 필요한 변경" in page and "유료 전환" in page
     assert f"/consent/{change.token}" in page
+
+
+def test_resume_is_refused_after_refusing_the_trial_conversion(shopper, catalog, db_session, clock, app):
+    assert shopper.subscribe(catalog.trial).status_code == 302
+    [sub] = shopper.subscriptions()
+    clock.advance(days=2)
+    found = app.extensions["storefront"]
+    consent.send_due_requests(db_session, notifier=found.notifier, clock=clock, config=app.config["STOREFRONT"])
+    [change] = consent.open_changes_for_user(db_session, shopper.user.id, now=clock.now())
+    consent.record_answer(db_session, change.token, "refused", user_id=shopper.user.id, ip="203.0.113.9",
+                          now=clock.now(), notifier=found.notifier)
+    db_session.commit()
+
+    response = shopper.post(f"/account/subscriptions/{sub.id}/resume")
+    page = shopper.client.get("/account").get_data(as_text=True)
+    assert "동의하지 않으셔서" in page
+    db_session.expire_all()
+    assert db_session.get(type(sub), sub.id).cancel_at_period_end is True
+    assert response.status_code == 302
