@@ -188,7 +188,7 @@ def _print_due(now) -> None:
         pending = periods.pending_charge(db.session, sub.id)
         amount = pending.amount_won if pending is not None else sub.amount_won
         click.echo(f"{sub.id:>6}  {sub.user.email:<32} {f'{amount:,} won':>12}  {_kst(item.next_charge_at):<20} "
-                   f"{_due_note(sub, pending)}")
+                   f"{_due_note(sub, pending)}".rstrip())
     db.session.rollback()
 
 
@@ -290,18 +290,23 @@ def _redis_or_fail(tries: int = 60, pause: float = 0.25):
 @click.option("--queue", "-q", "queues", multiple=True,
               help="A queue to serve (repeat; in priority order). Default: notices, billing, default.")
 @click.option("--name", help="Worker name shown by `rq info` (default: host and pid).")
+@click.option("--fork/--no-fork", default=True, show_default=True,
+              help="Run each job in a forked child process (isolation) or in the worker itself (faster).")
 @with_appcontext
-def worker_command(burst: bool, queues: tuple[str, ...], name: str | None) -> None:
+def worker_command(burst: bool, queues: tuple[str, ...], name: str | None, fork: bool) -> None:
     """Run an RQ worker (with its scheduler, for retries) on REDIS_URL; start as many as you need."""
-    from rq import Queue, Worker
+    from rq import Queue, SimpleWorker, Worker
 
     from storefront import jobs
 
     connection = _redis_or_fail()
     jobs.install_job_logging()
-    jobs.adopt_app(current_app._get_current_object())  # forked job processes inherit the built app
-    worker = Worker([Queue(q, connection=connection) for q in queues or jobs.QUEUES], connection=connection,
-                    name=name)
+    app = current_app._get_current_object()
+    jobs.adopt_app(app)  # forked job processes inherit the built app ...
+    jobs.warm_up(app)  # ... its mappers and compiled email templates
+    worker_class = Worker if fork else SimpleWorker
+    worker = worker_class([Queue(q, connection=connection) for q in queues or jobs.QUEUES], connection=connection,
+                          name=name)
     worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
 
 

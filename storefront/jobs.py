@@ -97,6 +97,28 @@ def adopt_app(app: Flask) -> None:
     _built = (os.getpid(), app)
 
 
+def warm_up(app: Flask) -> None:
+    """Do once, in a forking worker's parent, the set-up every job process would otherwise repeat.
+
+    A forking worker runs each job in a fresh child process; whatever the parent has loaded
+    the child inherits. Configuring the ORM mappers, importing the billing code and compiling
+    the email templates here roughly halves a charge job's own time.
+    """
+    from sqlalchemy.orm import configure_mappers
+
+    import storefront.audit  # noqa: F401
+    import storefront.billing.charging  # noqa: F401
+    import storefront.billing.refunds  # noqa: F401
+
+    configure_mappers()
+    with app.app_context():
+        notifier = services().notifier
+        env = getattr(getattr(notifier, "renderer", None), "env", None)
+        if env is not None:
+            for name in env.list_templates(filter_func=lambda n: n.startswith("emails/")):
+                env.get_template(name)
+
+
 # -- logging ---------------------------------------------------------------------------------------
 
 class JobIdFilter(logging.Filter):
