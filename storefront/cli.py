@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from storefront.extensions import db, services
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from storefront.models import Charge, Subscription
 
 seed_cli = AppGroup("seed", help="Demo data.")
 users_cli = AppGroup("users", help="Accounts.")
@@ -120,7 +127,7 @@ AS_OF_HELP = ("Pretend it is this moment (ISO-8601; without an offset it is read
               "e.g. 2026-04-10T10:00+09:00. Only with TOSS_ENV=sandbox; the jobs carry it to the workers.")
 
 
-def _as_of(value: str | None):
+def _as_of(value: str | None) -> datetime | None:
     from storefront import jobs
 
     try:
@@ -129,7 +136,7 @@ def _as_of(value: str | None):
         raise click.UsageError(str(exc)) from None
 
 
-def _kst(moment) -> str:
+def _kst(moment: datetime) -> str:
     from storefront.clock import KST
 
     return moment.astimezone(KST).strftime("%Y-%m-%d %H:%M KST")
@@ -173,7 +180,7 @@ def billing_run_due(dry_run: bool, as_of: str | None, sync: bool) -> None:
                f"enqueued on '{jobs.BILLING_QUEUE}', {len(result.already)} already waiting or running")
 
 
-def _print_due(now) -> None:
+def _print_due(now: datetime) -> None:
     from storefront import jobs
     from storefront.billing import periods
     from storefront.models import Subscription
@@ -192,7 +199,7 @@ def _print_due(now) -> None:
     db.session.rollback()
 
 
-def _due_note(sub, pending) -> str:
+def _due_note(sub: Subscription, pending: Charge | None) -> str:
     from storefront.billing import periods
 
     if pending is not None and periods.open_attempt(db.session, pending.id) is not None:
@@ -204,7 +211,7 @@ def _due_note(sub, pending) -> str:
     return ""
 
 
-def _charge_due_here(now, moment) -> None:
+def _charge_due_here(now: datetime, moment: datetime | None) -> None:
     from storefront import jobs
     from storefront.billing import charging
     from storefront.clock import FixedClock
@@ -224,7 +231,7 @@ def _charge_due_here(now, moment) -> None:
     _send_notices_here(clock)
 
 
-def _send_notices_here(clock) -> None:
+def _send_notices_here(clock: Any) -> None:
     """Notices the charges queued: delivered here (console without SMTP_URL); the outbox sweep catches any left."""
     notifier = services().notifier
     sent = 0
@@ -260,7 +267,7 @@ def billing_reconcile(as_of: str | None) -> None:
 
 # -- processes ---------------------------------------------------------------------------------------
 
-def _redis_or_fail(tries: int = 60, pause: float = 0.25):
+def _redis_or_fail(tries: int = 60, pause: float = 0.25) -> Redis:
     """A connection to REDIS_URL, waiting a little for it at start (honcho starts Redis beside us)."""
     import time
 

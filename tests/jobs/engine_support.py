@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from storefront import jobs
 from storefront.config import ROOT, Config
 from storefront.extensions import db, services
-from storefront.models import Attempt, Charge, Subscription
+from storefront.models import Attempt
 from tests.billing.conftest import Shop
 from tests.conftest import BASE_ENV
 
@@ -62,20 +62,12 @@ def make_shop(app: Flask, toss, clock, config: Config) -> Shop:
     return Shop(db.session, toss, found.vault, found.notifier, clock, config)
 
 
-def charges_of(shop: Shop, subscription_id: int) -> list[Charge]:
-    return shop.charges(subscription_id)
-
-
 def attempts_count(shop: Shop, status: str | None = None) -> int:
     shop.session.expire_all()
     query = select(func.count(Attempt.id))
     if status is not None:
         query = query.where(Attempt.status == status)
     return shop.session.scalar(query) or 0
-
-
-def subscription(shop: Shop, subscription_id: int) -> Subscription:
-    return shop.sub(subscription_id)
 
 
 def worker_env(config: Config, redis_url: str, **extra: str) -> dict[str, str]:

@@ -64,8 +64,8 @@ def attempts() -> list[Attempt]:
     return list(db.session.scalars(select(Attempt).order_by(Attempt.id)))
 
 
-def test_two_worker_processes_racing_for_the_same_periods_charge_each_subscription_once(
-        shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path):
+def _race(shop: Shop, sandbox: SandboxServer, clock, config, redis_url: str, connection, billing_queue,
+          tmp_path: Path) -> None:
     subs = [subscriber(shop, sandbox) for _ in range(8)]
     sandbox.settings(latency_ms=150)  # long enough for both workers to be mid-charge together
     as_of = clock.now().isoformat()
@@ -97,6 +97,22 @@ def test_two_worker_processes_racing_for_the_same_periods_charge_each_subscripti
         Queue(jobs.BILLING_QUEUE, connection=connection).fetch_job(due_id).return_value() for due_id in again.already]
     assert outcomes.count("paid") == len(subs), outcomes
     assert set(outcomes) <= {"paid", "in_flight", "skipped"}, outcomes
+
+
+def test_two_worker_processes_racing_for_the_same_periods_charge_each_subscription_once(
+        shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path):
+    _race(shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path)
+
+
+class TestOnPostgres:
+    @pytest.fixture
+    def config(self, tmp_path: Path, sandbox: SandboxServer, postgres_url: str):
+        return make_config(tmp_path, TOSS_API_BASE=sandbox.url, DATABASE_URL=postgres_url)
+
+    @pytest.mark.postgres
+    def test_two_worker_processes_racing_charge_each_subscription_once(
+            self, shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path):
+        _race(shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path)
 
 
 def children(pid: int) -> list[int]:

@@ -16,7 +16,6 @@ from storefront.toss.client import TossClient
 from storefront.toss.errors import TossError
 from tests.conftest import make_config
 from tests.fakes import FakeToss
-from tests.sandbox_server import SandboxServer
 
 
 class FakeTime:
