@@ -1,24 +1,32 @@
-"""`flask` commands: seed, users, keys, outbox (billing and audit arrive with their issues)."""
+"""`flask` commands: seed, users, keys, outbox, billing, and the `worker` and `cron` processes."""
 
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from storefront.extensions import db, services
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from storefront.models import Charge, Subscription
 
 seed_cli = AppGroup("seed", help="Demo data.")
 users_cli = AppGroup("users", help="Accounts.")
 keys_cli = AppGroup("keys", help="ENCRYPTION_KEY management.")
+billing_cli = AppGroup("billing", help="Renewals: charge what is due, settle unknown outcomes.")
 
 
 def register(app: Flask) -> None:
     from storefront.notify.cli import outbox_cli
 
-    for group in (seed_cli, users_cli, keys_cli, outbox_cli):
+    for group in (seed_cli, users_cli, keys_cli, outbox_cli, billing_cli, worker_command, cron_command):
         app.cli.add_command(group)
 
 
@@ -121,3 +129,210 @@ def seed_demo(
         raise click.ClickException(str(exc)) from None
     for line in lines:
         click.echo(line)
+
+
+# -- billing -----------------------------------------------------------------------------------------
+
+AS_OF_HELP = ("Pretend it is this moment (ISO-8601; without an offset it is read as Asia/Seoul), "
+              "e.g. 2026-04-10T10:00+09:00. Only with TOSS_ENV=sandbox; the jobs carry it to the workers.")
+
+
+def _as_of(value: str | None) -> datetime | None:
+    from storefront import jobs
+
+    try:
+        return jobs.parse_as_of(value, current_app.config["STOREFRONT"])
+    except jobs.AsOfRefused as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _kst(moment: datetime) -> str:
+    from storefront.clock import KST
+
+    return moment.astimezone(KST).strftime("%Y-%m-%d %H:%M KST")
+
+
+def _redis_hint(exc: Exception, also: str = "") -> click.ClickException:
+    from urllib.parse import urlsplit
+
+    url = urlsplit(current_app.config["STOREFRONT"].redis_url or "")  # host and port only: the URL may hold a password
+    return click.ClickException(f"Redis at {url.hostname}:{url.port or 6379} is not answering ({type(exc).__name__}); "
+                                f"start it (`make run` starts an embedded one){also}")
+
+
+@billing_cli.command("run-due")
+@click.option("--dry-run", is_flag=True, help="List what would be charged (id, email, amount, due date); change nothing.")
+@click.option("--as-of", "as_of", metavar="ISO-DATETIME", help=AS_OF_HELP)
+@click.option("--sync", is_flag=True, help="Charge in this process, one by one, instead of enqueueing jobs (no Redis needed).")
+def billing_run_due(dry_run: bool, as_of: str | None, sync: bool) -> None:
+    """Do what the timer's due sweep does, now: one charge job per due subscription period."""
+    from redis.exceptions import RedisError
+
+    from storefront import jobs
+
+    moment = _as_of(as_of)
+    now = moment or services().clock.now()
+    if dry_run:
+        _print_due(now)
+        return
+    if sync:
+        _charge_due_here(now, moment)
+        return
+    config = current_app.config["STOREFRONT"]
+    queue = jobs.get_queue(jobs.BILLING_QUEUE, config)
+    if queue is None:
+        raise click.ClickException("REDIS_URL is not set: there is no queue for the charges (use --sync to charge here)")
+    try:
+        result = jobs.sweep_due(db.session, queue, now=now, as_of=moment.isoformat() if moment else None)
+    except RedisError as exc:
+        raise _redis_hint(exc, " or use --sync") from None
+    click.echo(f"{len(result.due)} subscription(s) due as of {_kst(now)}: {len(result.enqueued)} charge job(s) "
+               f"enqueued on '{jobs.BILLING_QUEUE}', {len(result.already)} already waiting or running")
+
+
+def _print_due(now: datetime) -> None:
+    from storefront import jobs
+    from storefront.billing import periods
+    from storefront.models import Subscription
+
+    due = jobs.due_periods(db.session, now)
+    click.echo(f"{len(due)} subscription(s) due as of {_kst(now)} (dry run: nothing is charged)")
+    if not due:
+        return
+    click.echo(f"{'id':>6}  {'email':<32} {'amount':>12}  {'due':<20} note")
+    for item in due:
+        sub = db.session.get(Subscription, item.subscription_id)
+        pending = periods.pending_charge(db.session, sub.id)
+        amount = pending.amount_won if pending is not None else sub.amount_won
+        click.echo(f"{sub.id:>6}  {sub.user.email:<32} {f'{amount:,} won':>12}  {_kst(item.next_charge_at):<20} "
+                   f"{_due_note(sub, pending)}".rstrip())
+    db.session.rollback()
+
+
+def _due_note(sub: Subscription, pending: Charge | None) -> str:
+    from storefront.billing import periods
+
+    if pending is not None and periods.open_attempt(db.session, pending.id) is not None:
+        return "a charge is in flight or unknown: reconcile settles it first"
+    if sub.cancel_at_period_end:
+        return "canceled at period end: ends, not charged"
+    if sub.status == "past_due":
+        return f"retry after {pending.retry_count if pending else 0} decline(s)"
+    return ""
+
+
+def _charge_due_here(now: datetime, moment: datetime | None) -> None:
+    from storefront import jobs
+    from storefront.billing import charging
+    from storefront.clock import FixedClock
+
+    config, found = current_app.config["STOREFRONT"], services()
+    clock = FixedClock(moment) if moment is not None else found.clock
+    due = jobs.due_periods(db.session, now)
+    outcomes: dict[str, int] = {}
+    for item in due:
+        result = charging.charge_period(db.session, item.subscription_id, toss=found.toss, vault=found.vault,
+                                        notifier=found.notifier, clock=clock, config=config)
+        outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+        click.echo(f"subscription {item.subscription_id}: {result.outcome}"
+                   + (f" ({result.error_code})" if result.error_code else ""))
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())) or "nothing to do"
+    click.echo(f"{len(due)} subscription(s) due as of {_kst(now)}: {summary}")
+    _send_notices_here(clock)
+
+
+def _send_notices_here(clock: Any) -> None:
+    """Notices the charges queued: delivered here (console without SMTP_URL); the outbox sweep catches any left."""
+    notifier = services().notifier
+    sent = 0
+    while True:
+        count = notifier.deliver_pending(db.session, now=clock.now())
+        sent += count
+        if count < 100:
+            break
+    if sent:
+        click.echo(f"{sent} notice(s) delivered")
+
+
+@billing_cli.command("reconcile")
+@click.option("--as-of", "as_of", metavar="ISO-DATETIME", help=AS_OF_HELP)
+def billing_reconcile(as_of: str | None) -> None:
+    """Settle charge attempts whose outcome is unknown (timeouts, crashed workers) by asking Toss."""
+    from storefront.billing import charging
+    from storefront.clock import FixedClock
+
+    moment = _as_of(as_of)
+    config, found = current_app.config["STOREFRONT"], services()
+    clock = FixedClock(moment) if moment is not None else found.clock
+    results = charging.reconcile(db.session, toss=found.toss, vault=found.vault, notifier=found.notifier,
+                                 clock=clock, config=config)
+    for item in results:
+        click.echo(f"attempt {item.attempt_id} (order {item.order_id}): {item.outcome}"
+                   + (f" ({item.error_code})" if item.error_code else ""))
+    left = sum(1 for item in results if item.outcome == "left")
+    click.echo(f"{len(results)} attempt(s) looked at, {len(results) - left} settled, {left} left for the next run")
+    if len(results) > left:
+        _send_notices_here(clock)
+
+
+# -- processes ---------------------------------------------------------------------------------------
+
+def _redis_or_fail(tries: int = 60, pause: float = 0.25) -> Redis:
+    """A connection to REDIS_URL, waiting a little for it at start (honcho starts Redis beside us)."""
+    import time
+
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import RedisError
+
+    config = current_app.config["STOREFRONT"]
+    if not config.redis_url:
+        raise click.ClickException("REDIS_URL is not set (development uses the embedded Redis from `make run`)")
+    connection = Redis.from_url(config.redis_url)
+    for attempt in range(tries):
+        try:
+            connection.ping()
+            return connection
+        except RedisConnectionError as exc:
+            if attempt == tries - 1:
+                raise _redis_hint(exc) from None
+            time.sleep(pause)
+        except RedisError as exc:
+            raise _redis_hint(exc) from None
+    raise AssertionError("unreachable")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once the queues are empty.")
+@click.option("--queue", "-q", "queues", multiple=True,
+              help="A queue to serve (repeat; in priority order). Default: notices, billing, default.")
+@click.option("--name", help="Worker name shown by `rq info` (default: host and pid).")
+@click.option("--fork/--no-fork", default=True, show_default=True,
+              help="Run each job in a forked child process (isolation) or in the worker itself (faster).")
+@with_appcontext
+def worker_command(burst: bool, queues: tuple[str, ...], name: str | None, fork: bool) -> None:
+    """Run an RQ worker (with its scheduler, for retries) on REDIS_URL; start as many as you need."""
+    from rq import Queue, SimpleWorker, Worker
+
+    from storefront import jobs
+
+    connection = _redis_or_fail()
+    jobs.install_job_logging()
+    app = current_app._get_current_object()
+    jobs.adopt_app(app)  # forked job processes inherit the built app ...
+    jobs.warm_up(app)  # ... its mappers and compiled email templates
+    worker_class = Worker if fork else SimpleWorker
+    worker = worker_class([Queue(q, connection=connection) for q in queues or jobs.QUEUES], connection=connection,
+                          name=name)
+    worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+
+
+@click.command("cron")
+@with_appcontext
+def cron_command() -> None:
+    """Run the timer (RQ's CronScheduler with storefront/cron.py) on REDIS_URL; run exactly one."""
+    from rq.cron import CronScheduler
+
+    scheduler = CronScheduler(connection=_redis_or_fail(), logging_level="INFO")
+    scheduler.load_config_from_file("storefront.cron")
+    scheduler.start()

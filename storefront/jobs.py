@@ -4,34 +4,67 @@ Jobs take ints and strings only and are safe to run twice. `_app()` is the one p
 worker builds the app: lazily, once per process, from the environment — `.env` in the
 repository root is loaded first (values already in the environment win), so an `rq worker`
 started by hand sees the same settings as `flask run`. Tests point it elsewhere by setting
-the environment (DATABASE_URL, SMTP_URL, ...) before the job runs.
+the environment (DATABASE_URL, SMTP_URL, ...) before the job runs, or hand it an app with
+`adopt_app`.
 
-Notice delivery: `enqueue_delivery(queue, message_id)` after the transaction that queued
-the message has committed; `deliver_message_job` sends it; `deliver_pending_job` is the
-periodic sweep for rows whose job was lost. Retries with an interval are run by the RQ
-scheduler, so start workers with `rq worker --with-scheduler`.
+Billing: the timer (`storefront.cron`) enqueues `sweep_due_job` every few minutes; it lists
+the due subscriptions (an indexed query) and enqueues one `charge_subscription_job` per
+subscription period under a deterministic job id (``charge-<subscription>-<due epoch>``), so
+overlapping or repeated sweeps do not pile up jobs. The job id is only a courtesy: the
+unique Charge per period and the subscription row lock in `billing.charging` are what make
+a period charged exactly once, whatever Redis holds. `--as-of` (sandbox only) travels as an
+ISO string and becomes a `FixedClock` in the worker. `reconcile_job`, `settle_refunds_job`,
+`purge_audit_job` and `deliver_pending_job` are the other timed jobs.
+
+Notices: a charge job enqueues delivery of the outbox rows its settlement queued for the
+subscriber right after it commits; `deliver_pending_job` (every minute) catches anything
+whose job was lost. Retries with an interval are run by the RQ scheduler, so start workers
+with the scheduler (`flask worker` does; `rq worker --with-scheduler` by hand).
+
+Every log line a job writes carries its job id (`JobIdFilter`, installed on the worker's
+handler by `install_job_logging`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable, TextIO
 
 from flask import Flask
+from redis import Redis
 from rq import Queue, Retry, get_current_job
-from rq.job import Job
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from storefront.config import ROOT
+from storefront.clock import KST, FixedClock
+from storefront.config import ROOT, Config
 from storefront.extensions import db, services
 
 log = logging.getLogger("storefront.jobs")
 
+BILLING_QUEUE = "billing"
+NOTICES_QUEUE = "notices"
+DEFAULT_QUEUE = "default"
+# The order a worker serves its queues in: notices are quick and a shopper may be waiting for one.
+QUEUES = (NOTICES_QUEUE, BILLING_QUEUE, DEFAULT_QUEUE)
+
 # Seconds before each retry of a failed delivery: 10 s, 30 s, 2 min, 10 min, 30 min.
 DELIVERY_RETRY_INTERVALS = (10, 30, 120, 600, 1800)
+# A charge may wait for a rate-limit slot (≤ 2 min), then Toss (≤ 65 s read, 409 re-asks ≤ 15 s).
+CHARGE_JOB_TIMEOUT = 360
+# A job id that is still waiting or running keeps a second sweep from enqueueing the same period.
+_PENDING = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
 _built: tuple[int, Flask] | None = None  # (pid that owns the DB pool, app)
 
+
+# -- the worker's app ------------------------------------------------------------------------------
 
 def _app() -> Flask:
     """The worker's app, built on first use in this process from the environment (+ .env).
@@ -48,6 +81,7 @@ def _app() -> Flask:
         from storefront import create_app
 
         load_dotenv(ROOT / ".env", override=False)
+        install_job_logging()
         _built = (pid, create_app())
     elif _built[0] != pid:
         app = _built[1]
@@ -57,9 +91,307 @@ def _app() -> Flask:
     return _built[1]
 
 
-def _job_tag() -> str:
+def adopt_app(app: Flask) -> None:
+    """Use `app` as this process's worker app (`flask worker` hands over the CLI's app; tests their own)."""
+    global _built
+    _built = (os.getpid(), app)
+
+
+def warm_up(app: Flask) -> None:
+    """Do once, in a forking worker's parent, the set-up every job process would otherwise repeat.
+
+    A forking worker runs each job in a fresh child process; whatever the parent has loaded
+    the child inherits. Configuring the ORM mappers, importing the billing code and compiling
+    the email templates here roughly halves a charge job's own time.
+    """
+    from sqlalchemy.orm import configure_mappers
+
+    import storefront.audit  # noqa: F401
+    import storefront.billing.charging  # noqa: F401
+    import storefront.billing.refunds  # noqa: F401
+
+    configure_mappers()
+    with app.app_context():
+        notifier = services().notifier
+        env = getattr(getattr(notifier, "renderer", None), "env", None)
+        if env is not None:
+            for name in env.list_templates(filter_func=lambda n: n.startswith("emails/")):
+                env.get_template(name)
+
+
+# -- logging ---------------------------------------------------------------------------------------
+
+class JobIdFilter(logging.Filter):
+    """Sets ``record.job_id`` to the running RQ job's id (``-`` outside a job); keeps every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        job = get_current_job()
+        record.job_id = job.id if job is not None else "-"
+        return True
+
+
+JOB_LOG_FORMAT = "%(asctime)s %(levelname)s [job %(job_id)s] %(name)s: %(message)s"
+
+
+def job_log_handler(stream: TextIO | None = None) -> logging.Handler:
+    """A stream handler whose lines name the job that wrote them."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(JobIdFilter())
+    handler.setFormatter(logging.Formatter(JOB_LOG_FORMAT))
+    handler.set_name("storefront-jobs")
+    return handler
+
+
+def install_job_logging(stream: TextIO | None = None) -> None:
+    """Log the `storefront` loggers at INFO with job ids, unless the process already has logging set up.
+
+    Idempotent. Leaves processes alone whose root logger has handlers (gunicorn, pytest).
+    """
+    from flask.logging import default_handler
+
+    logger = logging.getLogger("storefront")
+    if logging.getLogger().handlers or any(h.get_name() == "storefront-jobs" for h in logger.handlers):
+        return
+    logger.removeHandler(default_handler)  # Flask's own, on app.logger (also named "storefront")
+    logger.addHandler(job_log_handler(stream))
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+
+
+# -- time ------------------------------------------------------------------------------------------
+
+class AsOfRefused(ValueError):
+    """`--as-of` outside the sandbox, or a moment that cannot be read."""
+
+
+def parse_as_of(value: str | None, config: Config) -> datetime | None:
+    """The moment a sweep pretends it is: ISO-8601, naive values read as Asia/Seoul; sandbox only.
+
+    Raises `AsOfRefused` with a message for the operator when TOSS_ENV is not ``sandbox``
+    (pretending it is another day would charge real cards early) or the text is not a date.
+    """
+    if value in (None, ""):
+        return None
+    if config.toss_env != "sandbox":
+        raise AsOfRefused(f"--as-of is only allowed with TOSS_ENV=sandbox (TOSS_ENV is {config.toss_env}): "
+                          "it would charge real cards as if it were another day")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise AsOfRefused(f"--as-of: {value!r} is not an ISO date-time, e.g. 2026-04-10T10:00+09:00") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=KST)
+    return moment.astimezone(timezone.utc)
+
+
+def _clock_for(as_of: str | None, found: Any, config: Config) -> Any:
+    moment = parse_as_of(as_of, config)
+    return FixedClock(moment) if moment is not None else found.clock
+
+
+def _config() -> Config:
+    from flask import current_app
+
+    return current_app.config["STOREFRONT"]
+
+
+# -- Redis -----------------------------------------------------------------------------------------
+
+def redis_connection(config: Config | None = None) -> Redis | None:
+    """The running job's Redis connection, else one to REDIS_URL; None when Redis is not configured."""
     job = get_current_job()
-    return f"job {job.id}" if job is not None else "no job"
+    if job is not None:
+        return job.connection
+    config = config or _config()
+    return Redis.from_url(config.redis_url) if config.redis_url else None
+
+
+def get_queue(name: str = NOTICES_QUEUE, config: Config | None = None) -> Queue | None:
+    """The named queue on the configured Redis (inside an app context), or None without Redis."""
+    connection = redis_connection(config)
+    return Queue(name, connection=connection) if connection is not None else None
+
+
+# -- the due sweep ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Due:
+    """One subscription period the sweep found due."""
+
+    subscription_id: int
+    next_charge_at: datetime
+
+    @property
+    def period_key(self) -> str:
+        return str(int(self.next_charge_at.timestamp()))
+
+    @property
+    def job_id(self) -> str:
+        return charge_job_id(self.subscription_id, self.next_charge_at)
+
+
+@dataclass
+class SweepResult:
+    """What a sweep found and what it enqueued (job ids); `already` were waiting or running already."""
+
+    due: list[Due] = field(default_factory=list)
+    enqueued: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+
+
+def charge_job_id(subscription_id: int, next_charge_at: datetime) -> str:
+    """``charge-<subscription id>-<due time, epoch seconds>``: the same period always gets the same id."""
+    return f"charge-{int(subscription_id)}-{int(next_charge_at.timestamp())}"
+
+
+def due_periods(session: Session, now: datetime) -> list[Due]:
+    """The due subscriptions (`charging.due_subscription_ids`, indexed) with the due time of each; read-only."""
+    from storefront.billing.charging import due_subscription_ids
+    from storefront.models import Subscription
+
+    ids = due_subscription_ids(session, now)
+    due_at: dict[int, datetime] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        rows = session.execute(select(Subscription.id, Subscription.next_charge_at)
+                               .where(Subscription.id.in_(chunk)))
+        due_at.update({row_id: at for row_id, at in rows})
+    session.rollback()
+    return [Due(i, due_at[i]) for i in ids if due_at.get(i) is not None]
+
+
+def sweep_due(session: Session, queue: Queue, *, now: datetime, as_of: str | None = None) -> SweepResult:
+    """Enqueue one charge job per due subscription period; periods already waiting or running are left alone."""
+    result = SweepResult(due=due_periods(session, now))
+    for due in result.due:
+        job = enqueue_charge(queue, due, as_of=as_of)
+        (result.enqueued if job is not None else result.already).append(due.job_id)
+    return result
+
+
+def enqueue_charge(queue: Queue, due: Due, *, as_of: str | None = None) -> Job | None:
+    """Enqueue `charge_subscription_job` for one period under its deterministic id; None if one is pending.
+
+    A finished, failed or stopped job under the same id means the period is still due
+    (an unknown outcome, a crash, a database error): it is replaced, so a failure never
+    blocks the period for good.
+    """
+    args = (due.subscription_id, due.period_key, as_of)
+    options: dict[str, Any] = dict(job_id=due.job_id, unique=True, job_timeout=CHARGE_JOB_TIMEOUT,
+                                   description=f"charge subscription {due.subscription_id} due {due.period_key}")
+    try:
+        return queue.enqueue(charge_subscription_job, *args, **options)
+    except DuplicateJobError:
+        pass
+    try:
+        existing = Job.fetch(due.job_id, connection=queue.connection)
+        status = existing.get_status()
+    except NoSuchJobError:
+        status = None
+    if status in _PENDING:
+        return None
+    if status is not None:
+        log.info("charge job %s is %s but its period is still due; enqueueing it again", due.job_id, status)
+        existing.delete()
+    try:
+        return queue.enqueue(charge_subscription_job, *args, **options)
+    except DuplicateJobError:  # another sweep got there in between
+        return None
+
+
+# -- jobs ------------------------------------------------------------------------------------------
+
+def sweep_due_job(as_of: str | None = None) -> int:
+    """The timer's due sweep: enqueue a charge job per due period (see `sweep_due`); returns how many."""
+    with _app().app_context():
+        config, found = _config(), services()
+        clock = _clock_for(as_of, found, config)
+        queue = Queue(BILLING_QUEUE, connection=redis_connection(config))
+        result = sweep_due(db.session, queue, now=clock.now(), as_of=as_of)
+    log.info("due sweep%s: %s due, %s enqueued, %s already waiting", f" as of {as_of}" if as_of else "",
+             len(result.due), len(result.enqueued), len(result.already))
+    return len(result.enqueued)
+
+
+def charge_subscription_job(subscription_id: int, period_key: str, as_of: str | None = None) -> str:
+    """Charge one subscription's due period (`charging.charge_period`), then enqueue its notices.
+
+    `period_key` (the due time as epoch seconds) names the period in logs and job ids; the
+    domain re-checks what is due under the row lock. `as_of` (sandbox only) runs the charge
+    on a FixedClock at that moment. Returns the ChargeResult outcome (``paid``, ``declined``,
+    ``unknown``, ``in_flight``, ``skipped``, ...).
+    """
+    from storefront.billing import charging
+
+    with _app().app_context():
+        config, found = _config(), services()
+        clock = _clock_for(as_of, found, config)
+        outcome = charging.charge_period(db.session, int(subscription_id), toss=found.toss, vault=found.vault,
+                                         notifier=found.notifier, clock=clock, config=config)
+        log.info("subscription %s period %s: %s%s", subscription_id, period_key, outcome.outcome,
+                 f" ({outcome.error_code})" if outcome.error_code else "")
+        _enqueue_notices(db.session, config, subscription_id=int(subscription_id))
+    return outcome.outcome
+
+
+def reconcile_job(as_of: str | None = None) -> int:
+    """Settle charge attempts left ``sending``/``unknown`` by asking Toss (`charging.reconcile`); returns how many."""
+    from storefront.billing import charging
+
+    with _app().app_context():
+        config, found = _config(), services()
+        clock = _clock_for(as_of, found, config)
+        results = charging.reconcile(db.session, toss=found.toss, vault=found.vault, notifier=found.notifier,
+                                     clock=clock, config=config)
+        settled = [r for r in results if r.outcome != "left"]
+        if settled:
+            _enqueue_pending_sweep(config)
+    log.info("reconcile: %s attempt(s) looked at, %s settled", len(results), len(settled))
+    return len(settled)
+
+
+def settle_refunds_job() -> int:
+    """Settle refunds whose outcome is unknown (`refunds.settle_unknown_refunds`); returns how many were looked at."""
+    from storefront.billing import refunds
+
+    with _app().app_context():
+        found = services()
+        rows = refunds.settle_unknown_refunds(db.session, toss=found.toss, clock=found.clock)
+    log.info("refund settlement: %s refund(s) looked at", len(rows))
+    return len(rows)
+
+
+def settle_orders_job() -> int:
+    """Settle one-time orders whose confirm outcome is unknown, expire unpaid ones (`orders.settle_unknown_orders`)."""
+    from storefront.billing import orders
+
+    with _app().app_context():
+        found = services()
+        outcomes = orders.settle_unknown_orders(db.session, toss=found.toss, clock=found.clock,
+                                                notifier=found.notifier)
+    log.info("order settlement: %s order(s) looked at", len(outcomes))
+    return len(outcomes)
+
+
+def release_cards_job() -> int:
+    """Destroy (and delete at Toss, best effort) sealed cards no live subscription uses any more."""
+    from storefront.billing import cards
+
+    with _app().app_context():
+        found = services()
+        count = cards.release_unused_cards(db.session, toss=found.toss, vault=found.vault, clock=found.clock)
+    log.info("card release: %s unused card(s) destroyed", count)
+    return count
+
+
+def purge_audit_job() -> int:
+    """Delete AuditLog rows older than two years (the only deletion of audit rows); returns how many."""
+    from storefront.audit import purge_audit_log
+
+    with _app().app_context():
+        count = purge_audit_log(db.session, now=services().clock.now())
+    log.info("audit purge: %s row(s) older than two years deleted", count)
+    return count
 
 
 def deliver_message_job(message_id: int) -> str:
@@ -67,7 +399,7 @@ def deliver_message_job(message_id: int) -> str:
     with _app().app_context():
         found = services()
         status = found.notifier.deliver(db.session, int(message_id), now=found.clock.now())
-    log.info("%s: message %s -> %s", _job_tag(), message_id, status)
+    log.info("message %s -> %s", message_id, status)
     return status
 
 
@@ -76,9 +408,11 @@ def deliver_pending_job() -> int:
     with _app().app_context():
         found = services()
         count = found.notifier.deliver_pending(db.session, now=found.clock.now())
-    log.info("%s: delivered %s pending message(s)", _job_tag(), count)
+    log.info("delivered %s pending message(s)", count)
     return count
 
+
+# -- enqueueing notices ----------------------------------------------------------------------------
 
 def enqueue_delivery(queue: Queue, message_id: int) -> Job:
     """Enqueue `deliver_message_job` with back-off retries; call after the commit."""
@@ -103,7 +437,7 @@ def consent_requests_job(as_of: str | None = None) -> int:
         notifier, clock, config = _notice_collaborators(as_of)
         count = consent.send_due_requests(db.session, notifier=notifier, clock=clock, config=config)
         _enqueue_collected(notifier)
-    log.info("%s: %s consent message(s) queued", _job_tag(), count)
+    log.info("%s consent message(s) queued", count)
     return count
 
 
@@ -115,7 +449,7 @@ def renewal_notices_job(as_of: str | None = None) -> int:
         notifier, clock, config = _notice_collaborators(as_of)
         count = notices.send_renewal_notices(db.session, notifier=notifier, clock=clock, config=config)
         _enqueue_collected(notifier)
-    log.info("%s: %s renewal notice(s) queued", _job_tag(), count)
+    log.info("%s renewal notice(s) queued", count)
     return count
 
 
@@ -138,11 +472,8 @@ def _notice_collaborators(as_of: str | None):
     from storefront.clock import FixedClock
 
     found, config = services(), current_app.config["STOREFRONT"]
-    clock = found.clock
-    if as_of:
-        if config.toss_env != "sandbox":
-            raise ValueError("as_of is allowed only with TOSS_ENV=sandbox")
-        clock = FixedClock(datetime.fromisoformat(as_of))
+    moment = parse_as_of(as_of, config)
+    clock = FixedClock(moment) if moment is not None else found.clock
     return _CollectingNotifier(found.notifier), clock, config
 
 
@@ -154,3 +485,30 @@ def _enqueue_collected(notifier: _CollectingNotifier) -> None:
     queue = Queue(job.origin, connection=job.connection)
     for message_id in notifier.message_ids:
         enqueue_delivery(queue, message_id)
+
+def enqueue_deliveries(queue: Queue, message_ids: Iterable[int]) -> list[Job]:
+    return [enqueue_delivery(queue, message_id) for message_id in message_ids]
+
+
+def _enqueue_notices(session: Session, config: Config, *, subscription_id: int) -> None:
+    """Enqueue delivery of the subscriber's queued outbox rows (what the settlement just wrote).
+
+    Delivery claims each row once, so a row that another job or the sweep also picks up is
+    still sent once. Without Redis, `deliver_pending_job` / `flask outbox deliver` send them.
+    """
+    from storefront.models import EmailMessage, Subscription
+
+    user_id = session.scalar(select(Subscription.user_id).where(Subscription.id == subscription_id))
+    ids = list(session.scalars(select(EmailMessage.id).where(EmailMessage.user_id == user_id,
+                                                             EmailMessage.status == "queued")
+                               .order_by(EmailMessage.id))) if user_id is not None else []
+    session.rollback()
+    queue = get_queue(NOTICES_QUEUE, config) if ids else None
+    if queue is not None:
+        enqueue_deliveries(queue, ids)
+
+
+def _enqueue_pending_sweep(config: Config) -> None:
+    queue = get_queue(NOTICES_QUEUE, config)
+    if queue is not None:
+        queue.enqueue(deliver_pending_job, description="deliver notices queued by reconcile")

