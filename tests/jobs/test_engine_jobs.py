@@ -244,12 +244,17 @@ def test_the_cron_file_registers_the_timer_and_its_first_tick_charges_what_is_du
         "reconcile_job": ("billing", 600, None),
         "deliver_pending_job": ("notices", 60, None),
         "settle_refunds_job": ("billing", 600, None),
+        "settle_orders_job": ("billing", 600, None),
+        "consent_requests_job": ("notices", 900, None),
+        "renewal_notices_job": ("notices", 3600, None),
+        "release_cards_job": ("default", 3600, None),
         "purge_audit_job": ("default", None, "0 19 * * *"),
     }
 
     ticked = scheduler.enqueue_jobs()  # interval jobs run as soon as the timer starts
-    assert sorted(job.name for job in ticked) == ["deliver_pending_job", "reconcile_job", "settle_refunds_job",
-                                                  "sweep_due_job"]
+    assert sorted(job.name for job in ticked) == [
+        "consent_requests_job", "deliver_pending_job", "reconcile_job", "release_cards_job", "renewal_notices_job",
+        "settle_orders_job", "settle_refunds_job", "sweep_due_job"]
     run_worker(connection)
 
     (charge,) = shop.charges(sub.id)
@@ -274,3 +279,19 @@ def test_jobs_refuse_as_of_outside_the_sandbox(tmp_path):
     with pytest.raises(jobs.AsOfRefused, match="TOSS_ENV=sandbox"):
         jobs.parse_as_of("2026-04-10T10:00+09:00", live)
     assert jobs.parse_as_of(None, live) is None
+
+
+def test_release_job_destroys_the_card_of_an_ended_subscription_and_keeps_live_ones(shop, toss, connection):
+    from storefront.models import BillingKey
+
+    ended = shop.subscribe(status="canceled")
+    live = shop.subscribe(status="active")
+    Queue(jobs.DEFAULT_QUEUE, connection=connection).enqueue(jobs.release_cards_job)
+    run_worker(connection, jobs.DEFAULT_QUEUE)
+
+    db.session.expire_all()
+    ended_card = db.session.get(BillingKey, shop.sub(ended.id).billing_key_id)
+    live_card = db.session.get(BillingKey, shop.sub(live.id).billing_key_id)
+    assert ended_card.sealed is None and ended_card.destroyed_at is not None
+    assert live_card.sealed is not None
+    assert len(toss.deleted_keys) == 1  # deleted at Toss too, best effort
