@@ -22,6 +22,9 @@ class RedactingRequestHandler(WSGIRequestHandler):
     """The request log without billing keys: they are as secret here as at Toss."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # werkzeug 3 builds the line from `path` (and from `requestline` when the line was bad).
+        if hasattr(self, "path"):
+            self.path = BILLING_PATH.sub(r"\1[billingKey]", self.path)
         self.requestline = BILLING_PATH.sub(r"\1[billingKey]", self.requestline)
         super().log_request(code, size)
 
