@@ -236,6 +236,8 @@ def load_config(env: Mapping[str, str], **overrides) -> Config:
     if not dunning or sorted(dunning) != list(dunning) or dunning[0] < 1:
         raise ConfigError("DUNNING_RETRY_DAYS: increasing whole days of at least 1, e.g. 1,3,5")
     smtp_url = env.get("SMTP_URL") or None
+    if app_env == "production" and not smtp_url:
+        raise ConfigError("SMTP_URL: required in production (receipts, failure and consent notices must reach shoppers)")
     if smtp_url and urlsplit(smtp_url).scheme not in ("smtp", "smtps"):
         raise ConfigError("SMTP_URL: must look like smtp://user:pass@host:587 or smtps://...")
     values = dict(

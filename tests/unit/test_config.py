@@ -40,6 +40,8 @@ def env(**changes):
         ({"BUSINESS_NAME": ""}, "BUSINESS_NAME"),
         ({"DATABASE_URL": "postgresql://u@h/db"}, "DATABASE_URL"),
         ({"APP_ENV": "production"}, "TOSS_ENV"),
+        ({"APP_ENV": "production", "TOSS_ENV": "test", "TOSS_CLIENT_KEY": "test_ck_a", "TOSS_SECRET_KEY": "test_sk_a"},
+         "SMTP_URL"),
         ({"DUNNING_RETRY_DAYS": "3,1"}, "DUNNING_RETRY_DAYS"),
     ],
 )
