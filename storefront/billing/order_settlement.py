@@ -12,7 +12,6 @@ or technical.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from storefront.billing import refunds
 from storefront.billing.errors import MESSAGES, NO_PAYMENT
+from storefront.billing.settlement import record_payment
 from storefront.models import Attempt, Order
 from storefront.toss.errors import Category, TossError
 from storefront.toss.types import Payment
@@ -155,14 +155,7 @@ def _mark_paid(session: Session, order: Order, attempt: Attempt, payment: Paymen
     if payment.total_amount != order.amount_won:
         log.error("order %s: Toss approved %s won, expected %s", order.order_id, payment.total_amount,
                   order.amount_won)
-    attempt.status = "done"
-    attempt.payment_key = payment.payment_key
-    attempt.receipt_url = payment.receipt_url
-    attempt.approved_at = payment.approved_at or now
-    attempt.card_summary = _card_label(payment)
-    attempt.raw_response = json.dumps(payment.raw, ensure_ascii=False, default=str)
-    attempt.failure_code = attempt.failure_message = None
-    attempt.updated_at = now
+    record_payment(attempt, payment, now)
     order.status, order.paid_at = "paid", attempt.approved_at
     order.payment_key, order.receipt_url = payment.payment_key, payment.receipt_url
     order.failure_code = order.failure_message = None
@@ -210,12 +203,6 @@ def outcome(order: Order) -> OrderOutcome:
         return OrderOutcome("pending", order.id)
     message = order.failure_message if order.status in ("failed", "expired") else None
     return OrderOutcome(order.status, order.id, message)
-
-
-def _card_label(payment: Payment) -> str | None:
-    if payment.card is None:
-        return None
-    return f"{payment.card.company} {payment.card.number}".strip()[:80] or None
 
 
 def _queue_receipt(session: Session, notifier: Any, order: Order, attempt: Attempt, now: datetime) -> None:

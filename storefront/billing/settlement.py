@@ -102,7 +102,7 @@ def mark_paid(session: Session, sub: Subscription, charge: Charge, attempt: Atte
     if payment.total_amount != charge.amount_won:
         log.error("charge %s: Toss approved %s won for order %s, expected %s", charge.id, payment.total_amount,
                   attempt.order_id, charge.amount_won)
-    _record_payment(attempt, payment, now)
+    record_payment(attempt, payment, now)
     first = _paid_count(session, sub.id) == 0
     charge.status, charge.paid_at, charge.next_retry_at = "paid", payment.approved_at or now, None
     charge.failure_code = charge.failure_message = None
@@ -118,7 +118,8 @@ def mark_paid(session: Session, sub: Subscription, charge: Charge, attempt: Atte
     return result("paid", sub, charge, attempt)
 
 
-def _record_payment(attempt: Attempt, payment: Payment, now: datetime) -> None:
+def record_payment(attempt: Attempt, payment: Payment, now: datetime) -> None:
+    """Copy an approved Payment onto its Attempt (renewals and one-time orders alike)."""
     attempt.status = "done"
     attempt.payment_key = payment.payment_key
     attempt.receipt_url = payment.receipt_url
