@@ -26,7 +26,7 @@ def create_app(config: Config | None = None, *, clock: Any = None, toss: Any = N
         instance_path=str(ROOT / "instance"),
     )
     _configure_flask(app, config)
-    from storefront import cli, extensions, web
+    from storefront import cli, web
     from storefront.services import build_services
 
     _init_extensions(app, config)

@@ -30,7 +30,7 @@ def main() -> None:
     load_dotenv(ROOT / ".env")
     url = os.environ.get("REDIS_URL") or EMBEDDED_REDIS_URL
     if url != EMBEDDED_REDIS_URL:
-        print(f"devredis: REDIS_URL is set to another server; not starting the embedded Redis", flush=True)
+        print("devredis: REDIS_URL is set to another server; not starting the embedded Redis", flush=True)
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
         return
     port = urlsplit(url).port or 6379

@@ -15,7 +15,7 @@ from storefront import create_app
 from storefront.clock import FixedClock
 from storefront.config import Config, load_config
 
-pytest_plugins = ["tests.fixtures_postgres", "tests.redis_server", "tests.smtp_server", "tests.sandbox_server"]
+pytest_plugins = ["tests.fixtures_postgres", "tests.redis_server", "tests.smtp_server", "tests.sandbox_server", "tests.browser"]
 
 TEST_ENCRYPTION_KEY = "0f" * 32
 

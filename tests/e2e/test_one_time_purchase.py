@@ -4,25 +4,22 @@ sandbox's card window (opened by the SDK stub from static/js/payment.js), see th
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 import requests
 from flask import Flask
-from werkzeug.serving import make_server
 
 from storefront import create_app
 from storefront.extensions import db
 from storefront.seed import seed_demo
+from tests.browser import serve
 from tests.conftest import make_config
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
 PRODUCT = "/products/presentation-pack"  # the demo catalog's one-time product (29,000원)
 
 
@@ -35,44 +32,25 @@ class Store:
 @pytest.fixture
 def store(tmp_path: Path, sandbox, clock) -> Iterator[Store]:
     """The storefront on a free port (werkzeug, threaded), talking to the sandbox fixture."""
-    holder: dict[str, Flask] = {}
+    built: list[Flask] = []
 
-    def wsgi(environ: dict, start_response: Any) -> Any:
-        return holder["app"](environ, start_response)
-
-    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    config = make_config(tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard",
-                         SITE_URL=url)
-    app = create_app(config, clock=clock)
-    with app.app_context():
-        db.create_all()
-        seed_demo(db.session, now=clock.now(), cheap_hash=True)
-    holder["app"] = app
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="store-http",
-                              daemon=True)
-    thread.start()
-    try:
-        yield Store(url, app)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    def build(url: str) -> Flask:
+        config = make_config(tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard",
+                             SITE_URL=url)
+        app = create_app(config, clock=clock)
         with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+            db.create_all()
+            seed_demo(db.session, now=clock.now(), cheap_hash=True)
+        built.append(app)
+        return app
+
+    with serve(build) as url:
+        yield Store(url, built[0])
+    with built[0].app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_context(locale="ko-KR").new_page()
-        finally:
-            browser.close()
 
 
 def _sign_up(page, name: str, email: str) -> None:

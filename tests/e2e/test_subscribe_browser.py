@@ -9,25 +9,21 @@ TOSS_API_BASE / TOSS_SDK_URL point at the sandbox; the browser runs the sandbox'
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
 from storefront import create_app
 from storefront.extensions import db
+from tests.browser import serve
 from tests.conftest import make_config
 from tests.web.checkout_support import make_catalog
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
 
 
 @dataclass
@@ -40,49 +36,27 @@ class Store:
 
 @pytest.fixture
 def store(sandbox, clock, tmp_path: Path) -> Iterator[Store]:
-    holder = {}
+    built: list = []
 
-    def wsgi(environ, start_response):
-        return holder["app"](environ, start_response)
-
-    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    config = make_config(tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard", SITE_URL=url)
-    app = create_app(config, clock=clock)
-    with app.app_context():
-        db.create_all()
-        catalog = make_catalog(db.session)
-        shop = Store(url, catalog.product.slug, catalog.monthly.id, catalog.yearly.id)
-        db.session.remove()
-    holder["app"] = app
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="store-http",
-                              daemon=True)
-    thread.start()
-    try:
-        yield shop
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    def build(url: str):
+        config = make_config(tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard",
+                             SITE_URL=url)
+        app = create_app(config, clock=clock)
         with app.app_context():
+            db.create_all()
+            catalog = make_catalog(db.session)
+            built.append((app, Store(url, catalog.product.slug, catalog.monthly.id, catalog.yearly.id)))
             db.session.remove()
-            db.engine.dispose()
+        return app
+
+    with serve(build):
+        yield built[0][1]
+    app = built[0][0]
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
-@pytest.fixture
-def page():
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"Chromium is missing ({CHROMIUM}): run `make test`, which installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(locale="ko-KR")
-            context.set_default_timeout(15_000)
-            yield context.new_page()
-        finally:
-            browser.close()
 
 
 def fill_card_window(page, sandbox_url: str, card_number: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -67,19 +66,6 @@ def merchant(sandbox) -> Iterator[Merchant]:
     m.server.server_close()
 
 
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("chromium not found: apt-get install chromium (make test does this as root)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
 
 
 def test_requesting_billing_auth_opens_the_window_and_returns_an_auth_key(sandbox, merchant, page):
