@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storefront.models import Category, Plan, Product, Subscription, User
 from tests.conftest import Auth, csrf_token
+from tests.fakes import FakeToss
 
 
 @dataclass
@@ -130,3 +132,20 @@ def new_auth_key() -> str:
 
 def intent_token(url: str) -> str:
     return parse_qs(urlsplit(url).query)["intent"][0]
+
+
+# -- fixtures for the checkout and 내 구독 tests (import them by name) --
+
+@pytest.fixture
+def toss(clock) -> FakeToss:
+    return FakeToss(clock)
+
+
+@pytest.fixture
+def catalog(db_session):
+    return make_catalog(db_session)
+
+
+@pytest.fixture
+def shopper(client, db_session) -> Shopper:
+    return Shopper(client, db_session).signup()

@@ -16,22 +16,9 @@ from storefront.billing import charging
 from storefront.models import BillingKey, Consent, EmailMessage, Subscription
 from tests.conftest import csrf_token
 from tests.fakes import FakeToss, decline, hard_decline
-from tests.web.checkout_support import Shopper, make_catalog
+from tests.web.checkout_support import Shopper, catalog, shopper, toss  # noqa: F401
 
 
-@pytest.fixture
-def toss(clock) -> FakeToss:
-    return FakeToss(clock)
-
-
-@pytest.fixture
-def catalog(db_session):
-    return make_catalog(db_session)
-
-
-@pytest.fixture
-def shopper(client, db_session) -> Shopper:
-    return Shopper(client, db_session).signup()
 
 
 @pytest.fixture

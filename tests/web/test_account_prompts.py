@@ -9,22 +9,9 @@ import pytest
 from storefront.billing import consent
 from storefront.models import Order, Plan
 from tests.fakes import FakeToss
-from tests.web.checkout_support import Shopper, make_catalog
+from tests.web.checkout_support import catalog, shopper, toss  # noqa: F401
 
 
-@pytest.fixture
-def toss(clock) -> FakeToss:
-    return FakeToss(clock)
-
-
-@pytest.fixture
-def catalog(db_session):
-    return make_catalog(db_session)
-
-
-@pytest.fixture
-def shopper(client, db_session) -> Shopper:
-    return Shopper(client, db_session).signup()
 
 
 def test_paid_one_time_order_is_listed_with_its_receipt(shopper, catalog, db_session, clock):

@@ -19,22 +19,10 @@ from storefront.toss.errors import Category, TossError
 from storefront.web.legal import TERMS_VERSION
 from tests.conftest import csrf_token
 from tests.fakes import FakeToss, decline, hard_decline
-from tests.web.checkout_support import Shopper, intent_token, local, make_catalog, new_auth_key
+from tests.web.checkout_support import (Shopper, catalog, intent_token, local, make_catalog, new_auth_key,  # noqa: F401
+                                         shopper, toss)
 
 
-@pytest.fixture
-def toss(clock) -> FakeToss:
-    return FakeToss(clock)
-
-
-@pytest.fixture
-def catalog(db_session):
-    return make_catalog(db_session)
-
-
-@pytest.fixture
-def shopper(client, db_session) -> Shopper:
-    return Shopper(client, db_session).signup()
 
 
 def count(session, model) -> int:
