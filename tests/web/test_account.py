@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from storefront.billing import charging
 from storefront.models import BillingKey, Consent, EmailMessage, Subscription
 from tests.conftest import csrf_token
-from tests.fakes import FakeToss, decline, hard_decline
+from tests.fakes import decline, hard_decline
 from tests.web.checkout_support import Shopper, catalog, shopper, toss  # noqa: F401
 
 

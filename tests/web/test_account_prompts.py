@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 
 from storefront.billing import consent
 from storefront.models import Order, Plan
-from tests.fakes import FakeToss
 from tests.web.checkout_support import catalog, shopper, toss  # noqa: F401
 
 

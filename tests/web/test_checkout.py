@@ -10,7 +10,6 @@ import json
 import os
 import re
 from pathlib import Path
-import pytest
 from sqlalchemy import func, select
 
 from storefront.billing.vault import fingerprint
@@ -18,7 +17,7 @@ from storefront.models import AuditLog, BillingKey, Charge, CheckoutIntent, Cons
 from storefront.toss.errors import Category, TossError
 from storefront.web.legal import TERMS_VERSION
 from tests.conftest import csrf_token
-from tests.fakes import FakeToss, decline, hard_decline
+from tests.fakes import decline, hard_decline
 from tests.web.checkout_support import (Shopper, catalog, intent_token, local, make_catalog, new_auth_key,  # noqa: F401
                                          shopper, toss)
 
