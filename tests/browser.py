@@ -21,7 +21,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-c
 
 @pytest.fixture
 def page():
-    """A fresh Korean-locale page in headless Chromium, with a 15 s default timeout."""
+    """A fresh Korean-locale page in headless Chromium, with a 30 s default timeout (a loaded 2-core CI machine is slow)."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"Chromium is missing ({CHROMIUM}): run `make test`, which installs it (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -30,7 +30,7 @@ def page():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(locale="ko-KR")
-            context.set_default_timeout(15_000)
+            context.set_default_timeout(30_000)
             yield context.new_page()
         finally:
             browser.close()

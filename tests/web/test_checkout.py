@@ -390,3 +390,23 @@ def test_the_card_page_without_a_fresh_intent_goes_back_to_the_account(shopper, 
     clock.advance(minutes=45)
     response = shopper.client.get(f"/billing/card?intent={token}")
     assert response.status_code == 302 and response.headers["Location"] == "/account"
+
+
+def test_a_free_trial_asks_for_a_mobile_number_for_its_conversion_sms(shopper, catalog, db_session):
+    page = shopper.client.get(f"/subscribe/{catalog.trial.id}").get_data(as_text=True)
+    assert 'name="phone"' in page
+    assert 'name="phone"' not in shopper.client.get(f"/subscribe/{catalog.monthly.id}").get_data(as_text=True)
+
+    refused = shopper.consent(catalog.trial, phone="")
+    assert refused.status_code == 400
+    assert "휴대전화 번호가 필요합니다" in refused.get_data(as_text=True)
+    assert count(db_session, CheckoutIntent) == 0
+
+    bad = shopper.consent(catalog.trial, phone="02-555-0100")
+    assert bad.status_code == 400 and "휴대전화 번호 형식" in bad.get_data(as_text=True)
+
+    assert shopper.consent(catalog.trial, phone="010-9876-5432").status_code == 302
+    db_session.expire_all()
+    assert shopper.user.phone == "01098765432"
+    # once the account has a number, the next trial checkout does not ask again
+    assert 'name="phone"' not in shopper.client.get(f"/subscribe/{catalog.trial.id}").get_data(as_text=True)

@@ -54,7 +54,23 @@ def _render_order(plan: Plan, form: CheckoutForm, status: int = 200, error: str 
     summary = checkout.order_summary(plan, now=services().clock.now(), billing_hour_kst=_config().billing_hour_kst)
     existing = checkout.blocking_subscription(db.session, current_user.id, plan.product_id)
     return render_template("checkout/subscribe.html", plan=plan, summary=summary, form=form, existing=existing,
-                           error=error, billing_hour=_config().billing_hour_kst), status
+                           error=error, billing_hour=_config().billing_hour_kst,
+                           ask_phone=needs_phone(plan)), status
+
+
+def needs_phone(plan: Plan) -> bool:
+    """A free trial needs a mobile number on the account for the 7-day conversion notice by SMS."""
+    return bool(plan.trial_days) and not current_user.phone
+
+
+def _phone_for_trial(plan: Plan, form: CheckoutForm) -> bool:
+    if not needs_phone(plan):
+        return True
+    if not form.phone.data:
+        form.phone.errors.append("무료 체험은 유료 전환 7일 전에 문자로 안내해 드려야 해서 휴대전화 번호가 필요합니다.")
+        return False
+    current_user.phone = form.phone.data.replace("-", "")
+    return True
 
 
 @bp.get("/subscribe/<int:plan_id>")
@@ -70,7 +86,7 @@ def subscribe(plan_id: int):
 def start_checkout(plan_id: int):
     plan = _plan_or_404(plan_id)
     form = CheckoutForm()
-    if not form.validate_on_submit():
+    if not form.validate_on_submit() or not _phone_for_trial(plan, form):
         return _render_order(plan, form, 400)
     try:
         intent = checkout.begin_checkout(db.session, user=current_user, plan_id=plan.id, ip=client_ip(),
