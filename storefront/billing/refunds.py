@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storefront.models import Attempt, Refund
+from storefront.models import Attempt, Order, Refund
 from storefront.toss.errors import Category, TossError
 
 # Statuses that hold part of an attempt's balance (an unknown refund may have happened).
@@ -140,7 +140,7 @@ def sync_payment(session: Session, attempt: Attempt, payment: Any, *, now: datet
             continue  # a request in flight may own this cancel; the next sync decides
         known.add(cancel.transaction_key)
     session.flush()
-    return SyncResult(settled=settled, created=created, charge_refunded=_update_charge(attempt, payment))
+    return SyncResult(settled=settled, created=created, charge_refunded=_update_charge(session, attempt, payment, now))
 
 
 def settle_unknown_refunds(session: Session, *, toss: Any, clock: Clock) -> list[Refund]:
@@ -246,14 +246,19 @@ def _completed_cancels(payment: Any) -> list[Any]:
             if c.transaction_key and (c.cancel_status in (None, "DONE"))]
 
 
-def _update_charge(attempt: Attempt, payment: Any) -> bool:
+def _update_charge(session: Session, attempt: Attempt, payment: Any, now: datetime) -> bool:
+    """Mark what the payment paid for as refunded once Toss reports it cancelled in full."""
+    if not (payment.balance_amount == 0 and payment.total_amount > 0 and payment.status == "CANCELED"):
+        return False
+    if attempt.order_pk is not None:  # a one-time order (billing/orders.py): canceled at once
+        order = session.get(Order, attempt.order_pk)
+        if order is not None and order.status == "paid":
+            order.status, order.closed_at = "canceled", now
     charge = attempt.charge
     if charge is None or charge.status != "paid":
         return False
-    if payment.balance_amount == 0 and payment.total_amount > 0 and payment.status == "CANCELED":
-        charge.status = "refunded"
-        return True
-    return False
+    charge.status = "refunded"
+    return True
 
 
 def _refund_from_toss(attempt: Attempt, cancel: Any, now: datetime) -> Refund:
