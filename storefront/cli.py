@@ -192,7 +192,7 @@ def billing_run_due(dry_run: bool, as_of: str | None, sync: bool) -> None:
 
 def _print_due(now: datetime) -> None:
     from storefront import jobs
-    from storefront.billing import periods
+    from storefront.billing import consent, periods
     from storefront.models import Subscription
 
     due = jobs.due_periods(db.session, now)
@@ -203,10 +203,22 @@ def _print_due(now: datetime) -> None:
     for item in due:
         sub = db.session.get(Subscription, item.subscription_id)
         pending = periods.pending_charge(db.session, sub.id)
-        amount = pending.amount_won if pending is not None else sub.amount_won
+        verdict = consent.gate(db.session, sub, now=now) if pending is None else None
+        amount = (pending.amount_won if pending is not None
+                  else verdict.change.new_amount_won if verdict.decision == "agreed" else sub.amount_won)
+        note = _consent_note(verdict) or _due_note(sub, pending)
         click.echo(f"{sub.id:>6}  {sub.user.email:<32} {f'{amount:,} won':>12}  {_kst(item.next_charge_at):<20} "
-                   f"{_due_note(sub, pending)}".rstrip())
+                   f"{note}".rstrip())
     db.session.rollback()
+
+
+def _consent_note(verdict) -> str:
+    """What the consent gate will do with a trial conversion or a price rise (billing/consent.py)."""
+    if verdict is None or verdict.decision == "none":
+        return ""
+    if verdict.decision == "agreed":
+        return "consented new price"
+    return f"no consent ({verdict.decision}): ends, not charged"
 
 
 def _due_note(sub: Subscription, pending: Charge | None) -> str:

@@ -58,6 +58,16 @@ def test_dry_run_lists_what_would_be_charged_and_changes_nothing(app, shop, toss
     assert counts() == (0, 0, 0) and toss.calls == []  # no charge, no attempt, no billing key opened
 
 
+def test_dry_run_says_a_trial_without_conversion_consent_ends_instead_of_being_charged(app, shop, clock):
+    trial = shop.subscribe(status="trialing", trial_end_at=clock.now())
+
+    result = flask(app, "billing", "run-due", "--dry-run")
+
+    [row] = result.output.splitlines()[2:]
+    assert row.split()[0] == str(trial.id)
+    assert row.endswith("no consent (missing): ends, not charged")
+
+
 def test_as_of_moves_the_dry_run_to_that_moment_read_in_korean_time(app, shop, clock):
     later = shop.subscribe(status="active", start=clock.now() + timedelta(days=2))  # 2026-03-12 10:00 KST
 
