@@ -22,4 +22,8 @@ LABELS: dict[str, dict[str, str]] = {
                      "applied": "적용됨"},
     "price_change_reason": {"plan_price": "플랜 가격 변경", "discount_end": "할인 종료", "trial": "무료 체험 종료"},
     "actor": {"user": "회원", "admin": "관리자", "worker": "작업자"},
+    "order": {"pending": "결제 대기", "checking": "확인 중", "paid": "결제 완료", "failed": "결제 실패",
+              "canceled": "전액 환불됨", "expired": "만료"},
+    "price_change_kind": {"price_increase": "가격 인상", "trial_conversion": "유료 전환"},
+    "queue": {"notices": "알림 (notices)", "billing": "결제 (billing)", "default": "기타 (default)"},
 }

@@ -20,6 +20,9 @@ from storefront.models import (
     Charge,
     Consent,
     EmailMessage,
+    Order,
+    Plan,
+    PriceChange,
     Refund,
     Subscription,
     User,
@@ -30,6 +33,12 @@ SUBSCRIPTION_STATUSES = ("incomplete", "trialing", "active", "past_due", "cancel
 EMAIL_STATUSES = ("queued", "sent", "failed", "logged")
 WEBHOOK_STATUSES = ("received", "processed", "ignored", "error")
 REFUND_STATUSES = ("sending", "done", "failed", "unknown")
+ATTEMPT_STATUSES = ("sending", "unknown", "done", "failed")
+# 'checking' is not a column value: a pending order whose confirm answer is not in (확인 중).
+ORDER_STATUSES = ("pending", "checking", "paid", "failed", "canceled", "expired")
+OPEN_ATTEMPT_STATUSES = ("sending", "unknown")
+PRICE_CHANGE_STATUSES = ("pending", "agreed", "refused", "lapsed", "applied")
+PRICE_CHANGE_KINDS = ("price_increase", "trial_conversion")
 
 
 @dataclass(frozen=True)
@@ -126,6 +135,94 @@ def webhook_events(status: str | None) -> Select:
     if status in WEBHOOK_STATUSES:
         stmt = stmt.where(WebhookEvent.status == status)
     return stmt.order_by(WebhookEvent.id.desc())
+
+
+@dataclass(frozen=True)
+class Operations:
+    """What the dashboard's 결제 운영 box counts: money and notices waiting for a look."""
+
+    unknown_attempts: int
+    sending_attempts: int
+    checking_orders: int
+    past_due_subscriptions: int
+    queued_notices: int
+
+
+def operations(session: Session) -> Operations:
+    return Operations(
+        unknown_attempts=_count(session, Attempt, Attempt.status == "unknown"),
+        sending_attempts=_count(session, Attempt, Attempt.status == "sending"),
+        checking_orders=int(session.scalar(select(func.count(func.distinct(Order.id))).select_from(Order)
+                                           .join(Attempt, Attempt.order_pk == Order.id)
+                                           .where(Order.status == "pending",
+                                                  Attempt.status.in_(OPEN_ATTEMPT_STATUSES))) or 0),
+        past_due_subscriptions=_count(session, Subscription, Subscription.status == "past_due"),
+        queued_notices=queued_notices(session),
+    )
+
+
+def queued_notices(session: Session) -> int:
+    return _count(session, EmailMessage, EmailMessage.status == "queued")
+
+
+def attempts(status: str | None) -> Select:
+    """Every payment attempt (renewals and one-time orders), newest first, with whose it is."""
+    stmt = (select(Attempt)
+            .options(selectinload(Attempt.charge).selectinload(Charge.subscription).selectinload(Subscription.user),
+                     selectinload(Attempt.order).selectinload(Order.user))
+            .order_by(Attempt.id.desc()))
+    if status in ATTEMPT_STATUSES:
+        stmt = stmt.where(Attempt.status == status)
+    return stmt
+
+
+def orders(status: str | None, search: str | None) -> Select:
+    """One-time orders, newest first; `search` matches part of the email or of the orderId."""
+    stmt = (select(Order).join(Order.user)
+            .options(selectinload(Order.user), selectinload(Order.plan).selectinload(Plan.product),
+                     selectinload(Order.attempts))
+            .order_by(Order.id.desc()))
+    if status == "checking":
+        open_attempt = select(Attempt.id).where(Attempt.order_pk == Order.id,
+                                                Attempt.status.in_(OPEN_ATTEMPT_STATUSES))
+        stmt = stmt.where(Order.status == "pending", open_attempt.exists())
+    elif status in ORDER_STATUSES:
+        stmt = stmt.where(Order.status == status)
+    if search:
+        needle = search.strip().lower()
+        stmt = stmt.where(or_(func.lower(User.email).contains(needle, autoescape=True),
+                              func.lower(Order.order_id).contains(needle, autoescape=True)))
+    return stmt
+
+
+def order_detail(session: Session, order_id: str) -> Order | None:
+    """The order with this Toss orderId, its attempts and their refunds loaded."""
+    return session.scalar(
+        select(Order).where(Order.order_id == order_id).options(
+            selectinload(Order.user), selectinload(Order.plan).selectinload(Plan.product),
+            selectinload(Order.consent),
+            selectinload(Order.attempts).selectinload(Attempt.refunds).selectinload(Refund.requested_by),
+        )
+    )
+
+
+def price_changes(status: str | None, kind: str | None) -> Select:
+    """Price rises and trial conversions with their subscriber. Waiting ones soonest first, else newest first."""
+    stmt = (select(PriceChange)
+            .options(selectinload(PriceChange.subscription).selectinload(Subscription.user),
+                     selectinload(PriceChange.subscription).selectinload(Subscription.plan)
+                     .selectinload(Plan.product)))
+    if status in PRICE_CHANGE_STATUSES:
+        stmt = stmt.where(PriceChange.status == status)
+    if kind in PRICE_CHANGE_KINDS:
+        stmt = stmt.where(PriceChange.kind == kind)
+    if status == "pending":
+        return stmt.order_by(PriceChange.effective_at, PriceChange.id)
+    return stmt.order_by(PriceChange.effective_at.desc(), PriceChange.id.desc())
+
+
+def price_change_counts(session: Session) -> dict[str, int]:
+    return _counts(session, PriceChange.status)
 
 
 def _kst_day_start(now: datetime) -> datetime:

@@ -68,7 +68,7 @@ def _get_or_404(model, ident: int):
 @admin_required
 def dashboard():
     figures = queries.dashboard(db.session, now=services().clock.now())
-    return render_template("admin/dashboard.html", figures=figures)
+    return render_template("admin/dashboard.html", figures=figures, operations=queries.operations(db.session))
 
 
 @bp.get("/subscriptions")
