@@ -37,6 +37,11 @@ BASE_ENV = {
 }
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--database", choices=("sqlite", "postgres"), default="sqlite",
+                     help="database behind the `app` fixture: a SQLite file (default) or a fresh PostgreSQL database")
+
+
 def make_config(tmp_path: Path, **overrides) -> Config:
     env = dict(BASE_ENV, DATABASE_URL=f"sqlite:///{tmp_path / 'test.db'}")
     env_overrides = {k: v for k, v in overrides.items() if k.isupper()}
@@ -54,7 +59,10 @@ def clock() -> FixedClock:
 @pytest.fixture
 def config(tmp_path: Path, request: pytest.FixtureRequest) -> Config:
     marker = request.node.get_closest_marker("settings")
-    return make_config(tmp_path, **(marker.kwargs if marker else {}))
+    overrides = dict(marker.kwargs if marker else {})
+    if request.config.getoption("--database") == "postgres":
+        overrides.setdefault("DATABASE_URL", request.getfixturevalue("postgres_url"))
+    return make_config(tmp_path, **overrides)
 
 
 @pytest.fixture

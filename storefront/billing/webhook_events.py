@@ -107,14 +107,19 @@ def _new_event(body: bytes, transmission_id: str | None, now: datetime) -> Webho
     try:
         parsed = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        event.event_type, event.payload = "unknown", body.decode("utf-8", errors="replace")[:MAX_RAW_PAYLOAD]
+        event.event_type, event.payload = "unknown", _text(body.decode("utf-8", errors="replace"))[:MAX_RAW_PAYLOAD]
         event.status, event.note, event.processed_at = "ignored", "JSON 본문이 아닙니다.", now
         return event
-    event.event_type = _event_type(parsed)[:60]
+    event.event_type = _text(_event_type(parsed))[:60]
     event.payload = json.dumps(_redact(parsed), ensure_ascii=False)
     if not isinstance(parsed, dict) or event.event_type == "unknown":
         event.status, event.note, event.processed_at = "ignored", "eventType이 없는 본문입니다.", now
     return event
+
+
+def _text(value: str) -> str:
+    """PostgreSQL text cannot hold NUL characters; a sender's stray NUL must not cost us the record."""
+    return value.replace("\x00", "\ufffd")
 
 
 def _event_type(parsed: Any) -> str:

@@ -168,3 +168,25 @@ def test_ip_allowlist_when_configured(client, db_session):
 def test_webhooks_need_no_csrf_token_and_delivery_without_id_is_still_recorded(client, db_session):
     assert _post(client, b'{"eventType":"METHOD_UPDATED","data":{}}', transmission_id=None).status_code == 200
     assert _events(db_session)[0].transmission_id is None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("body", [b"\xff\xfe\x00", json.dumps({"eventType": "X\u0000Y", "data": {}}).encode()])
+def test_nul_characters_are_recorded_on_postgresql_too(tmp_path, postgres_url, body):
+    """PostgreSQL text refuses NUL; a garbage delivery must still be a recorded 200, not a 503 retried for days."""
+    from flask_migrate import upgrade
+
+    from storefront import create_app
+    from storefront.extensions import db
+    from tests.conftest import make_config
+
+    app = create_app(make_config(tmp_path, DATABASE_URL=postgres_url))
+    with app.app_context():
+        upgrade()
+        response = app.test_client().post("/webhooks/toss", data=body, content_type="application/json",
+                                          headers={"tosspayments-webhook-transmission-id": "whtrans_nul"})
+        assert response.status_code == 200
+        [event] = db.session.scalars(select(WebhookEvent)).all()
+        assert event.status == "ignored" and "\x00" not in event.payload + event.event_type
+        db.session.remove()
+        db.engine.dispose()
