@@ -1,4 +1,5 @@
-"""내 구독 (/account): status, card, next charge and receipts; cancel, resume, change card, change plan.
+"""내 구독 (/account): status, card, next charge and receipts; cancel, end now with a refund, resume, change card,
+change plan.
 
 Every change is a POST with CSRF that calls one function of `billing.subscriptions` (or
 `billing.checkout` to open the card window); a refusal is shown as a message and changes
@@ -56,13 +57,14 @@ def overview():
 @login_required
 def confirm_cancel(subscription_id: int):
     sub = _own_or_404(subscription_id)
-    if sub.status in ("canceled", "unpaid") or sub.cancel_at_period_end:
+    offer = subscriptions.refund_offer(db.session, sub, now=services().clock.now())
+    if sub.status in ("canceled", "unpaid") or (sub.cancel_at_period_end and offer is None):
         flash("이미 해지되었거나 해지 예정인 구독입니다.", "info")
         return redirect(url_for("account.overview"))
     ends_now = sub.status in ("incomplete", "past_due")
     access_until = sub.current_period_end or sub.trial_end_at or sub.next_charge_at
     return render_template("account/cancel.html", sub=sub, ends_now=ends_now, access_until=access_until,
-                           form=ActionForm())
+                           offer=offer, form=ActionForm())
 
 
 @bp.post("/subscriptions/<int:subscription_id>/cancel")
@@ -85,6 +87,39 @@ def cancel_subscription(subscription_id: int):
         flash(f"해지 신청이 완료되었습니다. {kst_date(result.access_until)}까지 이용할 수 있고, 이후 결제되지 않습니다.",
               "success")
     return redirect(url_for("account.overview"))
+
+
+@bp.post("/subscriptions/<int:subscription_id>/cancel-now")
+@login_required
+def cancel_now(subscription_id: int):
+    """바로 해지하고 환불받기: the amount is recomputed by the domain, never read from the form."""
+    _checked_form()
+    found = services()
+    try:
+        result = subscriptions.cancel_now_with_refund(
+            db.session, user=current_user, subscription_id=subscription_id, toss=found.toss, vault=found.vault,
+            notifier=found.notifier, clock=found.clock, config=_config(), ip=client_ip())
+    except ActionRefused as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("account.overview"))
+    enqueue_notices(result.notice_ids)
+    category, message = _cancel_now_message(result)
+    flash(message, category)
+    return redirect(url_for("account.overview"))
+
+
+def _cancel_now_message(result: subscriptions.CancelResult) -> tuple[str, str]:
+    ended = "구독을 바로 종료했습니다. 더 이상 결제되지 않으며, 등록한 카드 정보는 삭제되었습니다."
+    won = result.refund_won or 0
+    if result.refund_status is None:
+        return "success", f"{ended} 남은 이용 기간이 없어 환불할 금액은 없습니다."
+    if result.refund_status == "done":
+        return "success", (f"{ended} 남은 기간의 요금 {won:,}원을 카드 결제 취소로 환불했습니다. "
+                           "카드사에 따라 반영까지 영업일 기준 3~7일이 걸릴 수 있습니다.")
+    return "info", (f"{ended} 환불 금액 {won:,}원은 카드사 처리 결과를 확인하는 중입니다. "
+                    "확인되는 대로 3영업일 이내에 환불해 드리며, 두 번 환불되지 않습니다. "
+                    "궁금한 점은 고객센터로 문의해 주세요.")
 
 
 @bp.post("/subscriptions/<int:subscription_id>/resume")
