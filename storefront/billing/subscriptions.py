@@ -313,7 +313,7 @@ def cancel_now_with_refund(session: Session, *, user: User, subscription_id: int
         sub.cancel_at_period_end, sub.pending_plan_id, sub.pending_plan = False, None, None
         notices = notify(session, notifier, user, "subscription_canceled", f"canceled:subscription:{sub.id}:now",
                          {"product_name": sub.plan.product.name, "access_until": now, "resume_url": None,
-                          "refund_amount_won": offer.refund_won}, now)
+                          "refund_amount_won": offer.refund_won, "ended_now": True}, now)
     billing_key_id = sub.billing_key_id
     session.commit()
     refund_won, status = (offer.refund_won, _send_prorata_refund(session, offer, user=user, toss=toss, clock=clock)) \
