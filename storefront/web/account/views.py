@@ -1,5 +1,5 @@
 """내 구독 (/account): status, card, next charge and receipts; cancel, end now with a refund, resume, change card,
-change plan.
+change plan; 회원탈퇴 (/account/delete).
 
 Every change is a POST with CSRF that calls one function of `billing.subscriptions` (or
 `billing.checkout` to open the card window); a refusal is shown as a message and changes
@@ -9,14 +9,14 @@ nothing. Cancelling takes one confirmation page, no more.
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, logout_user
 
-from storefront.billing import checkout, consent, subscriptions
+from storefront.billing import checkout, consent, subscriptions, withdrawal
 from storefront.billing.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services
 from storefront.models import Subscription
 from storefront.web.account import queries
-from storefront.web.account.forms import ChangePlanForm
+from storefront.web.account.forms import ChangePlanForm, DeleteAccountForm
 from storefront.web.checkout.forms import ActionForm
 from storefront.web.checkout.notices import enqueue_notices
 from storefront.web.filters import kst_date
@@ -186,3 +186,30 @@ def _plan_changed_message(change: subscriptions.PlanChange) -> str:
         return f"요금제 변경 예약을 취소했습니다. 지금 요금제({option.name})가 유지됩니다."
     return (f"요금제 변경을 예약했습니다. {kst_date(option.effective_at)}부터 {option.name} "
             f"({option.amount_won:,}원)으로 결제됩니다.")
+
+
+# -- 회원탈퇴 ----------------------------------------------------------------------------------------
+
+@bp.route("/delete", methods=["GET", "POST"])
+@login_required
+def delete_account():
+    """회원탈퇴: refused while a subscription is live; the password is asked again."""
+    form = DeleteAccountForm()
+    error = None
+    if form.validate_on_submit():
+        found = services()
+        try:
+            withdrawal.delete_account(db.session, user=current_user, password=form.password.data, toss=found.toss,
+                                      vault=found.vault, clock=found.clock, ip=client_ip())
+        except ActionRefused as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            logout_user()
+            flash("회원 탈퇴가 완료되었습니다. 개인정보와 등록한 카드 정보를 삭제했으며, 법령에 따라 보관해야 하는 거래 기록만 "
+                  "보관 기간 동안 남겨 둡니다. 그동안 이용해 주셔서 감사합니다.", "success")
+            return redirect(url_for("shop.home"))
+    blocking = withdrawal.blocking_subscriptions(db.session, current_user.id)
+    status = 200 if not form.is_submitted() else 400
+    return render_template("account/delete.html", form=form, error=error, blocking=blocking,
+                           status_label=queries.status_label), status
