@@ -79,6 +79,7 @@ def test_the_amount_shown_before_confirming_is_the_amount_refunded(shopper, cata
     assert "이용 기간이 끝나면 해지" in page and "바로 해지하고 환불받기" in page  # both choices
     assert 'class="refund-amount">6,600원<' in page
     assert "9,900원 × 남은 20일 ÷ 이용 기간 30일" in page
+    assert "청약철회로 전액" not in page  # day 10: past the 7-day window
 
     response = cancel_now(shopper, sub, refund_won="99000", amount_won="99000")  # the form's numbers are ignored
     assert response.headers["Location"] == "/account"
@@ -187,6 +188,7 @@ def test_a_cancellation_at_period_end_can_still_be_turned_into_an_end_now(shoppe
     clock.set(kst(2026, 3, 10, 23))  # still the payment day: one day used of 31
     page = cancel_page(shopper, sub)
     assert "바로 해지하고 환불받기" in page and "이용 기간이 끝나면 해지" not in page
+    assert "청약철회로 전액을 환불받을 수 있습니다" in page  # within 7 days of paying: the full refund is pointed to
     cancel_now(shopper, sub)
     assert toss.refunded(toss.approved[-1].payment_key) == [9900 * 30 // 31]
     [sub] = shopper.subscriptions()
