@@ -90,7 +90,10 @@ def _init_extensions(app: Flask, config: Config) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        return db.session.get(models.User, int(user_id)) if user_id.isdigit() else None
+        from storefront.billing.withdrawal import is_deleted
+
+        user = db.session.get(models.User, int(user_id)) if user_id.isdigit() else None
+        return None if user is None or is_deleted(user) else user  # a deleted account's other sessions end
 
     if config.database_url.startswith("sqlite"):
         _sqlite_pragmas(app)

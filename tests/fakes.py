@@ -18,7 +18,7 @@ import json
 import threading
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from storefront.models import EmailMessage
 from storefront.toss.errors import Category, TossError
-from storefront.toss.types import Billing, CardSummary, Payment
+from storefront.toss.types import Billing, Cancel, CardSummary, Payment
 
 
 class SimulatedCrash(BaseException):
@@ -106,6 +106,10 @@ class FakeToss:
         self.deleted_keys: list[str] = []
         self._issued: dict[str, Billing] = {}
         self._used_auth_keys: set[str] = set()
+        # refunds (cancel_payment)
+        self.cancel_calls: list[tuple[str, int | None, str]] = []  # (payment key, amount, idempotency key)
+        self.cancel_outcomes: deque[Outcome] = deque()
+        self._cancel_replies: dict[str, Payment | TossError] = {}
 
     def __repr__(self) -> str:
         return f"<FakeToss approved={len(self.ledger)} calls={len(self.calls)}>"
@@ -191,9 +195,62 @@ class FakeToss:
                 self._issued[idempotency_key] = billing
         return billing
 
-    def cancel_payment(self, payment_key: str, *, cancel_reason: str, idempotency_key: str,
-                       cancel_amount: int | None = None) -> Payment:
-        raise NotImplementedError("FakeToss does not refund; the sandbox does")
+    def cancel_payment(self, payment_key: str, *, reason: str, idempotency_key: str,
+                       amount: int | None = None) -> Payment:
+        """Toss's cancel: the balance (or `amount` of it) comes back; the same Idempotency-Key replays the answer.
+
+        `cancel_outcomes` (a deque of Outcome: approve, decline, timeout_after_approve,
+        timeout_before_approve) scripts the next cancels. Every call is kept in `cancel_calls`.
+        """
+        with self._lock:
+            self.cancel_calls.append((payment_key, amount, idempotency_key))
+            replay = self._cancel_replies.get(idempotency_key)
+            if replay is not None:
+                return self._answer(replay)
+            outcome = self.cancel_outcomes.popleft() if self.cancel_outcomes else APPROVE
+            if outcome.kind in ("timeout_before_approve", "server_error"):
+                raise self._unknown(outcome)
+            reply = self._cancel(payment_key, reason, amount, outcome)
+            self._cancel_replies[idempotency_key] = reply
+        if outcome.kind == "timeout_after_approve":
+            raise TossError("TIMEOUT", "read timed out", None, Category.UNKNOWN_OUTCOME)
+        return self._answer(reply)
+
+    def get_payment(self, payment_key: str) -> Payment:
+        with self._lock:
+            self.lookups.append(payment_key)
+            if self.lookup_errors:
+                raise self.lookup_errors.popleft()
+            payment = self._by_payment_key(payment_key)
+        if payment is None:
+            raise TossError("NOT_FOUND_PAYMENT", "존재하지 않는 결제 입니다.", 404, Category.NOT_FOUND)
+        return payment
+
+    def refunded(self, payment_key: str) -> list[int]:
+        """The amounts cancelled on a payment, in order (the money that came back)."""
+        payment = self._by_payment_key(payment_key)
+        return [c.cancel_amount for c in payment.cancels] if payment is not None else []
+
+    def _by_payment_key(self, payment_key: str) -> Payment | None:
+        return next((p for p in self.ledger.values() if p.payment_key == payment_key), None)
+
+    def _cancel(self, payment_key: str, reason: str, amount: int | None, outcome: Outcome) -> Payment | TossError:
+        if outcome.kind == "decline":
+            return TossError(outcome.code or "REJECT_CARD_COMPANY", outcome.message or "declined",
+                             outcome.http_status, outcome.category)
+        payment = self._by_payment_key(payment_key)
+        if payment is None:
+            return TossError("NOT_FOUND_PAYMENT", "존재하지 않는 결제 입니다.", 404, Category.NOT_FOUND)
+        amount = payment.balance_amount if amount is None else amount
+        if amount <= 0 or amount > payment.balance_amount:
+            return TossError("NOT_CANCELABLE_AMOUNT", "취소 할 수 없는 금액 입니다.", 403, Category.CONFIG)
+        balance = payment.balance_amount - amount
+        cancel = Cancel(transaction_key=f"tx_{uuid.uuid4().hex[:20]}", cancel_amount=amount, cancel_reason=reason,
+                        canceled_at=self._now(), cancel_status="DONE", refundable_amount=balance)
+        updated = replace(payment, cancels=(*payment.cancels, cancel), balance_amount=balance,
+                          status="CANCELED" if balance == 0 else "PARTIAL_CANCELED")
+        self.ledger[payment.order_id] = updated
+        return updated
 
     def delete_billing_key(self, billing_key: str) -> bool:
         with self._lock:

@@ -28,15 +28,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storefront.billing import cards, charging, consent, cycle, periods, settlement
+from storefront.billing import cards, charging, consent, cycle, periods, refunds, settlement
 from storefront.billing.cards import release_card_if_unused, release_unused_cards
 from storefront.billing.errors import BillingError
+from storefront.billing.proration import Proration, prorate
 from storefront.billing.vault import Actor
-from storefront.models import Consent, Plan, Subscription, User
+from storefront.models import Attempt, Charge, Consent, Plan, Refund, Subscription, User
 
 __all__ = [
-    "ActionRefused", "CancelResult", "CardChange", "Deps", "PlanChange", "PlanOption", "cancel_subscription",
-    "change_plan", "complete_card_change", "plan_options", "release_card_if_unused", "release_unused_cards",
+    "ActionRefused", "CancelResult", "CardChange", "Deps", "PlanChange", "PlanOption", "RefundOffer",
+    "cancel_now_with_refund", "cancel_subscription", "change_plan", "refund_offer", "complete_card_change", "plan_options", "release_card_if_unused", "release_unused_cards",
     "resume_subscription",
 ]
 
@@ -70,8 +71,26 @@ class CancelResult:
     subscription_id: int
     ended_now: bool  # an unpaid (incomplete / past due) subscription ends at once
     access_until: datetime | None  # when access ends (the paid period's end, or now)
-    already: bool = False  # it was already set to cancel: nothing changed
+    already: bool = False  # it was already set to cancel (or already ended now): nothing changed
     notice_ids: tuple[int, ...] = ()
+    # cancel_now_with_refund only: the pro-rata refund and what became of it
+    refund_won: int | None = None
+    refund_status: str | None = None  # done | failed | unknown | sending | not_sent; None when 0 won
+
+
+@dataclass(frozen=True)
+class RefundOffer:
+    """Ending a paid period now: the paid Attempt to refund and the terms' pro-rata amount."""
+
+    subscription_id: int
+    charge_id: int
+    attempt_id: int
+    proration: Proration
+    refund_won: int  # the pro-rata amount, capped by what is still refundable on the attempt
+
+    @property
+    def idempotency_key(self) -> str:
+        return prorata_refund_key(self.charge_id)
 
 
 @dataclass(frozen=True)
@@ -206,6 +225,124 @@ def resume_subscription(session: Session, *, user: User, subscription_id: int, n
 def _access_until(sub: Subscription) -> datetime | None:
     """Until when the shopper may use what they paid for (or their trial)."""
     return sub.current_period_end or sub.trial_end_at or sub.next_charge_at
+
+
+# -- end now with a pro-rata refund (약관 제16조) ---------------------------------------------------
+
+CANCELED_NOW_REASON = "canceled_now_by_customer"
+
+
+def prorata_refund_key(charge_id: int) -> str:
+    """The Idempotency-Key of the pro-rata refund of a period: one refund per charge, ever."""
+    return f"prorata-{charge_id}"
+
+
+def refund_offer(session: Session, sub: Subscription, *, now: datetime) -> RefundOffer | None:
+    """What ending `sub` now would refund, or None when ending now with a refund is not offered.
+
+    Offered only for an ``active`` subscription whose current period was paid (a trial, an
+    unpaid or past-due subscription ends at once through `cancel_subscription` instead) and
+    while no next period's charge is open. Reads only; the amount may be 0.
+    """
+    if sub.status != "active" or periods.pending_charge(session, sub.id) is not None:
+        return None
+    return _offer_at(session, sub, now)
+
+
+def _offer_at(session: Session, sub: Subscription, moment: datetime) -> RefundOffer | None:
+    """The refund of the paid period of `sub` that contains `moment` (the status is not checked)."""
+    if sub.current_period_start is None:
+        return None
+    charge = periods.charge_for(session, sub.id, sub.current_period_start)
+    if charge is None or charge.status not in ("paid", "refunded") or not charge.period_start <= moment < charge.period_end:
+        return None
+    attempt = _paid_attempt(session, charge)
+    if attempt is None:
+        return None
+    proration = prorate(attempt.amount_won, period_start=charge.period_start, period_end=charge.period_end,
+                        paid_at=charge.paid_at, now=moment)
+    refundable = refunds.refundable_won(session, attempt)
+    already = _prorata_refund(session, charge.id)
+    if already is not None:  # asked before: the amount it was asked for, not what is left after it
+        refundable += already.amount_won if already.status in refunds.RESERVING else 0
+    return RefundOffer(sub.id, charge.id, attempt.id, proration, min(proration.refund_won, refundable))
+
+
+def _paid_attempt(session: Session, charge: Charge) -> Attempt | None:
+    return session.scalars(select(Attempt).where(Attempt.charge_id == charge.id, Attempt.status == "done",
+                                                 Attempt.payment_key.is_not(None)).order_by(Attempt.id)).first()
+
+
+def _prorata_refund(session: Session, charge_id: int) -> Refund | None:
+    return session.scalar(select(Refund).where(Refund.idempotency_key == prorata_refund_key(charge_id)))
+
+
+def cancel_now_with_refund(session: Session, *, user: User, subscription_id: int, toss: Any, vault: Any,
+                           notifier: Any, clock: Any, config: Any, ip: str) -> CancelResult:
+    """End a paid subscription now and refund the unused days of its period (약관 제16조). COMMITS.
+
+    Under the row lock the refund is recomputed from the paid Attempt and the clock (never
+    taken from a form; `refund_offer`), then the subscription ends (status ``canceled``,
+    ``ended_reason`` ``canceled_now_by_customer``, no next charge) and ``subscription_canceled``
+    (with ``refund_amount_won``) is queued, all COMMITTED together. Only then is the refund
+    sent through `refunds.refund` with the Idempotency-Key ``prorata-<charge id>``, so a
+    second submit, or a retry after a crash, asks for the same refund (amount recomputed at
+    ``ended_at``) and Toss is called at most once. A refund of 0 won calls nothing. A
+    declined (``failed``) or unanswered (``unknown``) refund leaves the subscription ended:
+    the admin's 환불 page and the settle job finish it. Finally the card is released.
+
+    Raises `ActionRefused` (nothing changed) when the subscription is not the user's, is not
+    ``active`` with a paid current period, or its next charge is being processed.
+    """
+    now = clock.now()
+    sub = owned(session, user, subscription_id, lock=True)
+    already = sub.status == "canceled" and sub.ended_reason == CANCELED_NOW_REASON and sub.ended_at is not None
+    if already:
+        offer = _offer_at(session, sub, sub.ended_at)
+        notices: tuple[int, ...] = ()
+    else:
+        if sub.status in settlement.ENDED_STATUSES:
+            raise _refuse(session, "이미 종료된 구독입니다.")
+        if sub.status == "active" and periods.pending_charge(session, sub.id) is not None:
+            raise _refuse(session, "다음 결제를 처리하는 중입니다. 잠시 후 다시 시도해 주세요.")
+        offer = refund_offer(session, sub, now=now)
+        if offer is None:
+            raise _refuse(session, "결제된 이용 기간이 있는 구독만 바로 해지하고 환불받을 수 있습니다. "
+                                   "무료 체험이나 결제되지 않은 구독은 일반 해지로 바로 종료됩니다.")
+        settlement.end_subscription(sub, status="canceled", reason=CANCELED_NOW_REASON, now=now)
+        sub.cancel_at_period_end, sub.pending_plan_id, sub.pending_plan = False, None, None
+        notices = notify(session, notifier, user, "subscription_canceled", f"canceled:subscription:{sub.id}:now",
+                         {"product_name": sub.plan.product.name, "access_until": now, "resume_url": None,
+                          "refund_amount_won": offer.refund_won, "ended_now": True}, now)
+    billing_key_id = sub.billing_key_id
+    session.commit()
+    refund_won, status = (offer.refund_won, _send_prorata_refund(session, offer, user=user, toss=toss, clock=clock)) \
+        if offer is not None else (None, None)
+    release_card_if_unused(session, billing_key_id, toss=toss, vault=vault, clock=clock,
+                           actor=Actor("user", user.id, ip), reason="subscription ended now by the customer")
+    return CancelResult(sub.id, True, sub.ended_at, already=already, notice_ids=notices, refund_won=refund_won,
+                        refund_status=status)
+
+
+def _send_prorata_refund(session: Session, offer: RefundOffer, *, user: User, toss: Any, clock: Any) -> str | None:
+    """Send (or find) the offer's refund; its status, ``not_sent`` if refused before anything was written."""
+    if offer.refund_won <= 0:
+        return None
+    days = offer.proration
+    reason = f"중도 해지 일할 환불 ({days.total_days}일 중 {days.used_days}일 이용, 남은 {days.remaining_days}일)"
+    try:
+        row = refunds.refund(session, offer.attempt_id, amount_won=offer.refund_won, reason=reason,
+                             requested_by=user.id, idempotency_key=offer.idempotency_key, toss=toss, clock=clock)
+    except refunds.RefundError:
+        session.rollback()
+        log.exception("pro-rata refund of charge %s refused before sending", offer.charge_id)
+        return "not_sent"
+    except Exception:  # the row, if written, is 'sending': the settle job resolves it
+        session.rollback()
+        log.exception("pro-rata refund of charge %s: outcome unknown", offer.charge_id)
+        row = _prorata_refund(session, offer.charge_id)
+        return row.status if row is not None else "not_sent"
+    return row.status
 
 
 # -- change card -----------------------------------------------------------------------------------

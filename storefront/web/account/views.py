@@ -1,4 +1,5 @@
-"""내 구독 (/account): status, card, next charge and receipts; cancel, resume, change card, change plan.
+"""내 구독 (/account): status, card, next charge and receipts; cancel, end now with a refund, resume, change card,
+change plan; 회원탈퇴 (/account/delete).
 
 Every change is a POST with CSRF that calls one function of `billing.subscriptions` (or
 `billing.checkout` to open the card window); a refusal is shown as a message and changes
@@ -8,14 +9,14 @@ nothing. Cancelling takes one confirmation page, no more.
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, logout_user
 
-from storefront.billing import checkout, consent, subscriptions
+from storefront.billing import checkout, consent, subscriptions, withdrawal
 from storefront.billing.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services
 from storefront.models import Subscription
 from storefront.web.account import queries
-from storefront.web.account.forms import ChangePlanForm
+from storefront.web.account.forms import ChangePlanForm, DeleteAccountForm
 from storefront.web.checkout.forms import ActionForm
 from storefront.web.checkout.notices import enqueue_notices
 from storefront.web.filters import kst_date
@@ -56,13 +57,14 @@ def overview():
 @login_required
 def confirm_cancel(subscription_id: int):
     sub = _own_or_404(subscription_id)
-    if sub.status in ("canceled", "unpaid") or sub.cancel_at_period_end:
+    offer = subscriptions.refund_offer(db.session, sub, now=services().clock.now())
+    if sub.status in ("canceled", "unpaid") or (sub.cancel_at_period_end and offer is None):
         flash("이미 해지되었거나 해지 예정인 구독입니다.", "info")
         return redirect(url_for("account.overview"))
     ends_now = sub.status in ("incomplete", "past_due")
     access_until = sub.current_period_end or sub.trial_end_at or sub.next_charge_at
     return render_template("account/cancel.html", sub=sub, ends_now=ends_now, access_until=access_until,
-                           form=ActionForm())
+                           offer=offer, form=ActionForm())
 
 
 @bp.post("/subscriptions/<int:subscription_id>/cancel")
@@ -85,6 +87,39 @@ def cancel_subscription(subscription_id: int):
         flash(f"해지 신청이 완료되었습니다. {kst_date(result.access_until)}까지 이용할 수 있고, 이후 결제되지 않습니다.",
               "success")
     return redirect(url_for("account.overview"))
+
+
+@bp.post("/subscriptions/<int:subscription_id>/cancel-now")
+@login_required
+def cancel_now(subscription_id: int):
+    """바로 해지하고 환불받기: the amount is recomputed by the domain, never read from the form."""
+    _checked_form()
+    found = services()
+    try:
+        result = subscriptions.cancel_now_with_refund(
+            db.session, user=current_user, subscription_id=subscription_id, toss=found.toss, vault=found.vault,
+            notifier=found.notifier, clock=found.clock, config=_config(), ip=client_ip())
+    except ActionRefused as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("account.overview"))
+    enqueue_notices(result.notice_ids)
+    category, message = _cancel_now_message(result)
+    flash(message, category)
+    return redirect(url_for("account.overview"))
+
+
+def _cancel_now_message(result: subscriptions.CancelResult) -> tuple[str, str]:
+    ended = "구독을 바로 종료했습니다. 더 이상 결제되지 않으며, 등록한 카드 정보는 삭제되었습니다."
+    won = result.refund_won or 0
+    if result.refund_status is None:
+        return "success", f"{ended} 남은 이용 기간이 없어 환불할 금액은 없습니다."
+    if result.refund_status == "done":
+        return "success", (f"{ended} 남은 기간의 요금 {won:,}원을 카드 결제 취소로 환불했습니다. "
+                           "카드사에 따라 반영까지 영업일 기준 3~7일이 걸릴 수 있습니다.")
+    return "info", (f"{ended} 환불 금액 {won:,}원은 카드사 처리 결과를 확인하는 중입니다. "
+                    "확인되는 대로 3영업일 이내에 환불해 드리며, 두 번 환불되지 않습니다. "
+                    "궁금한 점은 고객센터로 문의해 주세요.")
 
 
 @bp.post("/subscriptions/<int:subscription_id>/resume")
@@ -151,3 +186,30 @@ def _plan_changed_message(change: subscriptions.PlanChange) -> str:
         return f"요금제 변경 예약을 취소했습니다. 지금 요금제({option.name})가 유지됩니다."
     return (f"요금제 변경을 예약했습니다. {kst_date(option.effective_at)}부터 {option.name} "
             f"({option.amount_won:,}원)으로 결제됩니다.")
+
+
+# -- 회원탈퇴 ----------------------------------------------------------------------------------------
+
+@bp.route("/delete", methods=["GET", "POST"])
+@login_required
+def delete_account():
+    """회원탈퇴: refused while a subscription is live; the password is asked again."""
+    form = DeleteAccountForm()
+    error = None
+    if form.validate_on_submit():
+        found = services()
+        try:
+            withdrawal.delete_account(db.session, user=current_user, password=form.password.data, toss=found.toss,
+                                      vault=found.vault, clock=found.clock, ip=client_ip())
+        except ActionRefused as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            logout_user()
+            flash("회원 탈퇴가 완료되었습니다. 개인정보와 등록한 카드 정보를 삭제했으며, 법령에 따라 보관해야 하는 거래 기록만 "
+                  "보관 기간 동안 남겨 둡니다. 그동안 이용해 주셔서 감사합니다.", "success")
+            return redirect(url_for("shop.home"))
+    blocking = withdrawal.blocking_subscriptions(db.session, current_user.id)
+    status = 200 if not form.is_submitted() else 400
+    return render_template("account/delete.html", form=form, error=error, blocking=blocking,
+                           status_label=queries.status_label), status
