@@ -8,14 +8,15 @@ Nothing here commits or calls Toss; `charging` builds on these and re-exports th
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from storefront.billing import cycle
-from storefront.models import Attempt, Charge, Subscription
+from storefront.models import Attempt, Charge, Consent, Subscription
 
 DUE_STATUSES = ("active", "trialing", "past_due")
 OPEN_ATTEMPT_STATUSES = ("sending", "unknown")
@@ -108,10 +109,30 @@ def apply_pending_plan(subscription: Subscription) -> bool:
     new_plan = subscription.pending_plan
     if subscription.pending_plan_id is None or new_plan is None:
         return False
+    agreed = _booked_amount(subscription, new_plan.id)
     subscription.plan_id, subscription.plan = new_plan.id, new_plan
-    subscription.amount_won = new_plan.amount_won
+    # Never more than the shopper agreed to when booking: a later price rise needs its own consent.
+    subscription.amount_won = min(new_plan.amount_won, agreed) if agreed is not None else new_plan.amount_won
     subscription.pending_plan_id, subscription.pending_plan = None, None
     return True
+
+
+def _booked_amount(subscription: Subscription, plan_id: int) -> int | None:
+    """The price shown and agreed to when the shopper booked `plan_id` (its ``plan_change`` Consent)."""
+    session = object_session(subscription)
+    if session is None:
+        return None
+    consents = session.scalars(select(Consent).where(
+        Consent.subscription_id == subscription.id, Consent.kind == "plan_change", Consent.decision == "agreed",
+    ).order_by(Consent.at.desc(), Consent.id.desc())).all()
+    for consent in consents:
+        try:
+            detail = json.loads(consent.detail or "{}")
+        except ValueError:
+            continue
+        if detail.get("to_plan_id") == plan_id and isinstance(detail.get("new_amount_won"), int):
+            return detail["new_amount_won"]
+    return None
 
 
 def pending_charge(session: Session, subscription_id: int) -> Charge | None:

@@ -221,3 +221,21 @@ def test_order_summary_dates_match_what_the_engine_charges(plans, clock, config)
                                                                charging.cycle.anchor_day_for(clock.now()), 10)
     trial = checkout.order_summary(plans["trial"], now=clock.now(), billing_hour_kst=config.billing_hour_kst)
     assert not trial.charge_now and trial.first_charge_at == trial.trial_end_at
+
+
+def test_a_booked_plan_is_charged_at_the_price_the_shopper_agreed_to_even_after_a_price_rise(
+        db_session, vault, fake, clock, plans, notifier, config):
+    owner = user(db_session, clock)
+    key, _ = card(db_session, vault, fake, owner, clock)
+    monthly = sub(db_session, owner, plans["monthly"], key, clock)
+    subscriptions.change_plan(db_session, user=owner, subscription_id=monthly.id, plan_id=plans["yearly"].id,
+                              ip="1.2.3.4", notifier=notifier, clock=clock, config=config, terms_version="v1")
+    plans["yearly"].amount_won = 120000  # the merchant raises the yearly price after the booking
+    db_session.commit()
+
+    clock.set(monthly.next_charge_at)
+    charging.charge_period(db_session, monthly.id, toss=fake, vault=vault, notifier=RecordingNotifier(), clock=clock,
+                           config=config)
+    assert [p.total_amount for p in fake.approved] == [99000]
+    db_session.expire_all()
+    assert db_session.get(Subscription, monthly.id).amount_won == 99000
