@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
@@ -50,7 +52,30 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+_ONE_TIME_KEYS = re.compile(r"(authKey=)[^&\s\"]+")
+
+
+class RedactAuthKeys(logging.Filter):
+    """Access-log lines without Toss's one-time authKey (it arrives in /billing/success's query string)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "authKey=" in message:
+            record.msg, record.args = _ONE_TIME_KEYS.sub(r"\1[redacted]", message), ()
+        return True
+
+
+def install_access_log_redaction() -> None:
+    """Attach the filter to the development server's and gunicorn's access loggers (once per process)."""
+    for name in ("werkzeug", "gunicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactAuthKeys) for f in logger.filters):
+            logger.addFilter(RedactAuthKeys())
+
+
 def register(app: Flask) -> None:
+    install_access_log_redaction()
+
     @app.after_request
     def set_headers(response):
         config = current_app.config["STOREFRONT"]
