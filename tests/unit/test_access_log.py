@@ -1,5 +1,6 @@
 """Access logs keep Toss's one-time authKey out."""
 
+
 def test_access_log_lines_never_show_the_authkey():
     import logging
 
