@@ -67,20 +67,28 @@ def confirm_cancel(subscription_id: int):
                            offer=offer, form=ActionForm())
 
 
-@bp.post("/subscriptions/<int:subscription_id>/cancel")
-@login_required
-def cancel_subscription(subscription_id: int):
+def _cancel(action, subscription_id: int):
+    """Run a cancel action of `billing.subscriptions` for the signed-in shopper; None (flashed) if refused."""
     _checked_form()
     found = services()
     try:
-        result = subscriptions.cancel_subscription(
-            db.session, user=current_user, subscription_id=subscription_id, toss=found.toss, vault=found.vault,
-            notifier=found.notifier, clock=found.clock, config=_config(), ip=client_ip())
+        result = action(db.session, user=current_user, subscription_id=subscription_id, toss=found.toss,
+                        vault=found.vault, notifier=found.notifier, clock=found.clock, config=_config(),
+                        ip=client_ip())
     except ActionRefused as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return redirect(url_for("account.overview"))
+        return None
     enqueue_notices(result.notice_ids)
+    return result
+
+
+@bp.post("/subscriptions/<int:subscription_id>/cancel")
+@login_required
+def cancel_subscription(subscription_id: int):
+    result = _cancel(subscriptions.cancel_subscription, subscription_id)
+    if result is None:
+        return redirect(url_for("account.overview"))
     if result.ended_now:
         flash("구독이 해지되었습니다. 더 이상 결제되지 않으며, 등록한 카드 정보는 삭제되었습니다.", "success")
     else:
@@ -93,17 +101,9 @@ def cancel_subscription(subscription_id: int):
 @login_required
 def cancel_now(subscription_id: int):
     """바로 해지하고 환불받기: the amount is recomputed by the domain, never read from the form."""
-    _checked_form()
-    found = services()
-    try:
-        result = subscriptions.cancel_now_with_refund(
-            db.session, user=current_user, subscription_id=subscription_id, toss=found.toss, vault=found.vault,
-            notifier=found.notifier, clock=found.clock, config=_config(), ip=client_ip())
-    except ActionRefused as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+    result = _cancel(subscriptions.cancel_now_with_refund, subscription_id)
+    if result is None:
         return redirect(url_for("account.overview"))
-    enqueue_notices(result.notice_ids)
     category, message = _cancel_now_message(result)
     flash(message, category)
     return redirect(url_for("account.overview"))
