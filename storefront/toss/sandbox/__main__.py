@@ -1,6 +1,6 @@
 """`python -m storefront.toss.sandbox --host 127.0.0.1 --port 5055 [--db PATH]`.
 
-Settings come from `SANDBOX_*` variables (see settings.py and the README); `.env` is read
+Settings come from `SANDBOX_*` variables (see settings.py and docs/sandbox.md); `.env` is read
 first, as the Flask CLI does for the store, so one file configures both processes.
 `--port 0` picks a free port; the first line printed names the URL.
 """

@@ -16,7 +16,7 @@ from datetime import date
 
 @dataclass(frozen=True)
 class CardBehaviour:
-    label: str  # Korean, for the README and the card window's help list
+    label: str  # Korean, for docs/sandbox.md and the card window's help list
     registration_error: str | None = None
     charge_error: str | None = None
     approve_first: int = 0  # charges approved before charge_error applies
