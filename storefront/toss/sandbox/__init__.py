@@ -4,9 +4,10 @@
 charges, payment confirm/lookup/cancel; toss-api.md §2–§4), a stub of the JS SDK v2 at
 `/v2/standard` with a card window, test cards with chosen declines, webhooks with Toss's
 retry schedule, and `/_sandbox/*` control endpoints (ledger, settings, faults, clock).
-It shares nothing with the store but `storefront.config` constants and the clock: the
-store talks to it over HTTP exactly as it talks to Toss, so switching TOSS_ENV from
-`sandbox` to `test` changes only the base URL and the keys. Run it with
+It shares no code with the store (it has its own small clock and default keys; a test
+checks that nothing here imports `storefront.*` outside this package): the store talks to
+it over HTTP exactly as it talks to Toss, so switching TOSS_ENV from `sandbox` to `test`
+changes only the base URL and the keys. Run it with
 `python -m storefront.toss.sandbox`.
 """
 
@@ -16,9 +17,8 @@ from pathlib import Path
 
 from flask import Flask, Response
 
-from storefront.clock import Clock, SystemClock
-
 from . import api, control, window
+from .clock import Clock, SystemClock
 from .errors import ApiError
 from .pipeline import error_response
 from .runtime import SandboxRuntime

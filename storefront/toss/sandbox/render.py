@@ -10,9 +10,8 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from storefront.clock import KST
-
 from .cards import card_info
+from .clock import KST
 from .store import parse_iso
 
 APPROVED_STATUSES = ("DONE", "CANCELED", "PARTIAL_CANCELED")

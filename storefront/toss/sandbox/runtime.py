@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from storefront.clock import Clock
-
+from .clock import Clock
 from .settings import SandboxSettings
 from .store import Store
 

@@ -12,9 +12,14 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from storefront.config import ROOT, SANDBOX_CLIENT_KEY, SANDBOX_SECRET_KEY
-
+# The repository root (storefront/toss/sandbox/settings.py is three folders down).
+ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_DB = ROOT / "instance" / "sandbox.db"
+# The keys a sandbox accepts when none are configured. The store's config uses the same two
+# values as its TOSS_* defaults in sandbox mode (a test keeps them equal); they only ever work
+# against a local sandbox.
+SANDBOX_CLIENT_KEY = "test_ck_sandbox0000000000000000000"
+SANDBOX_SECRET_KEY = "test_sk_sandbox0000000000000000000"
 # Fields a running sandbox refuses to change (its identity and its state file).
 FIXED_FIELDS = ("secret_key", "client_key", "db_path")
 

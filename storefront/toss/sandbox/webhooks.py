@@ -20,8 +20,7 @@ from typing import Any, Callable
 
 import requests
 
-from storefront.clock import KST
-
+from .clock import KST
 from .settings import SandboxSettings
 from .store import Store, iso, parse_iso
 

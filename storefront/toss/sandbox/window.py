@@ -16,9 +16,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, send_from_directory, url_for
 
-from storefront.clock import KST
-
 from . import payments
+from .clock import KST
 from .render import APPROVED_STATUSES, kst
 from .cards import TEST_CARDS, behaviour_of, card_info, parse_birth, parse_expiry, parse_number
 from .errors import ApiError, message_of
