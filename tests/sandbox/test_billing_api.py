@@ -138,7 +138,9 @@ def test_a_declined_order_id_can_be_tried_again(sandbox):
         ({"orderId": "주문-000001"}, "INVALID_ORDER_ID"),
         ({"amount": 99}, "BELOW_MINIMUM_AMOUNT"),
         ({"amount": 1000.5}, "INVALID_REQUEST"),
-        ({"amount": "1000"}, "INVALID_REQUEST"),
+        ({"amount": "1,000"}, "INVALID_REQUEST"),
+        ({"amount": "1000.5"}, "INVALID_REQUEST"),
+        ({"amount": "-1000"}, "INVALID_REQUEST"),
         ({"orderName": "가" * 101}, "INVALID_ORDER_NAME"),
         ({"orderName": ""}, "INVALID_ORDER_NAME"),
         ({"customerKey": "x"}, "INVALID_CUSTOMER_KEY"),
@@ -177,7 +179,7 @@ def _basic(raw: str) -> dict[str, str]:
         ("wrong", (401, "UNAUTHORIZED_KEY")),
         ("nocolon", (401, "INCORRECT_BASIC_AUTH_FORMAT")),
         ({"Authorization": "Bearer abc"}, (401, "UNAUTHORIZED_KEY")),
-        ({"Authorization": "Basic !!!"}, (401, "UNAUTHORIZED_KEY")),
+        ({"Authorization": "Basic !!!"}, (400, "INVALID_API_KEY")),
     ],
 )
 def test_requests_without_the_secret_key_are_refused(sandbox, headers, expected):

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, Response
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
 
 from . import api, control, window
 from .clock import Clock, SystemClock
 from .errors import ApiError
-from .pipeline import error_response
+from .pipeline import TRACE_HEADER, error_response, new_trace_id
 from .runtime import SandboxRuntime
 from .settings import SandboxSettings, SettingsError
 from .webhooks import WebhookDispatcher
@@ -65,13 +66,30 @@ def close_sandbox_app(app: Flask) -> None:
 def _headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if _is_api():
+        response.headers.setdefault(TRACE_HEADER, new_trace_id())
     return response
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/v1/")
 
 
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:
         return error_response(error)
+
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def not_served(error: HTTPException) -> Response | HTTPException:
+        """Toss answers JSON on every API path (D-REQRES); pages keep werkzeug's HTML."""
+        if not _is_api():
+            return error
+        response = error_response(ApiError("NOT_FOUND" if error.code == 404 else "METHOD_NOT_ALLOWED"))
+        if error.code == 405:
+            response.headers["Allow"] = ", ".join(error.valid_methods or ())
+        return response
 
     @app.errorhandler(500)
     def internal(error: Exception) -> Response:  # Flask has already logged the traceback

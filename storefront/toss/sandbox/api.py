@@ -33,7 +33,7 @@ def _status_changed(row: Any) -> None:
 
 
 @bp.post("/v1/billing/authorizations/issue")
-@toss_endpoint
+@toss_endpoint("billing_issue")
 def issue_billing_key() -> tuple[int, Any]:
     rt = runtime()
     row = payments.issue_billing_key(rt.store, rt.clock.now(), json_body())
@@ -41,7 +41,7 @@ def issue_billing_key() -> tuple[int, Any]:
 
 
 @bp.post("/v1/billing/<billing_key>")
-@toss_endpoint
+@toss_endpoint("billing_charge")
 def charge_billing_key(billing_key: str) -> tuple[int, Any]:
     rt = runtime()
     req = payments.parse_charge(json_body())
@@ -50,7 +50,7 @@ def charge_billing_key(billing_key: str) -> tuple[int, Any]:
 
 
 @bp.delete("/v1/billing/<billing_key>")
-@toss_endpoint
+@toss_endpoint("billing_delete")
 def delete_billing_key(billing_key: str) -> tuple[int, Any]:
     rt = runtime()
     payments.delete_billing_key(rt.store, rt.clock.now(), billing_key)
@@ -59,7 +59,7 @@ def delete_billing_key(billing_key: str) -> tuple[int, Any]:
 
 
 @bp.post("/v1/payments/confirm")
-@toss_endpoint
+@toss_endpoint("confirm")
 def confirm_payment() -> tuple[int, Any]:
     rt = runtime()
     body = json_body()
@@ -86,19 +86,19 @@ def _notify_if_settled(payment_key: Any) -> None:
 
 
 @bp.get("/v1/payments/<payment_key>")
-@toss_endpoint
+@toss_endpoint("payment_lookup")
 def get_payment(payment_key: str) -> tuple[int, Any]:
     return 200, _payment(payments.get_payment(runtime().store, payment_key))
 
 
 @bp.get("/v1/payments/orders/<order_id>")
-@toss_endpoint
+@toss_endpoint("payment_lookup")
 def get_payment_by_order(order_id: str) -> tuple[int, Any]:
     return 200, _payment(payments.get_payment_by_order(runtime().store, order_id))
 
 
 @bp.post("/v1/payments/<payment_key>/cancel")
-@toss_endpoint
+@toss_endpoint("cancel")
 def cancel_payment(payment_key: str) -> tuple[int, Any]:
     rt = runtime()
     row = payments.cancel_payment(rt.store, rt.clock.now(), payment_key, json_body())

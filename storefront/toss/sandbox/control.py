@@ -16,7 +16,7 @@ from . import payments
 from .render import kst
 from .store import parse_iso
 from .cards import TEST_CARDS
-from .errors import CATALOGUE, ApiError
+from .errors import ApiError, accepts_test_code
 from .pipeline import error_response, json_response, runtime
 from .settings import SettingsError
 
@@ -88,8 +88,8 @@ def billing_key_outcome() -> Response:
     if not (isinstance(customer_key, str) or isinstance(billing_key, str)):
         raise ApiError("INVALID_REQUEST", "customerKey 또는 billingKey가 필요합니다.")
     code = body.get("code")
-    if code is not None and code not in CATALOGUE:
-        raise ApiError("INVALID_REQUEST", f"알 수 없는 오류 코드입니다: {code}")
+    if code is not None and (not isinstance(code, str) or not accepts_test_code("billing_charge", code)):
+        raise ApiError("INVALID_REQUEST", f"자동결제 승인이 답할 수 없는 오류 코드입니다: {code}")
     changed = payments.set_outcome(runtime().store, code=code, customer_key=customer_key,
                                    billing_key=billing_key, use_card=bool(body.get("useCard")))
     if not changed:

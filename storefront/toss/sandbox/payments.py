@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .cards import behaviour_of
-from .errors import ApiError
+from .cards import behaviour_of, card_info
+from .errors import INSTALLMENT_MIN_AMOUNT, MAX_CARD_AMOUNT, MAX_INSTALLMENT_MONTHS, MIN_CARD_AMOUNT, ApiError
 from .store import Store, iso, parse_iso
 
 ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 CUSTOMER_KEY = re.compile(r"^[A-Za-z0-9\-_=.@]{2,300}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_CARD_AMOUNT = 100
+DIGITS = re.compile(r"^[0-9]{1,15}$")
 CONFIRM_WINDOW = timedelta(minutes=10)
 
 
@@ -36,6 +36,8 @@ class ChargeRequest:
     customer_email: str | None
     customer_name: str | None
     tax_free_amount: int
+    tax_exemption_amount: int = 0
+    installment_months: int = 0
 
 
 # ---------------------------------------------------------------- validation
@@ -65,15 +67,64 @@ def check_order_name(value: Any) -> str:
     return value
 
 
-def check_amount(value: Any, name: str = "amount") -> int:
-    """A whole number of won (JSON 4900 or 4900.0); card payments need at least 100."""
+def won(value: Any, name: str) -> int:
+    """A whole number of won: JSON 4900, 4900.0 or "4900" (what Toss's samples send; errors.py)."""
+    if isinstance(value, str) and DIGITS.match(value):
+        return int(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ApiError("INVALID_REQUEST", f"{name} 값은 숫자여야 합니다.")
+        raise ApiError("INVALID_REQUEST", f"{name} 값은 숫자여야 합니다.", f"{name} must be a number.")
     if isinstance(value, float) and not value.is_integer():
-        raise ApiError("INVALID_REQUEST", f"{name} 값은 원 단위 정수여야 합니다.")
-    if value < MIN_CARD_AMOUNT:
-        raise ApiError("BELOW_MINIMUM_AMOUNT")
+        raise ApiError("INVALID_REQUEST", f"{name} 값은 원 단위 정수여야 합니다.",
+                       f"{name} must be a whole number of won.")
     return int(value)
+
+
+def check_amount(value: Any, name: str = "amount") -> int:
+    """A payment amount: whole won (`won`), at least 100 for a card."""
+    amount = won(value, name)
+    if amount < MIN_CARD_AMOUNT:
+        raise ApiError("BELOW_MINIMUM_AMOUNT")
+    return amount
+
+
+def check_card_limit(amount: int) -> None:
+    """Above the sandbox's card limit (errors.MAX_CARD_AMOUNT) the card company refuses."""
+    if amount > MAX_CARD_AMOUNT:
+        raise ApiError("EXCEED_MAX_AMOUNT")
+
+
+def _part_of(body: dict[str, Any], name: str, limit: int) -> int:
+    """An optional amount inside the payment (taxFreeAmount, taxExemptionAmount): 0..limit."""
+    value = body.get(name)
+    if value in (None, ""):
+        return 0
+    amount = won(value, name)
+    if not 0 <= amount <= limit:
+        raise ApiError("INVALID_REQUEST", f"{name} 값이 올바르지 않습니다.", f"{name} is out of range.")
+    return amount
+
+
+def _installment(body: dict[str, Any], amount: int, card_number: str | None = None) -> int:
+    """`cardInstallmentPlan`: 0 (lump sum) or 2–12 months, only from 50,000 won (toss-api.md §2.4)."""
+    value = body.get("cardInstallmentPlan")
+    if value is None or value == "":
+        return 0
+    try:
+        months = won(value, "cardInstallmentPlan")
+    except ApiError:
+        raise ApiError("INVALID_CARD_INSTALLMENT_PLAN") from None
+    if months == 0:
+        return 0
+    if months < 0 or months == 1:
+        raise ApiError("INVALID_CARD_INSTALLMENT_PLAN")
+    if months > MAX_INSTALLMENT_MONTHS:
+        raise ApiError("EXCEED_MAX_CARD_INSTALLMENT_PLAN")
+    if amount < INSTALLMENT_MIN_AMOUNT:
+        raise ApiError("INVALID_CARD_INSTALLMENT_PLAN", "할부는 50,000원 이상 결제에만 적용할 수 있습니다.",
+                       "Installments are only available from 50,000 KRW.")
+    if card_number is not None and card_info(card_number).card_type != "신용":
+        raise ApiError("NOT_SUPPORTED_MONTHLY_INSTALLMENT_PLAN")
+    return months
 
 
 def _optional_text(body: dict[str, Any], name: str, code: str = "INVALID_REQUEST") -> str | None:
@@ -93,8 +144,12 @@ def parse_charge(body: dict[str, Any]) -> ChargeRequest:
     email = _optional_text(body, "customerEmail", "INVALID_EMAIL")
     if email is not None and not EMAIL.match(email):
         raise ApiError("INVALID_EMAIL")
+    tax_free = _part_of(body, "taxFreeAmount", amount)
+    exemption = _part_of(body, "taxExemptionAmount", amount - tax_free)
+    # Shape and amount rules here; whether the card takes installments is checked with the key.
     return ChargeRequest(customer_key, amount, order_id, order_name, email,
-                         _optional_text(body, "customerName"), _tax_free(body, amount))
+                         _optional_text(body, "customerName"), tax_free, exemption,
+                         _installment(body, amount))
 
 
 # ---------------------------------------------------------------- keys
@@ -192,18 +247,22 @@ def charge_billing_key(store: Store, now: datetime, billing_key: str, req: Charg
         if key["customer_key"] != req.customer_key:
             raise ApiError("NOT_MATCHES_CUSTOMER_KEY")
         _refuse_duplicate_order(conn, req.order_id)
+        if req.installment_months:
+            _installment({"cardInstallmentPlan": req.installment_months}, req.amount, key["card_number"])
+        check_card_limit(req.amount)
         error = _charge_error(key)
         if error:
             raise ApiError(error)
         payment_key = new_payment_key()
         conn.execute(
             """INSERT INTO payments (payment_key, order_id, order_name, type, status, total_amount, balance_amount,
-                   tax_free_amount, billing_key, customer_key, card_number, approve_no, customer_email, customer_name,
-                   requested_at, approved_at, last_transaction_key)
-               VALUES (?, ?, ?, 'BILLING', 'DONE', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (payment_key, req.order_id, req.order_name, req.amount, req.amount, req.tax_free_amount, billing_key,
-             req.customer_key, key["card_number"], _approve_no(), req.customer_email, req.customer_name,
-             iso(now), iso(now), new_transaction_key()),
+                   tax_free_amount, tax_exemption_amount, installment_months, billing_key, customer_key,
+                   card_number, approve_no, customer_email, customer_name, requested_at, approved_at,
+                   last_transaction_key)
+               VALUES (?, ?, ?, 'BILLING', 'DONE', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (payment_key, req.order_id, req.order_name, req.amount, req.amount, req.tax_free_amount,
+             req.tax_exemption_amount, req.installment_months, billing_key, req.customer_key, key["card_number"],
+             _approve_no(), req.customer_email, req.customer_name, iso(now), iso(now), new_transaction_key()),
         )
         conn.execute("UPDATE billing_keys SET approved_count = approved_count + 1 WHERE billing_key = ?",
                      (billing_key,))
@@ -249,9 +308,7 @@ def confirm_payment(store: Store, now: datetime, body: dict[str, Any]) -> sqlite
     """
     payment_key = require_str(body, "paymentKey")
     order_id = check_order_id(body.get("orderId"))
-    amount = body.get("amount")
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)):
-        raise ApiError("INVALID_REQUEST", "amount 값은 숫자여야 합니다.")
+    amount = won(body.get("amount"), "amount")
     with store.write() as conn:
         row = _payment_row(conn, payment_key)
         if row is None or row["type"] != "NORMAL":
@@ -261,7 +318,8 @@ def confirm_payment(store: Store, now: datetime, body: dict[str, Any]) -> sqlite
         if row["order_id"] != order_id:
             raise ApiError("INVALID_REQUEST", "주문번호가 결제창에서 요청한 주문번호와 일치하지 않습니다.")
         if amount != row["total_amount"]:
-            raise ApiError("INVALID_REQUEST", "결제 금액이 결제창에서 요청한 금액과 일치하지 않습니다.")
+            raise ApiError("INVALID_REQUEST", "결제 금액이 결제창에서 요청한 금액과 일치하지 않습니다.",
+                           "The amount does not match the amount the payment window was opened with.")
         _refuse_duplicate_order(conn, order_id)
         error = _settle_session(conn, now, row)
         row = _payment_row(conn, payment_key)
@@ -276,8 +334,11 @@ def _settle_session(conn: sqlite3.Connection, now: datetime, row: sqlite3.Row) -
         conn.execute("UPDATE payments SET status = 'EXPIRED' WHERE payment_key = ?", (payment_key,))
         return ApiError("NOT_FOUND_PAYMENT_SESSION")
     behaviour = behaviour_of(row["card_number"])
-    if behaviour.charge_error and not behaviour.approve_first:
-        error = ApiError(behaviour.charge_error)
+    code = behaviour.charge_error if behaviour.charge_error and not behaviour.approve_first else None
+    if row["total_amount"] > MAX_CARD_AMOUNT:
+        code = "EXCEED_MAX_AMOUNT"
+    if code:
+        error = ApiError(code)
         conn.execute(
             "UPDATE payments SET status = 'ABORTED', failure_code = ?, failure_message = ? WHERE payment_key = ?",
             (error.code, error.message, payment_key),
@@ -322,7 +383,8 @@ def cancel_payment(store: Store, now: datetime, payment_key: str, body: dict[str
     """Cancel all (no cancelAmount) or part of the remaining balance; one cancels[] entry each."""
     reason = body.get("cancelReason")
     if not isinstance(reason, str) or not 1 <= len(reason) <= 200:
-        raise ApiError("INVALID_REQUEST", "cancelReason 값은 1자 이상 200자 이하여야 합니다.")
+        raise ApiError("INVALID_REQUEST", "cancelReason 값은 1자 이상 200자 이하여야 합니다.",
+                       "cancelReason must be 1 to 200 characters.")
     with store.write() as conn:
         row = _payment_row(conn, payment_key)
         if row is None:
@@ -334,14 +396,20 @@ def cancel_payment(store: Store, now: datetime, payment_key: str, body: dict[str
         balance = row["balance_amount"]
         amount = _cancel_amount(body, balance)
         refundable = body.get("refundableAmount")
-        if refundable is not None and refundable != balance:
-            raise ApiError("NOT_CANCELABLE_AMOUNT", "환불 가능 금액이 일치하지 않습니다.")
+        if refundable is not None and won(refundable, "refundableAmount") != balance:
+            raise ApiError("NOT_CANCELABLE_AMOUNT", "환불 가능 금액이 일치하지 않습니다.",
+                           "refundableAmount does not match the cancelable balance.")
         remaining = balance - amount
+        if remaining and row["tax_exemption_amount"]:
+            # D-REF taxExemptionAmount: a card payment with one cannot be cancelled in part.
+            raise ApiError("NOT_ALLOWED_PARTIAL_REFUND")
+        tax_free = _part_of(body, "taxFreeAmount", min(amount, _tax_free_left(conn, row)))
         transaction_key = new_transaction_key()
         conn.execute(
             """INSERT INTO cancels (payment_key, transaction_key, cancel_amount, cancel_reason, tax_free_amount,
-                   refundable_amount, canceled_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            (payment_key, transaction_key, amount, reason, _tax_free(body, amount), remaining, iso(now)),
+                   tax_exemption_amount, refundable_amount, canceled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (payment_key, transaction_key, amount, reason, tax_free,
+             row["tax_exemption_amount"] if not remaining else 0, remaining, iso(now)),
         )
         conn.execute(
             "UPDATE payments SET status = ?, balance_amount = ?, last_transaction_key = ? WHERE payment_key = ?",
@@ -354,18 +422,16 @@ def _cancel_amount(body: dict[str, Any], balance: int) -> int:
     value = body.get("cancelAmount")
     if value is None:
         return balance
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
-        raise ApiError("INVALID_REQUEST", "cancelAmount 값은 원 단위 정수여야 합니다.")
-    if not 0 < value <= balance:
+    amount = won(value, "cancelAmount")
+    if not 0 < amount <= balance:
         raise ApiError("NOT_CANCELABLE_AMOUNT")
-    return int(value)
+    return amount
 
 
-def _tax_free(body: dict[str, Any], limit: int) -> int:
-    value = body.get("taxFreeAmount") or 0
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
-        raise ApiError("INVALID_REQUEST", "taxFreeAmount 값이 올바르지 않습니다.")
-    return value
+def _tax_free_left(conn: sqlite3.Connection, row: sqlite3.Row) -> int:
+    cancelled = conn.execute("SELECT COALESCE(SUM(tax_free_amount), 0) FROM cancels WHERE payment_key = ?",
+                             (row["payment_key"],)).fetchone()[0]
+    return row["tax_free_amount"] - cancelled
 
 
 def cancels_of(store: Store, payment_key: str) -> list[sqlite3.Row]:

@@ -1,10 +1,15 @@
 """Everything a `/v1/*` request goes through before and after its handler.
 
-Order: rate limit → Basic auth → `TossPayments-Test-Code` → injected 5xx (money
-requests) → Idempotency-Key (replay, 409 while running, or claim) → latency → test gate
-→ handler → remember the answer under the key → injected timeout or dropped connection.
-Injected 5xx answers happen before anything is done and are not remembered, so a retry
-with the same key can succeed; timeouts and drops happen after the work is committed.
+Order: rate limit → Basic auth → Idempotency-Key format → injected 5xx (money requests)
+→ Idempotency-Key (replay, 409 while running, or claim) → latency → test gate →
+`TossPayments-Test-Code` → handler → remember the answer under the key → injected timeout
+or dropped connection. Injected 5xx answers happen before anything is done and are not
+remembered, so a retry with the same key can succeed; timeouts and drops happen after the
+work is committed. A test-code answer is an answer like any other: it is remembered under
+the Idempotency-Key, so the same key without the header replays it instead of charging.
+
+Every `/v1/*` answer is JSON and carries an `X-TossPayments-Trace-Id` header (what Toss
+asks merchants to quote to support); messages are English for `Accept-Language: en-US`.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
+import secrets
 import socket
 from datetime import timedelta
 from functools import wraps
@@ -21,12 +28,15 @@ from typing import Any, Callable
 
 from flask import Response, current_app, request
 
-from .errors import CATALOGUE, ApiError
+from .errors import CATALOGUE, NOT_TOSS_CODES, ApiError, accepts_test_code
 from .runtime import SandboxRuntime
 from .store import iso, parse_iso
 
 IDEMPOTENCY_TTL = timedelta(days=15)
 MAX_IDEMPOTENCY_KEY = 300
+TRACE_HEADER = "X-TossPayments-Trace-Id"
+# What a secret key looks like (API 개별 연동 test_sk_/live_sk_, widget test_gsk_/live_gsk_).
+SECRET_KEY_FORMAT = re.compile(r"^(test|live)_g?sk_[A-Za-z0-9_]+$")
 
 Handler = Callable[..., tuple[int, Any]]
 
@@ -41,52 +51,72 @@ def json_response(status: int, body: Any) -> Response:
 
 
 def error_response(error: ApiError) -> Response:
-    return json_response(error.status, error.body())
+    return json_response(error.status, error.body(language()))
 
 
-def toss_endpoint(view: Handler) -> Callable[..., Response]:
-    """Wrap a handler returning (status, body) into Toss's request pipeline."""
-
-    @wraps(view)
-    def wrapper(**kwargs: Any) -> Response:
-        rt = runtime()
-        settings = rt.settings
-        try:
-            _check_rate(rt)
-            _check_auth(settings.secret_key)
-            _check_test_code()
-            key = _idempotency_key()
-        except ApiError as error:
-            return error_response(error)
-        fault = rt.dice.fault(settings) if request.method in ("POST", "DELETE") else None
-        if fault == "fail":
-            return error_response(ApiError("FAILED_INTERNAL_SYSTEM_PROCESSING"))
-        scope = _scope(key, settings.secret_key) if key else None
-        if scope:
-            replay = _claim(rt, scope)
-            if replay is not None:
-                return _deliver(rt, fault, json_response(*replay))
-        try:
-            rt.pause(rt.dice.latency_seconds(settings))
-            if rt.gate is not None:
-                rt.gate.arrive(rt.stopping)
-            status, body = _run(view, kwargs)
-        except BaseException:
-            if scope:
-                _release(rt, scope)
-            raise
-        if scope:
-            _remember(rt, scope, status, body)
-        return _deliver(rt, fault, json_response(status, body))
-
-    return wrapper
+def language() -> str:
+    """"en" when the request's first preference is English (`Accept-Language: en-US`), else "ko"."""
+    first = request.headers.get("Accept-Language", "").split(",")[0].strip().lower()
+    return "en" if first.startswith("en") else "ko"
 
 
-def _run(view: Handler, kwargs: dict[str, Any]) -> tuple[int, Any]:
+def new_trace_id() -> str:
+    return secrets.token_hex(16)
+
+
+def toss_endpoint(endpoint: str) -> Callable[[Handler], Callable[..., Response]]:
+    """Wrap a handler returning (status, body) into Toss's request pipeline.
+
+    `endpoint` names the API for the test-code table (`errors.ENDPOINT_CODES`).
+    """
+
+    def decorate(view: Handler) -> Callable[..., Response]:
+        @wraps(view)
+        def wrapper(**kwargs: Any) -> Response:
+            return _pipeline(endpoint, view, kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _pipeline(endpoint: str, view: Handler, kwargs: dict[str, Any]) -> Response:
+    rt = runtime()
+    settings = rt.settings
     try:
+        _check_rate(rt)
+        _check_auth(settings.secret_key)
+        key = _idempotency_key()
+    except ApiError as error:
+        return error_response(error)
+    fault = rt.dice.fault(settings) if request.method in ("POST", "DELETE") else None
+    if fault == "fail":
+        return error_response(ApiError("FAILED_INTERNAL_SYSTEM_PROCESSING"))
+    scope = _scope(key, settings.secret_key) if key else None
+    if scope:
+        replay = _claim(rt, scope)
+        if replay is not None:
+            return _deliver(rt, fault, json_response(*replay))
+    try:
+        rt.pause(rt.dice.latency_seconds(settings))
+        if rt.gate is not None:
+            rt.gate.arrive(rt.stopping)
+        status, body = _run(endpoint, view, kwargs)
+    except BaseException:
+        if scope:
+            _release(rt, scope)
+        raise
+    if scope:
+        _remember(rt, scope, status, body)
+    return _deliver(rt, fault, json_response(status, body))
+
+
+def _run(endpoint: str, view: Handler, kwargs: dict[str, Any]) -> tuple[int, Any]:
+    try:
+        _check_test_code(endpoint)
         return view(**kwargs)
     except ApiError as error:
-        return error.status, error.body()
+        return error.status, error.body(language())
 
 
 def json_body() -> dict[str, Any]:
@@ -108,6 +138,8 @@ def _check_rate(rt: SandboxRuntime) -> None:
 
 
 def _check_auth(secret_key: str) -> None:
+    """No key: 401 UNAUTHORIZED_KEY; a malformed one: 400 INVALID_API_KEY; no ':' after it:
+    INCORRECT_BASIC_AUTH_FORMAT; a well-formed key that is not ours: 401 UNAUTHORIZED_KEY (D-ERR)."""
     header = request.headers.get("Authorization", "")
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded.strip():
@@ -115,20 +147,24 @@ def _check_auth(secret_key: str) -> None:
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise ApiError("UNAUTHORIZED_KEY") from None
+        raise ApiError("INVALID_API_KEY") from None
     if ":" not in decoded:
         raise ApiError("INCORRECT_BASIC_AUTH_FORMAT")
     username = decoded.split(":", 1)[0]
+    if not SECRET_KEY_FORMAT.match(username):
+        raise ApiError("INVALID_API_KEY")
     if not hmac.compare_digest(username.encode(), secret_key.encode()):
         raise ApiError("UNAUTHORIZED_KEY")
 
 
-def _check_test_code() -> None:
+def _check_test_code(endpoint: str) -> None:
+    """`TossPayments-Test-Code: CODE` answers CODE, if this API can answer it (D-AUTH, §7)."""
     code = request.headers.get("TossPayments-Test-Code")
     if code is None:
         return
-    if code not in CATALOGUE:
-        raise ApiError("INVALID_TEST_CODE")
+    if code in NOT_TOSS_CODES or code not in CATALOGUE or not accepts_test_code(endpoint, code):
+        raise ApiError("INVALID_TEST_CODE", f"이 API에서 쓸 수 없는 테스트 코드입니다: {code[:64]}",
+                       f"This API cannot answer the test code {code[:64]}.")
     raise ApiError(code)
 
 

@@ -2,6 +2,9 @@
 
 Field names and formats follow the 2024-06-01 API version (toss-api.md §2.2, §2.6, §3.5):
 timestamps in Korean time with the +09:00 offset, amounts in won, the card number masked.
+`suppliedAmount` and `vat` describe what is left of the payment (`balanceAmount`), so they
+shrink with every cancel (D-REF: "결제 취소 및 부분 취소가 되면 … 일부 취소되어 값이 바뀝니다";
+a real partially cancelled payment shows supplied + vat = balance, techchat m/1237958998343417856).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ def cancel_json(row: sqlite3.Row) -> dict[str, Any]:
     return {
         "transactionKey": row["transaction_key"],
         "cancelReason": row["cancel_reason"],
-        "taxExemptionAmount": 0,
+        "taxExemptionAmount": row["tax_exemption_amount"],
         "canceledAt": kst(parse_iso(row["canceled_at"])),
         "transferDiscountAmount": 0,
         "easyPayDiscountAmount": 0,
@@ -61,8 +64,8 @@ def cancel_json(row: sqlite3.Row) -> dict[str, Any]:
 def payment_json(row: sqlite3.Row, cancels: list[sqlite3.Row], *, mid: str, version: str,
                  base_url: str) -> dict[str, Any]:
     card = card_info(row["card_number"])
-    taxable = row["total_amount"] - row["tax_free_amount"]
-    vat = (taxable + 5) // 11  # (amount - taxFree) / 11, rounded half up
+    supplied, vat = supplied_and_vat(row["balance_amount"],
+                                     row["tax_free_amount"] - sum(c["tax_free_amount"] for c in cancels))
     approved = row["status"] in APPROVED_STATUSES
     failure = {"code": row["failure_code"], "message": row["failure_message"]} if row["failure_code"] else None
     return {
@@ -81,7 +84,7 @@ def payment_json(row: sqlite3.Row, cancels: list[sqlite3.Row], *, mid: str, vers
             "issuerCode": card.issuer_code,
             "acquirerCode": card.acquirer_code,
             "number": card.masked,
-            "installmentPlanMonths": 0,
+            "installmentPlanMonths": row["installment_months"],
             "isInterestFree": False,
             "interestPayer": None,
             "approveNo": row["approve_no"] or "00000000",
@@ -104,19 +107,27 @@ def payment_json(row: sqlite3.Row, cancels: list[sqlite3.Row], *, mid: str, vers
         "easyPay": None,
         "country": "KR",
         "failure": failure,
-        "isPartialCancelable": True,
+        "isPartialCancelable": not row["tax_exemption_amount"],
         "receipt": {"url": f"{base_url}/_sandbox/receipts/{row['payment_key']}"} if approved else None,
         "checkout": {"url": f"{base_url}/_sandbox/checkout/{row['payment_key']}"},
         "currency": "KRW",
         "totalAmount": row["total_amount"],
         "balanceAmount": row["balance_amount"],
-        "suppliedAmount": taxable - vat,
+        "suppliedAmount": supplied,
         "vat": vat,
         "taxFreeAmount": row["tax_free_amount"],
         "metadata": None,
-        "taxExemptionAmount": 0,
+        # Toss: the tax-exempt part (a cup deposit, ...); a cancel takes it back to 0.
+        "taxExemptionAmount": row["tax_exemption_amount"] if row["status"] != "CANCELED" else 0,
         "method": "카드",
     }
+
+
+def supplied_and_vat(amount: int, tax_free: int) -> tuple[int, int]:
+    """(suppliedAmount, vat) of `amount` won of which `tax_free` is tax free: vat = taxable / 11, half up."""
+    taxable = max(amount - max(tax_free, 0), 0)
+    vat = (taxable + 5) // 11
+    return taxable - vat, vat
 
 
 def _acquire_status(status: str) -> str:

@@ -15,6 +15,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+# Columns added after a state file may already exist: (table, column, definition).
+ADDED_COLUMNS = (
+    ("payments", "tax_exemption_amount", "INTEGER NOT NULL DEFAULT 0"),
+    ("payments", "installment_months", "INTEGER NOT NULL DEFAULT 0"),
+    ("cancels", "tax_exemption_amount", "INTEGER NOT NULL DEFAULT 0"),
+)
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS auth_keys (
     auth_key TEXT PRIMARY KEY,
@@ -44,6 +51,8 @@ CREATE TABLE IF NOT EXISTS payments (
     total_amount INTEGER NOT NULL,
     balance_amount INTEGER NOT NULL,
     tax_free_amount INTEGER NOT NULL DEFAULT 0,
+    tax_exemption_amount INTEGER NOT NULL DEFAULT 0,
+    installment_months INTEGER NOT NULL DEFAULT 0,
     billing_key TEXT,
     customer_key TEXT,
     card_number TEXT NOT NULL,
@@ -66,6 +75,7 @@ CREATE TABLE IF NOT EXISTS cancels (
     cancel_amount INTEGER NOT NULL,
     cancel_reason TEXT NOT NULL,
     tax_free_amount INTEGER NOT NULL DEFAULT 0,
+    tax_exemption_amount INTEGER NOT NULL DEFAULT 0,
     refundable_amount INTEGER NOT NULL,
     canceled_at TEXT NOT NULL
 );
@@ -108,6 +118,10 @@ class Store:
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
+            for table, column, definition in ADDED_COLUMNS:
+                present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def __repr__(self) -> str:
         return f"<Store {self.path}>"

@@ -169,19 +169,12 @@ def parse_window(kind: str, args: Any) -> WindowRequest:
     if args.get("currency", "KRW") != "KRW":
         raise WindowError("INVALID_AMOUNT_CURRENCY", "통화는 KRW만 사용할 수 있습니다.")
     try:
-        amount = payments.check_amount(_int_or_none(args.get("amount")))
+        amount = payments.check_amount(args.get("amount"))
         order_id = payments.check_order_id(args.get("orderId"))
         order_name = payments.check_order_name(args.get("orderName"))
     except ApiError as error:
         raise WindowError(error.code, error.message) from None
     return WindowRequest(kind, params, customer_key, success_url, fail_url, order_id, order_name, amount)
-
-
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _sdk_customer_key(value: str | None, *, required: bool) -> str | None:

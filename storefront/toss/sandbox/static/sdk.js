@@ -15,7 +15,9 @@
   var BASE = script && script.src ? new URL(script.src).origin : global.location.origin;
   var ANONYMOUS = '@@ANONYMOUS';
   var CUSTOMER_KEY = /^[A-Za-z0-9\-_=.@]{2,50}$/;
-  var ORDER_ID = /^[A-Za-z0-9_\-=]{6,64}$/;
+  // Toss's SDK typings also allow '=', but the confirm API (D-REF) does not: the stub follows the
+  // API, as the card window does, so a merchant finds out here rather than at confirm.
+  var ORDER_ID = /^[A-Za-z0-9_\-]{6,64}$/;
 
   function sdkError(name, code, message) {
     var error = new Error(message);
@@ -120,7 +122,7 @@
         }
         if (typeof params.orderId !== 'string' || !ORDER_ID.test(params.orderId)) {
           throw sdkError('InvalidParametersError', 'INVALID_ORDER_ID',
-            'orderId는 6자 이상 64자 이하의 영문 대소문자, 숫자, 특수문자(-, _, =)만 사용할 수 있습니다.');
+            'orderId는 6자 이상 64자 이하의 영문 대소문자, 숫자, 특수문자(-, _)만 사용할 수 있습니다.');
         }
         if (typeof params.orderName !== 'string' || params.orderName.length < 1 || params.orderName.length > 100) {
           throw sdkError('InvalidParametersError', 'INVALID_ORDER_NAME', 'orderName은 1자 이상 100자 이하여야 합니다.');
