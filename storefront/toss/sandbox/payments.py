@@ -238,7 +238,8 @@ def _charge_error(key: sqlite3.Row) -> str | None:
     return None
 
 
-def charge_billing_key(store: Store, now: datetime, billing_key: str, req: ChargeRequest) -> sqlite3.Row:
+def charge_billing_key(store: Store, now: datetime, billing_key: str, req: ChargeRequest, *,
+                       fee_rate: float = 0.0) -> sqlite3.Row:
     """Approve one charge on a billing key, or raise the card's decline; one DONE row at most."""
     with store.write() as conn:
         key = conn.execute("SELECT * FROM billing_keys WHERE billing_key = ?", (billing_key,)).fetchone()
@@ -254,15 +255,17 @@ def charge_billing_key(store: Store, now: datetime, billing_key: str, req: Charg
         if error:
             raise ApiError(error)
         payment_key = new_payment_key()
+        transaction_key = new_transaction_key()
         conn.execute(
             """INSERT INTO payments (payment_key, order_id, order_name, type, status, total_amount, balance_amount,
                    tax_free_amount, tax_exemption_amount, installment_months, billing_key, customer_key,
                    card_number, approve_no, customer_email, customer_name, requested_at, approved_at,
-                   last_transaction_key)
-               VALUES (?, ?, ?, 'BILLING', 'DONE', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   last_transaction_key, approval_transaction_key, fee_rate)
+               VALUES (?, ?, ?, 'BILLING', 'DONE', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (payment_key, req.order_id, req.order_name, req.amount, req.amount, req.tax_free_amount,
              req.tax_exemption_amount, req.installment_months, billing_key, req.customer_key, key["card_number"],
-             _approve_no(), req.customer_email, req.customer_name, iso(now), iso(now), new_transaction_key()),
+             _approve_no(), req.customer_email, req.customer_name, iso(now), iso(now), transaction_key,
+             transaction_key, fee_rate),
         )
         conn.execute("UPDATE billing_keys SET approved_count = approved_count + 1 WHERE billing_key = ?",
                      (billing_key,))
@@ -300,7 +303,7 @@ def open_payment(store: Store, now: datetime, *, order_id: str, order_name: str,
     return payment_key
 
 
-def confirm_payment(store: Store, now: datetime, body: dict[str, Any]) -> sqlite3.Row:
+def confirm_payment(store: Store, now: datetime, body: dict[str, Any], *, fee_rate: float = 0.0) -> sqlite3.Row:
     """Approve a payment the window authenticated; amount and orderId must match the window's.
 
     A session older than 10 minutes becomes EXPIRED and a declining card leaves the payment
@@ -321,14 +324,14 @@ def confirm_payment(store: Store, now: datetime, body: dict[str, Any]) -> sqlite
             raise ApiError("INVALID_REQUEST", "결제 금액이 결제창에서 요청한 금액과 일치하지 않습니다.",
                            "The amount does not match the amount the payment window was opened with.")
         _refuse_duplicate_order(conn, order_id)
-        error = _settle_session(conn, now, row)
+        error = _settle_session(conn, now, row, fee_rate)
         row = _payment_row(conn, payment_key)
     if error is not None:
         raise error
     return row
 
 
-def _settle_session(conn: sqlite3.Connection, now: datetime, row: sqlite3.Row) -> ApiError | None:
+def _settle_session(conn: sqlite3.Connection, now: datetime, row: sqlite3.Row, fee_rate: float) -> ApiError | None:
     payment_key = row["payment_key"]
     if parse_iso(row["requested_at"]) + CONFIRM_WINDOW < now:
         conn.execute("UPDATE payments SET status = 'EXPIRED' WHERE payment_key = ?", (payment_key,))
@@ -344,10 +347,12 @@ def _settle_session(conn: sqlite3.Connection, now: datetime, row: sqlite3.Row) -
             (error.code, error.message, payment_key),
         )
         return error
+    transaction_key = new_transaction_key()
     conn.execute(
-        """UPDATE payments SET status = 'DONE', approved_at = ?, approve_no = ?, last_transaction_key = ?
+        """UPDATE payments SET status = 'DONE', approved_at = ?, approve_no = ?, last_transaction_key = ?,
+               approval_transaction_key = ?, fee_rate = ?
            WHERE payment_key = ?""",
-        (iso(now), _approve_no(), new_transaction_key(), payment_key),
+        (iso(now), _approve_no(), transaction_key, transaction_key, fee_rate, payment_key),
     )
     return None
 
@@ -379,7 +384,8 @@ def get_payment_by_order(store: Store, order_id: str) -> sqlite3.Row:
     return row
 
 
-def cancel_payment(store: Store, now: datetime, payment_key: str, body: dict[str, Any]) -> sqlite3.Row:
+def cancel_payment(store: Store, now: datetime, payment_key: str, body: dict[str, Any], *,
+                   fee_rate: float = 0.0) -> sqlite3.Row:
     """Cancel all (no cancelAmount) or part of the remaining balance; one cancels[] entry each."""
     reason = body.get("cancelReason")
     if not isinstance(reason, str) or not 1 <= len(reason) <= 200:
@@ -407,9 +413,11 @@ def cancel_payment(store: Store, now: datetime, payment_key: str, body: dict[str
         transaction_key = new_transaction_key()
         conn.execute(
             """INSERT INTO cancels (payment_key, transaction_key, cancel_amount, cancel_reason, tax_free_amount,
-                   tax_exemption_amount, refundable_amount, canceled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                   tax_exemption_amount, refundable_amount, canceled_at, fee_rate)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (payment_key, transaction_key, amount, reason, tax_free,
-             row["tax_exemption_amount"] if not remaining else 0, remaining, iso(now)),
+             row["tax_exemption_amount"] if not remaining else 0, remaining, iso(now),
+             row["fee_rate"] if row["fee_rate"] is not None else fee_rate),
         )
         conn.execute(
             "UPDATE payments SET status = ?, balance_amount = ?, last_transaction_key = ? WHERE payment_key = ?",

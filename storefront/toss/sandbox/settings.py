@@ -53,6 +53,11 @@ class SandboxSettings:
     webhook_timeout_ms: int = 10_000
     mid: str = "tsandbox"
     api_version: str = "2024-06-01"
+    # Settlements (GET /v1/settlements): the merchant's card fee, VAT included, as a fraction of
+    # each amount (0.032 = 3.2%), fixed on a payment when it is approved; and how many days after
+    # the sale (soldDate, daily settlement) Toss pays out (paidOutDate; calendar days here).
+    fee_rate: float = 0.032
+    payout_days: int = 2
 
     def __post_init__(self) -> None:
         _check(self)
@@ -110,8 +115,9 @@ def _default_webhook_url(env: Mapping[str, str]) -> str | None:
     return f"{site}/webhooks/toss" if site else None
 
 
-_FLOATS = ("fail_rate", "timeout_rate", "drop_rate", "webhook_time_factor")
-_INTS = ("latency_ms", "jitter_ms", "timeout_delay_ms", "rate_limit_per_minute", "webhook_timeout_ms")
+_FLOATS = ("fail_rate", "timeout_rate", "drop_rate", "webhook_time_factor", "fee_rate")
+_INTS = ("latency_ms", "jitter_ms", "timeout_delay_ms", "rate_limit_per_minute", "webhook_timeout_ms",
+         "payout_days")
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -156,6 +162,10 @@ def _check(s: SandboxSettings) -> None:
             raise SettingsError(f"{name}: must not be negative")
     if s.rate_limit_per_minute < 1:
         raise SettingsError("rate_limit_per_minute: must be at least 1")
+    if not 0.0 <= s.fee_rate < 0.5:
+        raise SettingsError("fee_rate: must be a fraction between 0 and 0.5 (e.g. 0.032 for 3.2%)")
+    if s.payout_days > 60:
+        raise SettingsError("payout_days: must be at most 60")
     if s.webhook_time_factor <= 0:
         raise SettingsError("webhook_time_factor: must be positive")
     if s.webhook_url is not None and not s.webhook_url.startswith(("http://", "https://")):

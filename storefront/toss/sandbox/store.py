@@ -20,6 +20,9 @@ ADDED_COLUMNS = (
     ("payments", "tax_exemption_amount", "INTEGER NOT NULL DEFAULT 0"),
     ("payments", "installment_months", "INTEGER NOT NULL DEFAULT 0"),
     ("cancels", "tax_exemption_amount", "INTEGER NOT NULL DEFAULT 0"),
+    ("payments", "approval_transaction_key", "TEXT"),
+    ("payments", "fee_rate", "REAL"),
+    ("cancels", "fee_rate", "REAL"),
 )
 
 SCHEMA = """
@@ -62,6 +65,8 @@ CREATE TABLE IF NOT EXISTS payments (
     requested_at TEXT NOT NULL,
     approved_at TEXT,
     last_transaction_key TEXT,
+    approval_transaction_key TEXT,  -- the approval's own transaction (last_transaction_key moves on)
+    fee_rate REAL,  -- the merchant fee rate when it was approved (settlements)
     failure_code TEXT,
     failure_message TEXT
 );
@@ -77,7 +82,8 @@ CREATE TABLE IF NOT EXISTS cancels (
     tax_free_amount INTEGER NOT NULL DEFAULT 0,
     tax_exemption_amount INTEGER NOT NULL DEFAULT 0,
     refundable_amount INTEGER NOT NULL,
-    canceled_at TEXT NOT NULL
+    canceled_at TEXT NOT NULL,
+    fee_rate REAL
 );
 CREATE INDEX IF NOT EXISTS cancels_payment ON cancels (payment_key);
 CREATE TABLE IF NOT EXISTS idempotency (
