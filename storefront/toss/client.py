@@ -1,7 +1,8 @@
 """TossClient: the one place that knows Toss's URLs, headers and JSON field names.
 
 One method per endpoint the store uses (billing key issue/charge/delete, payment confirm,
-lookups, cancel), each returning a frozen result from `toss.types` or raising `TossError`
+lookups, cancel, and the transaction and settlement look-ups the daily reconciliation reads),
+each returning a frozen result from `toss.types` or raising `TossError`
 whose `category` says what the caller should do (see `toss.errors`). Every call that moves
 money carries the caller's explicit Idempotency-Key; a 409 IDEMPOTENT_REQUEST_PROCESSING is
 asked again with the same key a few times before it becomes UNKNOWN_OUTCOME. The secret key
@@ -16,14 +17,15 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence, TypeVar
-from urllib.parse import quote
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from urllib.parse import quote, urlencode
 
 import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from storefront.toss.errors import Category, TossError, classify
-from storefront.toss.types import Billing, Payment
+from storefront.toss.types import Billing, Payment, Settlement, Transaction
 
 log = logging.getLogger("storefront.toss")
 
@@ -36,6 +38,11 @@ BUSY = "IDEMPOTENT_REQUEST_PROCESSING"
 _BILLING_KEY_GONE = ("ALREADY_REMOVED_BILLING_KEY", "NOT_FOUND_BILLING")
 _BILLING_PATH_LABEL = "/v1/billing/{billingKey}"
 _BILLING_PATH = re.compile(r"/v1/billing/(?!authorizations/)[^/\s?#\"']+")
+# Transactions (limit) and settlements (size) come at most this many to a page (D-REF).
+MAX_PAGE = 5_000
+DEFAULT_PAGE = 100
+SETTLEMENT_DATE_TYPES = ("soldDate", "paidOutDate")
+_KST = timezone(timedelta(hours=9))
 
 T = TypeVar("T")
 
@@ -227,7 +234,69 @@ class TossClient:
         call = self._post(path, path, body, idempotency_key)
         return self._parse(Payment.from_json, self._request(call), call)
 
+    # -- transactions and settlements (거래 조회, 정산 조회) -------------------------------------
+
+    def list_transactions(self, start: datetime, end: datetime, *, starting_after: str | None = None,
+                          limit: int = DEFAULT_PAGE) -> list[Transaction]:
+        """One page of the approvals and cancels whose transactionAt is in [start, end].
+
+        `start`/`end` are aware datetimes, sent in Korean time to the second (Toss reads
+        `...T23:59:59` as the whole last second). The next page starts after the transaction
+        named by `starting_after` (the last transactionKey of the page before); `limit` is
+        1–5,000. A `starting_after` Toss does not know: TossError INVALID_TRANSACTION_KEY.
+        """
+        _require_limit(limit, "limit")
+        query: dict[str, Any] = {"startDate": _kst_moment(start), "endDate": _kst_moment(end), "limit": limit}
+        if starting_after is not None:
+            _require_text(starting_after=starting_after)
+            query["startingAfter"] = starting_after
+        return self._get_list("/v1/transactions", query, Transaction.from_json)
+
+    def iter_transactions(self, start: datetime, end: datetime, *, page_size: int = MAX_PAGE) -> Iterator[Transaction]:
+        """Every transaction in [start, end], page after page until a page comes back short."""
+        after: str | None = None
+        while True:
+            page = self.list_transactions(start, end, starting_after=after, limit=page_size)
+            yield from page
+            if len(page) < page_size:
+                return
+            after = page[-1].transaction_key
+
+    def list_settlements(self, start: date, end: date, *, date_type: str = "soldDate", page: int = 1,
+                         size: int = DEFAULT_PAGE) -> list[Settlement]:
+        """One page (from 1) of the settlements whose soldDate (or paidOutDate) is in [start, end]."""
+        if date_type not in SETTLEMENT_DATE_TYPES:
+            raise ValueError(f"date_type must be one of {', '.join(SETTLEMENT_DATE_TYPES)}")
+        _require_limit(size, "size")
+        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            raise ValueError("page must be a whole number from 1")
+        query = {"startDate": start.isoformat(), "endDate": end.isoformat(), "dateType": date_type,
+                 "page": page, "size": size}
+        return self._get_list("/v1/settlements", query, Settlement.from_json)
+
+    def iter_settlements(self, start: date, end: date, *, date_type: str = "soldDate",
+                         page_size: int = MAX_PAGE) -> Iterator[Settlement]:
+        """Every settlement in [start, end], page after page until a page comes back short."""
+        page = 1
+        while True:
+            rows = self.list_settlements(start, end, date_type=date_type, page=page, size=page_size)
+            yield from rows
+            if len(rows) < page_size:
+                return
+            page += 1
+
     # -- plumbing ---------------------------------------------------------------------------
+
+    def _get_list(self, path: str, query: Mapping[str, Any], parse: Callable[[Any], T]) -> list[T]:
+        """GET a JSON array (Toss's look-ups take up to 60 s, like a billing charge: D-REF)."""
+        call = _Call("GET", f"{path}?{urlencode(query)}", path, money_moving=False, timeout=self._charge_timeout)
+        data = self._request(call)
+        if not isinstance(data, list) or not all(isinstance(item, Mapping) for item in data):
+            raise self._unreadable(call, 200, "an answer that is not a JSON array of objects")
+        try:
+            return [parse(item) for item in data]
+        except ValueError as exc:
+            raise self._unreadable(call, 200, str(exc)) from None
 
     def _post(self, path: str, label: str, body: dict[str, Any], idempotency_key: str) -> _Call:
         return _Call("POST", path, label, money_moving=True, timeout=self._timeout, body=body,
@@ -368,6 +437,18 @@ def _require_text(**values: Any) -> None:
 def _require_won(amount: Any) -> None:
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise ValueError("amount must be a positive whole number of won")
+
+
+def _require_limit(value: Any, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE:
+        raise ValueError(f"{name} must be a whole number from 1 to {MAX_PAGE}")
+
+
+def _kst_moment(moment: datetime) -> str:
+    """An aware datetime as Toss's query wants it: Korean wall time to the second, no offset."""
+    if moment.tzinfo is None:
+        raise ValueError("transaction look-ups need timezone-aware datetimes")
+    return moment.astimezone(_KST).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _header_value(name: str, value: str) -> str:

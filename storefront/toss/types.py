@@ -1,5 +1,8 @@
 """Typed results of Toss calls: what we store, plus the raw JSON.
 
+Payment, Billing and Cancel come from the money calls; Transaction and Settlement from the
+transaction and settlement look-ups (거래 조회, 정산 조회) the daily reconciliation reads.
+
 Field names are ours (snake_case); `raw` keeps Toss's whole answer. Parsing is lenient, as
 Toss ships new fields and enum values without a version bump: unknown fields are ignored,
 both Billing shapes (API 2022-11-16 with top-level cardCompany/cardNumber, 2024-06-01
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping
 
 # Toss answers in Korea time; a time without an offset is read as KST (no DST in Korea).
@@ -231,3 +234,113 @@ class Payment:
     def canceled_amount(self) -> int:
         """Won given back so far (sum of cancels whose status is DONE or not stated)."""
         return sum(c.cancel_amount for c in self.cancels if c.cancel_status in (None, "DONE"))
+
+
+def parse_day(value: Any) -> date | None:
+    """A `yyyy-MM-dd` string from Toss -> date; None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+CANCEL_STATUSES = ("CANCELED", "PARTIAL_CANCELED")
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """One approval or one cancel of a payment (`GET /v1/transactions`).
+
+    `amount` is what that transaction moved, as Toss reports it (the approved total, or the
+    cancelled part); `status` is DONE for an approval and the payment's status after a cancel.
+    """
+
+    transaction_key: str
+    payment_key: str
+    order_id: str
+    status: str
+    amount: int
+    transaction_at: datetime | None
+    method: str | None
+    receipt_url: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def is_cancel(self) -> bool:
+        return self.status in CANCEL_STATUSES
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Transaction:
+        """Raises ValueError without transactionKey, paymentKey, orderId, status or amount."""
+        amount = parse_won(data.get("amount"))
+        if amount is None:
+            raise ValueError("Toss Transaction without amount")
+        return cls(
+            transaction_key=_required(data, "transactionKey", "Transaction"),
+            payment_key=_required(data, "paymentKey", "Transaction"),
+            order_id=_required(data, "orderId", "Transaction"),
+            status=_required(data, "status", "Transaction"),
+            amount=amount,
+            transaction_at=parse_time(data.get("transactionAt")),
+            method=_str(data.get("method")),
+            receipt_url=_str(data.get("receiptUrl")),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """One settled transaction (`GET /v1/settlements`): negative amounts for a cancel.
+
+    `fee` is what Toss keeps (VAT included): the top-level `fee` when present, else the sum of
+    `fees[].fee` (Toss's examples show the list, sometimes with string values, and answers have
+    come with either). `pay_out_amount` is what reaches the merchant's account on `paid_out_date`.
+    """
+
+    payment_key: str
+    transaction_key: str | None
+    order_id: str
+    method: str | None
+    amount: int
+    fee: int
+    interest_fee: int
+    supply_amount: int
+    vat: int
+    pay_out_amount: int
+    approved_at: datetime | None
+    sold_date: date | None
+    paid_out_date: date | None
+    is_cancel: bool
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Settlement:
+        """Raises ValueError without paymentKey, orderId or amount."""
+        amount = parse_won(data.get("amount"))
+        if amount is None:
+            raise ValueError("Toss Settlement without amount")
+        fees = data.get("fees")
+        fee = parse_won(data.get("fee"))
+        if fee is None:
+            fee = sum(parse_won(_mapping(item).get("fee")) or 0 for item in fees) if isinstance(fees, list) else 0
+        interest_fee = parse_won(data.get("interestFee")) or 0
+        pay_out = parse_won(data.get("payOutAmount"))
+        return cls(
+            payment_key=_required(data, "paymentKey", "Settlement"),
+            transaction_key=_str(data.get("transactionKey")),
+            order_id=_required(data, "orderId", "Settlement"),
+            method=_str(data.get("method")),
+            amount=amount,
+            fee=fee,
+            interest_fee=interest_fee,
+            supply_amount=parse_won(data.get("supplyAmount")) or 0,
+            vat=parse_won(data.get("vat")) or 0,
+            pay_out_amount=amount - fee - interest_fee if pay_out is None else pay_out,
+            approved_at=parse_time(data.get("approvedAt")),
+            sold_date=parse_day(data.get("soldDate")),
+            paid_out_date=parse_day(data.get("paidOutDate")),
+            is_cancel=isinstance(data.get("cancel"), Mapping) or amount < 0,
+            raw=dict(data),
+        )

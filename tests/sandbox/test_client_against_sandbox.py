@@ -102,3 +102,32 @@ def test_deleted_billing_key_is_deleted_once_and_then_refused(client, sandbox):
         client.charge_billing_key(billing.billing_key, customer_key=customer_key, amount=9900, order_id=_order(),
                                   order_name="x", idempotency_key=_key())
     assert refused.value.category is Category.HARD_DECLINE
+
+
+def test_a_days_transactions_are_read_across_page_boundaries(client, sandbox, clock):
+    """More transactions in one KST day than `limit`: every one is read once, in order."""
+    from datetime import date, datetime, timedelta, timezone
+
+    customer_key = _key()
+    billing = client.issue_billing_key(sandbox.register_card(customer_key), customer_key, idempotency_key=_key())
+    orders = []
+    for n in range(7):
+        order_id = _order()
+        payment = client.charge_billing_key(billing.billing_key, customer_key=customer_key, amount=1000 + n,
+                                            order_id=order_id, order_name="구독", idempotency_key=order_id)
+        orders.append(order_id)
+        clock.advance(seconds=30)
+    client.cancel_payment(payment.payment_key, reason="환불", idempotency_key=_key(), amount=500)
+    start = datetime(2026, 3, 9, 15, tzinfo=timezone.utc)  # 2026-03-10 00:00 KST
+    end = start + timedelta(days=1) - timedelta(seconds=1)
+
+    seen = list(client.iter_transactions(start, end, page_size=3))
+
+    assert [t.order_id for t in seen] == orders + [orders[-1]]
+    assert [t.amount for t in seen][-2:] == [1006, 500] and seen[-1].is_cancel
+    assert len({t.transaction_key for t in seen}) == 8
+    assert list(client.iter_transactions(start + timedelta(days=1), end + timedelta(days=1))) == []
+
+    settled = list(client.iter_settlements(date(2026, 3, 10), date(2026, 3, 10), page_size=3))
+    assert [s.amount for s in settled] == [1000 + n for n in range(7)] + [-500]
+    assert all(s.pay_out_amount == s.amount - s.fee for s in settled)
