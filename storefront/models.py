@@ -8,11 +8,13 @@ default, so tests can move time. Every state change of money is a row.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -425,3 +427,77 @@ class EmailMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTC)
     sent_at: Mapped[datetime | None] = mapped_column(UTC)
+
+
+class Reconciliation(db.Model):
+    """One Korean day of Toss's transactions compared with our records (대사); one row per day.
+
+    Written by `billing/reconciliation.py`; running a day again updates this row in place.
+    Counts are of that day's transactions (Toss) and of our paid attempts and done refunds
+    (ours); the settlement figures are Toss's settlements sold that day (None until read).
+    """
+
+    __tablename__ = "reconciliations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)  # Asia/Seoul
+    # matched | recorded (what Toss had and we lacked was recorded) | differences (flags open) | failed
+    status: Mapped[str] = mapped_column(String(20))
+    toss_approved_count: Mapped[int] = mapped_column(Integer, default=0)
+    toss_approved_won: Mapped[int] = mapped_column(BigInteger, default=0)
+    toss_canceled_count: Mapped[int] = mapped_column(Integer, default=0)
+    toss_canceled_won: Mapped[int] = mapped_column(BigInteger, default=0)
+    our_paid_count: Mapped[int] = mapped_column(Integer, default=0)
+    our_paid_won: Mapped[int] = mapped_column(BigInteger, default=0)
+    our_refunded_count: Mapped[int] = mapped_column(Integer, default=0)
+    our_refunded_won: Mapped[int] = mapped_column(BigInteger, default=0)
+    matched_count: Mapped[int] = mapped_column(Integer, default=0)  # Toss transactions that agree with ours
+    recorded_count: Mapped[int] = mapped_column(Integer, default=0)  # taken from Toss, as a webhook would
+    flagged_count: Mapped[int] = mapped_column(Integer, default=0)  # open differences for a person to look at
+    settlement_count: Mapped[int | None] = mapped_column(Integer)
+    settlement_amount_won: Mapped[int | None] = mapped_column(BigInteger)  # sales minus cancels, as Toss settles
+    settlement_fee_won: Mapped[int | None] = mapped_column(BigInteger)  # Toss's fees, VAT included
+    settlement_payout_won: Mapped[int | None] = mapped_column(BigInteger)  # what Toss pays out
+    payout_dates: Mapped[str] = mapped_column(String(100), default="")  # ISO dates, comma-separated
+    settlement_note: Mapped[str] = mapped_column(String(300), default="")
+    error: Mapped[str | None] = mapped_column(String(500))  # why the last run could not finish
+    first_run_at: Mapped[datetime] = mapped_column(UTC)
+    last_run_at: Mapped[datetime] = mapped_column(UTC)
+
+    items: Mapped[list["ReconciliationItem"]] = relationship(
+        back_populates="reconciliation", order_by="ReconciliationItem.id", cascade="all, delete-orphan")
+
+    @property
+    def our_revenue_won(self) -> int:
+        return self.our_paid_won - self.our_refunded_won
+
+
+class ReconciliationItem(db.Model):
+    """One difference a reconciliation found: recorded from Toss (fixed) or flagged (for a person).
+
+    `ref` names what differs (Toss's transactionKey, or our orderId when Toss has nothing); one
+    row per (day, kind, ref), so a second run finds the row it made and changes nothing. A flag
+    a later run no longer finds gets `resolved_at`.
+    """
+
+    __tablename__ = "reconciliation_items"
+    __table_args__ = (UniqueConstraint("reconciliation_id", "kind", "ref", name="uq_reconciliation_items_kind_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reconciliation_id: Mapped[int] = mapped_column(ForeignKey("reconciliations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    resolution: Mapped[str] = mapped_column(String(20))  # recorded | flagged
+    ref: Mapped[str] = mapped_column(String(200))
+    order_id: Mapped[str | None] = mapped_column(String(64))
+    payment_key: Mapped[str | None] = mapped_column(String(200))
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"))
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"))
+    toss_amount_won: Mapped[int | None] = mapped_column(Integer)
+    our_amount_won: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(String(500), default="")  # Korean, for the merchant
+    found_at: Mapped[datetime] = mapped_column(UTC)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTC)
+
+    reconciliation: Mapped[Reconciliation] = relationship(back_populates="items")
+    attempt: Mapped[Attempt | None] = relationship()
+    refund: Mapped[Refund | None] = relationship()
