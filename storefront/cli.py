@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 seed_cli = AppGroup("seed", help="Demo data.")
 users_cli = AppGroup("users", help="Accounts.")
 keys_cli = AppGroup("keys", help="ENCRYPTION_KEY management.")
-billing_cli = AppGroup("billing", help="Renewals: charge what is due, settle unknown outcomes.")
+billing_cli = AppGroup("billing", help="Renewals: charge what is due, settle unknown outcomes, reconcile with Toss.")
 
 
 def register(app: Flask) -> None:
@@ -285,6 +285,47 @@ def billing_reconcile(as_of: str | None) -> None:
     click.echo(f"{len(results)} attempt(s) looked at, {len(results) - left} settled, {left} left for the next run")
     if len(results) > left:
         _send_notices_here(clock)
+
+
+@billing_cli.command("reconcile-day")
+@click.option("--date", "day", metavar="YYYY-MM-DD",
+              help="The Korean calendar day to compare with Toss (default: yesterday in Korea).")
+def billing_reconcile_day(day: str | None) -> None:
+    """Daily reconciliation (대사): compare a day of Toss's transactions with our payments and refunds.
+
+    What Toss has and we lack (a dashboard refund, a lost webhook) is recorded as the webhook
+    would; everything else that differs is listed for a person (admin: 대사). Safe to run again.
+    """
+    from datetime import date
+
+    from storefront.billing import reconciliation
+    from storefront.clock import KST
+
+    found = services()
+    try:
+        target = date.fromisoformat(day) if day else reconciliation.previous_day(found.clock.now())
+    except ValueError:
+        raise click.UsageError(f"--date: {day!r} is not a date like 2026-03-10") from None
+    if target > found.clock.now().astimezone(KST).date():
+        raise click.UsageError(f"--date: {target} has not happened yet in Korea")
+    row = reconciliation.reconcile_day(db.session, target, toss=found.toss, clock=found.clock)
+    click.echo(f"{target} (KST): {row.status}")
+    if row.error:
+        raise click.ClickException(row.error)
+    click.echo(f"  Toss: {row.toss_approved_count} approval(s) {row.toss_approved_won:,} won, "
+               f"{row.toss_canceled_count} cancel(s) {row.toss_canceled_won:,} won")
+    click.echo(f"  ours: {row.our_paid_count} paid {row.our_paid_won:,} won, "
+               f"{row.our_refunded_count} refund(s) {row.our_refunded_won:,} won")
+    click.echo(f"  {row.matched_count} matched, {row.recorded_count} recorded from Toss, "
+               f"{row.flagged_count} to look at")
+    for item in row.items:
+        if item.resolved_at is None:
+            click.echo(f"  - [{item.resolution}] {item.kind} {item.order_id or item.ref}: {item.note}")
+    if row.settlement_count:
+        click.echo(f"  settlement: {row.settlement_amount_won:,} won, fees {row.settlement_fee_won:,} won, "
+                   f"payout {row.settlement_payout_won:,} won on {row.payout_dates or '-'}")
+    elif row.settlement_note:
+        click.echo(f"  settlement: {row.settlement_note}")
 
 
 # -- processes ---------------------------------------------------------------------------------------

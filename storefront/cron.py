@@ -17,6 +17,7 @@ cron process per Redis; a second one only makes extra sweeps, which charge nobod
 | `renewal_notices_job` | notices | every hour | — |
 | `release_cards_job` | default | every hour | — |
 | `purge_audit_job` | default | daily at 04:00 KST (19:00 UTC) | — |
+| `reconcile_day_job` | billing | daily at 05:00 KST (20:00 UTC): yesterday's 대사 with Toss | — |
 
 Interval jobs run once as soon as the cron starts, then every interval. Each enqueued job
 expires from its queue if no worker has started it within one interval, so a busy billing
@@ -37,6 +38,8 @@ from storefront.config import ConfigError
 
 # 04:00 Asia/Seoul; RQ evaluates cron expressions in UTC.
 AUDIT_PURGE_CRON = "0 19 * * *"
+# 05:00 Asia/Seoul: yesterday is over in Korea and Toss has filed its transactions.
+RECONCILE_DAY_CRON = "0 20 * * *"
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ def schedule(settings: CronSettings) -> list[dict[str, Any]]:
         every(jobs.release_cards_job, jobs.DEFAULT_QUEUE, 60),
         dict(func=jobs.purge_audit_job, queue_name=jobs.DEFAULT_QUEUE, cron=AUDIT_PURGE_CRON,
              name=jobs.purge_audit_job.__name__),
+        dict(func=jobs.reconcile_day_job, queue_name=jobs.BILLING_QUEUE, cron=RECONCILE_DAY_CRON,
+             name=jobs.reconcile_day_job.__name__),
     ]
 
 

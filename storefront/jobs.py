@@ -373,6 +373,21 @@ def settle_orders_job() -> int:
     return len(outcomes)
 
 
+def reconcile_day_job(day: str | None = None) -> str:
+    """Daily reconciliation (대사) with Toss of `day` (ISO date; default: yesterday in Korea); returns its status."""
+    from datetime import date
+
+    from storefront.billing import reconciliation
+
+    with _app().app_context():
+        found = services()
+        target = date.fromisoformat(day) if day else reconciliation.previous_day(found.clock.now())
+        row = reconciliation.reconcile_day(db.session, target, toss=found.toss, clock=found.clock)
+        status, flagged = row.status, row.flagged_count
+    log.info("reconciliation of %s: %s, %s difference(s) to look at", target, status, flagged)
+    return status
+
+
 def release_cards_job() -> int:
     """Destroy (and delete at Toss, best effort) sealed cards no live subscription uses any more."""
     from storefront.billing import cards
