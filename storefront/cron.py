@@ -18,6 +18,7 @@ cron process per Redis; a second one only makes extra sweeps, which charge nobod
 | `release_cards_job` | default | every hour | — |
 | `purge_audit_job` | default | daily at 04:00 KST (19:00 UTC) | — |
 | `reconcile_day_job` | billing | daily at 05:00 KST (20:00 UTC): yesterday's 대사 with Toss | — |
+| `retention_job` | default | daily at 04:30 KST (19:30 UTC) | — |
 
 Interval jobs run once as soon as the cron starts, then every interval. Each enqueued job
 expires from its queue if no worker has started it within one interval, so a busy billing
@@ -40,6 +41,7 @@ from storefront.config import ConfigError
 AUDIT_PURGE_CRON = "0 19 * * *"
 # 05:00 Asia/Seoul: yesterday is over in Korea and Toss has filed its transactions.
 RECONCILE_DAY_CRON = "0 20 * * *"
+RETENTION_CRON = "30 19 * * *"  # 04:30 Asia/Seoul: storefront/retention.py's table, within a day of 탈퇴
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ def schedule(settings: CronSettings) -> list[dict[str, Any]]:
              name=jobs.purge_audit_job.__name__),
         dict(func=jobs.reconcile_day_job, queue_name=jobs.BILLING_QUEUE, cron=RECONCILE_DAY_CRON,
              name=jobs.reconcile_day_job.__name__),
+        dict(func=jobs.retention_job, queue_name=jobs.DEFAULT_QUEUE, cron=RETENTION_CRON,
+             name=jobs.retention_job.__name__),
     ]
 
 

@@ -409,6 +409,16 @@ def purge_audit_job() -> int:
     return count
 
 
+def retention_job() -> dict[str, int]:
+    """Apply the retention table (`storefront.retention.RULES`): what is past its period is anonymised or deleted."""
+    from storefront.retention import apply_rules
+
+    with _app().app_context():
+        changed = apply_rules(db.session, now=services().clock.now())
+    log.info("retention: %s", ", ".join(f"{key} {count}" for key, count in changed.items()))
+    return changed
+
+
 def deliver_message_job(message_id: int) -> str:
     """Send one outbox row (at most once); raises on a send error so RQ retries it."""
     with _app().app_context():

@@ -99,6 +99,13 @@ class Product(db.Model):
     summary: Mapped[str] = mapped_column(String(255), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     provision: Mapped[str] = mapped_column(Text, default="")  # how and when the service is provided
+    # After paying: how to start using it (the result page, the order page, the receipt email).
+    getting_started: Mapped[str] = mapped_column(Text, default="")
+    # 청약철회 (billing/cooling_off.py): the window in days after the payment day (the law's minimum is 7),
+    # and, when the product is digital content whose 청약철회 is limited once its provision has begun
+    # (전자상거래법 제17조②5), what counts as that beginning. Empty: no limit; a full refund in the window.
+    cooling_off_days: Mapped[int] = mapped_column(Integer, default=7)
+    cooling_off_exclusion: Mapped[str] = mapped_column(Text, default="")
     image: Mapped[str] = mapped_column(String(255), default="")  # path under static/
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
@@ -422,7 +429,7 @@ class EmailMessage(db.Model):
     subject: Mapped[str] = mapped_column(String(200))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20))  # queued | sent | failed | logged
+    status: Mapped[str] = mapped_column(String(20))  # queued | sending | sent | failed | logged | skipped
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTC)

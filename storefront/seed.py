@@ -3,7 +3,10 @@
 `seed_demo` owns what `flask seed demo` creates. The catalog is the kind of shop a Toss
 reviewer and the card companies expect to see: real-looking digital subscriptions with
 monthly and (discounted) yearly plans, one free trial, one one-time product, VAT-included
-prices, Korean copy with 제공 방법 및 기간, and local illustrations under ``static/img/``.
+prices, Korean copy with 제공 방법 및 기간 and 결제 후 이용 방법, and local illustrations under ``static/img/``.
+청약철회: every product has the law's 7 days; the template library limits 청약철회 once a file is
+downloaded (it offers free samples, as 전자상거래법 제17조⑥ requires), the others refund in full in
+self-service within the window.
 One category holds only an inactive product, so the site must never show it.
 
 Everything is created once, matched by slug or email: running it again changes nothing
@@ -54,6 +57,9 @@ class ProductSpec:
     image: str  # path under static/
     plans: tuple[PlanSpec, ...]
     active: bool = True
+    getting_started: str = ""  # shown after paying (result page, order page, receipt email)
+    cooling_off_days: int = 7
+    cooling_off_exclusion: str = ""  # what counts as the beginning of provision; empty: no limit
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,11 @@ CATALOG: tuple[CategorySpec, ...] = (
                     "연간 플랜은 결제일로부터 1년 동안 이용할 수 있으며, 해지하지 않으면 같은 날짜에 자동 갱신됩니다."
                 ),
                 image="img/products/daily-english.svg",
+                getting_started=(
+                    "결제(무료 체험은 신청) 후 10분 안에 가입하신 이메일로 강의실 초대 메일을 보내 드립니다.\n"
+                    "메일의 ‘강의실 입장’ 버튼을 누르고 같은 이메일로 로그인하면 오늘의 강의부터 바로 들을 수 있습니다. "
+                    "발음 피드백 과제는 매주 월요일에 열립니다."
+                ),
                 plans=(
                     PlanSpec("월간 플랜 (14일 무료 체험)", "month", 12_900, trial_days=14),
                     PlanSpec("연간 플랜", "year", 129_000),
@@ -109,6 +120,11 @@ CATALOG: tuple[CategorySpec, ...] = (
                     "모든 강의를 볼 수 있으며, 해지하지 않으면 같은 날짜에 자동 갱신됩니다."
                 ),
                 image="img/products/excel-master.svg",
+                getting_started=(
+                    "결제 후 10분 안에 가입하신 이메일로 강의실 접속 안내를 보내 드립니다.\n"
+                    "강의실에서 ‘1강 시작하기’를 누르고, 강의마다 예제 파일을 내려받아 따라 해 보세요. "
+                    "궁금한 점은 강의실 질문 게시판에 남겨 주시면 영업일 2일 이내에 답해 드립니다."
+                ),
                 plans=(
                     PlanSpec("월간 플랜", "month", 15_900),
                     PlanSpec("연간 플랜", "year", 159_000),
@@ -138,6 +154,12 @@ CATALOG: tuple[CategorySpec, ...] = (
                     "템플릿을 내려받을 수 있으며, 해지하지 않으면 같은 날짜에 자동 갱신됩니다."
                 ),
                 image="img/products/template-library.svg",
+                getting_started=(
+                    "결제 후 10분 안에 가입하신 이메일로 템플릿 라이브러리 접속 링크를 보내 드립니다.\n"
+                    "라이브러리에서 분류(프레젠테이션, 카드뉴스, 상세페이지)를 고르고 ‘내려받기’를 누르면 PPTX·Keynote·Figma·PSD "
+                    "파일을 받을 수 있습니다."
+                ),
+                cooling_off_exclusion="템플릿 파일을 하나라도 내려받은 때",
                 plans=(
                     PlanSpec("월간 플랜", "month", 9_900),
                     PlanSpec("연간 플랜", "year", 99_000),
@@ -159,6 +181,10 @@ CATALOG: tuple[CategorySpec, ...] = (
                     "링크는 발송일로부터 30일 동안 유효하며, 만료 후에도 고객센터로 요청하시면 다시 보내 드립니다."
                 ),
                 image="img/products/presentation-pack.svg",
+                getting_started=(
+                    "결제 확인 후 1영업일 이내에 가입하신 이메일로 다운로드 링크를 보내 드립니다.\n"
+                    "메일이 보이지 않으면 스팸함을 확인하시고, 그래도 없으면 주문번호와 함께 고객센터로 알려 주세요."
+                ),
                 plans=(PlanSpec("단품 구매", "once", 29_000),),
             ),
         ),
@@ -276,6 +302,9 @@ def _new_product(spec: ProductSpec, position: int) -> Product:
         summary=spec.summary,
         description=spec.description,
         provision=spec.provision,
+        getting_started=spec.getting_started,
+        cooling_off_days=spec.cooling_off_days,
+        cooling_off_exclusion=spec.cooling_off_exclusion,
         image=spec.image,
         active=spec.active,
         position=position,

@@ -209,11 +209,14 @@ def _queue_receipt(session: Session, notifier: Any, order: Order, attempt: Attem
     if notifier is None:
         log.warning("order %s paid; no notifier given, receipt not queued", order.order_id)
         return
+    from storefront.billing.cooling_off import receipt_facts  # imports this module: bound at call time
+
     product = order.plan.product
     context = {
         "product_name": product.name, "plan_name": order.plan.name, "amount_won": order.amount_won,
         "order_id": order.order_id, "paid_at": order.paid_at, "card_label": attempt.card_summary or "",
         "receipt_url": order.receipt_url or "", "provision": product.provision,
+        **receipt_facts(product, order.paid_at),
     }
     try:
         with session.begin_nested():

@@ -11,7 +11,7 @@ from storefront.models import EmailMessage
 
 outbox_cli = AppGroup("outbox", help="Notices (email/SMS) in the outbox.")
 
-STATUSES = ("queued", "sending", "sent", "logged", "failed")
+STATUSES = ("queued", "sending", "sent", "logged", "failed", "skipped")
 
 
 @outbox_cli.command("list")

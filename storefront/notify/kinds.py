@@ -42,6 +42,8 @@ KINDS: dict[str, Kind] = {
     "payment_failed": Kind(("product_name", "amount_won", "failure_message"), sms=True),
     # A one-time order paid through the payment window (no period, no renewal).
     "order_receipt": Kind(("product_name", "plan_name", "amount_won", "order_id", "paid_at")),
+    # A one-time order withdrawn (청약철회, billing/cooling_off.py): refunded in full.
+    "order_withdrawn": Kind(("product_name", "order_id", "refund_amount_won")),
     "renewal_notice": Kind(("product_name", "plan_name", "amount_won", "next_charge_at"), sms=True),
     "subscription_canceled": Kind(("product_name", "access_until")),
     "subscription_resumed": Kind(("product_name",)),

@@ -15,6 +15,9 @@ Invariants:
   until someone requeues it (`flask outbox retry`).
 - A worker that dies between the claim and the send leaves the row in 'sending': it is not
   resent automatically, because the server may already have accepted it.
+- Nothing goes to a member who has withdrawn (회원탈퇴: their address was replaced by one on
+  the reserved ``.invalid`` domain, billing/withdrawal.py): `queue` adds nothing for them, and
+  a row queued before they withdrew is marked 'skipped' with the reason instead of being sent.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ log = logging.getLogger("storefront.notify")
 
 DEFAULT_MAX_ATTEMPTS = 8
 _DELIVERED = ("sent", "logged")
+# RFC 2606: never delivered. A withdrawn member's address is replaced by one on it.
+UNDELIVERABLE_DOMAIN = ".invalid"
+SKIPPED_WITHDRAWN = "not sent: the member withdrew (회원탈퇴)"
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
@@ -99,6 +105,9 @@ class Notifier:
         check_request(kind, channels)
         if len(dedup_key) > 190:
             raise NoticeError("dedup_key: at most 190 characters")
+        if withdrew(user):
+            log.info("%s notice %s not queued: user %s withdrew", kind, dedup_key, user.id)
+            return []
         rendered = self.renderer.render(kind, context, user_name=user.name, sms="sms" in channels)
         if user.id is None:
             session.flush()  # a user created in this same transaction needs its id first
@@ -141,6 +150,11 @@ class Notifier:
             log.info("message %s not sent again: status %s", message_id, status)
             return status
         row = session.get(EmailMessage, message_id)
+        if _recipient_withdrew(session, row):
+            row.status, row.last_error = "skipped", SKIPPED_WITHDRAWN
+            session.commit()
+            log.info("message %s (%s) skipped: the member withdrew", message_id, row.kind)
+            return "skipped"
         try:
             status = self._send(row, now)
         except Exception as exc:
@@ -199,6 +213,17 @@ class Notifier:
         row.status = "failed" if row.attempts >= self.max_attempts else "queued"
         session.commit()
         log.warning("message %s attempt %s failed (%s): %s", row.id, row.attempts, row.status, row.last_error)
+
+
+def withdrew(user: User | None) -> bool:
+    """Whether `user` has withdrawn (회원탈퇴): their email is no longer theirs to receive notices at."""
+    return user is not None and (user.email or "").lower().endswith(UNDELIVERABLE_DOMAIN)
+
+
+def _recipient_withdrew(session: Session, row: EmailMessage) -> bool:
+    if row.channel == "email" and (row.to or "").lower().endswith(UNDELIVERABLE_DOMAIN):
+        return True
+    return row.user_id is not None and withdrew(session.get(User, row.user_id))
 
 
 def _insert_once(session: Session, values: dict[str, Any]) -> EmailMessage | None:

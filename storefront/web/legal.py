@@ -1,8 +1,9 @@
 """이용약관, 개인정보처리방침, 환불 규정 and the 고객센터 page: separate pages, linked from every footer.
 
 The texts live in templates/legal/; the merchant's identity comes from the `business`
-settings and the billing rules (charge hour, retry days, what happens after the last
-retry) from the running configuration, so the pages say what the code does. Each
+settings, the billing rules (charge hour, retry days, what happens after the last
+retry) from the running configuration, and the privacy policy's retention table from
+`storefront.retention.RULES` (which the retention job applies), so the pages say what the code does. Each
 document has a version that consents record; bump it when its text changes.
 """
 
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
+from storefront import retention
+
 bp = Blueprint("legal", __name__)
 
 # Bump when the text changes; consents record the version the shopper saw.
-TERMS_VERSION = "2026-11-23"
-PRIVACY_VERSION = "2026-11-23"
-REFUND_VERSION = "2026-11-23"
+TERMS_VERSION = "2026-11-24"
+PRIVACY_VERSION = "2026-11-24"
+REFUND_VERSION = "2026-11-24"
 
 
 def effective_date(version: str) -> str:
@@ -43,7 +46,8 @@ def terms():
 
 @bp.get("/privacy")
 def privacy():
-    return render_template("legal/privacy.html", version=PRIVACY_VERSION, effective=effective_date(PRIVACY_VERSION))
+    return render_template("legal/privacy.html", version=PRIVACY_VERSION, effective=effective_date(PRIVACY_VERSION),
+                           retention_rules=retention.RULES)
 
 
 @bp.get("/refund-policy")

@@ -1,4 +1,5 @@
-"""One-time purchases: /buy/<plan_id>, the pay page, Toss's /payments/success and /payments/fail, order pages.
+"""One-time purchases: /buy/<plan_id>, the pay page, Toss's /payments/success and /payments/fail, order pages,
+and 청약철회 of a paid order (/orders/<order_id>/withdraw: one confirmation, then a full refund once).
 
 The views parse what the browser sent and call `storefront.billing.orders`; the money rules
 (amount from the plan, one confirm per order, unknown outcomes settled by asking Toss) live
@@ -12,15 +13,18 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
-from storefront.billing import orders
+from storefront.billing import cooling_off, orders
+from storefront.billing.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services
 from storefront.models import Order, Plan
+from storefront.web.checkout.forms import ActionForm
+from storefront.web.checkout.notices import enqueue_notices
 from storefront.web.legal import REFUND_VERSION, TERMS_VERSION
 from storefront.web.shop import active_plan_or_404
 
@@ -115,6 +119,37 @@ def detail(order_id: str):
     return _render_outcome(outcome)
 
 
+@bp.get("/orders/<order_id>/withdraw")
+@login_required
+def confirm_withdraw(order_id: str):
+    """청약철회's one confirmation page for a paid order, or why it cannot be done here."""
+    order = _own_order_or_404(order_id)
+    cooling = cooling_off.for_order(db.session, order, now=services().clock.now())
+    return render_template("cooling_off/confirm.html", cooling=cooling, product=order.plan.product, plan=order.plan,
+                           order=order, action=url_for(".withdraw", order_id=order.order_id),
+                           back=url_for(".detail", order_id=order.order_id), form=ActionForm())
+
+
+@bp.post("/orders/<order_id>/withdraw")
+@login_required
+def withdraw(order_id: str):
+    """청약철회 of a paid order: judged and refunded in full by the domain, once (a double click refunds once)."""
+    order = _own_order_or_404(order_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    svc = services()
+    try:
+        result = cooling_off.withdraw_order(db.session, user=current_user, order_pk=order.id, toss=svc.toss,
+                                            notifier=svc.notifier, clock=svc.clock)
+    except ActionRefused as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for(".detail", order_id=order_id))
+    enqueue_notices(result.notice_ids)
+    flash(result.message("주문을 취소했습니다."), "success" if result.refund_status == "done" else "info")
+    return redirect(url_for(".detail", order_id=order_id))
+
+
 @bp.get("/payments/success")
 @login_required
 def payment_success():
@@ -156,7 +191,8 @@ def _render_outcome(outcome: orders.OrderOutcome):
     if outcome.state in ("paid", "canceled"):
         return render_template("orders/complete.html", order=order,
                                refunded_won=orders.refunded_won(db.session, order),
-                               attempt=orders.confirm_attempt(order))
+                               attempt=orders.confirm_attempt(order),
+                               cooling=cooling_off.for_order(db.session, order, now=services().clock.now()))
     if outcome.state in ("checking", "pending"):
         return render_template("orders/checking.html", order=order)
     return render_template("orders/failed.html", order=order, message=outcome.message)

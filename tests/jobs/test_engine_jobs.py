@@ -250,6 +250,7 @@ def test_the_cron_file_registers_the_timer_and_its_first_tick_charges_what_is_du
         "release_cards_job": ("default", 3600, None),
         "purge_audit_job": ("default", None, "0 19 * * *"),
         "reconcile_day_job": ("billing", None, "0 20 * * *"),
+        "retention_job": ("default", None, "30 19 * * *"),
     }
 
     ticked = scheduler.enqueue_jobs()  # interval jobs run as soon as the timer starts

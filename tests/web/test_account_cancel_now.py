@@ -185,12 +185,15 @@ def test_a_cancellation_at_period_end_can_still_be_turned_into_an_end_now(shoppe
     sub = subscribed(shopper, catalog.monthly)
     shopper.post(f"/account/subscriptions/{sub.id}/cancel")
     assert "바로 해지하고 환불받기" in shopper.client.get("/account").get_data(as_text=True)
-    clock.set(kst(2026, 3, 10, 23))  # still the payment day: one day used of 31
+    clock.set(kst(2026, 3, 10, 23))  # still the payment day: within the 7-day 청약철회 window
     page = cancel_page(shopper, sub)
-    assert "바로 해지하고 환불받기" in page and "이용 기간이 끝나면 해지" not in page
-    assert "청약철회로 전액을 환불받을 수 있습니다" in page  # within 7 days of paying: the full refund is pointed to
+    assert "청약철회하고 9,900원 환불받기" in page and "이용 기간이 끝나면 해지" not in page
+    assert 'class="refund-formula"' not in page  # the full refund replaces the pro-rata one
+    clock.set(kst(2026, 3, 18, 9))  # the window closed at 3/18 00:00: day 9 of 31
+    page = cancel_page(shopper, sub)
+    assert "바로 해지하고 환불받기" in page and "이용 기간이 끝나면 해지" not in page and "청약철회하고" not in page
     cancel_now(shopper, sub)
-    assert toss.refunded(toss.approved[-1].payment_key) == [9900 * 30 // 31]
+    assert toss.refunded(toss.approved[-1].payment_key) == [9900 * 22 // 31]
     [sub] = shopper.subscriptions()
     assert (sub.status, sub.cancel_at_period_end) == ("canceled", False)
 

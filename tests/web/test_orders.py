@@ -146,7 +146,7 @@ def test_paying_in_the_window_confirms_once_and_shows_the_order_complete_page(cl
     assert "주문이 완료되었습니다" in html
     assert order_id in html and "29,000원" in html and "프레젠테이션 템플릿 팩" in html
     assert re.search(rf'id="receipt-link" href="{re.escape(sandbox.url)}/_sandbox/receipts/', html)
-    assert "청약철회·환불 방법" in html and "3영업일 이내" in html
+    assert "청약철회·환불 방법" in html and "청약철회하고 전액 환불받기" in html
     ledger = sandbox.ledger()
     assert [(p["orderId"], p["amount"], p["status"]) for p in ledger] == [(order_id, PRICE, "DONE")]
     order = order_row(db_session, order_id)

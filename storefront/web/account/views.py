@@ -1,9 +1,9 @@
-"""내 구독 (/account): status, card, next charge and receipts; cancel, end now with a refund, resume, change card,
-change plan; 회원탈퇴 (/account/delete).
+"""내 구독 (/account): status, card, next charge and receipts; cancel, end now with a refund, 청약철회 (withdraw
+within the window for a full refund), resume, change card, change plan; 회원탈퇴 (/account/delete).
 
 Every change is a POST with CSRF that calls one function of `billing.subscriptions` (or
-`billing.checkout` to open the card window); a refusal is shown as a message and changes
-nothing. Cancelling takes one confirmation page, no more.
+`billing.cooling_off`, or `billing.checkout` to open the card window); a refusal is shown as a
+message and changes nothing. Cancelling or withdrawing takes one confirmation page, no more.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required, logout_user
 
-from storefront.billing import checkout, consent, subscriptions, withdrawal
+from storefront.billing import checkout, consent, cooling_off, subscriptions, withdrawal
 from storefront.billing.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services
 from storefront.models import Subscription
@@ -45,8 +45,10 @@ def _checked_form() -> None:
 @login_required
 def overview():
     now = services().clock.now()
-    return render_template("account/overview.html", user=current_user,
-                           subscriptions=queries.subscriptions_of(db.session, current_user.id),
+    subs = queries.subscriptions_of(db.session, current_user.id)
+    withdrawable = {sub.id: offer for sub in subs
+                    if (offer := cooling_off.for_subscription(db.session, sub, now=now)).allowed}
+    return render_template("account/overview.html", user=current_user, subscriptions=subs, withdrawable=withdrawable,
                            payments=queries.payments_of(db.session, current_user.id),
                            orders=queries.orders_of(db.session, current_user.id), order_labels=queries.ORDER_LABELS,
                            consent_changes=consent.open_changes_for_user(db.session, current_user.id, now=now),
@@ -57,14 +59,16 @@ def overview():
 @login_required
 def confirm_cancel(subscription_id: int):
     sub = _own_or_404(subscription_id)
-    offer = subscriptions.refund_offer(db.session, sub, now=services().clock.now())
+    now = services().clock.now()
+    offer = subscriptions.refund_offer(db.session, sub, now=now)
     if sub.status in ("canceled", "unpaid") or (sub.cancel_at_period_end and offer is None):
         flash("이미 해지되었거나 해지 예정인 구독입니다.", "info")
         return redirect(url_for("account.overview"))
     ends_now = sub.status in ("incomplete", "past_due")
     access_until = sub.current_period_end or sub.trial_end_at or sub.next_charge_at
     return render_template("account/cancel.html", sub=sub, ends_now=ends_now, access_until=access_until,
-                           offer=offer, form=ActionForm())
+                           offer=offer, cooling=cooling_off.for_subscription(db.session, sub, now=now),
+                           now=now, form=ActionForm())
 
 
 def _cancel(action, subscription_id: int):
@@ -120,6 +124,37 @@ def _cancel_now_message(result: subscriptions.CancelResult) -> tuple[str, str]:
     return "info", (f"{ended} 환불 금액 {won:,}원은 카드사 처리 결과를 확인하는 중입니다. "
                     "확인되는 대로 3영업일 이내에 환불해 드리며, 두 번 환불되지 않습니다. "
                     "궁금한 점은 고객센터로 문의해 주세요.")
+
+
+@bp.get("/subscriptions/<int:subscription_id>/withdraw")
+@login_required
+def confirm_withdraw(subscription_id: int):
+    """청약철회's one confirmation page: what is refunded and what ends; or why it cannot be done here."""
+    sub = _own_or_404(subscription_id)
+    cooling = cooling_off.for_subscription(db.session, sub, now=services().clock.now())
+    return render_template("cooling_off/confirm.html", cooling=cooling, product=sub.plan.product, plan=sub.plan,
+                           subscription=sub, action=url_for("account.withdraw", subscription_id=sub.id),
+                           back=url_for("account.overview"), form=ActionForm())
+
+
+@bp.post("/subscriptions/<int:subscription_id>/withdraw")
+@login_required
+def withdraw(subscription_id: int):
+    """청약철회: the refund is judged and computed by the domain on its clock, never read from the form."""
+    _checked_form()
+    found = services()
+    try:
+        result = cooling_off.withdraw_subscription(db.session, user=current_user, subscription_id=subscription_id,
+                                                   toss=found.toss, vault=found.vault, notifier=found.notifier,
+                                                   clock=found.clock, ip=client_ip())
+    except ActionRefused as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("account.overview"))
+    enqueue_notices(result.notice_ids)
+    flash(result.message("구독을 종료했습니다. 더 이상 결제되지 않으며, 등록한 카드 정보는 삭제되었습니다."),
+          "success" if result.refund_status == "done" else "info")
+    return redirect(url_for("account.overview"))
 
 
 @bp.post("/subscriptions/<int:subscription_id>/resume")

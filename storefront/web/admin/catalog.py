@@ -31,6 +31,9 @@ class ProductData:
     summary: str
     description: str
     provision: str
+    getting_started: str
+    cooling_off_days: int
+    cooling_off_exclusion: str
     image: str
     position: int
     active: bool

@@ -7,6 +7,8 @@ from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectFi
 from wtforms.i18n import get_translations
 from wtforms.validators import UUID, DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
+from storefront.billing.cooling_off import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS
+
 SLUG = Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message="영문 소문자, 숫자, 하이픈(-)만 쓸 수 있습니다.")
 KINDS = [("subscription", "정기구독"), ("one_time", "단건 구매")]
 INTERVALS = [("month", "매월"), ("year", "매년"), ("once", "1회")]
@@ -40,6 +42,11 @@ class ProductForm(AdminForm):
     summary = StringField("한 줄 소개", validators=[Optional(), Length(max=255)])
     description = TextAreaField("상세 설명", validators=[Optional(), Length(max=20_000)])
     provision = TextAreaField("제공 방법 및 기간", validators=[Optional(), Length(max=5_000)])
+    getting_started = TextAreaField("결제 후 이용 방법", validators=[Optional(), Length(max=5_000)])
+    cooling_off_days = IntegerField("청약철회 기간 (결제일 다음 날부터, 일)", default=DEFAULT_DAYS, validators=[
+        Optional(), NumberRange(MIN_DAYS, MAX_DAYS, f"청약철회 기간은 {MIN_DAYS}일(법정 최소) 이상 {MAX_DAYS}일 이하여야 합니다."),
+    ])
+    cooling_off_exclusion = TextAreaField("청약철회 제한: 디지털 콘텐츠 제공 개시 기준", validators=[Optional(), Length(max=500)])
     image = StringField("이미지 경로 (static/ 아래, 예: img/plan.png)", validators=[
         Optional(), Length(max=255),
         Regexp(r"^[A-Za-z0-9_./-]+$", message="경로에는 영문, 숫자, _ . / - 만 쓸 수 있습니다."),

@@ -11,7 +11,7 @@ LABELS: dict[str, dict[str, str]] = {
                "refunded": "환불됨"},
     "attempt": {"sending": "전송 중", "done": "승인", "failed": "실패", "unknown": "결과 미확인"},
     "refund": {"sending": "전송 중", "done": "환불 완료", "failed": "거절됨", "unknown": "결과 미확인"},
-    "email": {"queued": "발송 대기", "sent": "발송됨", "failed": "발송 실패", "logged": "기록만 함"},
+    "email": {"queued": "발송 대기", "sent": "발송됨", "failed": "발송 실패", "logged": "기록만 함", "skipped": "보내지 않음 (탈퇴)"},
     "webhook": {"received": "수신", "processed": "처리됨", "ignored": "무시함", "error": "오류"},
     "interval": {"month": "매월", "year": "매년", "once": "1회"},
     "kind": {"subscription": "정기구독", "one_time": "단건 구매"},

@@ -30,7 +30,7 @@ from storefront.models import (
 )
 
 SUBSCRIPTION_STATUSES = ("incomplete", "trialing", "active", "past_due", "canceled", "unpaid")
-EMAIL_STATUSES = ("queued", "sent", "failed", "logged")
+EMAIL_STATUSES = ("queued", "sent", "failed", "logged", "skipped")
 WEBHOOK_STATUSES = ("received", "processed", "ignored", "error")
 REFUND_STATUSES = ("sending", "done", "failed", "unknown")
 ATTEMPT_STATUSES = ("sending", "unknown", "done", "failed")

@@ -162,7 +162,9 @@ def _product_form(product: Product | None):
 
 def _with_defaults(data: catalog.ProductData) -> catalog.ProductData:
     return replace(data, summary=data.summary or "", description=data.description or "",
-                   provision=data.provision or "", image=data.image or "", position=data.position or 0)
+                   provision=data.provision or "", image=data.image or "", position=data.position or 0,
+                   getting_started=data.getting_started or "", cooling_off_days=data.cooling_off_days or 7,
+                   cooling_off_exclusion=data.cooling_off_exclusion or "")
 
 
 @bp.post("/products/<int:product_id>/toggle")
