@@ -16,7 +16,7 @@ Invariants:
 - A worker that dies between the claim and the send leaves the row in 'sending': it is not
   resent automatically, because the server may already have accepted it.
 - Nothing goes to a member who has withdrawn (회원탈퇴: their address was replaced by one on
-  the reserved ``.invalid`` domain, billing/withdrawal.py): `queue` adds nothing for them, and
+  the reserved ``invalid`` top-level domain, billing/withdrawal.py): `queue` adds nothing for them, and
   a row queued before they withdrew is marked 'skipped' with the reason instead of being sent.
 """
 
@@ -52,8 +52,8 @@ log = logging.getLogger("storefront.notify")
 
 DEFAULT_MAX_ATTEMPTS = 8
 _DELIVERED = ("sent", "logged")
-# RFC 2606: never delivered. A withdrawn member's address is replaced by one on it.
-UNDELIVERABLE_DOMAIN = ".invalid"
+# RFC 2606: the `invalid` top-level domain never delivers. A withdrawn member's address is moved onto it.
+UNDELIVERABLE_TLD = "invalid"
 SKIPPED_WITHDRAWN = "not sent: the member withdrew (회원탈퇴)"
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
@@ -215,13 +215,19 @@ class Notifier:
         log.warning("message %s attempt %s failed (%s): %s", row.id, row.attempts, row.status, row.last_error)
 
 
+def undeliverable(address: str | None) -> bool:
+    """An address on the reserved `invalid` top-level domain (``x@invalid``, ``x@y.invalid``)."""
+    domain = (address or "").rpartition("@")[2].lower()
+    return domain == UNDELIVERABLE_TLD or domain.endswith("." + UNDELIVERABLE_TLD)
+
+
 def withdrew(user: User | None) -> bool:
-    """Whether `user` has withdrawn (회원탈퇴): their email is no longer theirs to receive notices at."""
-    return user is not None and (user.email or "").lower().endswith(UNDELIVERABLE_DOMAIN)
+    """Whether `user` has withdrawn (회원탈퇴): their email was moved onto the `invalid` domain."""
+    return user is not None and undeliverable(user.email)
 
 
 def _recipient_withdrew(session: Session, row: EmailMessage) -> bool:
-    if row.channel == "email" and (row.to or "").lower().endswith(UNDELIVERABLE_DOMAIN):
+    if row.channel == "email" and undeliverable(row.to):
         return True
     return row.user_id is not None and withdrew(session.get(User, row.user_id))
 
