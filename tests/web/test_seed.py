@@ -207,3 +207,17 @@ def test_seed_counts_match_what_it_reports(app, db_session):
         db_session.scalar(select(func.count(Plan.id))),
     )
     assert tuple(int(n) for n in counts) == actual
+
+
+def test_seeded_products_say_how_to_start_and_state_their_withdrawal_terms(app, db_session, client):
+    seed(app)
+    db_session.rollback()
+    products = {p.slug: p for p in db_session.scalars(select(Product)) if p.active}
+    assert all(p.getting_started.strip() and p.cooling_off_days == 7 for p in products.values())
+    limited = {slug: p.cooling_off_exclusion for slug, p in products.items() if p.cooling_off_exclusion}
+    assert limited == {"template-library": "템플릿 파일을 하나라도 내려받은 때"}
+    assert "샘플 템플릿 5종을 무료로" in products["template-library"].description  # 제17조⑥: a sample is offered
+    page = client.get("/products/template-library").get_data(as_text=True)
+    assert "디지털 콘텐츠의 제공이 개시된 경우 청약철회가 제한됩니다" in page
+    page = client.get("/products/presentation-pack").get_data(as_text=True)
+    assert "주문 내역에서 직접 청약철회" in page and "청약철회가 제한됩니다" not in page
