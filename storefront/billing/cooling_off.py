@@ -96,6 +96,13 @@ class CoolingOff:
     def idempotency_key(self) -> str | None:
         return idempotency_key(self.attempt_id) if self.attempt_id is not None else None
 
+    @property
+    def until(self) -> str:
+        """The last day of the window, e.g. ``2026년 3월 17일`` (empty when there is no payment)."""
+        if self.deadline is None:
+            return ""
+        return korean_date(cycle.kst_date(self.deadline) - timedelta(days=1))
+
 
 @dataclass(frozen=True)
 class Withdrawn:
