@@ -351,11 +351,16 @@ def reconcile_job(as_of: str | None = None) -> int:
 
 
 def settle_refunds_job() -> int:
-    """Settle refunds whose outcome is unknown (`refunds.settle_unknown_refunds`); returns how many were looked at."""
-    from storefront.billing import refunds
+    """Settle refunds whose outcome is unknown (`refunds.settle_unknown_refunds`); returns how many were looked at.
+
+    First sends the refund of any 청약철회 whose Refund row a crash kept from being written
+    (`cooling_off.finish_withdrawals`).
+    """
+    from storefront.billing import cooling_off, refunds
 
     with _app().app_context():
         found = services()
+        cooling_off.finish_withdrawals(db.session, toss=found.toss, clock=found.clock)
         rows = refunds.settle_unknown_refunds(db.session, toss=found.toss, clock=found.clock)
     log.info("refund settlement: %s refund(s) looked at", len(rows))
     return len(rows)

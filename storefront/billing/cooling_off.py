@@ -22,7 +22,9 @@ the latest paid period of a subscription; `withdraw_order` for a one-time order)
 
 A subscription withdrawn ends at once (``canceled``, ``ended_reason`` ``withdrawn_by_customer``),
 COMMITTED together with its notice before the refund is sent, and its card is released. An
-order becomes ``canceled`` when Toss reports its balance 0 (`refunds`). Refusals raise
+order becomes ``canceled`` when Toss reports its balance 0 (`refunds`). A crash between ending a
+subscription and writing its Refund row is finished by `finish_withdrawals` (the refund settle job)
+or by the shopper asking again, under the same key. Refusals raise
 `CoolingOffRefused` (an `ActionRefused`) with a plain-Korean message and change nothing.
 No Flask in here: callers pass the session, the Toss client, the notifier and the clock.
 """
@@ -47,8 +49,8 @@ from storefront.models import Attempt, Charge, Order, Product, Refund, Subscript
 
 __all__ = [
     "DEFAULT_DAYS", "MAX_DAYS", "MIN_DAYS", "WITHDRAWN_REASON", "CoolingOff", "CoolingOffRefused", "Withdrawn",
-    "deadline", "for_order", "for_subscription", "idempotency_key", "korean_date", "receipt_facts",
-    "withdraw_order", "withdraw_subscription",
+    "deadline", "finish_withdrawals", "for_order", "for_subscription", "idempotency_key", "korean_date",
+    "receipt_facts", "withdraw_order", "withdraw_subscription",
 ]
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,9 @@ MAX_DAYS = 90
 WITHDRAWN_REASON = "withdrawn_by_customer"
 KEY_PREFIX = "cooling-off-"
 REFUND_REASON = "청약철회 (전자상거래법 제17조): 결제 금액 전액 환불"
+# `finish_withdrawals` leaves younger withdrawals to the request still running, and looks back this far.
+FINISH_GRACE = timedelta(minutes=5)
+FINISH_WINDOW = timedelta(days=30)
 
 ALLOWED = "allowed"
 EXCLUDED = "excluded"  # the product limits 청약철회 once provision has begun
@@ -316,6 +321,30 @@ def withdraw_order(session: Session, *, user: User, order_pk: int, toss: Any, no
                       "order_id": order.order_id, "refund_amount_won": offer.refund_won, "withdrawn_at": now}, now)
     status = _send(session, offer.attempt_id, offer.refund_won, user=user, toss=toss, clock=clock)
     return Withdrawn(offer.refund_won, status, notice_ids=notices if status != "not_sent" else ())
+
+
+def finish_withdrawals(session: Session, *, toss: Any, clock: Any) -> int:
+    """Send the refund of every subscription withdrawn whose Refund row was never written. COMMITS each.
+
+    That happens only when the process died between ending the subscription and committing the
+    ``sending`` Refund row. Withdrawals ended less than FINISH_GRACE ago are left to their own
+    request; the key is the same either way, so Toss moves the money once. Returns how many it sent.
+    """
+    now = clock.now()
+    subs = session.scalars(select(Subscription).where(
+        Subscription.status == "canceled", Subscription.ended_reason == WITHDRAWN_REASON,
+        Subscription.ended_at >= now - FINISH_WINDOW, Subscription.ended_at <= now - FINISH_GRACE)).all()
+    sent = 0
+    for sub in subs:
+        attempt_id = _withdrawn_attempt_id(session, sub)
+        if attempt_id is None or _refund_row(session, attempt_id) is not None:
+            continue
+        amount = refunds.refundable_won(session, session.get(Attempt, attempt_id))
+        if amount > 0:
+            _send(session, attempt_id, amount, user=sub.user, toss=toss, clock=clock)
+            sent += 1
+    session.commit()
+    return sent
 
 
 def _withdrawn_attempt_id(session: Session, sub: Subscription) -> int | None:

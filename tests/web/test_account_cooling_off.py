@@ -188,18 +188,37 @@ def test_an_unanswered_refund_is_reported_as_being_checked(shopper, catalog, db_
     assert row.status == "unknown" and toss.refunded(toss.approved[-1].payment_key) == [9900]
 
 
-def test_a_crash_after_ending_the_subscription_is_finished_by_asking_again(shopper, catalog, db_session, toss,
-                                                                           clock, app, monkeypatch):
-    sub = subscribed(shopper, catalog.monthly)
-
+def crash_before_the_refund_row(shopper, sub, monkeypatch) -> None:
     def crash(*args, **kwargs):
         raise RuntimeError("the process died before the refund row was written")
 
     with monkeypatch.context() as patched:
         patched.setattr(cooling_off.refunds, "refund", crash)
         withdraw(shopper, sub)
+
+
+def test_a_crash_after_ending_the_subscription_is_finished_by_asking_again(shopper, catalog, db_session, toss,
+                                                                           clock, monkeypatch):
+    sub = subscribed(shopper, catalog.monthly)
+    crash_before_the_refund_row(shopper, sub, monkeypatch)
     assert shopper.subscriptions()[0].status == "canceled" and refund_rows(db_session) == []
     withdraw(shopper, sub)  # the double click after the error page sends the refund, with the same key
+    assert toss.refunded(toss.approved[-1].payment_key) == [9900] and len(toss.cancel_calls) == 1
+    clock.advance(minutes=10)
+    assert cooling_off.finish_withdrawals(db_session, toss=toss, clock=clock) == 0  # nothing left to finish
+
+
+def test_a_crash_after_ending_the_subscription_is_finished_by_the_settle_job(shopper, catalog, db_session, toss,
+                                                                            clock, monkeypatch):
+    sub = subscribed(shopper, catalog.monthly)
+    crash_before_the_refund_row(shopper, sub, monkeypatch)
+    assert cooling_off.finish_withdrawals(db_session, toss=toss, clock=clock) == 0  # the request may still run
+    clock.advance(minutes=6)
+    assert cooling_off.finish_withdrawals(db_session, toss=toss, clock=clock) == 1
+    assert cooling_off.finish_withdrawals(db_session, toss=toss, clock=clock) == 0
+    withdraw(shopper, sub)  # and a late double click sends nothing more
+    [row] = refund_rows(db_session)
+    assert (row.status, row.amount_won) == ("done", 9900)
     assert toss.refunded(toss.approved[-1].payment_key) == [9900] and len(toss.cancel_calls) == 1
 
 
