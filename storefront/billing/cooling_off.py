@@ -211,10 +211,10 @@ def _judge(session: Session, product: Product, attempt: Attempt, paid_at: dateti
     refundable = refunds.refundable_won(session, attempt)
     if refundable <= 0:
         return CoolingOff(REFUNDED, "이미 전액 환불된 결제입니다.", **facts)
-    if product.cooling_off_exclusion:
-        return CoolingOff(EXCLUDED, _excluded_message(product.cooling_off_exclusion, after_window), **facts)
     if now >= ends:
         return CoolingOff(WINDOW_CLOSED, _closed_message(until, days, after_window), **facts)
+    if product.cooling_off_exclusion:
+        return CoolingOff(EXCLUDED, _excluded_message(product.cooling_off_exclusion, after_window), **facts)
     return CoolingOff(ALLOWED, f"{until}까지 청약철회하면 결제 금액 전액({refundable:,}원)을 환불해 드립니다.",
                       refund_won=refundable, **facts)
 

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 
 import pytest
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import select
 
 from storefront import accounts, jobs, retention
 from storefront.billing import withdrawal
@@ -74,8 +73,8 @@ def purchase(session, user: User, plans, now: datetime, tag: str) -> Trail:
                     status="done", transaction_key=f"tx_{tag}", created_at=now, settled_at=now)
     session.add_all([card, sub, charge, attempt, refund])
     session.flush()
-    consent = Consent(user_id=user.id, subscription_id=sub.id, kind="terms", decision="agreed", text_version="2026-11-24",
-                      detail='{"plan_id": 1}', ip="203.0.113.7", at=now)
+    consent = Consent(user_id=user.id, subscription_id=sub.id, kind="terms", decision="agreed",
+                      text_version="2026-11-24", detail='{"plan_id": 1}', ip="203.0.113.7", at=now)
     order = Order(order_id=f"O-{tag}-0000", user_id=user.id, plan_id=once.id, order_name="영어 회화 단품",
                   amount_won=29000, status="paid", payment_key=f"tpay_o_{tag}", receipt_url=f"https://receipt/o/{tag}",
                   created_at=now, expires_at=now + timedelta(minutes=30), paid_at=now)

@@ -241,3 +241,13 @@ def test_someone_elses_subscription_cannot_be_withdrawn(shopper, catalog, db_ses
 def test_the_window_counts_days_after_the_payment_day_in_seoul(paid, days, last_open, first_closed):
     ends = cooling_off.deadline(paid, days)
     assert last_open < ends <= first_closed and ends == first_closed
+
+
+def test_after_the_window_a_limiting_product_no_longer_points_to_support_for_a_withdrawal(shopper, catalog,
+                                                                                          db_session, clock):
+    catalog.product.cooling_off_exclusion = "강의를 1편 이상 재생한 때"
+    db_session.commit()
+    sub = subscribed(shopper, catalog.monthly)
+    clock.set(kst(2026, 3, 20, 9))
+    page = confirm_page(shopper, sub)
+    assert "이 지났습니다" in page and "아직 이용을 시작하지 않으셨다면" not in page

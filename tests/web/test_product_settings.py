@@ -12,7 +12,7 @@ from sqlalchemy import select
 from storefront.models import Category, EmailMessage, Product
 from tests.conftest import csrf_token
 from tests.web.admin_support import login_admin
-from tests.web.checkout_support import Shopper, catalog, shopper, toss  # noqa: F401
+from tests.web.checkout_support import catalog, shopper, toss  # noqa: F401
 
 HOW_TO = "가입하신 이메일로 강의실 초대 메일을 보내 드립니다.\n메일의 ‘강의실 입장’을 누르세요."
 

@@ -68,7 +68,7 @@ def confirm_cancel(subscription_id: int):
     access_until = sub.current_period_end or sub.trial_end_at or sub.next_charge_at
     return render_template("account/cancel.html", sub=sub, ends_now=ends_now, access_until=access_until,
                            offer=offer, cooling=cooling_off.for_subscription(db.session, sub, now=now),
-                           now=now, form=ActionForm())
+                           form=ActionForm())
 
 
 def _cancel(action, subscription_id: int):
