@@ -1,7 +1,7 @@
 """product: 청약철회 window and limit, and the after-paying how-to
 
 Revision ID: b7c41f0e2a91
-Revises: d8c2964e8fd5
+Revises: f666402c0b27
 Create Date: 2026-11-24 09:00:00
 
 Product.cooling_off_days (the 청약철회 window after the payment day; 7, the law's minimum,
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b7c41f0e2a91'
-down_revision = 'd8c2964e8fd5'
+down_revision = 'f666402c0b27'
 branch_labels = None
 depends_on = None
 
