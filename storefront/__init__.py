@@ -63,6 +63,10 @@ def _configure_flask(app: Flask, config: Config) -> None:
         RATELIMIT_STRATEGY="moving-window",
     )
     os.makedirs(app.instance_path, exist_ok=True)
+    from storefront.web.converters import BoundedIntConverter
+
+    # Before any route is added: an id no row can have is a 404, not a database error.
+    app.url_map.converters["int"] = BoundedIntConverter
     # One reverse proxy in front (nginx / a load balancer) supplies X-Forwarded-*.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
