@@ -67,8 +67,10 @@ def _configure_flask(app: Flask, config: Config) -> None:
 
     # Before any route is added: an id no row can have is a 404, not a database error.
     app.url_map.converters["int"] = BoundedIntConverter
-    # One reverse proxy in front (nginx / a load balancer) supplies X-Forwarded-*.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    hops = config.trusted_proxy_hops
+    if hops:
+        # That many reverse proxies (nginx, a load balancer) append to X-Forwarded-*; see web/client_ip.py.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def _engine_options(url: str) -> dict:

@@ -86,6 +86,7 @@ class Config:
     login_rate_limit: str = "5 per minute;20 per hour"
     password_hash_cheap: bool = False
     toss_webhook_allowed_ips: tuple[str, ...] = ()  # empty: webhooks accepted from any address
+    trusted_proxy_hops: int = 0  # reverse proxies in front whose X-Forwarded-* headers are believed
     extra: dict = field(default_factory=dict)
 
     @property
@@ -258,6 +259,7 @@ def load_config(env: Mapping[str, str], **overrides) -> Config:
         toss_calls_per_minute=_int(env, "TOSS_CALLS_PER_MINUTE", 600, 1, 100000),
         login_rate_limit=env.get("LOGIN_RATE_LIMIT") or "5 per minute;20 per hour",
         toss_webhook_allowed_ips=_webhook_ips(env),
+        trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0, 0, 5),
         **toss,
     )
     values.update(overrides)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -17,6 +17,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from storefront.web.client_ip import client_ip  # noqa: F401  (views import it from here too)
 
 
 class Base(DeclarativeBase):
@@ -30,11 +32,6 @@ class Base(DeclarativeBase):
             "pk": "pk_%(table_name)s",
         }
     )
-
-
-def client_ip() -> str:
-    """The shopper's address as the proxy in front of us reports it (ProxyFix applied)."""
-    return request.remote_addr or "unknown"
 
 
 db = SQLAlchemy(model_class=Base)

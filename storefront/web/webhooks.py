@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from storefront.billing import webhook_events
-from storefront.extensions import csrf, db, services
+from storefront.extensions import client_ip, csrf, db, services
 from storefront.models import WebhookEvent
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -53,4 +53,4 @@ def process_safely(event_id: int) -> WebhookEvent | None:
 
 def _sender_allowed() -> bool:
     allowed = current_app.config["STOREFRONT"].toss_webhook_allowed_ips
-    return not allowed or request.remote_addr in allowed
+    return not allowed or client_ip() in allowed
