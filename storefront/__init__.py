@@ -94,12 +94,10 @@ def _init_extensions(app: Flask, config: Config) -> None:
 
     from storefront import models  # noqa: F401  (register the tables)
 
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        from storefront.billing.withdrawal import is_deleted
+    from storefront.web.auth.signin import load_user
 
-        user = db.session.get(models.User, int(user_id)) if user_id.isdigit() else None
-        return None if user is None or is_deleted(user) else user  # a deleted account's other sessions end
+    # A cookie opens an account only while its server-side sign-in exists (storefront/accounts/sessions.py).
+    login_manager.user_loader(load_user)
 
     if config.database_url.startswith("sqlite"):
         _sqlite_pragmas(app)

@@ -75,6 +75,79 @@ class User(UserMixin, db.Model):
 
     subscriptions: Mapped[list["Subscription"]] = relationship(back_populates="user")
 
+    # The sign-in this object was loaded for (set by storefront.accounts.sessions; not a column).
+    session_token = None  # str | None
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and remember cookies: the user and the sign-in's token."""
+        return f"{self.id}:{self.session_token}" if self.session_token else str(self.id)
+
+
+class UserSession(db.Model):
+    """One signed-in browser. Its cookie carries the token; deleting the row ends that sign-in at once.
+
+    Logout deletes the row; a password change deletes the account's other rows; a password reset,
+    account deletion and the admin's 세션 종료 delete them all. Only a hash of the token is stored.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTC)
+    expires_at: Mapped[datetime] = mapped_column(UTC)
+
+
+class LoginThrottle(db.Model):
+    """Recent wrong passwords under one key (an account tried from unknown browsers, or one device cookie).
+
+    `key` is a SHA-256 of the scope and value, so no address or email is stored. See
+    storefront/accounts/throttle.py for the delays these counts impose.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UTC, index=True)
+
+
+class PasswordReset(db.Model):
+    """A 비밀번호 찾기 link: single use, valid 30 minutes; only a hash of its token is stored."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTC)
+    expires_at: Mapped[datetime] = mapped_column(UTC)
+    used_at: Mapped[datetime | None] = mapped_column(UTC)
+
+
+class SignupRequest(db.Model):
+    """A sign-up waiting for its email link: no User exists until the address's owner opens it.
+
+    `browser_hash` names the browser that filled in the form (a nonce kept in its session):
+    that browser is signed in when the link is opened in it; anywhere else the password is asked.
+    """
+
+    __tablename__ = "signup_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_url: Mapped[str] = mapped_column(String(500), default="/")
+    created_at: Mapped[datetime] = mapped_column(UTC)
+    expires_at: Mapped[datetime] = mapped_column(UTC, index=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTC)
+
 
 class Category(db.Model):
     __tablename__ = "categories"

@@ -9,7 +9,7 @@ message and changes nothing. Cancelling or withdrawing takes one confirmation pa
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 
 from storefront.billing import checkout, consent, cooling_off, subscriptions, withdrawal
 from storefront.billing.subscriptions import ActionRefused
@@ -17,6 +17,7 @@ from storefront.extensions import client_ip, db, services
 from storefront.models import Subscription
 from storefront.web.account import queries
 from storefront.web.account.forms import ChangePlanForm, DeleteAccountForm
+from storefront.web.auth.signin import sign_out
 from storefront.web.checkout.forms import ActionForm
 from storefront.web.checkout.notices import enqueue_notices
 from storefront.web.filters import kst_date
@@ -240,7 +241,7 @@ def delete_account():
             db.session.rollback()
             error = exc.message
         else:
-            logout_user()
+            sign_out(everywhere=True)
             flash("회원 탈퇴가 완료되었습니다. 개인정보와 등록한 카드 정보를 삭제했으며, 법령에 따라 보관해야 하는 거래 기록만 "
                   "보관 기간 동안 남겨 둡니다. 그동안 이용해 주셔서 감사합니다.", "success")
             return redirect(url_for("shop.home"))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
 from storefront import accounts
 from storefront.extensions import db, limiter, services
 from storefront.web.auth.forms import LoginForm, SignupForm
+from storefront.web.auth.signin import sign_in, sign_out
 from storefront.web.security import safe_next_url
 
 bp = Blueprint("auth", __name__)
@@ -36,7 +37,7 @@ def login():
     if form.validate_on_submit():
         user = accounts.authenticate(db.session, form.email.data, form.password.data)
         if user is not None:
-            login_user(user)
+            sign_in(user)
             flash(f"{user.name}님, 반갑습니다.", "success")
             return redirect(next_url)
         form.password.errors.append("이메일 또는 비밀번호가 올바르지 않습니다.")
@@ -66,7 +67,7 @@ def signup():
             form.email.errors.append("이미 가입된 이메일입니다. 로그인해 주세요.")
         else:
             db.session.commit()
-            login_user(user)
+            sign_in(user)
             flash("회원가입이 완료되었습니다.", "success")
             return redirect(next_url)
     return render_template("auth/signup.html", form=form, next_url=next_url)
@@ -75,6 +76,6 @@ def signup():
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
+    sign_out()
     flash("로그아웃되었습니다.", "info")
     return redirect(url_for("shop.home"))

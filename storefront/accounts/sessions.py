@@ -1,0 +1,66 @@
+"""Server-side sign-ins: a session cookie opens the account only while its `UserSession` row exists.
+
+Flask-Login keeps ``"<user id>:<token>"`` (User.get_id) in the session cookie and in a
+remember cookie; the user loader (`load`) finds the user only through an unexpired row
+with that token's hash. So a copied cookie dies with its row: `end` (logout),
+`end_all(keep=...)` (a password change keeps the browser that made it), `end_all` (a
+password reset, account deletion, the admin's 세션 종료). Rows older than `LIFETIME` are
+refused and deleted at the user's next sign-in. No Flask in here; nothing commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from storefront.accounts.tokens import new_token, token_hash
+from storefront.models import User, UserSession
+
+# Flask's PERMANENT_SESSION_LIFETIME: the signed cookie is refused after this long anyway.
+LIFETIME = timedelta(days=31)
+_MAX_USER_ID = 2**31 - 1
+
+
+def start(session: Session, user: User, *, now: datetime) -> str:
+    """Open a sign-in for `user`: add its row, set `user.session_token`, return the token. Flushes."""
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id, UserSession.expires_at <= now))
+    token, hashed = new_token()
+    session.add(UserSession(user_id=user.id, token_hash=hashed, created_at=now, expires_at=now + LIFETIME))
+    session.flush()
+    user.session_token = token
+    return token
+
+
+def load(session: Session, identifier: str, *, now: datetime) -> User | None:
+    """The user a cookie's ``"<id>:<token>"`` names while that sign-in is open, else None."""
+    user_id, _, token = (identifier or "").partition(":")
+    if not token or not user_id.isdigit() or len(user_id) > 10 or int(user_id) > _MAX_USER_ID:
+        return None
+    user = session.scalar(
+        select(User).join(UserSession, UserSession.user_id == User.id)
+        .where(User.id == int(user_id), UserSession.token_hash == token_hash(token), UserSession.expires_at > now)
+    )
+    if user is not None:
+        user.session_token = token
+    return user
+
+
+def end(session: Session, user: User) -> None:
+    """End the sign-in `user` was loaded for (logout)."""
+    if user.session_token:
+        session.execute(delete(UserSession).where(UserSession.token_hash == token_hash(user.session_token)))
+
+
+def end_all(session: Session, user_id: int, *, keep: str | None = None) -> int:
+    """End every sign-in of the account except the one whose token is `keep`; return how many ended."""
+    stmt = delete(UserSession).where(UserSession.user_id == user_id)
+    if keep:
+        stmt = stmt.where(UserSession.token_hash != token_hash(keep))
+    return int(session.execute(stmt.execution_options(synchronize_session=False)).rowcount or 0)
+
+
+def count_open(session: Session, user_id: int, *, now: datetime) -> int:
+    return int(session.scalar(select(func.count(UserSession.id))
+                              .where(UserSession.user_id == user_id, UserSession.expires_at > now)) or 0)
