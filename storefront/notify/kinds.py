@@ -52,6 +52,11 @@ KINDS: dict[str, Kind] = {
     "consent_request": _CONSENT,
     "consent_reminder": _CONSENT,
     "trial_conversion_notice": Kind(("product_name", "effective_at", "new_amount_won"), sms=True),
+    # Accounts (storefront/accounts/): links that prove the address, and what changed on the account.
+    "signup_confirm": Kind(("confirm_url", "expires_at")),
+    "signup_existing": Kind(("login_url", "reset_url")),
+    "password_reset": Kind(("reset_url", "expires_at")),
+    "password_changed": Kind(("changed_at", "reset_url")),
 }
 
 

@@ -53,15 +53,19 @@ def _origin(url: str) -> str:
 
 
 _ONE_TIME_KEYS = re.compile(r"(authKey=)[^&\s\"]+")
+# The tokens of emailed links (비밀번호 찾기, 가입 확인) are in their paths.
+_LINK_TOKENS = re.compile(r"(/(?:password/reset|signup/confirm)/)[^/?&\s\"]+")
 
 
 class RedactAuthKeys(logging.Filter):
-    """Access-log lines without Toss's one-time authKey (it arrives in /billing/success's query string)."""
+    """Access-log lines without Toss's one-time authKey (it arrives in /billing/success's query string)
+    and without the tokens of emailed account links."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "authKey=" in message:
-            record.msg, record.args = _ONE_TIME_KEYS.sub(r"\1[redacted]", message), ()
+        if "authKey=" in message or "/password/reset/" in message or "/signup/confirm/" in message:
+            message = _LINK_TOKENS.sub(r"\1[redacted]", _ONE_TIME_KEYS.sub(r"\1[redacted]", message))
+            record.msg, record.args = message, ()
         return True
 
 

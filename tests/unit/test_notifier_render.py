@@ -17,6 +17,15 @@ SITE = "http://127.0.0.1:5000"
 
 SAMPLES: dict[str, tuple[dict, list[str]]] = {
     "card_registered": ({"card_label": CARD}, [CARD, "결제수단이 등록되었습니다"]),
+    "signup_confirm": ({"confirm_url": f"{SITE}/signup/confirm/tok", "expires_at": NEXT},
+                       [f"{SITE}/signup/confirm/tok", "2026-04-10 00:30", "가입 완료하기", "무시해 주세요"]),
+    "signup_existing": ({"login_url": f"{SITE}/login", "reset_url": f"{SITE}/password/forgot"},
+                        [f"{SITE}/login", f"{SITE}/password/forgot", "이미 가입되어 있어 새 계정을 만들지 않았습니다"]),
+    "password_reset": ({"reset_url": f"{SITE}/password/reset/tok", "expires_at": NEXT},
+                       [f"{SITE}/password/reset/tok", "2026-04-10 00:30", "30분", "한 번만"]),
+    "password_changed": ({"changed_at": NEXT, "reset_url": f"{SITE}/password/forgot", "ended_elsewhere": True},
+                         ["2026-04-10 00:30", "비밀번호가 바뀌었습니다", f"{SITE}/password/forgot",
+                          "다른 기기와 브라우저의 로그인은 모두 끝냈습니다"]),
     "payment_receipt": (
         {
             "product_name": "프리미엄 뉴스레터", "plan_name": "월간", "amount_won": 9900,

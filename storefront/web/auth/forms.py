@@ -2,6 +2,23 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, TelField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
 
+from storefront.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, MOBILE_PATTERN
+
+EMAIL = [DataRequired("이메일을 입력해 주세요."), Email("이메일 형식이 올바르지 않습니다."), Length(max=254)]
+MOBILE = Regexp(MOBILE_PATTERN, message="휴대전화 번호 형식이 올바르지 않습니다. 예: 010-1234-5678")
+
+
+def new_password_field(label: str = "비밀번호 (10자 이상)") -> PasswordField:
+    return PasswordField(label, validators=[
+        DataRequired("비밀번호를 입력해 주세요."),
+        Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH,
+               message=f"비밀번호는 {MIN_PASSWORD_LENGTH}자 이상 {MAX_PASSWORD_LENGTH}자 이하로 정해 주세요."),
+    ])
+
+
+def confirm_field(label: str = "비밀번호 확인", of: str = "password") -> PasswordField:
+    return PasswordField(label, validators=[EqualTo(of, message="비밀번호가 일치하지 않습니다.")])
+
 
 class LoginForm(FlaskForm):
     email = EmailField("이메일", validators=[DataRequired("이메일을 입력해 주세요."), Email("이메일 형식이 올바르지 않습니다.")])
@@ -10,18 +27,21 @@ class LoginForm(FlaskForm):
 
 class SignupForm(FlaskForm):
     name = StringField("이름", validators=[DataRequired("이름을 입력해 주세요."), Length(max=50)])
-    email = EmailField("이메일", validators=[DataRequired("이메일을 입력해 주세요."), Email("이메일 형식이 올바르지 않습니다."), Length(max=254)])
-    phone = TelField(
-        "휴대전화 (선택, 결제 안내 문자 수신용)",
-        validators=[Optional(), Regexp(r"^0\d{1,2}-?\d{3,4}-?\d{4}$", message="전화번호 형식이 올바르지 않습니다.")],
-    )
-    password = PasswordField(
-        "비밀번호 (10자 이상)",
-        validators=[DataRequired("비밀번호를 입력해 주세요."), Length(min=10, max=128, message="비밀번호는 10자 이상이어야 합니다.")],
-    )
-    password_confirm = PasswordField("비밀번호 확인", validators=[EqualTo("password", message="비밀번호가 일치하지 않습니다.")])
+    email = EmailField("이메일", validators=EMAIL)
+    phone = TelField("휴대전화 (선택, 결제 안내 문자 수신용)", validators=[Optional(), MOBILE])
+    password = new_password_field()
+    password_confirm = confirm_field()
     agree_terms = BooleanField("(필수) 이용약관에 동의합니다.", validators=[DataRequired("이용약관에 동의해야 가입할 수 있습니다.")])
     agree_privacy = BooleanField(
         "(필수) 개인정보 수집·이용에 동의합니다.", validators=[DataRequired("개인정보 수집·이용에 동의해야 가입할 수 있습니다.")]
     )
     marketing_opt_in = BooleanField("(선택) 이벤트·혜택 정보를 이메일로 받겠습니다.")
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("가입한 이메일", validators=EMAIL)
+
+
+class ResetPasswordForm(FlaskForm):
+    password = new_password_field("새 비밀번호 (10자 이상)")
+    password_confirm = confirm_field("새 비밀번호 확인")
