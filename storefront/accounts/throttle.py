@@ -47,6 +47,11 @@ def device_key(nonce: str) -> str:
     return _key("device", nonce)
 
 
+def current_password_key(user_id: int) -> str:
+    """Wrong current passwords on 비밀번호 변경 (someone holding a signed-in browser guessing it)."""
+    return _key("current-password", str(user_id))
+
+
 def _key(scope: str, value: str) -> str:
     return hashlib.sha256(f"storefront-login:{scope}:{value}".encode("utf-8", "surrogatepass")).hexdigest()
 
