@@ -111,7 +111,14 @@ class Auth:
     def __init__(self, client: FlaskClient) -> None:
         self.client = client
 
-    def signup(self, email: str = "shopper@example.com", password: str = "correct horse 1", name: str = "김구매", **extra):
+    def signup(self, email: str = "shopper@example.com", password: str = "correct horse 1", name: str = "김구매",
+               confirm: bool = True, **extra):
+        """Fill in the sign-up form and, with `confirm`, open the emailed link in the same browser.
+
+        Returns the last response: the link's redirect (signed in, to `next`) when a link was
+        sent, else the form's answer (errors, or the same 메일을 확인해 주세요 redirect a known
+        address gets).
+        """
         data = {
             "csrf_token": csrf_token(self.client, "/signup"),
             "name": name,
@@ -120,9 +127,26 @@ class Auth:
             "password_confirm": password,
             "agree_terms": "y",
             "agree_privacy": "y",
+            "agree_age": "y",
             **extra,
         }
-        return self.client.post("/signup", data=data)
+        response = self.client.post("/signup", data=data)
+        link = self.emailed_link(email, "signup_confirm") if confirm and response.status_code == 302 else None
+        return self.client.get(link) if link else response
+
+    def emailed_link(self, email: str, kind: str) -> str | None:
+        """The path of the link in the newest `kind` notice to `email` (read from the outbox), if any."""
+        from sqlalchemy import select
+
+        from storefront.extensions import db
+        from storefront.models import EmailMessage
+
+        with self.client.application.app_context():
+            body = db.session.scalars(select(EmailMessage.body_text)
+                                      .where(EmailMessage.to == email.strip().lower(), EmailMessage.kind == kind)
+                                      .order_by(EmailMessage.id.desc())).first()
+        match = re.search(r"https?://[^/\s]+(/[\w/-]+/[\w-]{20,})", body or "")
+        return match.group(1) if match else None
 
     def login(self, email: str = "shopper@example.com", password: str = "correct horse 1", next: str | None = None):
         data = {"csrf_token": csrf_token(self.client, "/login"), "email": email, "password": password}

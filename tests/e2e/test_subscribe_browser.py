@@ -1,6 +1,6 @@
 """The whole shopper journey in real headless Chromium, against the Toss sandbox over HTTP.
 
-Sign up, open a product, subscribe (consents, Toss's card window), land on the result page,
+Sign up (opening the emailed link), open a product, subscribe (consents, Toss's card window), land on the result page,
 then in 내 구독: cancel, resume, change card (through the window again) and change plan.
 The sandbox's ledger must then hold exactly one payment: the first period, at the price shown.
 The store is a real werkzeug server on a free port, configured like production except that
@@ -16,9 +16,12 @@ from typing import Iterator
 
 import pytest
 
+from flask import Flask
+
 from storefront import create_app
 from storefront.extensions import db
 from tests.browser import serve
+from tests.e2e.mailbox import signup_link
 from tests.conftest import make_config
 from tests.web.checkout_support import make_catalog
 
@@ -32,6 +35,7 @@ class Store:
     product_slug: str
     monthly_id: int
     yearly_id: int
+    app: Flask
 
 
 @pytest.fixture
@@ -45,7 +49,7 @@ def store(sandbox, clock, tmp_path: Path) -> Iterator[Store]:
         with app.app_context():
             db.create_all()
             catalog = make_catalog(db.session)
-            built.append((app, Store(url, catalog.product.slug, catalog.monthly.id, catalog.yearly.id)))
+            built.append((app, Store(url, catalog.product.slug, catalog.monthly.id, catalog.yearly.id, app)))
             db.session.remove()
         return app
 
@@ -82,7 +86,10 @@ def test_a_shopper_subscribes_and_manages_it_and_is_charged_once(store, sandbox,
     page.fill("#password_confirm", "correct horse 1")
     page.check("#agree_terms")
     page.check("#agree_privacy")
+    page.check("#agree_age")
     page.get_by_role("button", name="가입하기").click()
+    page.wait_for_url(f"{store.url}/signup/sent")
+    page.goto(store.url + signup_link(store.app, "browser@example.com"))  # the link in the 가입 확인 email
     page.wait_for_url(f"{store.url}/")
 
     # a product, its monthly plan, the order page with its consents

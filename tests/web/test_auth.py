@@ -44,15 +44,6 @@ def test_wrong_password_rerenders_with_error_and_no_session(client, auth):
     assert client.get("/account").status_code == 302
 
 
-def test_signup_with_taken_email_shows_error(client, auth, db_session):
-    auth.signup()
-    auth.logout()
-    response = auth.signup(name="다른사람")
-    assert response.status_code == 200
-    assert "이미 가입된 이메일" in response.get_data(as_text=True)
-    assert len(db_session.scalars(select(User)).all()) == 1
-
-
 def test_signup_form_errors_rerender_and_create_nothing(client, db_session):
     response = client.post(
         "/signup",

@@ -126,7 +126,7 @@ def test_subscribing_charges_the_first_period_once_and_shows_the_result(shopper,
     assert payment.receipt_url in page and payment.order_id in page
     # the consents now point at the subscription they were given for
     assert {c.subscription_id for c in db_session.scalars(select(Consent))} == {sub.id}
-    kinds = sorted(db_session.scalars(select(EmailMessage.kind)))
+    kinds = sorted(db_session.scalars(select(EmailMessage.kind).where(EmailMessage.kind != "signup_confirm")))
     assert kinds == ["card_registered", "payment_receipt"]
 
 

@@ -1,4 +1,4 @@
-"""Sign up, log in, log out.
+"""Log in and log out (sign-up is in signup.py, 비밀번호 찾기 in password.py).
 
 Logging in checks the throttle first (storefront/accounts/throttle.py): a browser that must
 still wait gets 429 and its password is not checked. A browser that signed in to the account
@@ -22,7 +22,7 @@ from storefront.accounts import throttle
 from storefront.extensions import db, limiter, services
 from storefront.models import User
 from storefront.web.auth import devices
-from storefront.web.auth.forms import LoginForm, SignupForm
+from storefront.web.auth.forms import LoginForm
 from storefront.web.auth.signin import sign_in, sign_out
 from storefront.web.security import safe_next_url
 
@@ -124,35 +124,6 @@ def login():
     if waited:
         response.headers["Retry-After"] = str(math.ceil(waited.total_seconds()))
     return response
-
-
-@bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit("10 per hour", exempt_when=_only_posts)
-def signup():
-    next_url = safe_next_url(request.values.get("next"), url_for("shop.home"))
-    if current_user.is_authenticated:
-        return redirect(next_url)
-    form = SignupForm()
-    if form.validate_on_submit():
-        info = accounts.NewUser(
-            email=form.email.data,
-            password=form.password.data,
-            name=form.name.data,
-            phone=form.phone.data,
-            marketing_opt_in=form.marketing_opt_in.data,
-        )
-        try:
-            user = accounts.create_user(
-                db.session, info, now=services().clock.now(), cheap_hash=current_app.config["STOREFRONT"].password_hash_cheap
-            )
-        except accounts.EmailTaken:
-            form.email.errors.append("이미 가입된 이메일입니다. 로그인해 주세요.")
-        else:
-            db.session.commit()
-            sign_in(user)
-            flash("회원가입이 완료되었습니다.", "success")
-            return redirect(next_url)
-    return render_template("auth/signup.html", form=form, next_url=next_url, reason=guest_reason(next_url))
 
 
 @bp.post("/logout")
