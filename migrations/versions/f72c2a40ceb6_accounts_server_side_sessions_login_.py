@@ -8,7 +8,7 @@ SHA-256 hashes only. Sessions signed in before this revision carry no token and 
 their owners sign in again.
 
 Revision ID: f72c2a40ceb6
-Revises: f666402c0b27
+Revises: b7c41f0e2a91
 Create Date: 2026-12-02 05:12:53.509608
 
 """
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f72c2a40ceb6'
-down_revision = 'f666402c0b27'
+down_revision = 'b7c41f0e2a91'
 branch_labels = None
 depends_on = None
 
