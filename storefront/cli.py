@@ -183,11 +183,20 @@ def billing_run_due(dry_run: bool, as_of: str | None, sync: bool) -> None:
     if queue is None:
         raise click.ClickException("REDIS_URL is not set: there is no queue for the charges (use --sync to charge here)")
     try:
-        result = jobs.sweep_due(db.session, queue, now=now, as_of=moment.isoformat() if moment else None)
+        result = jobs.sweep_due(db.session, queue, now=now, as_of=moment.isoformat() if moment else None,
+                                alive_within=jobs.alive_within(config))
     except RedisError as exc:
         raise _redis_hint(exc, " or use --sync") from None
-    click.echo(f"{len(result.due)} subscription(s) due as of {_kst(now)}: {len(result.enqueued)} charge job(s) "
-               f"enqueued on '{jobs.BILLING_QUEUE}', {len(result.already)} already waiting or running")
+    line = (f"{len(result.due)} subscription(s) due as of {_kst(now)}: {len(result.enqueued)} charge job(s) "
+            f"enqueued on '{jobs.BILLING_QUEUE}', {len(result.already)} already waiting or running")
+    if result.replaced:
+        line += f" ({len(result.replaced)} of the enqueued replace a job lost by a dead worker or ended)"
+    if result.in_flight:
+        line += f", {len(result.in_flight)} in flight (reconcile settles them)"
+    click.echo(line)
+    if result.errors:
+        click.echo(f"{len(result.errors)} could not be enqueued and were skipped (see the log); "
+                   f"the next sweep tries again: {', '.join(result.errors[:10])}", err=True)
 
 
 def _print_due(now: datetime) -> None:
@@ -270,6 +279,8 @@ def _send_notices_here(clock: Any) -> None:
 @click.option("--as-of", "as_of", metavar="ISO-DATETIME", help=AS_OF_HELP)
 def billing_reconcile(as_of: str | None) -> None:
     """Settle charge attempts whose outcome is unknown (timeouts, crashed workers) by asking Toss."""
+    from datetime import timedelta
+
     from storefront.billing import charging
     from storefront.clock import FixedClock
 
@@ -277,7 +288,8 @@ def billing_reconcile(as_of: str | None) -> None:
     config, found = current_app.config["STOREFRONT"], services()
     clock = FixedClock(moment) if moment is not None else found.clock
     results = charging.reconcile(db.session, toss=found.toss, vault=found.vault, notifier=found.notifier,
-                                 clock=clock, config=config)
+                                 clock=clock, config=config,
+                                 older_than=timedelta(seconds=config.reconcile_grace_seconds))
     for item in results:
         click.echo(f"attempt {item.attempt_id} (order {item.order_id}): {item.outcome}"
                    + (f" ({item.error_code})" if item.error_code else ""))
@@ -358,25 +370,31 @@ def _redis_or_fail(tries: int = 60, pause: float = 0.25) -> Redis:
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop once the queues are empty.")
 @click.option("--queue", "-q", "queues", multiple=True,
-              help="A queue to serve (repeat; in priority order). Default: notices, billing, default.")
+              help="A queue to serve (repeat; in priority order). Default: webhooks, notices, billing, default.")
 @click.option("--name", help="Worker name shown by `rq info` (default: host and pid).")
 @click.option("--fork/--no-fork", default=True, show_default=True,
               help="Run each job in a forked child process (isolation) or in the worker itself (faster).")
 @with_appcontext
 def worker_command(burst: bool, queues: tuple[str, ...], name: str | None, fork: bool) -> None:
-    """Run an RQ worker (with its scheduler, for retries) on REDIS_URL; start as many as you need."""
-    from rq import Queue, SimpleWorker, Worker
+    """Run an RQ worker (with its scheduler, for retries) on REDIS_URL; start as many as you need.
+
+    It outlives Redis outages (waits with back-off, lets the running job finish) and heartbeats
+    every WORKER_HEARTBEAT_SECONDS while busy (see storefront/workers.py).
+    """
+    from rq import Queue
 
     from storefront import jobs
+    from storefront.workers import worker_class
 
     connection = _redis_or_fail()
     jobs.install_job_logging()
     app = current_app._get_current_object()
     jobs.adopt_app(app)  # forked job processes inherit the built app ...
     jobs.warm_up(app)  # ... its mappers and compiled email templates
-    worker_class = Worker if fork else SimpleWorker
-    worker = worker_class([Queue(q, connection=connection) for q in queues or jobs.QUEUES], connection=connection,
-                          name=name)
+    config = current_app.config["STOREFRONT"]
+    worker = worker_class(fork)([Queue(q, connection=connection) for q in queues or jobs.QUEUES],
+                                connection=connection, name=name,
+                                job_monitoring_interval=config.worker_heartbeat_seconds)
     worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
 
 

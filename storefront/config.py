@@ -87,6 +87,10 @@ class Config:
     password_hash_cheap: bool = False
     toss_webhook_allowed_ips: tuple[str, ...] = ()  # empty: webhooks accepted from any address
     trusted_proxy_hops: int = 0  # reverse proxies in front whose X-Forwarded-* headers are believed
+    webhook_rate_limit: str = "120 per minute"  # per sender address
+    webhook_retention_days: int = 30  # ignored deliveries are deleted after this many days
+    worker_heartbeat_seconds: int = 10  # a worker silent for 3 beats holds no job (storefront/liveness.py)
+    reconcile_grace_seconds: int = 600  # an attempt this old is no longer on the wire
     extra: dict = field(default_factory=dict)
 
     @property
@@ -124,6 +128,17 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> i
     if not lo <= value <= hi:
         raise ConfigError(f"{name}: must be between {lo} and {hi}, got {value}")
     return value
+
+
+def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
+    from limits import parse_many
+
+    raw = (env.get(name) or "").strip() or default
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: a rate limit such as \"120 per minute\" or \"10/second;600/hour\", got {raw!r}") from None
+    return raw
 
 
 def _business(env: Mapping[str, str]) -> BusinessInfo:
@@ -260,6 +275,11 @@ def load_config(env: Mapping[str, str], **overrides) -> Config:
         login_rate_limit=env.get("LOGIN_RATE_LIMIT") or "5 per minute;20 per hour",
         toss_webhook_allowed_ips=_webhook_ips(env),
         trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0, 0, 5),
+        webhook_rate_limit=_rate_limit(env, "WEBHOOK_RATE_LIMIT", "120 per minute"),
+        webhook_retention_days=_int(env, "WEBHOOK_IGNORED_RETENTION_DAYS", 30, 1, 3650),
+        worker_heartbeat_seconds=_int(env, "WORKER_HEARTBEAT_SECONDS", 10, 1, 60),
+        # Above the Toss client's 65 s read timeout, so nothing still on the wire is looked up.
+        reconcile_grace_seconds=_int(env, "BILLING_RECONCILE_GRACE_SECONDS", 600, 90, 86400),
         **toss,
     )
     values.update(overrides)
