@@ -21,7 +21,7 @@ $(VENV)/.test-installed: $(VENV)/.run-installed requirements-dev.txt
 run: $(VENV)/.run-installed .env
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed demo
-	$(BIN)/honcho start -f Procfile
+	$(BIN)/python scripts/devrun.py -f Procfile
 
 test: $(VENV)/.test-installed
 	bash scripts/test_prereqs.sh
