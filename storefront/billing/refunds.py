@@ -12,6 +12,10 @@ Invariants:
   the same key never makes a second Refund row nor a second call to Toss.
 - The sum of refunds that are sending, done or unknown never exceeds what the attempt paid.
 - A Charge becomes ``refunded`` only when Toss reports the payment's balance as 0.
+- Whoever folds Toss's cancels into our rows (`sync_payment`: a refund's answer, the
+  settlement job, two webhooks for the same payment at once) holds the Attempt's row lock
+  (`lock_attempt`), taken before any Refund row is written, so the second one sees the
+  first one's rows and adds none twice.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -117,13 +121,30 @@ def refund(session: Session, attempt_id: int, *, amount_won: int, reason: str, r
     return _send(session, row, toss=toss, clock=clock)
 
 
+def lock_attempt(session: Session, attempt_id: int) -> Attempt | None:
+    """Lock the Attempt row until the session's transaction ends, and return it fresh. Never commits.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE``. SQLite has no row locks: an ``UPDATE`` of the row
+    first takes the database's one write lock (as `periods.lock_subscription` does), so the
+    reads after it see what the previous holder committed.
+    """
+    if session.get_bind(mapper=Attempt).dialect.name == "sqlite":
+        session.execute(update(Attempt).where(Attempt.id == attempt_id).values(id=Attempt.id)
+                        .execution_options(synchronize_session=False))
+    query = select(Attempt).where(Attempt.id == attempt_id).with_for_update()
+    return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+
+
 def sync_payment(session: Session, attempt: Attempt, payment: Any, *, now: datetime) -> SyncResult:
     """Fold Toss's view of a payment's cancels into our Refund rows; flushes, does not commit.
 
     Each completed Toss cancel we do not yet hold settles the oldest pending refund (sending or
     unknown) of the same amount, or, when none is pending, becomes a new 'done' Refund (a cancel
-    made in the Toss dashboard). Running it twice with the same payment changes nothing.
+    made in the Toss dashboard). Running it twice with the same payment changes nothing, also
+    when two processes run it at once: it holds the Attempt's lock (`lock_attempt`) while it
+    reads what we hold and writes what is missing.
     """
+    lock_attempt(session, attempt.id)
     settled = created = 0
     known = _known_transaction_keys(session, attempt.id)
     for cancel in _completed_cancels(payment):
@@ -173,6 +194,7 @@ def _settle_attempt(session: Session, attempt_id: int, *, toss: Any, now: dateti
     except TossError:
         session.rollback()
         return
+    lock_attempt(session, attempt_id)  # before any Refund row is written: the same order as every other writer
     for row in _rows(session, attempt_id, ("sending",)):
         if row.created_at < stale_before:
             row.status = "unknown"
@@ -220,6 +242,7 @@ def _send(session: Session, row: Refund, *, toss: Any, clock: Clock) -> Refund:
         session.commit()
         return row
     now = clock.now()
+    lock_attempt(session, attempt.id)  # before this Refund row is written: the same order as every other writer
     cancel = _cancel_for(session, row, payment)
     if cancel is not None:
         _mark_done(row, cancel.transaction_key, now)
@@ -310,6 +333,7 @@ def _pending_of_amount(session: Session, attempt_id: int, amount_won: int) -> Re
     return session.scalar(
         select(Refund).where(Refund.attempt_id == attempt_id, Refund.status.in_(("sending", "unknown")),
                              Refund.amount_won == amount_won).order_by(Refund.id).limit(1)
+        .execution_options(populate_existing=True)
     )
 
 
