@@ -61,6 +61,9 @@ def _configure_flask(app: Flask, config: Config) -> None:
         MAX_CONTENT_LENGTH=1024 * 1024,
         RATELIMIT_STORAGE_URI=config.redis_url or "memory://",
         RATELIMIT_STRATEGY="moving-window",
+        # Redis down: count in this process's memory instead of answering 500 (logins, webhooks).
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
     )
     os.makedirs(app.instance_path, exist_ok=True)
     from storefront.web.converters import BoundedIntConverter

@@ -16,9 +16,11 @@ cron process per Redis; a second one only makes extra sweeps, which charge nobod
 | `consent_requests_job` | notices | every 15 minutes | — |
 | `renewal_notices_job` | notices | every hour | — |
 | `release_cards_job` | default | every hour | — |
+| `webhook_sweep_job` | webhooks | every minute | — |
 | `purge_audit_job` | default | daily at 04:00 KST (19:00 UTC) | — |
 | `reconcile_day_job` | billing | daily at 05:00 KST (20:00 UTC): yesterday's 대사 with Toss | — |
 | `retention_job` | default | daily at 04:30 KST (19:30 UTC) | — |
+| `purge_webhooks_job` | default | daily at 04:10 KST (19:10 UTC) | WEBHOOK_IGNORED_RETENTION_DAYS |
 
 Interval jobs run once as soon as the cron starts, then every interval. Each enqueued job
 expires from its queue if no worker has started it within one interval, so a busy billing
@@ -42,6 +44,7 @@ AUDIT_PURGE_CRON = "0 19 * * *"
 # 05:00 Asia/Seoul: yesterday is over in Korea and Toss has filed its transactions.
 RECONCILE_DAY_CRON = "0 20 * * *"
 RETENTION_CRON = "30 19 * * *"  # 04:30 Asia/Seoul: storefront/retention.py's table, within a day of 탈퇴
+WEBHOOK_PURGE_CRON = "10 19 * * *"
 
 
 @dataclass(frozen=True)
@@ -86,12 +89,15 @@ def schedule(settings: CronSettings) -> list[dict[str, Any]]:
         every(jobs.consent_requests_job, jobs.NOTICES_QUEUE, 15),
         every(jobs.renewal_notices_job, jobs.NOTICES_QUEUE, 60),
         every(jobs.release_cards_job, jobs.DEFAULT_QUEUE, 60),
+        every(jobs.webhook_sweep_job, jobs.WEBHOOKS_QUEUE, 1),
         dict(func=jobs.purge_audit_job, queue_name=jobs.DEFAULT_QUEUE, cron=AUDIT_PURGE_CRON,
              name=jobs.purge_audit_job.__name__),
         dict(func=jobs.reconcile_day_job, queue_name=jobs.BILLING_QUEUE, cron=RECONCILE_DAY_CRON,
              name=jobs.reconcile_day_job.__name__),
         dict(func=jobs.retention_job, queue_name=jobs.DEFAULT_QUEUE, cron=RETENTION_CRON,
              name=jobs.retention_job.__name__),
+        dict(func=jobs.purge_webhooks_job, queue_name=jobs.DEFAULT_QUEUE, cron=WEBHOOK_PURGE_CRON,
+             name=jobs.purge_webhooks_job.__name__),
     ]
 
 

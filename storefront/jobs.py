@@ -16,6 +16,15 @@ a period charged exactly once, whatever Redis holds. `--as-of` (sandbox only) tr
 ISO string and becomes a `FixedClock` in the worker. `reconcile_job`, `settle_refunds_job`,
 `purge_audit_job` and `deliver_pending_job` are the other timed jobs.
 
+Liveness: whether a period's job is already waiting or running is read from facts in Redis
+(`storefront.liveness`), so a job lost with a dead worker is replaced by the next sweep; a
+period whose Attempt is open is left to `reconcile_job`, which enqueues a sweep at once when
+it finds that the payment never happened. One period's trouble never stops a sweep.
+
+Webhooks: `POST /webhooks/toss` records a delivery and enqueues `process_webhook_job` on the
+``webhooks`` queue; `webhook_sweep_job` (every minute) processes events whose job was lost
+and retries errors; `purge_webhooks_job` (daily) deletes old ignored deliveries.
+
 Notices: a charge job enqueues delivery of the outbox rows its settlement queued for the
 subscriber right after it commits; `deliver_pending_job` (every minute) catches anything
 whose job was lost. Retries with an interval are run by the RQ scheduler, so start workers
@@ -51,11 +60,13 @@ from storefront.extensions import db, services
 
 log = logging.getLogger("storefront.jobs")
 
+WEBHOOKS_QUEUE = "webhooks"
 BILLING_QUEUE = "billing"
 NOTICES_QUEUE = "notices"
 DEFAULT_QUEUE = "default"
-# The order a worker serves its queues in: notices are quick and a shopper may be waiting for one.
-QUEUES = (NOTICES_QUEUE, BILLING_QUEUE, DEFAULT_QUEUE)
+# The order a worker serves its queues in: webhooks (one Toss look-up each; a merchant's dashboard
+# cancel shows up when it is done) and notices are quick, and a shopper may be waiting for one.
+QUEUES = (WEBHOOKS_QUEUE, NOTICES_QUEUE, BILLING_QUEUE, DEFAULT_QUEUE)
 
 # Seconds before each retry of a failed delivery: 10 s, 30 s, 2 min, 10 min, 30 min.
 DELIVERY_RETRY_INTERVALS = (10, 30, 120, 600, 1800)
@@ -511,6 +522,50 @@ def deliver_pending_job() -> int:
         found = services()
         count = found.notifier.deliver_pending(db.session, now=found.clock.now())
     log.info("delivered %s pending message(s)", count)
+    return count
+
+
+# -- webhooks --------------------------------------------------------------------------------------
+
+def enqueue_webhook(queue: Queue, event_id: int) -> Job:
+    """Enqueue `process_webhook_job` for a recorded event (idempotent: a second run finds it done)."""
+    return queue.enqueue(process_webhook_job, int(event_id), job_timeout=120, result_ttl=3600,
+                         description=f"process webhook event {int(event_id)}")
+
+
+def process_webhook_job(event_id: int) -> str:
+    """Act on one recorded Toss webhook (`webhook_events.process_safely`); returns its status afterwards."""
+    from storefront.billing import webhook_events
+
+    with _app().app_context():
+        found = services()
+        event = webhook_events.process_safely(db.session, int(event_id), toss=found.toss, clock=found.clock)
+        status = event.status if event is not None else "missing"
+    log.info("webhook event %s -> %s", event_id, status)
+    return status
+
+
+def webhook_sweep_job() -> int:
+    """Process webhook events whose job was lost (still 'received' after a minute) and retry errors; how many."""
+    from storefront.billing import webhook_events
+
+    with _app().app_context():
+        found = services()
+        ids = webhook_events.pending_ids(db.session, now=found.clock.now())
+        for event_id in ids:
+            webhook_events.process_safely(db.session, event_id, toss=found.toss, clock=found.clock)
+    log.info("webhook sweep: %s event(s) processed", len(ids))
+    return len(ids)
+
+
+def purge_webhooks_job() -> int:
+    """Delete ignored webhook deliveries older than WEBHOOK_IGNORED_RETENTION_DAYS; returns how many."""
+    from storefront.billing import webhook_events
+
+    with _app().app_context():
+        count = webhook_events.purge_ignored(db.session, now=services().clock.now(),
+                                             keep_days=_config().webhook_retention_days)
+    log.info("webhook purge: %s ignored delivery(ies) deleted", count)
     return count
 
 

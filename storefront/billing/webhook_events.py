@@ -1,14 +1,20 @@
 """Toss webhooks: record every delivery once, then act only on what Toss itself confirms.
 
 `record` stores a delivery as a WebhookEvent, deduplicated on Toss's transmission id, with
-secrets (a billing key, a virtual-account secret) replaced before anything is written.
-`process` acts on it:
+secrets (a billing key, a virtual-account secret) replaced before anything is written. What
+is stored is bounded: of an event type we act on, only the fields we use (and a few a person
+reading the admin page needs); of anything else, the first MAX_STORED_CHARS characters. A
+body that is not JSON, cannot be walked (nested thousands deep: RecursionError), or is longer
+than MAX_BODY_BYTES (the caller reads no more) is recorded as 'ignored' with a note and at
+most MAX_UNPARSED_CHARS of it. `purge_ignored` deletes ignored deliveries after the retention
+period. `process` acts on an event (the web view hands new ones to an RQ job,
+`storefront.jobs.process_webhook_job`):
 
 - ``PAYMENT_STATUS_CHANGED``: the body is unauthenticated, so it only names a payment; the
   payment is re-fetched with ``toss.get_payment`` and its cancels are folded into our Refund
   rows (`refunds.sync_payment`). If the look-up fails the event is left in status 'error' (the
-  HTTP answer is still 200: Toss's retries are slow and blind, `reprocess` and the admin page
-  retry on our terms).
+  HTTP answer is still 200: Toss's retries are slow and blind; the timer's webhook sweep,
+  `reprocess` and the admin page retry on our terms).
 - ``BILLING_DELETED``: nothing to re-fetch, so it is a hint: the card whose fingerprint matches
   is marked ``needs_update_at`` (the shopper is asked for a new card); subscriptions are not
   touched, and the next charge on a really deleted key fails and goes through dunning.
@@ -16,15 +22,21 @@ secrets (a billing key, a virtual-account secret) replaced before anything is wr
   with a note.
 
 Statuses: received → processed | ignored | error. Notes are shown to the merchant (Korean).
+Two events about the same payment may be processed at once (two workers): `refunds.sync_payment`
+locks the payment's Attempt row, so the second sees the first's refunds as done; a unique-key
+race that slips through anyway is retried once instead of being recorded as 'error'.
+`process_safely` is the entry point for jobs and the admin's 다시 처리 button; `pending_ids`
+lists what the timer's webhook sweep picks up (a job lost with Redis, an error to retry).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 from typing import Any, Callable, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,10 +45,20 @@ from storefront.billing.vault import fingerprint
 from storefront.models import Attempt, BillingKey, WebhookEvent
 from storefront.toss.errors import Category, TossError
 
-MAX_RAW_PAYLOAD = 10_000
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024  # read and parsed of a delivery; Toss's bodies are a few kB
+MAX_STORED_CHARS = 4_000  # stored of a parsed body
+MAX_UNPARSED_CHARS = 1_000  # stored of a body that is not JSON, too deep or too large
+MAX_FIELD_CHARS = 300  # of one kept string field
 REDACTED = "[redacted]"
 FINGERPRINT_PREFIX = "sha256:"
 REPROCESSABLE = ("received", "error")
+# Received but not processed after this long: its job was lost (Redis down when it was recorded).
+STALE_RECEIVED = timedelta(minutes=1)
+# Errors (Toss could not be reached) are retried this long after the last try, for as long as Toss retries.
+ERROR_RETRY_AFTER = timedelta(minutes=10)
+ERROR_RETRY_FOR = timedelta(days=4)
 
 
 class Clock(Protocol):
@@ -46,17 +68,20 @@ class Clock(Protocol):
 Outcome = tuple[str, str]  # (status, note)
 
 
-def record(session: Session, *, transmission_id: str | None, body: bytes, now: datetime) -> tuple[WebhookEvent, bool]:
+def record(session: Session, *, transmission_id: str | None, body: bytes, now: datetime,
+           complete: bool = True) -> tuple[WebhookEvent, bool]:
     """Store a delivery once per transmission id; return (event, True if it is new). Commits.
 
-    Unparseable bodies are stored as 'ignored' with a note; everything else as 'received'.
+    `complete` is False when the caller stopped reading the body at MAX_BODY_BYTES. Garbage
+    (not JSON, too deep, too large, no eventType) is stored as 'ignored' with a note; everything
+    else as 'received', for `process`.
     """
     transmission_id = (transmission_id or "").strip()[:100] or None
     if transmission_id is not None:
         existing = _by_transmission(session, transmission_id)
         if existing is not None:
             return existing, False
-    event = _new_event(body, transmission_id, now)
+    event = _new_event(body, transmission_id, now, complete=complete)
     session.add(event)
     try:
         session.commit()
@@ -72,9 +97,25 @@ def record(session: Session, *, transmission_id: str | None, body: bytes, now: d
 def process(session: Session, event: WebhookEvent, *, toss: Any, clock: Clock) -> WebhookEvent:
     """Act on a recorded event and store the outcome (status, note, processed_at). Commits.
 
-    Idempotent: processing the same event again changes nothing more. Raises only on
-    unexpected errors (the caller marks the event with `mark_error`).
+    Idempotent: processing the same event again changes nothing more. A unique-key conflict
+    (another process recorded the same refund a moment earlier) is retried once, when the
+    other's rows are visible. Raises only on unexpected errors (the caller marks the event
+    with `mark_error`).
     """
+    event_id = event.id
+    for last_try in (False, True):
+        try:
+            return _process_once(session, event, toss=toss, clock=clock)
+        except IntegrityError:
+            session.rollback()
+            if last_try:
+                raise
+            log.info("webhook event %s: another process recorded the same change first; looking again", event_id)
+            event = session.get(WebhookEvent, event_id)
+    raise AssertionError("unreachable")
+
+
+def _process_once(session: Session, event: WebhookEvent, *, toss: Any, clock: Clock) -> WebhookEvent:
     payload = _loads(event.payload)
     handler = HANDLERS.get(event.event_type)
     if handler is None or not isinstance(payload, dict):
@@ -102,19 +143,105 @@ def mark_error(session: Session, event_id: int, note: str, *, now: datetime) -> 
         session.commit()
 
 
-def _new_event(body: bytes, transmission_id: str | None, now: datetime) -> WebhookEvent:
+def process_safely(session: Session, event_id: int, *, toss: Any, clock: Clock) -> WebhookEvent | None:
+    """Process an event left 'received' or 'error'; an unexpected failure marks it 'error' instead of raising."""
+    try:
+        return reprocess(session, event_id, toss=toss, clock=clock)
+    except Exception as exc:  # noqa: BLE001 - the row says what broke, the log has the traceback
+        log.exception("webhook event %s could not be processed", event_id)
+        session.rollback()
+        mark_error(session, event_id, f"처리 중 오류: {type(exc).__name__}", now=clock.now())
+        return session.get(WebhookEvent, event_id)
+
+
+def pending_ids(session: Session, *, now: datetime, limit: int = 100) -> list[int]:
+    """Events the timer's sweep should process: 'received' for a minute (job lost), or 'error' to retry."""
+    query = (select(WebhookEvent.id)
+             .where(((WebhookEvent.status == "received") & (WebhookEvent.received_at <= now - STALE_RECEIVED))
+                    | ((WebhookEvent.status == "error") & (WebhookEvent.processed_at <= now - ERROR_RETRY_AFTER)
+                       & (WebhookEvent.received_at >= now - ERROR_RETRY_FOR)))
+             .order_by(WebhookEvent.id).limit(limit))
+    ids = list(session.scalars(query))
+    session.rollback()
+    return ids
+
+
+def purge_ignored(session: Session, *, now: datetime, keep_days: int) -> int:
+    """Delete 'ignored' deliveries (garbage, events we do not use) older than `keep_days`. Commits."""
+    result = session.execute(delete(WebhookEvent).where(WebhookEvent.status == "ignored",
+                                                        WebhookEvent.received_at < now - timedelta(days=keep_days)))
+    session.commit()
+    return int(result.rowcount or 0)
+
+
+# -- what is stored --------------------------------------------------------------------------------
+
+def _new_event(body: bytes, transmission_id: str | None, now: datetime, *, complete: bool) -> WebhookEvent:
     event = WebhookEvent(transmission_id=transmission_id, received_at=now, status="received", note="")
+
+    def garbage(note: str, stored: str = "") -> WebhookEvent:
+        event.event_type, event.payload = "unknown", _text(stored)[:MAX_UNPARSED_CHARS]
+        event.status, event.note, event.processed_at = "ignored", note, now
+        return event
+
+    if not complete:
+        return garbage(f"본문이 너무 큽니다 ({MAX_BODY_BYTES:,}바이트 초과): 앞부분만 저장했습니다.", _head(body))
     try:
         parsed = json.loads(body.decode("utf-8"))
+        event_type = _text(_event_type(parsed))[:60]
+        stored = _stored(parsed, event_type)
     except (UnicodeDecodeError, ValueError):
-        event.event_type, event.payload = "unknown", _text(body.decode("utf-8", errors="replace"))[:MAX_RAW_PAYLOAD]
-        event.status, event.note, event.processed_at = "ignored", "JSON 본문이 아닙니다.", now
-        return event
-    event.event_type = _text(_event_type(parsed))[:60]
-    event.payload = json.dumps(_redact(parsed), ensure_ascii=False)
+        return garbage("JSON 본문이 아닙니다.", _head(body))
+    except RecursionError:  # nested too deep to parse or walk; its head may hold a secret, so none is kept
+        return garbage("JSON이 너무 깊게 중첩되어 있어 읽지 않았습니다.")
+    event.event_type, event.payload = event_type, stored
     if not isinstance(parsed, dict) or event.event_type == "unknown":
         event.status, event.note, event.processed_at = "ignored", "eventType이 없는 본문입니다.", now
     return event
+
+
+def _head(body: bytes) -> str:
+    return body[:MAX_UNPARSED_CHARS * 4].decode("utf-8", errors="replace")[:MAX_UNPARSED_CHARS]
+
+
+# What is kept of the bodies we act on: the fields `process` reads, and a few a person needs.
+_KEPT = {
+    "PAYMENT_STATUS_CHANGED": ("paymentKey", "orderId", "orderName", "status", "method", "type", "totalAmount",
+                               "balanceAmount", "approvedAt", "lastTransactionKey"),
+    "BILLING_DELETED": ("billingKey", "reason"),
+}
+_KEPT_FLAT = {"DEPOSIT_CALLBACK": ("createdAt", "secret", "status", "transactionKey", "orderId")}
+
+
+def _stored(parsed: Any, event_type: str) -> str:
+    """The JSON text stored for a parsed body: redacted, and bounded (see the module docstring)."""
+    if isinstance(parsed, dict) and event_type in _KEPT:
+        data = parsed.get("data")
+        kept: dict[str, Any] = {"eventType": event_type, "createdAt": _scalar(parsed.get("createdAt"))}
+        if isinstance(data, dict):
+            kept["data"] = {k: _scalar(_redact_field(k, data[k])) for k in _KEPT[event_type] if k in data}
+        else:
+            kept["data"] = _scalar(data)
+        return _dump(kept)
+    if isinstance(parsed, dict) and event_type in _KEPT_FLAT:
+        return _dump({k: _scalar(_redact_field(k, parsed[k])) for k in _KEPT_FLAT[event_type] if k in parsed})
+    text = _dump(_redact(parsed))
+    if len(text) <= MAX_STORED_CHARS:
+        return text
+    return text[:MAX_STORED_CHARS] + f"…({len(text) - MAX_STORED_CHARS:,}자 생략)"
+
+
+def _dump(value: Any) -> str:
+    return _text(json.dumps(value, ensure_ascii=False))
+
+
+def _scalar(value: Any) -> Any:
+    """A kept field: strings cut to MAX_FIELD_CHARS; lists and objects (we do not read them) replaced."""
+    if isinstance(value, str):
+        return value[:MAX_FIELD_CHARS]
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    return "…"
 
 
 def _text(value: str) -> str:
@@ -133,22 +260,25 @@ def _event_type(parsed: Any) -> str:
     return "unknown"
 
 
+def _redact_field(key: str, value: Any) -> Any:
+    if key == "billingKey" and isinstance(value, str):
+        return FINGERPRINT_PREFIX + fingerprint(value)
+    if key == "secret" and value is not None:
+        return REDACTED
+    return value
+
+
 def _redact(value: Any) -> Any:
-    """Replace secrets before storing: billingKey by its fingerprint, secret by a marker."""
+    """Replace secrets before storing: billingKey by its fingerprint, secret by a marker, at any depth."""
     if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if key == "billingKey" and isinstance(item, str):
-                out[key] = FINGERPRINT_PREFIX + fingerprint(item)
-            elif key == "secret" and item is not None:
-                out[key] = REDACTED
-            else:
-                out[key] = _redact(item)
-        return out
+        return {key: _redact_field(key, item) if key in ("billingKey", "secret") else _redact(item)
+                for key, item in value.items()}
     if isinstance(value, list):
         return [_redact(item) for item in value]
     return value
 
+
+# -- acting on it ----------------------------------------------------------------------------------
 
 def _payment_status_changed(session: Session, payload: dict, toss: Any, now: datetime) -> Outcome:
     data = payload.get("data")

@@ -251,15 +251,17 @@ def test_the_cron_file_registers_the_timer_and_its_first_tick_charges_what_is_du
         "consent_requests_job": ("notices", 900, None),
         "renewal_notices_job": ("notices", 3600, None),
         "release_cards_job": ("default", 3600, None),
+        "webhook_sweep_job": ("webhooks", 60, None),
         "purge_audit_job": ("default", None, "0 19 * * *"),
         "reconcile_day_job": ("billing", None, "0 20 * * *"),
         "retention_job": ("default", None, "30 19 * * *"),
+        "purge_webhooks_job": ("default", None, "10 19 * * *"),
     }
 
     ticked = scheduler.enqueue_jobs()  # interval jobs run as soon as the timer starts
     assert sorted(job.name for job in ticked) == [
         "consent_requests_job", "deliver_pending_job", "reconcile_job", "release_cards_job", "renewal_notices_job",
-        "settle_orders_job", "settle_refunds_job", "sweep_due_job"]
+        "settle_orders_job", "settle_refunds_job", "sweep_due_job", "webhook_sweep_job"]
     run_worker(connection)
 
     (charge,) = shop.charges(sub.id)

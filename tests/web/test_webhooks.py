@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from storefront.extensions import services
 from storefront.models import BillingKey, Refund, WebhookEvent
@@ -190,3 +190,74 @@ def test_nul_characters_are_recorded_on_postgresql_too(tmp_path, postgres_url, b
         assert event.status == "ignored" and "\x00" not in event.payload + event.event_type
         db.session.remove()
         db.engine.dispose()
+
+
+# -- bounded: size, depth, rate ----------------------------------------------------------------------
+
+def test_a_flood_of_large_bodies_stores_a_bounded_part_of_each(app, client, db_session, config):
+    """30 deliveries of 900 kB grew the database by 33.6 MB when bodies were stored whole."""
+    database = config.database_url.removeprefix("sqlite:///")
+    db_session.execute(select(WebhookEvent.id)).all()  # the file exists, WAL included
+    before = _database_bytes(database)
+    junk = json.dumps({"eventType": "CUSTOMER_STATUS_CHANGED", "data": {"blob": "가" * 300_000}}).encode()
+
+    answers = {_post(client, junk, transmission_id=f"whtrans_big_{n}").status_code for n in range(30)}
+
+    assert answers == {200}
+    events = _events(db_session)
+    assert len(events) == 30 and {e.status for e in events} == {"ignored"}
+    assert all(len(e.payload) <= 1_000 and "너무 큽니다" in e.note for e in events)
+    db_session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    assert _database_bytes(database) - before < 1_000_000
+
+
+def test_a_body_over_the_request_limit_is_still_recorded_and_answered_200(client, db_session):
+    response = _post(client, b"{" + b" " * (2 * 1024 * 1024) + b"}", transmission_id="whtrans_2mib")
+    assert response.status_code == 200
+    [event] = _events(db_session)
+    assert event.status == "ignored" and "너무 큽니다" in event.note and event.payload == ""
+
+
+def test_of_an_event_we_act_on_only_the_fields_we_use_are_kept(client, db_session, clock, toss):
+    _paid_documented_payment(db_session, clock, toss)
+    body = fixture_json("webhook.payment-status-changed.json")
+    body["data"]["padding"] = ["x" * 1000] * 40  # a large field we never read
+    body["data"]["billingKey"] = "bk_in_a_payment_body"
+
+    assert _post(client, json.dumps(body).encode()).status_code == 200
+
+    [event] = _events(db_session)
+    kept = json.loads(event.payload)
+    assert kept["data"]["paymentKey"] == PAYMENT_KEY and kept["data"]["orderId"] == ORDER_ID
+    assert "padding" not in kept["data"] and "billingKey" not in kept["data"] and len(event.payload) < 1_000
+    assert event.status == "processed" and toss.get_calls == [PAYMENT_KEY]
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"eventType": "PAYMENT_STATUS_CHANGED", "data": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001,
+    b'{"eventType": "CUSTOMER_STATUS_CHANGED", "data": {"billingKey": "bk_deep_secret", "nested": '
+    + b"[" * 400 + b"]" * 400 + b"}}",
+], ids=["array", "object-in-an-event", "deep-but-parseable"])
+def test_a_deeply_nested_body_is_recorded_and_answered_like_other_garbage(client, db_session, toss, body):
+    response = _post(client, body)
+    assert response.status_code == 200
+    [event] = _events(db_session)
+    assert event.status == "ignored" and len(event.payload) <= 4_100
+    assert "bk_deep_secret" not in event.payload
+    assert toss.get_calls == []
+
+
+@pytest.mark.settings(webhook_rate_limit="3 per minute")
+def test_deliveries_past_the_rate_limit_of_one_sender_get_429_and_are_not_stored(client, db_session):
+    answers = [_post(client, b"{}", transmission_id=f"whtrans_rl_{n}").status_code for n in range(5)]
+    other = _post(client, b"{}", transmission_id="whtrans_rl_other", environ_overrides={"REMOTE_ADDR": "10.1.2.3"})
+
+    assert answers == [200, 200, 200, 429, 429] and other.status_code == 200
+    assert len(_events(db_session)) == 4
+
+
+def _database_bytes(path: str) -> int:
+    import os
+
+    return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
