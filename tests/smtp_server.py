@@ -3,7 +3,8 @@
 `smtp_server` starts one on 127.0.0.1 (free port) for a test and stops it afterwards;
 `SmtpServer(...)` starts others (with AUTH, STARTTLS or implicit TLS) and `tls_pair()` makes
 a throw-away CA and certificate for 127.0.0.1 with matching server/client SSL contexts.
-Set `server.reply = "451 4.3.0 Try again later"` to make the next DATA fail with that reply.
+Set `server.reply = "451 4.3.0 Try again later"` to make the next DATA fail with that reply, or
+`server.lose_replies = 1` to keep the next message and cut the connection before answering it.
 Registered in tests/conftest.py `pytest_plugins`.
 """
 
@@ -43,6 +44,7 @@ class SmtpServer:
     received: list[Received] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
     reply: str | None = None
+    lose_replies: int = 0
 
     def __post_init__(self) -> None:
         with socket.socket() as s:
@@ -87,6 +89,9 @@ class SmtpServer:
         message = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         tls = session.ssl is not None
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message, tls))
+        if self.lose_replies:
+            self.lose_replies -= 1
+            server.transport.abort()  # the message is kept; the 250 never reaches the client
         return "250 Message accepted for delivery"
 
 

@@ -4,10 +4,17 @@ Each backend's `send` returns the status to record ('sent' when a server accepte
 message, 'logged' when it was only written to the console) and raises on failure; the
 Notifier turns a raise into a retry. None of them puts a credential in a log line, an
 exception message or a repr.
+
+SMTP separates two kinds of failure. Before the message is handed over (connect, TLS, AUTH,
+MAIL, RCPT, or a 4xx/5xx answer to it) the server certainly does not have it. When the
+connection dies during DATA, after the message went out and before the server's answer
+(the "lost 250"), the server may have it: `send` raises `OutcomeUnknown`. The rule for both
+(storefront/notify/notifier.py) is the same: send again, with the same Message-ID.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import smtplib
@@ -33,6 +40,28 @@ class SmsBackend(Protocol):
 
 class SmtpConfigError(RuntimeError):
     """SMTP_URL cannot be used as given (message never includes the password)."""
+
+
+class OutcomeUnknown(RuntimeError):
+    """The connection was lost after the message was handed to the server and before its answer."""
+
+
+class _NotesData:
+    """Remembers that DATA began: from then on, a lost connection may follow a delivered message."""
+
+    in_data = False
+
+    def data(self, msg):  # smtplib.SMTP.data
+        self.in_data = True
+        return super().data(msg)
+
+
+class _SMTP(_NotesData, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_NotesData, smtplib.SMTP_SSL):
+    pass
 
 
 class SmtpEmailBackend:
@@ -61,22 +90,36 @@ class SmtpEmailBackend:
     def send(self, mime: MimeMessage) -> str:
         context = self._ssl_context or ssl.create_default_context()
         if self.implicit_tls:
-            server: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            server: smtplib.SMTP = _SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
         else:
-            server = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        with server:
-            server.ehlo()
-            secure = self.implicit_tls
-            if not secure and server.has_extn("starttls"):
-                server.starttls(context=context)
-                server.ehlo()
-                secure = True
-            if self._username:
-                if not secure and not _is_loopback(self.host):
-                    raise SmtpConfigError(f"{self.host} offers no TLS; refusing to send the SMTP password in clear")
-                server.login(self._username, self._password)
-            server.send_message(mime)
+            server = _SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            self._session(server, context, mime)
+        except smtplib.SMTPResponseException:
+            raise  # the server answered: it does not have the message
+        except OSError as exc:  # SMTPServerDisconnected, a reset, a timeout
+            if getattr(server, "in_data", False):
+                raise OutcomeUnknown(f"connection lost after the message was sent, before the server's answer "
+                                     f"({type(exc).__name__})") from exc
+            raise
+        finally:
+            server.close()
         return "sent"
+
+    def _session(self, server: smtplib.SMTP, context: ssl.SSLContext, mime: MimeMessage) -> None:
+        server.ehlo()
+        secure = self.implicit_tls
+        if not secure and server.has_extn("starttls"):
+            server.starttls(context=context)
+            server.ehlo()
+            secure = True
+        if self._username:
+            if not secure and not _is_loopback(self.host):
+                raise SmtpConfigError(f"{self.host} offers no TLS; refusing to send the SMTP password in clear")
+            server.login(self._username, self._password)
+        server.send_message(mime)
+        with contextlib.suppress(smtplib.SMTPException, OSError):  # accepted: how QUIT goes changes nothing
+            server.quit()
 
 
 class ConsoleEmailBackend:

@@ -13,25 +13,36 @@ Invariants:
   'queued' with `attempts` and `last_error` recorded and raises `DeliveryError`, so the RQ
   job retries with back-off; after `max_attempts` the row is 'failed' and stays there
   until someone requeues it (`flask outbox retry`).
-- A worker that dies between the claim and the send leaves the row in 'sending': it is not
-  resent automatically, because the server may already have accepted it.
 - Nothing goes to a member who has withdrawn (회원탈퇴: their address was replaced by one on
   the reserved ``invalid`` top-level domain, billing/withdrawal.py): `queue` adds nothing for them, and
   a row queued before they withdrew is marked 'skipped' with the reason instead of being sent.
+
+When the outcome of a send is unknown, the rule is **send again, with the same Message-ID**
+(at least once, never silently lost): the notices we send include ones the law requires to
+arrive (a price rise's consent request, the renewal reminder), so a rare duplicate is the
+lesser harm, and a duplicate carries the same Message-ID, Date and body, so a mailbox that
+folds duplicates by Message-ID (Gmail does) shows one. Two cases:
+- the connection dies after the message was handed over and before the server's answer
+  (the "lost 250", `backends.OutcomeUnknown`): the row goes back to 'queued' with a note
+  saying the server may have it, and the retry sends it again;
+- a worker dies between the claim and the answer: the row stays 'sending'; `sent_at` holds
+  when that send began, and `deliver_pending` puts a row 'sending' for SENDING_GRACE back in
+  the queue with a note, and sends it again.
+An SMS provider adapter should pass the row id as its idempotency key where it has one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage as MimeMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
 import jinja2
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -42,6 +53,7 @@ from storefront.notify.backends import (
     ConsoleEmailBackend,
     ConsoleSmsBackend,
     EmailBackend,
+    OutcomeUnknown,
     SmsBackend,
     SmtpEmailBackend,
 )
@@ -51,6 +63,9 @@ from storefront.notify.render import Renderer, default_environment
 log = logging.getLogger("storefront.notify")
 
 DEFAULT_MAX_ATTEMPTS = 8
+# A row 'sending' this long belongs to a worker that died mid-send (SMTP gives up after 30 s).
+SENDING_GRACE = timedelta(minutes=15)
+UNKNOWN_NOTE = "결과 미확인: 메일 서버가 받았을 수 있어 같은 Message-ID로 다시 보냅니다"
 _DELIVERED = ("sent", "logged")
 # RFC 2606: the `invalid` top-level domain never delivers. A withdrawn member's address is moved onto it.
 UNDELIVERABLE_TLD = "invalid"
@@ -143,7 +158,7 @@ class Notifier:
         goes back to 'queued' (or 'failed' after `max_attempts`) and `DeliveryError` is
         raised, so an RQ job retries with back-off.
         """
-        if not _claim(session, message_id):
+        if not _claim(session, message_id, now):
             row = session.get(EmailMessage, message_id)
             status = row.status if row is not None else "missing"
             session.rollback()
@@ -151,7 +166,7 @@ class Notifier:
             return status
         row = session.get(EmailMessage, message_id)
         if _recipient_withdrew(session, row):
-            row.status, row.last_error = "skipped", SKIPPED_WITHDRAWN
+            row.status, row.last_error, row.sent_at = "skipped", SKIPPED_WITHDRAWN, None
             session.commit()
             log.info("message %s (%s) skipped: the member withdrew", message_id, row.kind)
             return "skipped"
@@ -171,6 +186,7 @@ class Notifier:
         The safety net for rows whose delivery job was never enqueued or was lost. A row
         that fails is recorded (and retried by the next sweep); the others still go.
         """
+        _requeue_stale_sends(session, now)
         ids = session.scalars(
             select(EmailMessage.id).where(EmailMessage.status == "queued").order_by(EmailMessage.id).limit(limit)
         ).all()
@@ -199,8 +215,9 @@ class Notifier:
         mime["Subject"] = row.subject
         mime["From"] = Address(display_name=name or self.config.business.name, addr_spec=addr)
         mime["To"] = row.to
-        mime["Date"] = format_datetime(now.astimezone(KST))
-        # Stable across retries, so a mail client can fold a rare double delivery.
+        # Date and Message-ID are the row's, not the attempt's: a resend is the same message, and a
+        # mailbox that folds duplicates by Message-ID shows it once.
+        mime["Date"] = format_datetime((row.created_at or now).astimezone(KST))
         mime["Message-ID"] = f"<outbox-{row.id}.{hashlib.sha256(row.dedup_key.encode()).hexdigest()[:16]}@{domain}>"
         mime["Auto-Submitted"] = "auto-generated"
         mime.set_content(row.body_text)
@@ -209,7 +226,8 @@ class Notifier:
         return mime
 
     def _record_failure(self, session: Session, row: EmailMessage, exc: Exception) -> None:
-        row.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        note = f"{UNKNOWN_NOTE} ({exc})" if isinstance(exc, OutcomeUnknown) else f"{type(exc).__name__}: {exc}"
+        row.last_error, row.sent_at = note[:500], None
         row.status = "failed" if row.attempts >= self.max_attempts else "queued"
         session.commit()
         log.warning("message %s attempt %s failed (%s): %s", row.id, row.attempts, row.status, row.last_error)
@@ -247,13 +265,29 @@ def _insert_once(session: Session, values: dict[str, Any]) -> EmailMessage | Non
     return session.scalars(stmt).first()
 
 
-def _claim(session: Session, message_id: int) -> bool:
-    """queued -> sending for this row, committed; False when another caller has it or it is done."""
+def _claim(session: Session, message_id: int, now: datetime) -> bool:
+    """queued -> sending for this row (sent_at: when this send began), committed; False when another has it."""
     result = session.execute(
         update(EmailMessage)
         .where(EmailMessage.id == message_id, EmailMessage.status == "queued")
-        .values(status="sending", attempts=EmailMessage.attempts + 1)
+        .values(status="sending", attempts=EmailMessage.attempts + 1, sent_at=now)
         .execution_options(synchronize_session=False)
     )
     session.commit()
     return result.rowcount == 1
+
+
+def _requeue_stale_sends(session: Session, now: datetime) -> int:
+    """Rows left 'sending' by a worker that died mid-send go back to the queue (sent again, same Message-ID)."""
+    cutoff = now - SENDING_GRACE
+    result = session.execute(
+        update(EmailMessage)
+        .where(EmailMessage.status == "sending",
+               or_(EmailMessage.sent_at < cutoff, and_(EmailMessage.sent_at.is_(None), EmailMessage.created_at < cutoff)))
+        .values(status="queued", last_error=f"{UNKNOWN_NOTE} (발송 중 작업이 끝나지 않았습니다)")
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if result.rowcount:
+        log.warning("%s message(s) left 'sending' by a worker that died mid-send were queued again", result.rowcount)
+    return int(result.rowcount or 0)

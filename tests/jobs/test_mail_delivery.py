@@ -207,3 +207,52 @@ def test_a_certificate_the_client_does_not_trust_is_refused(app, config, user, c
         assert server.received == [] and row(message_id).status == "queued"
     finally:
         server.stop()
+
+
+# -- the resend rule: after a lost answer, the same message again (same Message-ID) ----------------
+
+def test_a_lost_250_sends_the_message_again_with_the_same_message_id(app: Flask, user, clock,
+                                                                     smtp_server: SmtpServer):
+    message_id = queue_for(user, "payment_receipt", RECEIPT, clock)
+    notifier = services().notifier
+    smtp_server.lose_replies = 1  # the server keeps the message; the connection dies before "250"
+
+    with pytest.raises(DeliveryError):
+        notifier.deliver(db.session, message_id, now=clock.now())
+    lost = row(message_id)
+    assert (lost.status, lost.attempts) == ("queued", 1)
+    assert lost.last_error.startswith("결과 미확인: 메일 서버가 받았을 수 있어 같은 Message-ID로 다시 보냅니다")
+
+    clock.advance(seconds=10)  # the job's first retry
+    assert notifier.deliver(db.session, message_id, now=clock.now()) == "sent"
+
+    first, second = (got.message for got in smtp_server.received)
+    assert first["Message-ID"] == second["Message-ID"] and first["Message-ID"].startswith(f"<outbox-{message_id}.")
+    assert first["Date"] == second["Date"] and first.get_body(("plain",)).get_content() == \
+        second.get_body(("plain",)).get_content()
+    assert (row(message_id).status, row(message_id).attempts) == ("sent", 2)
+
+
+def test_a_refused_message_is_not_a_lost_answer(app: Flask, user, clock, smtp_server: SmtpServer):
+    message_id = queue_for(user, "payment_receipt", RECEIPT, clock)
+    smtp_server.reply = "451 4.3.0 Try again later"
+    with pytest.raises(DeliveryError):
+        services().notifier.deliver(db.session, message_id, now=clock.now())
+    assert row(message_id).last_error.startswith("SMTPDataError") and smtp_server.received == []
+
+
+def test_a_send_whose_worker_died_is_sent_again_by_the_pending_sweep_with_the_same_message_id(
+        app: Flask, user, clock, smtp_server: SmtpServer):
+    from storefront.notify.notifier import SENDING_GRACE, _claim
+
+    message_id = queue_for(user, "payment_receipt", RECEIPT, clock)
+    notifier = services().notifier
+    assert _claim(db.session, message_id, clock.now())  # claimed, then the worker died before an answer
+    assert notifier.deliver_pending(db.session, now=clock.now()) == 0  # maybe still on its way: left alone
+
+    clock.advance(seconds=SENDING_GRACE.total_seconds() + 1)
+    assert notifier.deliver_pending(db.session, now=clock.now()) == 1
+
+    (got,) = smtp_server.received
+    assert got.message["Message-ID"] == notifier.build_mime(row(message_id), clock.now())["Message-ID"]
+    assert (row(message_id).status, row(message_id).attempts) == ("sent", 2)
