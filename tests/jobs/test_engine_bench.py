@@ -23,3 +23,15 @@ def test_the_billing_bench_charges_every_subscription_once_and_reports_it():
     assert lines["missed charges"].split()[-1] == "0"
     assert float(lines["wall time"].split()[2]) > 0 and "efficiency" in lines["bound N*latency/W"]
     assert "p50" in lines["per-charge latency"] and "p99" in lines["per-charge latency"]
+
+
+def test_the_drills_report_double_missed_stuck_and_time_to_the_last_payment():
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    result = subprocess.run([sys.executable, "bench/drills.py", "--drill", "racing-crons", "--n", "10"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    (line,) = [line.split() for line in result.stdout.splitlines() if line.startswith("  racing-crons")]
+    assert line[1:4] == ["0", "0", "0"], output  # double, missed, stuck
+    assert float(line[4]) > 0 and line[5] == "s" and line[8] == "110", output
