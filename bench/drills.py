@@ -497,7 +497,8 @@ def _count(app: Any, sandbox_url: str, ids: list[int]) -> tuple[int, int, int]:
 def report(args: argparse.Namespace, results: list[Result]) -> None:
     database = "PostgreSQL" if (args.database_url or "").startswith("postgresql") else "SQLite"
     print(f"liveness drills: {args.n} due subscriptions each, {args.workers} workers "
-          f"({(args.workers + 1) // 2} forking, {args.workers // 2} --no-fork), sandbox latency {args.latency_ms} ms, "
+          f"({(args.workers + 1) // 2} forking, {args.workers // 2} --no-fork), sandbox latency {args.latency_ms} ms "
+          f"({max(args.latency_ms, 300)} ms in the kill drill), "
           f"{database}; sweep every {args.sweep_seconds:g} s, reconcile every {args.reconcile_seconds:g} s, "
           f"grace {GRACE_SECONDS} s, heartbeat {HEARTBEAT_SECONDS} s")
     print(f"  {'drill':<14} {'double':>6} {'missed':>6} {'stuck':>6}  {'last paid after: start':>23}  "
