@@ -17,9 +17,8 @@ cron process per Redis; a second one only makes extra sweeps, which charge nobod
 | `renewal_notices_job` | notices | every hour | — |
 | `release_cards_job` | default | every hour | — |
 | `webhook_sweep_job` | webhooks | every minute | — |
-| `purge_audit_job` | default | daily at 04:00 KST (19:00 UTC) | — |
 | `reconcile_day_job` | billing | daily at 05:00 KST (20:00 UTC): yesterday's 대사 with Toss | — |
-| `retention_job` | default | daily at 04:30 KST (19:30 UTC) | — |
+| `retention_job` | default | daily at 04:30 KST (19:30 UTC): storefront/retention.py's table, the audit log's two years included | — |
 | `purge_webhooks_job` | default | daily at 04:10 KST (19:10 UTC) | WEBHOOK_IGNORED_RETENTION_DAYS |
 
 Interval jobs run once as soon as the cron starts, then every interval. Each enqueued job
@@ -39,8 +38,7 @@ from rq import cron
 from storefront import jobs
 from storefront.config import ConfigError
 
-# 04:00 Asia/Seoul; RQ evaluates cron expressions in UTC.
-AUDIT_PURGE_CRON = "0 19 * * *"
+# RQ evaluates cron expressions in UTC.
 # 05:00 Asia/Seoul: yesterday is over in Korea and Toss has filed its transactions.
 RECONCILE_DAY_CRON = "0 20 * * *"
 RETENTION_CRON = "30 19 * * *"  # 04:30 Asia/Seoul: storefront/retention.py's table, within a day of 탈퇴
@@ -90,8 +88,6 @@ def schedule(settings: CronSettings) -> list[dict[str, Any]]:
         every(jobs.renewal_notices_job, jobs.NOTICES_QUEUE, 60),
         every(jobs.release_cards_job, jobs.DEFAULT_QUEUE, 60),
         every(jobs.webhook_sweep_job, jobs.WEBHOOKS_QUEUE, 1),
-        dict(func=jobs.purge_audit_job, queue_name=jobs.DEFAULT_QUEUE, cron=AUDIT_PURGE_CRON,
-             name=jobs.purge_audit_job.__name__),
         dict(func=jobs.reconcile_day_job, queue_name=jobs.BILLING_QUEUE, cron=RECONCILE_DAY_CRON,
              name=jobs.reconcile_day_job.__name__),
         dict(func=jobs.retention_job, queue_name=jobs.DEFAULT_QUEUE, cron=RETENTION_CRON,

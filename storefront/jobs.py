@@ -14,7 +14,7 @@ overlapping or repeated sweeps do not pile up jobs. The job id is only a courtes
 unique Charge per period and the subscription row lock in `billing.charging` are what make
 a period charged exactly once, whatever Redis holds. `--as-of` (sandbox only) travels as an
 ISO string and becomes a `FixedClock` in the worker. `reconcile_job`, `settle_refunds_job`,
-`purge_audit_job` and `deliver_pending_job` are the other timed jobs.
+`retention_job` and `deliver_pending_job` are the other timed jobs.
 
 Liveness: whether a period's job is already waiting or running is read from facts in Redis
 (`storefront.liveness`), so a job lost with a dead worker is replaced by the next sweep; a
@@ -484,16 +484,6 @@ def release_cards_job() -> int:
         found = services()
         count = cards.release_unused_cards(db.session, toss=found.toss, vault=found.vault, clock=found.clock)
     log.info("card release: %s unused card(s) destroyed", count)
-    return count
-
-
-def purge_audit_job() -> int:
-    """Delete AuditLog rows older than two years (the only deletion of audit rows); returns how many."""
-    from storefront.audit import purge_audit_log
-
-    with _app().app_context():
-        count = purge_audit_log(db.session, now=services().clock.now())
-    log.info("audit purge: %s row(s) older than two years deleted", count)
     return count
 
 

@@ -197,23 +197,23 @@ def test_every_log_line_a_job_writes_names_the_job(shop, connection, billing_que
     assert lines[-1].endswith("outside any job") and "[job -]" in lines[-1]
 
 
-# -- audit purge -----------------------------------------------------------------------------------
+# -- audit purge (a rule of the retention job) ---------------------------------------------------
 
 def _audit(at: datetime) -> AuditLog:
     return AuditLog(at=at, actor_type="worker", actor_id=None, action="open_billing_key", reason="test", ip="worker")
 
 
-def test_purge_deletes_only_audit_rows_older_than_two_years(worker_app, db_session, clock, connection):
+def test_the_retention_job_deletes_only_audit_rows_older_than_two_years(worker_app, db_session, clock, connection):
     now = clock.now()
     old, recent, fresh = (_audit(now - timedelta(days=731)), _audit(now - timedelta(days=729)), _audit(now))
     db_session.add_all([old, recent, fresh])
     db_session.commit()
     kept = {recent.id, fresh.id}
 
-    purge = Queue(jobs.DEFAULT_QUEUE, connection=connection).enqueue(jobs.purge_audit_job)
+    purge = Queue(jobs.DEFAULT_QUEUE, connection=connection).enqueue(jobs.retention_job)
     run_worker(connection)
 
-    assert purge.return_value() == 1
+    assert purge.return_value()["access_log"] == 1
     db_session.expire_all()
     assert set(db_session.scalars(select(AuditLog.id))) == kept
     assert purge_audit_log(db_session, now=now) == 0  # nothing more to do
@@ -252,7 +252,6 @@ def test_the_cron_file_registers_the_timer_and_its_first_tick_charges_what_is_du
         "renewal_notices_job": ("notices", 3600, None),
         "release_cards_job": ("default", 3600, None),
         "webhook_sweep_job": ("webhooks", 60, None),
-        "purge_audit_job": ("default", None, "0 19 * * *"),
         "reconcile_day_job": ("billing", None, "0 20 * * *"),
         "retention_job": ("default", None, "30 19 * * *"),
         "purge_webhooks_job": ("default", None, "10 19 * * *"),

@@ -274,7 +274,7 @@ def test_without_redis_the_jobs_page_says_so_and_shows_the_timer_settings(client
 
     assert response.status_code == 200
     assert "Redis가 설정되지 않았습니다" in page
-    assert "sweep_due_job" in page and "5분마다" in page and "cron 0 19 * * * (UTC)" in page
+    assert "sweep_due_job" in page and "5분마다" in page and "cron 30 19 * * * (UTC)" in page
     flashed = _press(client, "/admin/jobs/default/some-job/requeue", on="/admin/jobs")
     assert "Redis가 설정되지 않아" in flashed
 
@@ -353,7 +353,7 @@ class TestWithRedis:
         page = client.get("/admin/jobs").get_data(as_text=True)
 
         assert "실행 중인 타이머 <code>cron-on-host-1</code>" in page and 'data-state="no-cron"' not in page
-        for shown in ("sweep_due_job", "reconcile_job", "settle_orders_job", "purge_audit_job", "5분마다",
-                      "10분마다", "1시간마다", "cron 0 19 * * * (UTC)"):
+        for shown in ("sweep_due_job", "reconcile_job", "settle_orders_job", "retention_job", "5분마다",
+                      "10분마다", "1시간마다", "cron 30 19 * * * (UTC)"):
             assert shown in page, shown
         assert "Redis가 설정되지 않았습니다" not in page
