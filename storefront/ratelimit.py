@@ -131,6 +131,7 @@ class RateLimitedToss:
     CALLS = frozenset({
         "issue_billing_key", "charge_billing_key", "delete_billing_key", "confirm_payment",
         "get_payment", "get_payment_by_order_id", "cancel_payment",
+        "list_transactions", "list_settlements",  # one page each; iter_* below page through these
     })
 
     def __init__(self, client: Any, limiter: TossRateLimiter, *,
@@ -157,6 +158,14 @@ class RateLimitedToss:
 
         limited.__name__ = name
         return limited
+
+    # A paging look-up makes one call per page: the client's own paging, run over this wrapper so
+    # that every page (`list_transactions`, `list_settlements`) takes its slot as it is fetched.
+    def iter_transactions(self, *args: Any, **kwargs: Any) -> Any:
+        return type(self._client).iter_transactions(self, *args, **kwargs)
+
+    def iter_settlements(self, *args: Any, **kwargs: Any) -> Any:
+        return type(self._client).iter_settlements(self, *args, **kwargs)
 
 
 def limiter_for(redis_url: str, per_minute: int, **kwargs: Any) -> TossRateLimiter:

@@ -153,3 +153,27 @@ def test_the_budget_spreads_a_burst_over_the_minutes_instead_of_a_wall_of_429s(s
     assert _charge(RateLimitedToss(client, budget), keys, "limited") == ["DONE"] * 7
     # One wait: the burst's first five go at once, the other two a minute later.
     assert sleeps == [pytest.approx(60.0, abs=0.01)]
+
+
+def test_transaction_and_settlement_look_ups_take_a_slot_for_every_page(sandbox, clock: FixedClock, redis_url, t):
+    """The daily reconciliation pages through Toss's look-ups: each page is a call, so each takes a slot."""
+    from datetime import datetime, timedelta, timezone
+
+    from tests.sandbox.calls import charge
+
+    billing = sandbox.issue_billing_key("cust-pages")
+    for n in range(3):
+        charge(sandbox, billing["billingKey"], "cust-pages", f"order-pages-{n}", 9900)
+    budget = limiter(redis_url, 100, t, reserve=0)
+    toss = RateLimitedToss(TossClient(sandbox.url, sandbox.secret_key), budget)
+    start = datetime(2026, 3, 9, 15, tzinfo=timezone.utc)  # 2026-03-10 00:00 KST
+    end = start + timedelta(days=1, seconds=-1)
+
+    assert len(toss.list_transactions(start, end, limit=10)) == 3
+    assert budget.in_window() == 1
+    assert len(list(toss.iter_transactions(start, end, page_size=2))) == 3  # two pages
+    assert budget.in_window() == 3
+    day = start.astimezone(timezone(timedelta(hours=9))).date()
+    settled = list(toss.iter_settlements(day, day, page_size=2))  # two pages
+    assert len(settled) == 3 and budget.in_window() == 5
+    assert len(toss.list_settlements(day, day)) == 3 and budget.in_window() == 6
