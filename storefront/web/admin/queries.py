@@ -274,9 +274,12 @@ class Page:
 
 
 def paginate(session: Session, stmt: Select, page: int, *, per_page: int = PER_PAGE, rows: bool = False) -> Page:
-    """One page of `stmt` (entities, or whole rows when `rows`); a page past the end is empty."""
+    """One page of `stmt` (entities, or whole rows when `rows`); a page number out of range (a typed
+    ``?page=-3`` or ``?page=99999999999999999999``) shows the nearest real page, so the database is
+    never asked for an offset past the end (nor one too large for its integers)."""
     total = int(session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
-    page = max(page, 1)
+    pages = max((total + per_page - 1) // per_page, 1)
+    page = min(max(page, 1), pages)
     result = session.execute(stmt.limit(per_page).offset((page - 1) * per_page))
     items = list(result.all() if rows else result.scalars().all())
-    return Page(items=items, page=page, pages=max((total + per_page - 1) // per_page, 1), total=total)
+    return Page(items=items, page=page, pages=pages, total=total)
