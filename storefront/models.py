@@ -96,7 +96,7 @@ class UserSession(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTC)
-    expires_at: Mapped[datetime] = mapped_column(UTC)
+    expires_at: Mapped[datetime] = mapped_column(UTC, index=True)  # retention deletes by it
 
 
 class LoginThrottle(db.Model):
@@ -122,7 +122,7 @@ class PasswordReset(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTC)
-    expires_at: Mapped[datetime] = mapped_column(UTC)
+    expires_at: Mapped[datetime] = mapped_column(UTC, index=True)  # retention deletes by it
     used_at: Mapped[datetime | None] = mapped_column(UTC)
 
 

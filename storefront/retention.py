@@ -11,7 +11,10 @@ row at once), the contact details left on kept rows go within a day (the policy 
 "지체 없이(늦어도 5일 이내)"), and the records the law keeps (전자상거래법 시행령 제6조) are
 anonymised once five years have passed since each record's own date. Some data goes on a
 rolling clock for everyone: IPs after three months, access-log rows after two years,
-Toss's webhook messages and sent notices after five years.
+Toss's webhook messages and sent notices after five years. What the accounts tables hold only
+to get someone signed up or signed in goes once it can no longer be used: a sign-up whose link
+expired or was used, a sign-in past its lifetime, a 비밀번호 찾기 link a day after it expired,
+a wrong-password count a day after the last wrong password (storefront/accounts/).
 
 Every step is one UPDATE or DELETE over an indexed date or the withdrawn members, is
 idempotent (a second run changes nothing), commits on its own, and reports how many rows it
@@ -30,6 +33,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from storefront.accounts import reset, sessions, signup, throttle
 from storefront.audit import RETENTION_YEARS, purge_audit_log
 from storefront.billing.withdrawal import deleted_email
 from storefront.models import (Attempt, BillingKey, Charge, Consent, EmailMessage, Order, Refund, Subscription, User,
@@ -145,14 +149,48 @@ def purge_access_log(session: Session, cutoff: datetime) -> int:
     return purge_audit_log(session, now=cutoff + relativedelta(years=RETENTION_YEARS))
 
 
+def forget_signup_requests(session: Session, cutoff: datetime) -> int:
+    """Sign-ups whose link expired unopened, or was used (the account holds the data now)."""
+    return signup.forget_lapsed(session, now=cutoff)
+
+
+def forget_reset_links(session: Session, cutoff: datetime) -> int:
+    """비밀번호 찾기 links that expired (used or not) before the cutoff."""
+    return reset.forget_links(session, expired_before=cutoff)
+
+
+def forget_expired_sign_ins(session: Session, cutoff: datetime) -> int:
+    """Sign-ins past their lifetime (the browser was never logged out)."""
+    return sessions.forget_expired(session, now=cutoff)
+
+
+def forget_login_failures(session: Session, cutoff: datetime) -> int:
+    """Wrong-password counts with no new wrong password for a day (they count from zero anyway)."""
+    return throttle.forget_old(session, before=cutoff)
+
+
 # -- the table -------------------------------------------------------------------------------------
 
 FIVE_YEARS = relativedelta(years=5)
+THROTTLE_KEEP = relativedelta(seconds=int(throttle.FORGET_AFTER.total_seconds()))
 
 RULES: tuple[Rule, ...] = (
     Rule("member", "회원 정보(이름, 이메일, 휴대전화 번호, 비밀번호)", "탈퇴 시까지",
          "탈퇴하는 즉시 이름·이메일·휴대전화 번호·비밀번호를 지워 익명 처리합니다.", "계약의 이행",
          handled_by="billing/withdrawal.py delete_account, at the moment of 탈퇴"),
+    Rule("signup_requests", "가입 확인을 기다리는 가입 신청(이름, 이메일, 휴대전화 번호, 비밀번호의 해시값)",
+         "가입 확인 링크의 유효기간(24시간) 동안",
+         "가입을 확인하면 회원 정보로 옮기고 신청은 삭제합니다. 확인하지 않은 신청은 유효기간이 끝나면 삭제합니다.",
+         "회원가입 계약의 체결", step=forget_signup_requests),
+    Rule("sessions", "로그인 상태 정보(로그인한 브라우저마다 세션 값의 해시값과 로그인 시각)",
+         "로그아웃할 때까지(최대 31일)",
+         "로그아웃, 비밀번호 변경·재설정, 탈퇴 시 즉시 삭제하고, 로그아웃하지 않은 세션은 31일이 지나면 삭제합니다.",
+         "계약의 이행", step=forget_expired_sign_ins),
+    Rule("password_resets", "비밀번호 찾기 링크(링크 값의 해시값, 발급·사용 시각)", "링크 유효기간(30분)이 끝난 뒤 1일",
+         "사용 여부와 관계없이 삭제합니다.", "계약의 이행", keep=relativedelta(days=1), step=forget_reset_links),
+    Rule("login_throttles", "로그인 보호 기록(비밀번호를 틀린 횟수와 마지막 시각, 이메일 대신 해시값으로 저장)",
+         "마지막으로 틀린 뒤 24시간", "삭제합니다.", "개인정보 보호법 제29조(안전조치의무)", keep=THROTTLE_KEEP,
+         step=forget_login_failures),
     Rule("withdrawn_contacts", "탈퇴한 회원의 연락처가 남은 기록(보낸 안내의 수신 주소·본문, 동의할 때 기록한 접속 IP)",
          "탈퇴 후 지체 없이(늦어도 5일 이내)",
          "수신 주소·본문·IP를 지우고, 아직 보내지 않은 안내는 보내지 않습니다. 거래 기록 자체는 아래 기간 동안 보관합니다.",
@@ -172,7 +210,7 @@ RULES: tuple[Rule, ...] = (
          keep=relativedelta(months=6),
          handled_by="no personal data on this site: it sends no advertising and keeps no record of who saw one"),
     Rule("visits", "웹사이트 방문 기록(로그인 기록, 접속 IP)", "3개월",
-         "접속 IP(동의할 때 기록한 IP 포함)를 지웁니다. 로그인 기록은 따로 저장하지 않습니다.", "통신비밀보호법 시행령 제41조",
+         "접속 IP(동의할 때 기록한 IP 포함)를 지웁니다. 로그인 기록은 위의 로그인 상태 정보 외에 따로 저장하지 않습니다.", "통신비밀보호법 시행령 제41조",
          keep=relativedelta(months=3), step=forget_old_ips),
     Rule("access_log", "개인정보처리시스템 접속기록(직원·시스템이 빌링키 등 개인정보를 열람·처리한 기록)", "2년", "삭제합니다.",
          "개인정보의 안전성 확보조치 기준 제8조", keep=relativedelta(years=RETENTION_YEARS), step=purge_access_log),

@@ -5,7 +5,8 @@ the same page either way); for an account it records a link and queues the email
 the notifier, at most `MAX_LINKS_PER_HOUR` per account so nobody can flood an inbox.
 `reset_password` spends the link (a conditional UPDATE: two tabs cannot both use it),
 spends the account's other open links, sets the password, ends every sign-in of the
-account and queues the 비밀번호 변경 notice. No Flask in here; nothing commits.
+account and queues the 비밀번호 변경 notice. Spent and expired links are deleted a day after they
+expire (`forget_links`, run by the retention job). No Flask in here; nothing commits.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from storefront import accounts
@@ -44,6 +45,17 @@ def request_reset(session: Session, email: str, *, now: datetime, notifier: Any,
     rows = notifier.queue(session, user=user, kind="password_reset", dedup_key=f"password-reset:{hashed[:40]}",
                           context={"reset_url": link_for(token), "expires_at": now + VALID_FOR}, now=now)
     return [row.id for row in rows]
+
+
+def forget_links(session: Session, *, expired_before: datetime) -> int:
+    """Delete links (used or not) that expired before `expired_before`; return how many.
+
+    The retention job passes a day ago: `request_reset` counts the last hour's links, so a link
+    must outlive its own hour before it goes.
+    """
+    result = session.execute(delete(PasswordReset).where(PasswordReset.expires_at < expired_before)
+                             .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
 
 
 def open_link(session: Session, token: str, *, now: datetime) -> PasswordReset:

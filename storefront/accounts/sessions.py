@@ -5,7 +5,8 @@ remember cookie; the user loader (`load`) finds the user only through an unexpir
 with that token's hash. So a copied cookie dies with its row: `end` (logout),
 `end_all(keep=...)` (a password change keeps the browser that made it), `end_all` (a
 password reset, account deletion, the admin's 세션 종료). Rows older than `LIFETIME` are
-refused and deleted at the user's next sign-in. No Flask in here; nothing commits.
+refused, deleted at the user's next sign-in and by the daily retention job (`forget_expired`,
+storefront/retention.py). No Flask in here; nothing commits.
 """
 
 from __future__ import annotations
@@ -59,6 +60,13 @@ def end_all(session: Session, user_id: int, *, keep: str | None = None) -> int:
     if keep:
         stmt = stmt.where(UserSession.token_hash != token_hash(keep))
     return int(session.execute(stmt.execution_options(synchronize_session=False)).rowcount or 0)
+
+
+def forget_expired(session: Session, *, now: datetime) -> int:
+    """Delete every sign-in row past its expiry (no cookie can use it any more); return how many."""
+    result = session.execute(delete(UserSession).where(UserSession.expires_at <= now)
+                             .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
 
 
 def count_open(session: Session, user_id: int, *, now: datetime) -> int:

@@ -10,8 +10,9 @@ The account is created by `confirm`, when the link is opened: in the browser tha
 form (it holds the nonce whose hash is `browser_hash`) at once; anywhere else only after the
 password chosen in the form is typed again (`password_matches`), so a link opened by a mail
 scanner, or a sign-up someone else started with your address, creates nothing you didn't ask for.
-Links are valid `VALID_FOR`, usable once, at most `MAX_LINKS_PER_DAY` per address. No Flask
-in here; nothing commits.
+Links are valid `VALID_FOR`, usable once, at most `MAX_LINKS_PER_DAY` per address; a request
+whose link expired is deleted by the next sign-up or the daily retention job (`forget_lapsed`),
+whichever comes first. No Flask in here; nothing commits.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storefront import accounts
@@ -104,6 +105,14 @@ def _tell_owner(session: Session, user: User, *, now: datetime, notifier: Any, l
                           dedup_key=f"signup-existing:{user.id}:{now:%Y%m%d%H}",
                           context={"login_url": links.login, "reset_url": links.forgot}, now=now)
     return [row.id for row in rows]
+
+
+def forget_lapsed(session: Session, *, now: datetime) -> int:
+    """Delete sign-ups whose link has expired or was used (name, phone, password hash go); return how many."""
+    result = session.execute(delete(SignupRequest)
+                             .where(or_(SignupRequest.expires_at <= now, SignupRequest.confirmed_at.is_not(None)))
+                             .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
 
 
 def open_request(session: Session, token: str, *, now: datetime) -> SignupRequest:

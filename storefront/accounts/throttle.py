@@ -78,8 +78,7 @@ def record_failure(session: Session, key: str, *, now: datetime) -> int:
     Also deletes keys forgotten long ago, so the table holds only the last day's failures.
     """
     cutoff = now - FORGET_AFTER
-    session.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at <= cutoff)
-                    .execution_options(synchronize_session=False))
+    forget_old(session, before=cutoff)
     insert = _INSERTS[session.get_bind(LoginThrottle).dialect.name]
     stmt = insert(LoginThrottle).values(key=key, failures=1, last_failure_at=now)
     stmt = stmt.on_conflict_do_update(
@@ -88,6 +87,17 @@ def record_failure(session: Session, key: str, *, now: datetime) -> int:
               "last_failure_at": now},
     ).returning(LoginThrottle.failures)
     return int(session.execute(stmt).scalar_one())
+
+
+def forget_old(session: Session, *, before: datetime) -> int:
+    """Delete keys whose last wrong password is `before` or older; return how many.
+
+    Called with `FORGET_AFTER` ago (such keys count from zero anyway) at every wrong password and
+    by the daily retention job, so keys nobody types at again go too.
+    """
+    result = session.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at <= before)
+                             .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
 
 
 def clear(session: Session, key: str) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from dateutil.relativedelta import relativedelta
+from sqlalchemy import select
 
 from storefront import accounts, jobs, retention
 from storefront.billing import withdrawal
@@ -208,4 +209,42 @@ def test_every_rule_is_applied_by_the_job_or_says_who_applies_it():
     periods = {rule.key: rule.keep for rule in retention.RULES if rule.keep is not None}
     assert periods == {"contract": relativedelta(years=5), "payment": relativedelta(years=5),
                        "complaints": relativedelta(years=3), "advertising": relativedelta(months=6),
-                       "visits": relativedelta(months=3), "access_log": relativedelta(years=2)}
+                       "visits": relativedelta(months=3), "access_log": relativedelta(years=2),
+                       "password_resets": relativedelta(days=1), "login_throttles": relativedelta(hours=24)}
+
+
+def test_sign_up_requests_reset_links_sign_ins_and_wrong_password_counts_go_when_their_time_is_up(
+        app, db_session, clock, run_job):
+    """What sign-up, 비밀번호 찾기, sign-in and the throttle leave is gone once it can no longer be used."""
+    from storefront.accounts import reset, sessions, signup, throttle
+    from storefront.models import LoginThrottle, PasswordReset, SignupRequest, UserSession
+
+    notifier, start = app.extensions["storefront"].notifier, clock.now()
+    links = signup.Links(confirm_for=lambda token: f"https://shop.example/signup/{token}",
+                         login="https://shop.example/login", forgot="https://shop.example/forgot")
+    signup.apply(db_session, signup.Application(email="later@example.com", password=PASSWORD, name="이미정",
+                                                phone="010-2222-3333", marketing_opt_in=False, next_url="/"),
+                 browser_nonce="nonce", now=start, notifier=notifier, links=links, cheap_hash=True)
+    user = member(db_session, "kim@example.com", "김회원", start)
+    reset.request_reset(db_session, user.email, now=start, notifier=notifier, link_for=lambda t: f"https://x/{t}")
+    sessions.start(db_session, user, now=start)
+    throttle.record_failure(db_session, throttle.account_key("kim@example.com"), now=start)
+    db_session.commit()
+
+    def left() -> tuple[int, int, int, int]:
+        return tuple(len(db_session.scalars(select(model)).all())
+                     for model in (SignupRequest, PasswordReset, UserSession, LoginThrottle))
+
+    clock.set(start + timedelta(hours=23))  # the reset link has expired, the rest is still usable
+    changed = run_job()
+    assert left() == (1, 1, 1, 1) and changed["signup_requests"] == changed["password_resets"] == 0
+    clock.set(start + timedelta(hours=24, minutes=1))  # the sign-up link and the wrong-password count expire
+    assert (run_job()["signup_requests"], left()) == (1, (0, 1, 1, 0))
+    clock.set(start + timedelta(hours=24, minutes=31))  # a day after the reset link expired
+    assert (run_job()["password_resets"], left()) == (1, (0, 0, 1, 0))
+    clock.set(start + sessions.LIFETIME + timedelta(minutes=1))
+    later = sessions.start(db_session, db_session.get(User, user.id), now=clock.now() - timedelta(days=1))
+    db_session.commit()
+    assert (run_job()["sessions"], left()) == (1, (0, 0, 1, 0))
+    assert sessions.load(db_session, f"{user.id}:{later}", now=clock.now()) is not None  # the newer one stays
+    assert set(run_job().values()) == {0}
