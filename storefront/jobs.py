@@ -436,14 +436,15 @@ def reconcile_job(as_of: str | None = None) -> int:
 def settle_refunds_job() -> int:
     """Settle refunds whose outcome is unknown (`refunds.settle_unknown_refunds`); returns how many were looked at.
 
-    First sends the refund of any 청약철회 whose Refund row a crash kept from being written
-    (`cooling_off.finish_withdrawals`).
+    First sends the refund of any 청약철회 or 바로 해지 whose Refund row a crash kept from being
+    written (`cooling_off.finish_withdrawals`, `subscriptions.finish_cancel_now`).
     """
-    from storefront.billing import cooling_off, refunds
+    from storefront.billing import cooling_off, refunds, subscriptions
 
     with _app().app_context():
         found = services()
         cooling_off.finish_withdrawals(db.session, toss=found.toss, clock=found.clock)
+        subscriptions.finish_cancel_now(db.session, toss=found.toss, clock=found.clock)
         rows = refunds.settle_unknown_refunds(db.session, toss=found.toss, clock=found.clock)
     log.info("refund settlement: %s refund(s) looked at", len(rows))
     return len(rows)

@@ -22,7 +22,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -37,7 +37,8 @@ from storefront.models import Attempt, Charge, Consent, Plan, Refund, Subscripti
 
 __all__ = [
     "ActionRefused", "CancelResult", "CardChange", "Deps", "PlanChange", "PlanOption", "RefundOffer",
-    "cancel_now_with_refund", "cancel_subscription", "change_plan", "refund_offer", "complete_card_change", "plan_options", "release_card_if_unused", "release_unused_cards",
+    "cancel_now_with_refund", "cancel_subscription", "change_plan", "refund_offer", "complete_card_change",
+    "finish_cancel_now", "plan_options", "release_card_if_unused", "release_unused_cards",
     "resume_subscription",
 ]
 
@@ -230,6 +231,9 @@ def _access_until(sub: Subscription) -> datetime | None:
 # -- end now with a pro-rata refund (약관 제16조) ---------------------------------------------------
 
 CANCELED_NOW_REASON = "canceled_now_by_customer"
+# `finish_cancel_now` leaves younger ends to the request still running, and looks back this far.
+FINISH_GRACE = timedelta(minutes=5)
+FINISH_WINDOW = timedelta(days=30)
 
 
 def prorata_refund_key(charge_id: int) -> str:
@@ -289,7 +293,9 @@ def cancel_now_with_refund(session: Session, *, user: User, subscription_id: int
     second submit, or a retry after a crash, asks for the same refund (amount recomputed at
     ``ended_at``) and Toss is called at most once. A refund of 0 won calls nothing. A
     declined (``failed``) or unanswered (``unknown``) refund leaves the subscription ended:
-    the admin's 환불 page and the settle job finish it. Finally the card is released.
+    the admin's 환불 page and the settle job finish it. A process that dies between the commit
+    and the Refund row is finished by `finish_cancel_now` (the refund settle job) or by the
+    shopper asking again. Finally the card is released.
 
     Raises `ActionRefused` (nothing changed) when the subscription is not the user's, is not
     ``active`` with a paid current period, or its next charge is being processed.
@@ -322,6 +328,33 @@ def cancel_now_with_refund(session: Session, *, user: User, subscription_id: int
                            actor=Actor("user", user.id, ip), reason="subscription ended now by the customer")
     return CancelResult(sub.id, True, sub.ended_at, already=already, notice_ids=notices, refund_won=refund_won,
                         refund_status=status)
+
+
+def finish_cancel_now(session: Session, *, toss: Any, clock: Any) -> int:
+    """Send the refund of every 바로 해지 whose Refund row was never written. COMMITS each; how many it sent.
+
+    That happens when the process died (or the database failed) between committing the ended
+    subscription and committing the ``sending`` Refund row. The amount is the one the shopper was
+    shown: the pro-rata refund at ``ended_at`` (`_offer_at`), under the same Idempotency-Key as
+    the request, so Toss moves the money once whoever sends it. Ends younger than FINISH_GRACE are
+    left to their own request; ends older than FINISH_WINDOW are left to the admin's 환불 page.
+    """
+    now = clock.now()
+    subs = session.scalars(select(Subscription).where(
+        Subscription.status == "canceled", Subscription.ended_reason == CANCELED_NOW_REASON,
+        Subscription.ended_at >= now - FINISH_WINDOW, Subscription.ended_at <= now - FINISH_GRACE)
+        .order_by(Subscription.id)).all()
+    sent = 0
+    for sub in subs:
+        offer = _offer_at(session, sub, sub.ended_at)
+        if offer is None or offer.refund_won <= 0 or _prorata_refund(session, offer.charge_id) is not None:
+            continue
+        log.warning("subscription %s ended now without its refund row: sending the pro-rata refund of charge %s",
+                    sub.id, offer.charge_id)
+        if _send_prorata_refund(session, offer, user=sub.user, toss=toss, clock=clock) != "not_sent":
+            sent += 1
+    session.commit()
+    return sent
 
 
 def _send_prorata_refund(session: Session, offer: RefundOffer, *, user: User, toss: Any, clock: Any) -> str | None:

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from storefront.billing import charging, refunds
+from storefront import jobs
+from storefront.billing import charging, refunds, subscriptions
 from storefront.models import EmailMessage, Refund, Subscription
 from tests.conftest import csrf_token
 from tests.fakes import TIMEOUT_AFTER_APPROVE, decline
@@ -147,6 +148,60 @@ def test_an_unanswered_refund_is_settled_by_asking_toss_and_never_sent_twice(sho
     [row] = refund_rows(db_session)
     assert row.status == "done" and row.transaction_key
     assert toss.refunded(toss.approved[-1].payment_key) == [6600] and len(toss.cancel_calls) == 1
+
+
+class ProcessDied(BaseException):
+    """What a SIGKILL looks like from inside: nothing after it runs, no `except Exception` catches it."""
+
+
+def crash_before_the_refund_row(shopper, sub, monkeypatch) -> None:
+    """바로 해지 whose process dies after the ended subscription was committed, before the Refund row."""
+    def die(*args, **kwargs):
+        raise ProcessDied()
+
+    with monkeypatch.context() as patched:
+        patched.setattr(subscriptions.refunds, "refund", die)
+        with pytest.raises(ProcessDied):
+            cancel_now(shopper, sub)
+
+
+@pytest.fixture
+def settle_refunds_job(app, monkeypatch, db_session):
+    """The timer's refund job, in this process, on the test's app, clock and FakeToss."""
+    monkeypatch.setattr(jobs, "_built", None)
+    jobs.adopt_app(app)
+
+    def run() -> int:
+        looked = jobs.settle_refunds_job()
+        db_session.expire_all()
+        return looked
+
+    return run
+
+
+def test_a_crash_between_ending_and_refunding_is_finished_by_the_refund_job_once(
+        shopper, catalog, db_session, toss, clock, renew, monkeypatch, settle_refunds_job):
+    sub = in_a_30_day_period(shopper, catalog, clock, renew)
+    paid = toss.approved[-1].payment_key
+    clock.set(kst(2026, 4, 19, 15))
+    crash_before_the_refund_row(shopper, sub, monkeypatch)
+    [ended] = shopper.subscriptions()
+    assert (ended.status, ended.ended_reason) == ("canceled", subscriptions.CANCELED_NOW_REASON)
+    assert refund_rows(db_session) == [] and toss.cancel_calls == []
+
+    settle_refunds_job()  # right away: the request may still be running, so it is left alone
+    assert toss.cancel_calls == []
+    clock.advance(minutes=6)
+    settle_refunds_job()
+    [row] = refund_rows(db_session)
+    assert (row.status, row.amount_won, row.idempotency_key) == ("done", 6600, f"prorata-{row.attempt.charge_id}")
+    assert toss.refunded(paid) == [6600]  # the amount at the moment it ended, not at the moment it was finished
+
+    clock.advance(hours=1)
+    settle_refunds_job()
+    cancel_now(shopper, sub, again=True)  # and a late double click sends nothing more
+    assert toss.refunded(paid) == [6600] and len(toss.cancel_calls) == 1 and len(refund_rows(db_session)) == 1
+    assert len(canceled_emails(db_session)) == 1
 
 
 def test_the_yearly_example_of_the_terms(shopper, catalog, db_session, toss, clock):
