@@ -437,15 +437,21 @@ def settle_refunds_job() -> int:
     """Settle refunds whose outcome is unknown (`refunds.settle_unknown_refunds`); returns how many were looked at.
 
     First sends the refund of any 청약철회 or 바로 해지 whose Refund row a crash kept from being
-    written (`cooling_off.finish_withdrawals`, `subscriptions.finish_cancel_now`).
+    written (`cooling_off.finish_withdrawals`, `subscriptions.finish_cancel_now`); last, tells
+    shoppers about refunds made at Toss that a webhook, the reconciliation or this job recorded
+    (`refund_notices.announce`) and enqueues their delivery.
     """
-    from storefront.billing import cooling_off, refunds, subscriptions
+    from storefront.billing import cooling_off, refund_notices, refunds, subscriptions
 
     with _app().app_context():
         found = services()
         cooling_off.finish_withdrawals(db.session, toss=found.toss, clock=found.clock)
         subscriptions.finish_cancel_now(db.session, toss=found.toss, clock=found.clock)
         rows = refunds.settle_unknown_refunds(db.session, toss=found.toss, clock=found.clock)
+        notices = refund_notices.announce(db.session, notifier=found.notifier, clock=found.clock)
+        queue = get_queue(NOTICES_QUEUE, _config()) if notices else None
+        if queue is not None:
+            enqueue_deliveries(queue, notices)
     log.info("refund settlement: %s refund(s) looked at", len(rows))
     return len(rows)
 

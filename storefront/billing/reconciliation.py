@@ -8,8 +8,9 @@ one-time orders), their Refunds and, through them, Charges and Orders:
   no Refund for (made in Toss's dashboard, or its PAYMENT_STATUS_CHANGED webhook never came)
   is read back with ``toss.get_payment`` and folded in with `refunds.sync_payment`, the
   function the webhook handler calls: the Refund row, the Charge becoming ``refunded`` or the
-  Order ``canceled`` on a full cancel, and so the shopper's 내 구독 history. Each such record
-  is an item with resolution ``recorded``.
+  Order ``canceled`` on a full cancel, and so the shopper's 내 구독 history; the shopper's email
+  follows from the refund settle job (`refund_notices.announce`), once, as for a webhook. Each
+  such record is an item with resolution ``recorded``.
 - Anything else is flagged, never "fixed": an approval Toss has for an attempt we recorded
   as failed (``approved_not_recorded``) or have not settled yet (``unsettled_here``), a
   payment or cancel for an order we do not know (``unknown_at_us``), amounts that differ

@@ -4,8 +4,10 @@ This module owns the life of a Refund row: ``sending`` (committed before Toss is
 → ``done`` (with Toss's transaction key) | ``failed`` (Toss declined; the message is kept)
 | ``unknown`` (no answer: timeout, reset, 5xx). Unknown refunds are settled later by
 looking the payment up (`settle_unknown_refunds`). It also folds what Toss reports about a
-payment's cancels into our rows (`sync_payment`), which the webhook handler uses for
-cancels made in the Toss dashboard.
+payment's cancels into our rows (`sync_payment`), which the webhook handler and the daily
+reconciliation use for cancels made in the Toss dashboard; such a Refund is keyed
+``toss-cancel-<transactionKey>`` (`FROM_TOSS_PREFIX`), and `billing.refund_notices` tells the
+shopper about it.
 
 Invariants:
 - A refund request is named by its idempotency key, sent to Toss as ``Idempotency-Key``;
@@ -38,6 +40,8 @@ RESERVING = ("sending", "done", "unknown")
 # this that Toss does not show was never carried out.
 SETTLE_GRACE = timedelta(minutes=10)
 KEY_PREFIX = "refund-"
+# The key of a Refund first learned from Toss (a cancel made in Toss's dashboard): no request of ours made it.
+FROM_TOSS_PREFIX = "toss-cancel-"
 _REQUEST_ID = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 MAX_REASON = 200
 NOT_AT_TOSS = "NOT_CANCELED_AT_TOSS"
@@ -289,7 +293,7 @@ def _refund_from_toss(attempt: Attempt, cancel: Any, now: datetime) -> Refund:
         attempt=attempt,
         amount_won=int(cancel.cancel_amount),
         reason=((cancel.cancel_reason or "").strip() or "토스페이먼츠에서 취소됨")[:MAX_REASON],
-        idempotency_key=f"toss-cancel-{cancel.transaction_key}",
+        idempotency_key=f"{FROM_TOSS_PREFIX}{cancel.transaction_key}",
         status="done",
         transaction_key=cancel.transaction_key,
         requested_by_id=None,

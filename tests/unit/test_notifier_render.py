@@ -59,6 +59,14 @@ SAMPLES: dict[str, tuple[dict, list[str]]] = {
         ["청약철회", "29,000원", "전액", "O20260310-0123456789abcdef", "2026-03-12 10:00",
          f"{SITE}/orders/O20260310-0123456789abcdef", "두 번 환불되지는 않습니다"],
     ),
+    "payment_refunded": (
+        {"product_name": "프리미엄 뉴스레터", "plan_name": "월간", "refund_amount_won": 3900, "paid_amount_won": 9900,
+         "remaining_won": 6000, "full": False, "refunded_at": "2026-03-11T01:00:00+00:00", "card_label": CARD,
+         "period_start": "2026-03-09T15:30:00+00:00", "period_end": NEXT, "subscription_state": "renews",
+         "next_charge_at": NEXT},
+        ["결제 중 3,900원이 카드 결제 취소로 환불되었습니다", "9,900원", "6,000원", "2026-03-11 10:00", CARD,
+         "2026년 3월 10일 ~ 2026년 4월 10일", "구독은 그대로 유지됩니다", "다음 결제일(2026년 4월 10일)", "고객센터"],
+    ),
     "payment_failed": (
         {
             "product_name": "프리미엄 뉴스레터", "amount_won": 9900, "failure_message": "카드 한도가 초과되었습니다.",

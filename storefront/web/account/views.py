@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from storefront.billing import checkout, consent, cooling_off, subscriptions, withdrawal
+from storefront.billing import checkout, consent, cooling_off, refund_notices, subscriptions, withdrawal
 from storefront.billing.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services
 from storefront.models import Subscription
@@ -50,6 +50,7 @@ def overview():
     withdrawable = {sub.id: offer for sub in subs
                     if (offer := cooling_off.for_subscription(db.session, sub, now=now)).allowed}
     return render_template("account/overview.html", user=current_user, subscriptions=subs, withdrawable=withdrawable,
+                           period_refunds=refund_notices.period_refunds(db.session, subs),
                            payments=queries.payments_of(db.session, current_user.id),
                            orders=queries.orders_of(db.session, current_user.id), order_labels=queries.ORDER_LABELS,
                            consent_changes=consent.open_changes_for_user(db.session, current_user.id, now=now),

@@ -15,6 +15,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 
 from storefront.billing import consent as consent_service
+from storefront.billing import refund_notices
 from storefront.billing import refunds as refund_service
 from storefront.extensions import client_ip, db, services
 from storefront.models import Attempt, AuditLog, Category, Plan, Product
@@ -89,7 +90,8 @@ def subscription(subscription_id: int):
         abort(404)
     _log_access("admin_view_subscription", f"구독 #{sub.id} 상세 조회 (회원 #{sub.user_id})", subscription_id=sub.id)
     return render_template("admin/subscription.html", sub=sub, consents=queries.consents_for(db.session, sub),
-                           price_changes=consent_service.changes_for(db.session, sub.id))
+                           price_changes=consent_service.changes_for(db.session, sub.id),
+                           period_refund=refund_notices.period_refunds(db.session, [sub]).get(sub.id))
 
 
 @bp.get("/customers")
