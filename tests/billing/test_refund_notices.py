@@ -107,8 +107,8 @@ def test_a_full_dashboard_refund_delivered_by_webhook_is_emailed_once_and_the_su
 
     Auth(client).login(sub.user.email, PASSWORD)
     account = text(client.get("/account").get_data(as_text=True))
-    assert "이번 이용 기간 결제 9,900원 중 9,900원(전액)이 환불되었습니다" in account
-    assert "구독은 유지되며 다음 결제일 2026년 4월 10일에 결제됩니다" in account
+    assert "다음 결제일 2026년 4월 10일 (9,900원)" in account
+    assert "환불 이번 기간 결제 9,900원 전액 환불 (2026년 3월 10일). 구독은 유지되며 다음 결제일에 결제됩니다" in account
 
 
 def test_the_admin_sees_what_toss_refunded_of_the_current_period(store, client, settle_refunds_job):
