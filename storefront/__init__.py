@@ -19,6 +19,10 @@ def create_app(config: Config | None = None, *, clock: Any = None, toss: Any = N
     """
     if config is None:
         config = _config_from_environment()
+    from storefront.observability import errors, logs
+
+    logs.configure_logging(config.log_format)  # before anything logs: JSON lines when LOG_FORMAT=json
+    errors.init_error_reporting(config)  # Sentry when SENTRY_DSN is set
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),

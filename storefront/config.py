@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 
 APP_ENVS = ("development", "testing", "production")
+LOG_FORMATS = ("text", "json")
 TOSS_ENVS = ("sandbox", "test", "live")
 TOSS_PRODUCTION_API = "https://api.tosspayments.com"
 TOSS_PRODUCTION_SDK = "https://js.tosspayments.com/v2/standard"
@@ -91,6 +92,10 @@ class Config:
     webhook_retention_days: int = 30  # ignored deliveries are deleted after this many days
     worker_heartbeat_seconds: int = 10  # a worker silent for 3 beats holds no job (storefront/liveness.py)
     reconcile_grace_seconds: int = 600  # an attempt this old is no longer on the wire
+    billing_sweep_minutes: int = 5  # the timer's due sweep interval; /healthz fails after two without a sweep
+    log_format: str = "text"  # text | json (one JSON object per line, with request and job ids)
+    metrics_allowed_networks: tuple[str, ...] = ()  # who may read /metrics besides signed-in admins
+    sentry_dsn: str | None = field(default=None, repr=False)  # errors reported to Sentry when set
     extra: dict = field(default_factory=dict)
 
     @property
@@ -187,6 +192,35 @@ def _webhook_ips(env: Mapping[str, str]) -> tuple[str, ...]:
     return ips
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR networks, normalised (``10.0.0.0/8``, ``127.0.0.1/32``)."""
+    raw = (env.get(name) or "").strip()
+    networks = []
+    for part in (p.strip() for p in raw.split(",") if p.strip()):
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ConfigError(f"{name}: {part!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+    return tuple(networks)
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    value = (env.get("LOG_FORMAT") or "text").strip().lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT: must be one of {', '.join(LOG_FORMATS)}, got {value!r}")
+    return value
+
+
+def _sentry_dsn(env: Mapping[str, str]) -> str | None:
+    dsn = (env.get("SENTRY_DSN") or "").strip()
+    if not dsn:
+        return None
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("http", "https") or not parts.username or not parts.hostname:
+        raise ConfigError("SENTRY_DSN: must look like https://<key>@<host>/<project> (copy it from Sentry)")
+    return dsn
+
+
 def _toss(env: Mapping[str, str], app_env: str) -> dict:
     toss_env = env.get("TOSS_ENV") or ("sandbox" if app_env != "production" else "")
     if toss_env not in TOSS_ENVS:
@@ -280,6 +314,10 @@ def load_config(env: Mapping[str, str], **overrides) -> Config:
         worker_heartbeat_seconds=_int(env, "WORKER_HEARTBEAT_SECONDS", 10, 1, 60),
         # Above the Toss client's 65 s read timeout, so nothing still on the wire is looked up.
         reconcile_grace_seconds=_int(env, "BILLING_RECONCILE_GRACE_SECONDS", 600, 90, 86400),
+        billing_sweep_minutes=_int(env, "BILLING_SWEEP_MINUTES", 5, 1, 1440),
+        log_format=_log_format(env),
+        metrics_allowed_networks=_networks(env, "METRICS_ALLOWED_IPS"),
+        sentry_dsn=_sentry_dsn(env),
         **toss,
     )
     values.update(overrides)

@@ -57,6 +57,7 @@ from storefront import liveness
 from storefront.clock import KST, FixedClock
 from storefront.config import ROOT, Config
 from storefront.extensions import db, services
+from storefront.observability.sweeps import records_sweep
 
 log = logging.getLogger("storefront.jobs")
 
@@ -365,6 +366,7 @@ def enqueue_charge(queue: Queue, due: Due, *, as_of: str | None = None,
 
 # -- jobs ------------------------------------------------------------------------------------------
 
+@records_sweep  # its last success and duration, for /healthz and /metrics
 def sweep_due_job(as_of: str | None = None) -> int:
     """The timer's due sweep: enqueue a charge job per due period (see `sweep_due`); returns how many."""
     with _app().app_context():

@@ -22,12 +22,19 @@ def build_services(config: Config, *, clock: Any = None, toss: Any = None, jinja
 
     clock = clock or SystemClock()
     if toss is None:
-        toss = TossClient(config.toss_api_base, config.toss_secret_key)
+        toss = TossClient(config.toss_api_base, config.toss_secret_key, on_call=_latency_recorder(config))
     if config.redis_url:
         toss = rate_limited(toss, config)
     vault = Vault(config.encryption_key, config.old_encryption_keys)
     notifier = Notifier(jinja_env, config)
     return Services(clock=clock, toss=toss, vault=vault, notifier=notifier)
+
+
+def _latency_recorder(config: Config) -> Any:
+    """Toss call latency into the Redis-kept histogram /metrics shows (none without Redis)."""
+    from storefront.observability.toss_calls import LatencyRecorder
+
+    return LatencyRecorder(config.redis_url) if config.redis_url else None
 
 
 def rate_limited(toss: Any, config: Config) -> Any:

@@ -8,6 +8,11 @@ money carries the caller's explicit Idempotency-Key; a 409 IDEMPOTENT_REQUEST_PR
 asked again with the same key a few times before it becomes UNKNOWN_OUTCOME. The secret key
 and billing keys never reach a log line, an exception text or a repr. No Flask in here: the
 app builds one client from config (`storefront.services`) and hands it to `billing/`.
+
+`on_call(endpoint, code, seconds)`, when given, hears of every HTTP exchange: the method and
+path template (``GET /v1/payments/orders/{orderId}``: no key or id), the HTTP status or the
+transport code (``TIMEOUT``...), and the seconds it took. The app records Toss latency with it
+(`storefront.observability.toss_calls`); a hook that raises is logged and ignored.
 """
 
 from __future__ import annotations
@@ -38,6 +43,12 @@ BUSY = "IDEMPOTENT_REQUEST_PROCESSING"
 _BILLING_KEY_GONE = ("ALREADY_REMOVED_BILLING_KEY", "NOT_FOUND_BILLING")
 _BILLING_PATH_LABEL = "/v1/billing/{billingKey}"
 _BILLING_PATH = re.compile(r"/v1/billing/(?!authorizations/)[^/\s?#\"']+")
+# Path templates for `on_call`: the first matching pattern names the endpoint (ids never leave the client).
+_ENDPOINTS = (
+    (re.compile(r"^/v1/payments/orders/[^/]+$"), "/v1/payments/orders/{orderId}"),
+    (re.compile(r"^/v1/payments/(?!confirm$)[^/]+$"), "/v1/payments/{paymentKey}"),
+    (re.compile(r"^/v1/payments/[^/]+/cancel$"), "/v1/payments/{paymentKey}/cancel"),
+)
 # Transactions (limit) and settlements (size) come at most this many to a page (D-REF).
 MAX_PAGE = 5_000
 DEFAULT_PAGE = 100
@@ -109,7 +120,8 @@ class TossClient:
                  charge_timeout: tuple[float, float] = CHARGE_TIMEOUT,
                  sleep: Callable[[float], None] = time.sleep,
                  busy_retry_delays: Sequence[float] = BUSY_RETRY_DELAYS,
-                 user_agent: str = DEFAULT_USER_AGENT) -> None:
+                 user_agent: str = DEFAULT_USER_AGENT,
+                 on_call: Callable[[str, str, float], None] | None = None) -> None:
         secret = (secret_key or "").strip().lstrip("\ufeff")  # a BOM from an edited .env file
         if not secret or not secret.isascii() or ":" in secret:
             raise ValueError("TossClient: the secret key must be a non-empty ASCII string without ':'")
@@ -125,6 +137,7 @@ class TossClient:
         self._sleep = sleep
         self._busy_retry_delays = tuple(busy_retry_delays)
         self._user_agent = user_agent
+        self._on_call = on_call
         _install_log_filter()
 
     def __repr__(self) -> str:
@@ -329,6 +342,7 @@ class TossClient:
                    "Accept": "application/json", **call.headers}
         if call.idempotency_key:
             headers["Idempotency-Key"] = call.idempotency_key
+        started = time.perf_counter()
         try:
             response = self._session.request(call.method, self.base_url + call.path, json=call.body,
                                              headers=headers, timeout=call.timeout, allow_redirects=False)
@@ -337,10 +351,20 @@ class TossClient:
         else:
             log.info("toss %s %s -> %s in %.2fs", call.method, call.label, response.status_code,
                      response.elapsed.total_seconds())
+            self._heard(call, str(response.status_code), time.perf_counter() - started)
             return response
+        self._heard(call, failure.code, time.perf_counter() - started)
         # Raised outside the except block: requests' exception text holds the URL (a billing key).
         log.warning("toss %s %s -> %s (%s)", call.method, call.label, failure.code, failure.category.value)
         raise failure
+
+    def _heard(self, call: _Call, code: str, seconds: float) -> None:
+        if self._on_call is None:
+            return
+        try:
+            self._on_call(f"{call.method} {_endpoint(call.label)}", code, seconds)
+        except Exception as exc:  # noqa: BLE001 - a metrics hook never fails a call to Toss
+            log.debug("toss: on_call hook failed (%s)", type(exc).__name__)
 
     def _body(self, response: requests.Response, call: _Call) -> Any:
         try:
@@ -422,6 +446,14 @@ def _nothing_sent(exc: requests.RequestException) -> bool:
     if isinstance(reason, MaxRetryError):
         reason = reason.reason
     return isinstance(reason, NewConnectionError)
+
+
+def _endpoint(label: str) -> str:
+    """The path template of a call's label (which already hides billing keys, not payment keys or orderIds)."""
+    for pattern, template in _ENDPOINTS:
+        if pattern.match(label):
+            return template
+    return label
 
 
 def _forms(billing_key: str) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, render_template, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from storefront.web import filters, security
+from storefront.web import filters, request_ids, security
 
 
 def register(app: Flask) -> None:
@@ -16,13 +16,15 @@ def register(app: Flask) -> None:
     from storefront.web.consent import bp as consent_bp
     from storefront.web.health import bp as health_bp
     from storefront.web.legal import bp as legal_bp
+    from storefront.web.metrics import bp as metrics_bp
     from storefront.web.orders import bp as orders_bp
     from storefront.web.shop import bp as shop_bp
     from storefront.web.webhooks import bp as webhooks_bp
 
     for bp in (shop_bp, legal_bp, auth_bp, account_bp, checkout_bp, orders_bp, consent_bp, admin_bp, webhooks_bp,
-               health_bp):
+               health_bp, metrics_bp):
         app.register_blueprint(bp)
+    request_ids.register(app)
     filters.register(app)
     security.register(app)
     _register_error_pages(app)
