@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Make sure what the test suite needs outside PyPI is on this machine: Chromium (browser
-# tests) and PostgreSQL server binaries (migration/model tests on PostgreSQL). Installs
-# them with apt-get when run as root; otherwise stops and says what to install.
+# tests), PostgreSQL server binaries (migration/model tests on PostgreSQL, backups), and
+# nginx, systemd-analyze and openssl (tests/ops/test_deploy.py checks deploy/ with them).
+# Installs them with apt-get when run as root; otherwise stops and says what to install.
 set -euo pipefail
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v nginx >/dev/null 2>&1 || need+=(nginx)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
