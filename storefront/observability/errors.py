@@ -14,8 +14,9 @@ Before anything is sent, `Scrubber` rewrites the whole event (and every breadcru
   email addresses, and long opaque tokens (20+ characters mixing upper case, lower case and
   digits: the shape of a billing key) are replaced.
 
-Also: no local variables are sent with stack frames (a charge's frame holds the plaintext
-billing key), no request bodies, no cookies or user IPs (``send_default_pii=False``).
+Also (sentry-sdk's ``data_collection``): no local variables with stack frames (a charge's frame
+holds the plaintext billing key), no request bodies, no cookies, no user identity or IP, no SQL
+parameters.
 """
 
 from __future__ import annotations
@@ -99,9 +100,10 @@ def init_error_reporting(config: Config, *, transport: Any = None) -> bool:
     sentry_sdk.init(
         dsn=config.sentry_dsn,
         environment=f"{config.app_env}-{config.toss_env}",
-        send_default_pii=False,
-        include_local_variables=False,
-        max_request_body_size="never",
+        # No user identity, cookies, request bodies, SQL parameters or stack-frame locals (a charge's
+        # frame holds the plaintext billing key); headers and query strings pass the scrubber below.
+        data_collection={"user_info": False, "cookies": {"mode": "off"}, "http_bodies": [],
+                         "database_query_data": False, "stack_frame_variables": False},
         before_send=scrubber.before_send,
         before_breadcrumb=scrubber.before_breadcrumb,
         transport=transport,
