@@ -56,12 +56,14 @@ class CheckoutRefused(BillingError):
     """The success redirect cannot be acted on; nothing was charged. `message` is plain Korean.
 
     `reason` is one of REFUSALS; `subscription_id` points at the result of an intent that was
-    already completed (a reload of the success URL), when there is one.
+    already completed (a reload of the success URL), when there is one; `pending` says a
+    ``used`` intent is still being worked on by another request (wait, do not start again).
     """
 
     def __init__(self, reason: str, message: str | None = None, *, subscription_id: int | None = None,
-                 plan_id: int | None = None, code: str | None = None) -> None:
+                 plan_id: int | None = None, code: str | None = None, pending: bool = False) -> None:
         self.reason = reason
+        self.pending = pending  # ``used`` by a request still at work: the answer is coming
         self.message = message or REFUSALS[reason]
         self.subscription_id = subscription_id
         self.plan_id = plan_id
@@ -241,14 +243,15 @@ def complete_billing_auth(session: Session, *, user: User, token: str, customer_
     return _start(session, intent, user, auth_key, idempotency_key, deps, actor, ip)
 
 
-def claim_intent(session: Session, *, user: User, token: str, customer_key: str, auth_key: str,
-                 now: datetime) -> CheckoutIntent:
-    """Check the redirect against the user and their intent, and mark the intent used. COMMITS the claim.
+def check_redirect(session: Session, *, user: User, token: str, customer_key: str, auth_key: str,
+                   now: datetime) -> CheckoutIntent:
+    """Check Toss's redirect against the user and their intent, writing nothing (the page that answers at once).
 
     Raises `CheckoutRefused` with reason ``bad_request`` (missing or over-long values),
     ``customer_mismatch``, ``unknown_intent`` (not this user's), ``used`` (this intent was
-    already completed, e.g. a reload), ``replayed`` (the authKey was used with another
-    intent), or ``expired``. The authKey itself is never stored, only its SHA-256.
+    already claimed, e.g. a reload; `pending` when its subscription is not created yet),
+    ``replayed`` (the authKey was used with another intent), or ``expired``. The authKey
+    itself is never stored, only its SHA-256.
     """
     if not token or not customer_key or not auth_key or len(auth_key) > 300 or len(token) > 64:
         raise CheckoutRefused("bad_request")
@@ -258,16 +261,29 @@ def claim_intent(session: Session, *, user: User, token: str, customer_key: str,
                                                          CheckoutIntent.user_id == user.id))
     if intent is None:
         raise CheckoutRefused("unknown_intent")
-    digest = hashlib.sha256(auth_key.encode()).hexdigest()
     subscribing = intent.purpose == "subscribe"
     plan_id = intent.plan_id if subscribing else None  # where "start again" leads
     if intent.used_at is not None:
         raise CheckoutRefused("used", subscription_id=intent.subscription_id if subscribing else None,
-                              plan_id=plan_id)
+                              plan_id=plan_id, pending=subscribing and intent.subscription_id is None)
+    digest = hashlib.sha256(auth_key.encode()).hexdigest()
     if session.scalar(select(CheckoutIntent.id).where(CheckoutIntent.auth_key_hash == digest)) is not None:
         raise CheckoutRefused("replayed", plan_id=plan_id)
     if intent.expires_at <= now:
         raise CheckoutRefused("expired", plan_id=plan_id)
+    return intent
+
+
+def claim_intent(session: Session, *, user: User, token: str, customer_key: str, auth_key: str,
+                 now: datetime) -> CheckoutIntent:
+    """`check_redirect`, then mark the intent used. COMMITS the claim; raises as `check_redirect` does.
+
+    The claim is one conditional UPDATE (used_at IS NULL) under the unique authKey hash, so
+    of two requests at once (a double click, a second tab) exactly one goes on to Toss.
+    """
+    intent = check_redirect(session, user=user, token=token, customer_key=customer_key, auth_key=auth_key, now=now)
+    plan_id = intent.plan_id if intent.purpose == "subscribe" else None
+    digest = hashlib.sha256(auth_key.encode()).hexdigest()
     try:
         claimed = session.execute(
             update(CheckoutIntent).where(CheckoutIntent.id == intent.id, CheckoutIntent.used_at.is_(None))
@@ -278,7 +294,7 @@ def claim_intent(session: Session, *, user: User, token: str, customer_key: str,
         raise CheckoutRefused("replayed", plan_id=plan_id) from None
     if claimed.rowcount != 1:
         session.rollback()
-        raise CheckoutRefused("used", plan_id=plan_id)
+        raise CheckoutRefused("used", plan_id=plan_id, pending=intent.purpose == "subscribe")
     session.refresh(intent)
     return intent
 

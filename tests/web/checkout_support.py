@@ -103,9 +103,16 @@ class Shopper:
 
     def come_back(self, button: dict[str, str], *, auth_key: str | None = None, customer_key: str | None = None,
                   **extra: str):
-        """What Toss's window does on success: redirect to successUrl + customerKey + authKey."""
+        """What Toss's window and then our progress page do: GET successUrl + customerKey + authKey, which
+        answers at once; its form then POSTs to the same URL, which does the work. Returns the last response
+        (the POST's, or the GET's when that already answered: a refusal, or a settled intent)."""
         query = {"customerKey": customer_key or button["customer_key"], "authKey": auth_key or new_auth_key(), **extra}
-        return self.client.get(f"{local(button['success_url'])}&{urlencode(query)}")
+        url = f"{local(button['success_url'])}&{urlencode(query)}"
+        page = self.client.get(url)
+        if page.status_code != 200 or 'data-mode="settle"' not in page.get_data(as_text=True):
+            return page
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
+        return self.client.post(url, data={"csrf_token": token})
 
     def subscribe(self, plan: Plan, *, auth_key: str | None = None, **extra: str):
         """Consent, open the window, come back with a fresh authKey; returns the success response."""

@@ -7,7 +7,7 @@ What is charged is decided server-side from the CheckoutIntent; query parameters
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from storefront.billing import checkout
@@ -55,7 +55,7 @@ def _render_order(plan: Plan, form: CheckoutForm, status: int = 200, error: str 
     existing = checkout.blocking_subscription(db.session, current_user.id, plan.product_id)
     return render_template("checkout/subscribe.html", plan=plan, summary=summary, form=form, existing=existing,
                            error=error, billing_hour=_config().billing_hour_kst,
-                           ask_phone=needs_phone(plan)), status
+                           ask_phone=needs_phone(plan), sdk_url=_config().toss_sdk_url), status
 
 
 def needs_phone(plan: Plan) -> bool:
@@ -95,7 +95,26 @@ def start_checkout(plan_id: int):
     except ActionRefused as exc:
         db.session.rollback()
         return _render_order(plan, form, 409, error=exc.message)
-    return redirect(url_for("checkout.card", intent=intent.token))
+    card_url = url_for("checkout.card", intent=intent.token)
+    if _wants_json():
+        # static/js/checkout.js opens Toss's window with these at once; /billing/card is the fallback
+        return jsonify(card_url=card_url, toss=_toss_params(intent))
+    return redirect(card_url)
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+def _toss_params(intent) -> dict[str, str]:
+    """What the SDK's requestBillingAuth needs for this intent (no secret: the client key is public)."""
+    config = _config()
+    return {
+        "client_key": config.toss_client_key, "customer_key": current_user.customer_key,
+        "customer_email": current_user.email, "customer_name": current_user.name,
+        "success_url": _absolute("checkout.billing_success", intent=intent.token),
+        "fail_url": _absolute("checkout.billing_fail", intent=intent.token),
+    }
 
 
 @bp.get("/billing/card")
@@ -111,19 +130,38 @@ def card():
     summary = (checkout.order_summary(plan, now=services().clock.now(), billing_hour_kst=config.billing_hour_kst)
                if plan is not None and intent.purpose == "subscribe" else None)
     subscription = db.session.get(Subscription, intent.subscription_id) if intent.subscription_id else None
-    toss = {
-        "sdk_url": config.toss_sdk_url, "client_key": config.toss_client_key,
-        "customer_key": current_user.customer_key, "customer_email": current_user.email,
-        "customer_name": current_user.name,
-        "success_url": _absolute("checkout.billing_success", intent=intent.token),
-        "fail_url": _absolute("checkout.billing_fail", intent=intent.token),
-    }
+    toss = {"sdk_url": config.toss_sdk_url, **_toss_params(intent)}
     return render_template("checkout/card.html", intent=intent, plan=plan, summary=summary,
                            subscription=subscription, toss=toss)
 
 
 @bp.get("/billing/success")
 def billing_success():
+    """Toss's successUrl answers at once: a progress page whose form (sent by itself) does the slow part.
+
+    Nothing is claimed or charged here, so a reload or the back button is harmless. An intent
+    already settled leads to its result; one still being worked on shows the waiting page.
+    """
+    if not current_user.is_authenticated:
+        return _refused(checkout.CheckoutRefused("not_signed_in"))
+    args = request.args
+    try:
+        intent = checkout.check_redirect(db.session, user=current_user, token=args.get("intent", ""),
+                                         customer_key=args.get("customerKey", ""), auth_key=args.get("authKey", ""),
+                                         now=services().clock.now())
+    except checkout.CheckoutRefused as exc:
+        return _after_used(exc) or _refused(exc)
+    plan = db.session.get(Plan, intent.plan_id) if intent.plan_id else None
+    return render_template("checkout/processing.html", intent=intent, plan=plan, waiting=False, form=ActionForm())
+
+
+@bp.post("/billing/success")
+def settle_billing_auth():
+    """The progress page's follow-up: register the card, then start the subscription (first charge) or swap it.
+
+    The intent is claimed once (`billing.checkout.claim_intent`), so a double click or a second
+    tab never reaches Toss twice; the loser is sent back to the waiting page.
+    """
     if not current_user.is_authenticated:
         return _refused(checkout.CheckoutRefused("not_signed_in"))
     found = services()
@@ -135,12 +173,25 @@ def billing_success():
             clock=found.clock, config=_config(), ip=client_ip())
     except checkout.CheckoutRefused as exc:
         db.session.rollback()
+        if exc.reason == "used":
+            return redirect(request.full_path, 303)
         return _refused(exc)
     enqueue_notices(result.notice_ids)
     if result.first_charge:
         return redirect(url_for("checkout.result", subscription_id=result.subscription_id))
     flash(*_card_changed_message(result))
     return redirect(url_for("account.overview"))
+
+
+def _after_used(exc: checkout.CheckoutRefused):
+    """Where a reload of the success URL goes once its intent was claimed (None: show the refusal)."""
+    if exc.reason != "used":
+        return None
+    if exc.pending:
+        return render_template("checkout/processing.html", intent=None, plan=None, waiting=True, form=ActionForm())
+    if exc.subscription_id:
+        return redirect(url_for("checkout.result", subscription_id=exc.subscription_id))
+    return None
 
 
 def _card_changed_message(result: checkout.AuthResult) -> tuple[str, str]:
