@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
@@ -88,8 +88,14 @@ def buy(plan_id: int):
     if form.validate_on_submit():
         order = orders.create_order(db.session, user=current_user, plan=plan, text_version=CONSENT_VERSION,
                                     ip=client_ip(), clock=services().clock)
-        return redirect(url_for(".pay", order_id=order.order_id))
-    return render_template("orders/buy.html", plan=plan, product=plan.product, form=form)
+        pay_url = url_for(".pay", order_id=order.order_id)
+        if request.accept_mimetypes.best == "application/json":
+            # static/js/payment.js opens Toss's payment window with these at once; the pay page is the fallback
+            return jsonify(pay_url=pay_url, toss=_payment_params(order))
+        return redirect(pay_url)
+    config = current_app.config["STOREFRONT"]
+    return render_template("orders/buy.html", plan=plan, product=plan.product, form=form,
+                           sdk_url=config.toss_sdk_url)
 
 
 @bp.get("/orders/<order_id>/pay")
@@ -100,11 +106,22 @@ def pay(order_id: str):
     if orders.current_state(db.session, order, clock=services().clock).state != "pending":
         return redirect(url_for(".detail", order_id=order.order_id))
     config = current_app.config["STOREFRONT"]
-    return render_template(
-        "orders/pay.html", order=order, sdk_url=config.toss_sdk_url, client_key=config.toss_client_key,
-        success_url=config.site_url + url_for(".payment_success"),
-        fail_url=config.site_url + url_for(".payment_fail", order=order.order_id),
-    )
+    params = _payment_params(order)
+    return render_template("orders/pay.html", order=order, sdk_url=config.toss_sdk_url,
+                           client_key=params["client_key"], success_url=params["success_url"],
+                           fail_url=params["fail_url"])
+
+
+def _payment_params(order: Order) -> dict[str, str | int]:
+    """What the SDK's requestPayment needs for this order (the server still confirms only its own amount)."""
+    config = current_app.config["STOREFRONT"]
+    return {
+        "client_key": config.toss_client_key, "customer_key": current_user.customer_key,
+        "amount": order.amount_won, "order_id": order.order_id, "order_name": order.order_name,
+        "success_url": config.site_url + url_for(".payment_success"),
+        "fail_url": config.site_url + url_for(".payment_fail", order=order.order_id),
+        "customer_email": current_user.email, "customer_name": current_user.name,
+    }
 
 
 @bp.get("/orders/<order_id>")

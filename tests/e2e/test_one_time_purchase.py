@@ -89,11 +89,9 @@ def test_a_new_shopper_buys_the_one_time_product_through_the_card_window(store, 
     consent.check()
     page.get_by_role("button", name="동의하고 주문하기").click()
 
-    expect(page.get_by_role("heading", name="결제하기")).to_be_visible()
-    order_id = page.locator("#pay-button").get_attribute("data-order-id")
-    page.locator("#pay-button").click()
-
+    # one click: the order is created and Toss's payment window opens (no pay page in between)
     page.wait_for_url(f"{sandbox.url}/_sandbox/window/payment*")
+    order_id = re.search(r"[?&]orderId=([^&]+)", page.url).group(1)
     expect(page.get_by_text("샌드박스").first).to_be_visible()
     page.fill("input[name=cardNumber]", "4330 1234 1234 1234")
     page.fill("input[name=expiry]", "12/35")
@@ -125,7 +123,6 @@ def test_closing_the_card_window_comes_back_to_a_plain_explanation(store, sandbo
     page.get_by_role("link", name="구매하기").click()
     page.get_by_label(re.compile("이용약관과 구매조건에 동의합니다")).check()
     page.get_by_role("button", name="동의하고 주문하기").click()
-    page.locator("#pay-button").click()
     page.wait_for_url(f"{sandbox.url}/_sandbox/window/payment*")
 
     page.get_by_role("button", name="취소").click()
