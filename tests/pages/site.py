@@ -12,6 +12,7 @@ covered without touching this file; a rule whose argument has no source here fai
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlencode, urlsplit
 from dataclasses import dataclass, field
 from itertools import product as cartesian
 from pathlib import Path
@@ -20,7 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from storefront.billing import consent
+from storefront.billing import checkout, consent
 from storefront.extensions import db
 from storefront.models import (Attempt, Category, Order, Plan, PriceChange, Product, Subscription, User,
                                WebhookEvent)
@@ -109,10 +110,19 @@ def _shopper_story(site: Site, client: FlaskClient, sandbox: SandboxServer) -> N
             query = sandbox.pay(order_id=order_id, amount=once.amount_won, customer_key=key)
             assert client.get("/payments/success", query_string=query).status_code == 200
 
-    # The fallback card page (an unused intent), and Toss's fail redirects.
+    # The fallback card page (an unused intent), the progress page Toss's success redirect shows (its
+    # script, which would send the form, is blocked in the browser checks), the page a reload shows
+    # while another request settles, and Toss's fail redirects.
     pending = shopper.consent(_plan("template-library", "month"))
-    if pending.status_code == 302:
-        site.extra["shopper"].append(local(pending.headers["Location"]))
+    card_url = local(pending.headers["Location"])
+    site.extra["shopper"].append(card_url)
+    back = {"customerKey": key, "authKey": "page-check-auth-key"}
+    site.extra["shopper"].append(card_url.replace("/billing/card?", "/billing/success?") + "&" + urlencode(back))
+    claimed = local(shopper.consent(_plan("template-library", "month")).headers["Location"])
+    token = parse_qs(urlsplit(claimed).query)["intent"][0]
+    checkout.claim_intent(db.session, user=shopper.user, token=token, customer_key=key, auth_key="page-check-2",
+                          now=site.app.extensions["storefront"].clock.now())
+    site.extra["shopper"].append(f"/billing/success?intent={token}&" + urlencode({**back, "authKey": "page-check-2"}))
     site.extra["shopper"] += ["/billing/fail?code=PAY_PROCESS_CANCELED&message=%EC%B7%A8%EC%86%8C",
                               "/billing/fail?code=INVALID_CARD_NUMBER&message=card",
                               "/payments/fail?code=PAY_PROCESS_CANCELED&message=cancel"]
