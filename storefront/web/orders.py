@@ -170,13 +170,29 @@ def withdraw(order_id: str):
 @bp.get("/payments/success")
 @login_required
 def payment_success():
-    """Toss's successUrl: check the order and amount, then confirm once (a reload settles, never re-pays)."""
-    params = parse_success(request.args)
-    if params is None:
-        return render_template("orders/refused.html", reason="params"), 400
-    order = _own_order_or_404(params.order_id)
-    if params.amount_won is None:
-        return render_template("orders/refused.html", reason="amount", order=order), 400
+    """Toss's successUrl answers at once: a progress page whose form (sent by itself) confirms the payment.
+
+    Nothing is confirmed here, so a reload or the back button is harmless: a settled order shows
+    its outcome, one whose confirm is on the wire shows 확인 중.
+    """
+    order, _, refusal = _checked_success()
+    if refusal is not None:
+        return refusal
+    svc = services()
+    if orders.current_state(db.session, order, clock=svc.clock).state == "pending":
+        return render_template("orders/processing.html", order=order, form=ConfirmForm())
+    # a reload: the outcome (an answer Toss's confirm lost is asked for again, as on the order page)
+    return _render_outcome(orders.settle_order(db.session, order, toss=svc.toss, notifier=svc.notifier,
+                                               clock=svc.clock))
+
+
+@bp.post("/payments/success")
+@login_required
+def confirm_payment():
+    """The progress page's follow-up: check the order and amount, then confirm once (a repeat settles, never re-pays)."""
+    order, params, refusal = _checked_success()
+    if refusal is not None:
+        return refusal
     svc = services()
     try:
         outcome = orders.confirm_order(db.session, order, payment_key=params.payment_key,
@@ -184,7 +200,25 @@ def payment_success():
                                        clock=svc.clock)
     except orders.AmountMismatch:
         return render_template("orders/refused.html", reason="amount", order=order), 400
+    # Rendered here, not redirected: a lost answer shows 확인 중 without asking Toss again at once; a
+    # re-sent POST is answered from the rows (confirm_order never confirms twice).
     return _render_outcome(outcome)
+
+
+def _checked_success() -> tuple[Order | None, SuccessParams | None, tuple[str, int] | None]:
+    """(order, params, None) for a well-formed success URL of the shopper's own order at its amount;
+    else (None, None, the refusal page). Someone else's order answers 404 like an unknown one."""
+    params = parse_success(request.args)
+    if params is None:
+        return None, None, (render_template("orders/refused.html", reason="params"), 400)
+    order = _own_order_or_404(params.order_id)
+    if params.amount_won is None or params.amount_won != order.amount_won:
+        return None, None, (render_template("orders/refused.html", reason="amount", order=order), 400)
+    return order, params, None
+
+
+class ConfirmForm(FlaskForm):
+    """The progress page's form: CSRF only."""
 
 
 @bp.get("/payments/fail")

@@ -106,9 +106,15 @@ def _shopper_story(site: Site, client: FlaskClient, sandbox: SandboxServer) -> N
         token = csrf_token(client, f"/buy/{once.id}")
         response = client.post(f"/buy/{once.id}", data={"csrf_token": token, "agree": "y"})
         order_id = re.fullmatch(r"/orders/([^/]+)/pay", response.headers["Location"]).group(1)
+        query = {"paymentType": "NORMAL", "orderId": order_id, "paymentKey": "page-check-key",
+                 "amount": str(once.amount_won)}
         if pay:
             query = sandbox.pay(order_id=order_id, amount=once.amount_won, customer_key=key)
-            assert client.get("/payments/success", query_string=query).status_code == 200
+            page = client.get("/payments/success", query_string=query).get_data(as_text=True)
+            token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+            assert client.post("/payments/success?" + urlencode(query), data={"csrf_token": token}).status_code == 200
+        else:  # Toss's success redirect for it: the progress page (never sent: its script is blocked)
+            site.extra["shopper"].append("/payments/success?" + urlencode(query))
 
     # The fallback card page (an unused intent), the progress page Toss's success redirect shows (its
     # script, which would send the form, is blocked in the browser checks), the page a reload shows

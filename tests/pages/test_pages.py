@@ -139,7 +139,7 @@ def test_every_page_rule_is_covered(crawled):
         assert expected in paths, f"{expected} was not reached"
     assert len(paths) >= 40, sorted(paths)
     shopper_pages = " ".join(reached.html for reached in crawled["shopper"][0])
-    for state in ('data-state="processing"', 'data-state="waiting"'):
+    for state in ('data-state="processing"', 'data-state="waiting"', 'data-order-status="processing"'):
         assert state in shopper_pages, f"the progress page ({state}) was not reached"
 
 

@@ -78,6 +78,19 @@ def success_path(query: dict[str, str]) -> str:
     return "/payments/success?" + urlencode(query)
 
 
+def come_back(client: FlaskClient, query: dict[str, str]):
+    """What Toss's window and then the progress page do: GET the success URL, which answers at once; its
+    form then POSTs to the same URL, which confirms and sends the browser to the outcome. Returns the last
+    response (the GET's when it already answered: a refusal, or an order settled before)."""
+    path = success_path(query)
+    page = client.get(path)
+    html = page.get_data(as_text=True)
+    if page.status_code != 200 or 'data-mode="settle"' not in html:
+        return page
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    return client.post(path, data={"csrf_token": token}, follow_redirects=True)
+
+
 def order_row(session, order_id: str) -> Order:
     session.expire_all()
     return session.scalars(select(Order).where(Order.order_id == order_id)).one()

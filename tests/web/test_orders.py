@@ -19,7 +19,7 @@ from tests.conftest import Auth, csrf_token, make_config
 from tests.sandbox_server import CardRefused
 from tests.web.admin_support import login_admin
 from tests.web.order_support import (PRICE, PROVISION, RecordingToss, make_catalog, order_row, place_order,
-                                     success_path)
+                                     come_back, success_path)
 
 DECLINING_CARD = "4330000000000051"  # REJECT_CARD_PAYMENT at confirm
 
@@ -139,7 +139,7 @@ def test_paying_in_the_window_confirms_once_and_shows_the_order_complete_page(cl
     query = _pay(sandbox, order_id)
     assert query["paymentType"] == "NORMAL"
 
-    response = client.get(success_path(query))
+    response = come_back(client, query)
 
     html = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -165,10 +165,10 @@ def test_paying_in_the_window_confirms_once_and_shows_the_order_complete_page(cl
 def test_a_replayed_success_url_never_confirms_again(client, shopper, catalog, sandbox, toss, db_session):
     order_id = place_order(client, catalog.once_plan_id)
     query = _pay(sandbox, order_id)
-    client.get(success_path(query))
+    come_back(client, query)
 
     for _ in range(2):
-        response = client.get(success_path(query))
+        response = come_back(client, query)
         assert response.status_code == 200 and "주문이 완료되었습니다" in response.get_data(as_text=True)
 
     assert toss.count("confirm_payment") == 1
@@ -182,14 +182,14 @@ def test_a_tampered_amount_is_refused_and_nothing_is_confirmed(client, shopper, 
     query = _pay(sandbox, order_id)
 
     for amount in ("100", "29000.5", "-29000", ""):
-        response = client.get(success_path({**query, "amount": amount}))
+        response = come_back(client, {**query, "amount": amount})
         assert response.status_code == 400
         assert "결제 금액이 주문 금액(29,000원)과 일치하지 않아 결제를 승인하지 않았습니다" in response.get_data(as_text=True)
 
     assert toss.count("confirm_payment") == 0 and sandbox.ledger() == []
     assert order_row(db_session, order_id).status == "pending" and _count(db_session, Attempt) == 0
     # the genuine redirect still goes through
-    assert "주문이 완료되었습니다" in client.get(success_path(query)).get_data(as_text=True)
+    assert "주문이 완료되었습니다" in come_back(client, query).get_data(as_text=True)
 
 
 def test_someone_elses_order_is_not_found_and_not_confirmed(client, shopper, catalog, sandbox, toss, db_session):
@@ -198,7 +198,7 @@ def test_someone_elses_order_is_not_found_and_not_confirmed(client, shopper, cat
     shopper.logout()
     shopper.signup(email="other@example.com", name="이타인")
 
-    response = client.get(success_path(query))
+    response = come_back(client, query)
 
     assert response.status_code == 404
     assert toss.count("confirm_payment") == 0 and sandbox.ledger() == []
@@ -211,18 +211,18 @@ def test_success_url_needs_a_signed_in_shopper(client, shopper, catalog, sandbox
     query = _pay(sandbox, order_id)
     shopper.logout()
 
-    response = client.get(success_path(query))
+    response = come_back(client, query)
 
     assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
     assert toss.count("confirm_payment") == 0
     shopper.login(email="buyer@example.com", next=success_path(query))
-    assert "주문이 완료되었습니다" in client.get(success_path(query)).get_data(as_text=True)
+    assert "주문이 완료되었습니다" in come_back(client, query).get_data(as_text=True)
 
 
 def test_malformed_success_parameters_get_a_plain_page(client, shopper, catalog, toss):
     for query in ({}, {"orderId": "bad id!", "paymentKey": "k", "amount": "1"},
                   {"orderId": "O20260310-00", "paymentKey": "", "amount": "1"}):
-        response = client.get(success_path(query))
+        response = come_back(client, query)
         assert response.status_code == 400
         assert "결제 정보(주문번호 또는 결제 키)가 올바르지 않아" in response.get_data(as_text=True)
     assert toss.count("confirm_payment") == 0
@@ -232,7 +232,7 @@ def test_a_declined_card_fails_with_a_plain_korean_reason(client, shopper, catal
     order_id = place_order(client, catalog.once_plan_id)
     query = _pay(sandbox, order_id, card_number=DECLINING_CARD)
 
-    response = client.get(success_path(query))
+    response = come_back(client, query)
 
     html = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -250,7 +250,7 @@ def test_confirming_after_tosss_ten_minutes_fails_plainly(client, shopper, catal
     query = _pay(sandbox, order_id)
     clock.advance(minutes=11)
 
-    html = client.get(success_path(query)).get_data(as_text=True)
+    html = come_back(client, query).get_data(as_text=True)
 
     assert "결제 승인 가능 시간(10분)이 지나 결제되지 않았습니다" in html
     assert order_row(db_session, order_id).status == "failed" and sandbox.ledger() == []
@@ -261,7 +261,7 @@ def test_an_unknown_outcome_shows_checking_and_settles_on_reload(client, shopper
     query = _pay(sandbox, order_id)
     sandbox.settings(drop_rate=1.0)  # Toss approves, the answer never arrives
 
-    response = client.get(success_path(query))
+    response = come_back(client, query)
 
     assert response.status_code == 200
     assert "확인 중" in response.get_data(as_text=True)
@@ -270,7 +270,7 @@ def test_an_unknown_outcome_shows_checking_and_settles_on_reload(client, shopper
     assert len(sandbox.ledger()) == 1  # money moved at Toss
 
     sandbox.settings(drop_rate=0.0)
-    response = client.get(success_path(query))
+    response = come_back(client, query)
 
     assert "주문이 완료되었습니다" in response.get_data(as_text=True)
     assert toss.count("confirm_payment") == 1 and toss.count("get_payment_by_order_id") == 1
@@ -282,7 +282,7 @@ def test_the_periodic_job_settles_an_unknown_outcome(client, shopper, catalog, s
     order_id = place_order(client, catalog.once_plan_id)
     query = _pay(sandbox, order_id)
     sandbox.settings(drop_rate=1.0)
-    client.get(success_path(query))
+    come_back(client, query)
     sandbox.settings(drop_rate=0.0)
 
     svc = services()
@@ -336,7 +336,7 @@ def test_an_order_not_paid_within_30_minutes_expires(client, shopper, catalog, s
     response = client.get(f"/orders/{order_id}/pay")
     assert response.headers["Location"] == f"/orders/{order_id}"
     assert "주문이 만료되었습니다" in client.get(f"/orders/{order_id}").get_data(as_text=True)
-    assert "주문이 만료되었습니다" in client.get(success_path(query)).get_data(as_text=True)
+    assert "주문이 만료되었습니다" in come_back(client, query).get_data(as_text=True)
     assert toss.count("confirm_payment") == 0
     assert order_row(db_session, order_id).status == "expired"
 
@@ -344,7 +344,7 @@ def test_an_order_not_paid_within_30_minutes_expires(client, shopper, catalog, s
 def test_the_sweep_expires_unpaid_orders_only(client, shopper, catalog, sandbox, clock, db_session):
     stale = place_order(client, catalog.once_plan_id)
     paid = place_order(client, catalog.once_plan_id)
-    client.get(success_path(_pay(sandbox, paid)))
+    come_back(client, _pay(sandbox, paid))
     clock.advance(minutes=20)
     fresh = place_order(client, catalog.once_plan_id)
     clock.advance(minutes=11)
@@ -358,7 +358,7 @@ def test_the_sweep_expires_unpaid_orders_only(client, shopper, catalog, sandbox,
 
 def test_an_admin_refunds_a_one_time_order_like_any_payment(client, shopper, catalog, sandbox, clock, db_session):
     order_id = place_order(client, catalog.once_plan_id)
-    client.get(success_path(_pay(sandbox, order_id)))
+    come_back(client, _pay(sandbox, order_id))
     attempt_id = db_session.scalars(select(Attempt.id)).one()
     shopper.logout()
     login_admin(shopper, db_session, clock.now())
