@@ -2,8 +2,10 @@
 
 The path: `begin_checkout` records the consents (이용약관, 자동갱신) and a CheckoutIntent
 (user, plan, amount shown) before Toss's card window opens; Toss sends the shopper back to
-``/billing/success`` with ``customerKey`` and a one-time ``authKey``; `complete_billing_auth`
-checks both against the signed-in user and a fresh, unused intent (`claim_intent`),
+``/billing/success`` with ``customerKey`` and a one-time ``authKey``, where a progress page
+answers at once after `check_redirect` (which writes nothing); its follow-up request calls
+`complete_billing_auth`, which checks both against the signed-in user and a fresh, unused
+intent and claims it once (`claim_intent`),
 exchanges the authKey for a billing key (sealed at once, `cards`), creates the Subscription
 and charges the first period through `charging.charge_period`. What is charged is the
 intent's amount, recorded server-side; nothing from a URL or a form decides it.
