@@ -14,6 +14,7 @@ from storefront import create_app
 from storefront.extensions import db
 from tests.browser import serve
 from tests.conftest import make_config
+from tests.e2e.signup import sign_up
 from tests.web.checkout_support import make_catalog
 
 pytestmark = pytest.mark.e2e
@@ -47,17 +48,6 @@ def store(sandbox, clock, tmp_path: Path) -> Iterator[Store]:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-def sign_up(page, name: str, email: str, password: str = "correct horse 1") -> None:
-    """Fill in today's sign-up form and send it (the one place to change when the form gains boxes)."""
-    page.get_by_label("이름", exact=True).fill(name)
-    page.get_by_label("이메일", exact=True).fill(email)
-    page.get_by_label("비밀번호 (10자 이상)", exact=True).fill(password)
-    page.get_by_label("비밀번호 확인", exact=True).fill(password)
-    page.get_by_label("(필수) 이용약관에 동의합니다.").check()
-    page.get_by_label("(필수) 개인정보 수집·이용에 동의합니다.").check()
-    page.get_by_role("button", name="가입하기").click()
 
 
 def test_a_guest_reaches_the_card_window_with_one_click_on_the_order_page(store, sandbox, page):
