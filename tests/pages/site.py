@@ -23,8 +23,9 @@ from sqlalchemy import select
 
 from storefront.billing import checkout, consent
 from storefront.extensions import db
-from storefront.models import (Attempt, Category, Order, Plan, PriceChange, Product, Subscription, User,
-                               WebhookEvent)
+from storefront.clock import KST
+from storefront.models import (Attempt, Category, Order, Plan, PriceChange, Product, Reconciliation, Subscription,
+                               User, WebhookEvent)
 from storefront.seed import seed_demo
 from tests.conftest import Auth, csrf_token
 from tests.sandbox_server import SandboxServer
@@ -141,6 +142,11 @@ def _admin_story(site: Site, admin: FlaskClient, toss: FlaskClient) -> None:
     page = admin.get(f"/admin/attempts/{attempt.id}/refund").get_data(as_text=True)
     form = dict(re.findall(r'name="(csrf_token|request_id|amount_won)"[^>]*value="([^"]*)"', page))
     admin.post(f"/admin/attempts/{attempt.id}/refund", data={**form, "amount_won": "1000", "reason": "부분 환불 테스트"})
+    # today's 대사 against the sandbox (the day page and its CSV)
+    page = admin.get("/admin/reconciliation").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    today = site.app.extensions["storefront"].clock.now().astimezone(KST).date().isoformat()
+    admin.post("/admin/reconciliation/run", data={"csrf_token": token, "day": today})
     body = Path(__file__).resolve().parent.parent / "fixtures" / "toss" / "webhook.payment-status-changed.json"
     toss.post("/webhooks/toss", data=body.read_bytes(), content_type="application/json",
                  headers={"tosspayments-webhook-transmission-id": "page-check-1"})
@@ -164,6 +170,7 @@ def argument_values(session) -> dict[str, list[str]]:
         "token": ids(PriceChange, PriceChange.token),
         "event_id": ids(WebhookEvent),
         "user_id": ids(User),
+        "day": [day.isoformat() for day in session.scalars(select(Reconciliation.day).order_by(Reconciliation.day))],
     }
 
 
