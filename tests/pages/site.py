@@ -12,6 +12,7 @@ covered without touching this file; a rule whose argument has no source here fai
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 from dataclasses import dataclass, field
 from itertools import product as cartesian
@@ -56,7 +57,7 @@ class Site:
                 "admin": (self.admin_email, self.admin_password)}[role]
 
 
-def build_site(app: Flask, url: str, sandbox: SandboxServer, now) -> Site:
+def build_site(app: Flask, url: str, sandbox: SandboxServer, now: datetime) -> Site:
     """Seed the shop and use it (see the module docstring); returns where things are."""
     with app.app_context():
         seed_demo(db.session, now=now, cheap_hash=True, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
@@ -76,56 +77,63 @@ def _plan(slug: str, interval: str, trial: bool = False) -> Plan:
     ).first()
 
 
+def _token(html: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+
+
 def _shopper_story(site: Site, client: FlaskClient, sandbox: SandboxServer) -> None:
     shopper = Shopper(client, db.session, SHOPPER_EMAIL).signup(password=SHOPPER_PASSWORD, name="김쇼핑")
-    key = shopper.user.customer_key
+    _subscriptions(site, shopper, sandbox)
+    _orders(site, client, sandbox, shopper.user.customer_key)
+    _checkout_pages(site, shopper)
 
-    def subscribe(plan: Plan, card: str = "4330123412341234"):
+
+def _subscriptions(site: Site, shopper: Shopper, sandbox: SandboxServer) -> None:
+    """이용 중, 체험 중 then 해지 예정, 결제 미완료; a price rise waiting for the shopper's answer."""
+    key = shopper.user.customer_key
+    for plan, card in ((_plan("excel-master", "month"), "4330123412341234"),
+                       (_plan("daily-english", "month", trial=True), "4330123412341234"),
+                       (_plan("template-library", "year"), DECLINING_CARD)):
         page = shopper.card_page(plan)
         response = shopper.come_back(shopper.toss_button(page), auth_key=sandbox.register_card(key, card))
-        assert response.status_code in (200, 302, 303), response.get_data(as_text=True)[:300]
-
-    subscribe(_plan("excel-master", "month"))  # 이용 중
-    subscribe(_plan("daily-english", "month", trial=True))  # 체험 중, then 해지 예정
-    subscribe(_plan("template-library", "year"), DECLINING_CARD)  # 결제 미완료
+        assert response.status_code == 302, response.get_data(as_text=True)[:300]
     subs = shopper.subscriptions()
-    canceled = next(s for s in subs if s.status == "trialing")
-    assert shopper.post(f"/account/subscriptions/{canceled.id}/cancel",
-                        form_page=f"/account/subscriptions/{canceled.id}/cancel").status_code == 302
-
-    # A price rise on the paid subscription, waiting for the shopper's answer.
+    trial = next(s for s in subs if s.status == "trialing")
+    cancel = f"/account/subscriptions/{trial.id}/cancel"
+    assert shopper.post(cancel, form_page=cancel).status_code == 302
     paid = next(s for s in subs if s.status == "active")
-    config = site.app.config["STOREFRONT"]
     consent.schedule_price_change(db.session, paid, new_amount_won=paid.amount_won + 1000,
                                   effective_on=paid.next_charge_at.date(), reason="plan_price",
-                                  now=paid.created_at, config=config)
+                                  now=paid.created_at, config=site.app.config["STOREFRONT"])
     db.session.commit()
 
-    # One-time purchase, paid; another order left unpaid (its pay page).
+
+def _orders(site: Site, client: FlaskClient, sandbox: SandboxServer, customer_key: str) -> None:
+    """A paid one-time order; another left unpaid, whose success redirect shows the progress page."""
     once = _plan("presentation-pack", "once")
     for pay in (True, False):
-        token = csrf_token(client, f"/buy/{once.id}")
-        response = client.post(f"/buy/{once.id}", data={"csrf_token": token, "agree": "y"})
+        response = client.post(f"/buy/{once.id}", data={"csrf_token": csrf_token(client, f"/buy/{once.id}"),
+                                                         "agree": "y"})
         order_id = re.fullmatch(r"/orders/([^/]+)/pay", response.headers["Location"]).group(1)
-        query = {"paymentType": "NORMAL", "orderId": order_id, "paymentKey": "page-check-key",
-                 "amount": str(once.amount_won)}
-        if pay:
-            query = sandbox.pay(order_id=order_id, amount=once.amount_won, customer_key=key)
-            page = client.get("/payments/success", query_string=query).get_data(as_text=True)
-            token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-            assert client.post("/payments/success?" + urlencode(query), data={"csrf_token": token}).status_code == 200
-        else:  # Toss's success redirect for it: the progress page (never sent: its script is blocked)
+        if not pay:  # its script, which would send the form, is blocked in the browser checks
+            query = {"paymentType": "NORMAL", "orderId": order_id, "paymentKey": "page-check-key",
+                     "amount": str(once.amount_won)}
             site.extra["shopper"].append("/payments/success?" + urlencode(query))
+            continue
+        url = "/payments/success?" + urlencode(sandbox.pay(order_id=order_id, amount=once.amount_won,
+                                                           customer_key=customer_key))
+        assert client.post(url, data={"csrf_token": _token(client.get(url).get_data(as_text=True))}).status_code == 200
 
-    # The fallback card page (an unused intent), the progress page Toss's success redirect shows (its
-    # script, which would send the form, is blocked in the browser checks), the page a reload shows
-    # while another request settles, and Toss's fail redirects.
-    pending = shopper.consent(_plan("template-library", "month"))
-    card_url = local(pending.headers["Location"])
-    site.extra["shopper"].append(card_url)
+
+def _checkout_pages(site: Site, shopper: Shopper) -> None:
+    """The fallback card page (an unused intent), the progress page of Toss's success redirect (its script
+    blocked in the browser checks), the page a reload shows while another request settles, the fail pages."""
+    key = shopper.user.customer_key
+    plan = _plan("template-library", "month")
+    card_url = local(shopper.consent(plan).headers["Location"])
     back = {"customerKey": key, "authKey": "page-check-auth-key"}
-    site.extra["shopper"].append(card_url.replace("/billing/card?", "/billing/success?") + "&" + urlencode(back))
-    claimed = local(shopper.consent(_plan("template-library", "month")).headers["Location"])
+    site.extra["shopper"] += [card_url, card_url.replace("/billing/card?", "/billing/success?") + "&" + urlencode(back)]
+    claimed = local(shopper.consent(plan).headers["Location"])
     token = parse_qs(urlsplit(claimed).query)["intent"][0]
     checkout.claim_intent(db.session, user=shopper.user, token=token, customer_key=key, auth_key="page-check-2",
                           now=site.app.extensions["storefront"].clock.now())
@@ -143,10 +151,9 @@ def _admin_story(site: Site, admin: FlaskClient, toss: FlaskClient) -> None:
     form = dict(re.findall(r'name="(csrf_token|request_id|amount_won)"[^>]*value="([^"]*)"', page))
     admin.post(f"/admin/attempts/{attempt.id}/refund", data={**form, "amount_won": "1000", "reason": "부분 환불 테스트"})
     # today's 대사 against the sandbox (the day page and its CSV)
-    page = admin.get("/admin/reconciliation").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
     today = site.app.extensions["storefront"].clock.now().astimezone(KST).date().isoformat()
-    admin.post("/admin/reconciliation/run", data={"csrf_token": token, "day": today})
+    admin.post("/admin/reconciliation/run", data={"csrf_token": _token(admin.get("/admin/reconciliation").get_data(
+        as_text=True)), "day": today})
     body = Path(__file__).resolve().parent.parent / "fixtures" / "toss" / "webhook.payment-status-changed.json"
     toss.post("/webhooks/toss", data=body.read_bytes(), content_type="application/json",
                  headers={"tosspayments-webhook-transmission-id": "page-check-1"})
