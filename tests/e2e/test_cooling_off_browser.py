@@ -83,8 +83,7 @@ def test_a_one_time_order_is_withdrawn_from_its_page_and_cancelled_once(store, s
     expect(page.get_by_text("주문 내역에서 직접 청약철회하고").first).to_be_visible()
     page.get_by_role("link", name="구매하기").click()
     page.get_by_label(re.compile("이용약관과 구매조건에 동의합니다")).check()
-    page.get_by_role("button", name="동의하고 주문하기").click()
-    page.locator("#pay-button").click()
+    page.get_by_role("button", name="동의하고 주문하기").click()  # one click: Toss's payment window
     page.wait_for_url(f"{sandbox.url}/_sandbox/window/payment*")
     page.fill("input[name=cardNumber]", "4330 1234 1234 1234")
     page.fill("input[name=expiry]", "12/35")
