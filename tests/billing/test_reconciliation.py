@@ -37,7 +37,7 @@ def _payment_rows(client: FlaskClient) -> list[str]:
     page = client.get("/account").get_data(as_text=True)
     section = page.split('class="account-payments"', 1)[1].split("</table>", 1)[0]
     return [re.sub(r"<[^>]+>", " ", cells[4]).split()[0]
-            for cells in (re.findall(r"<td>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", section, re.S))
+            for cells in (re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", section, re.S))
             if len(cells) == 6]
 
 

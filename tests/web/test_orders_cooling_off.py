@@ -16,7 +16,7 @@ from sqlalchemy import select
 from storefront.models import EmailMessage, Product, Refund
 from storefront.toss.client import TossClient
 from tests.conftest import Auth, csrf_token, make_config
-from tests.web.order_support import PRICE, RecordingToss, make_catalog, order_row, place_order, success_path
+from tests.web.order_support import PRICE, RecordingToss, come_back, make_catalog, order_row, place_order
 
 KST = timezone(timedelta(hours=9))
 
@@ -42,7 +42,7 @@ def paid_order(client, auth: Auth, catalog, sandbox) -> str:
     assert auth.signup(email="buyer@example.com", name="김구매").status_code == 302
     order_id = place_order(client, catalog.once_plan_id)
     query = sandbox.pay(order_id=order_id, amount=PRICE, order_name="프레젠테이션 템플릿 팩 단품 구매")
-    assert "주문이 완료되었습니다" in client.get(success_path(query)).get_data(as_text=True)
+    assert "주문이 완료되었습니다" in come_back(client, query).get_data(as_text=True)
     return order_id
 
 
@@ -108,7 +108,7 @@ def test_an_excluded_product_is_disclosed_before_buying_and_refused_after(client
         assert "제공 개시 기준: 파일을 하나라도 내려받은 때" in page and "10일 이내" in page
 
     order_id = place_order(client, catalog.once_plan_id)
-    client.get(success_path(sandbox.pay(order_id=order_id, amount=PRICE, order_name="팩")))
+    come_back(client, sandbox.pay(order_id=order_id, amount=PRICE, order_name="팩"))
     withdraw(client, order_id, csrf_token(client, f"/orders/{order_id}"))
     page = client.get(f"/orders/{order_id}").get_data(as_text=True)
     assert "청약철회가 제한됩니다" in page and "고객센터로 청약철회를 요청해 주세요" in page
@@ -122,7 +122,7 @@ def test_a_product_with_a_longer_window_says_so_and_keeps_it_open(client, auth, 
     assert auth.signup(email="buyer@example.com", name="김구매").status_code == 302
     assert "결제일로부터 <strong>14일 이내</strong>" in client.get("/products/deck-pack").get_data(as_text=True)
     order_id = place_order(client, catalog.once_plan_id)
-    client.get(success_path(sandbox.pay(order_id=order_id, amount=PRICE, order_name="팩")))
+    come_back(client, sandbox.pay(order_id=order_id, amount=PRICE, order_name="팩"))
     clock.set(kst(2026, 3, 24, 22))  # day 14
     withdraw(client, order_id)
     assert cancels(sandbox) == [(29_000, "DONE")]
