@@ -23,7 +23,7 @@ from storefront.models import Plan, Product
 from storefront.seed import seed_demo
 from tests.browser import serve
 from tests.conftest import make_config
-from tests.e2e.test_one_time_purchase import _sign_up
+from tests.e2e.signup import sign_up
 from tests.web.checkout_support import Shopper
 
 pytestmark = pytest.mark.e2e
@@ -78,7 +78,7 @@ def test_a_one_time_order_is_withdrawn_from_its_page_and_cancelled_once(store, s
     from playwright.sync_api import expect
 
     page.goto(store.url + "/signup")
-    _sign_up(page, store, "김철회", "e2e-withdraw@example.com")
+    sign_up(page, store, "김철회", "e2e-withdraw@example.com")
     page.goto(store.url + "/products/presentation-pack")
     expect(page.get_by_text("주문 내역에서 직접 청약철회하고").first).to_be_visible()
     page.get_by_role("link", name="구매하기").click()

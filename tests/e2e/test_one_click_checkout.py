@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from flask import Flask
 
 from storefront import create_app
 from storefront.extensions import db
@@ -25,6 +26,7 @@ class Store:
     url: str
     product_slug: str
     monthly_id: int
+    app: Flask
 
 
 @pytest.fixture
@@ -38,7 +40,7 @@ def store(sandbox, clock, tmp_path: Path) -> Iterator[Store]:
         with app.app_context():
             db.create_all()
             catalog = make_catalog(db.session)
-            built.append((app, Store(url, catalog.product.slug, catalog.monthly.id)))
+            built.append((app, Store(url, catalog.product.slug, catalog.monthly.id, app)))
             db.session.remove()
         return app
 
@@ -62,7 +64,7 @@ def test_a_guest_reaches_the_card_window_with_one_click_on_the_order_page(store,
     page.goto(f"{store.url}/products/{store.product_slug}")
     page.locator(f'a[href="/subscribe/{store.monthly_id}"]').click()
     page.wait_for_url(re.compile(r".*/signup\?next="))
-    sign_up(page, "김한번", "one-click@example.com")
+    sign_up(page, store, "김한번", "one-click@example.com")
     page.wait_for_url(f"{store.url}/subscribe/{store.monthly_id}")
 
     # a missing consent: the summary at the top gets the focus and links to the box

@@ -18,7 +18,7 @@ from storefront.extensions import db
 from storefront.seed import seed_demo
 from tests.browser import serve
 from tests.conftest import make_config
-from tests.e2e.mailbox import signup_link
+from tests.e2e.signup import sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -53,22 +53,6 @@ def store(tmp_path: Path, sandbox, clock) -> Iterator[Store]:
         db.engine.dispose()
 
 
-
-
-def _sign_up(page, store: Store, name: str, email: str) -> None:
-    """Fill in the sign-up form the browser is on and open the emailed link, as a shopper would."""
-    page.get_by_label("이름", exact=True).fill(name)
-    page.get_by_label("이메일", exact=True).fill(email)
-    page.get_by_label("비밀번호 (10자 이상)", exact=True).fill("correct horse 1")
-    page.get_by_label("비밀번호 확인", exact=True).fill("correct horse 1")
-    page.get_by_label("(필수) 이용약관에 동의합니다.").check()
-    page.get_by_label("(필수) 개인정보 수집·이용에 동의합니다.").check()
-    page.get_by_label("(필수) 만 14세 이상입니다.").check()
-    page.get_by_role("button", name="가입하기").click()
-    page.wait_for_url(f"{store.url}/signup/sent")
-    page.goto(store.url + signup_link(store.app, email))
-
-
 def test_a_new_shopper_buys_the_one_time_product_through_the_card_window(store, sandbox, page):
     from playwright.sync_api import expect
 
@@ -80,7 +64,7 @@ def test_a_new_shopper_buys_the_one_time_product_through_the_card_window(store, 
     page.get_by_role("link", name="구매하기").click()
     page.wait_for_url(re.compile(r".*/signup\?next=%2Fbuy%2F\d+$|.*/signup\?next=/buy/\d+$"))
 
-    _sign_up(page, store, "김구매", "e2e-buyer@example.com")
+    sign_up(page, store, "김구매", "e2e-buyer@example.com")
 
     expect(page.get_by_role("heading", name="주문 확인")).to_be_visible()
     expect(page.get_by_text("29,000원").first).to_be_visible()
@@ -118,7 +102,7 @@ def test_closing_the_card_window_comes_back_to_a_plain_explanation(store, sandbo
     from playwright.sync_api import expect
 
     page.goto(store.url + "/signup")
-    _sign_up(page, store, "박취소", "e2e-cancel@example.com")
+    sign_up(page, store, "박취소", "e2e-cancel@example.com")
     page.goto(store.url + PRODUCT)
     page.get_by_role("link", name="구매하기").click()
     page.get_by_label(re.compile("이용약관과 구매조건에 동의합니다")).check()

@@ -21,8 +21,8 @@ from flask import Flask
 from storefront import create_app
 from storefront.extensions import db
 from tests.browser import serve
-from tests.e2e.mailbox import signup_link
 from tests.conftest import make_config
+from tests.e2e.signup import sign_up
 from tests.web.checkout_support import make_catalog
 
 pytestmark = pytest.mark.e2e
@@ -80,16 +80,7 @@ def test_a_shopper_subscribes_and_manages_it_and_is_charged_once(store, sandbox,
 
     # sign up
     page.goto(f"{store.url}/signup")
-    page.fill("#name", "김구매")
-    page.fill("#email", "browser@example.com")
-    page.fill("#password", "correct horse 1")
-    page.fill("#password_confirm", "correct horse 1")
-    page.check("#agree_terms")
-    page.check("#agree_privacy")
-    page.check("#agree_age")
-    page.get_by_role("button", name="가입하기").click()
-    page.wait_for_url(f"{store.url}/signup/sent")
-    page.goto(store.url + signup_link(store.app, "browser@example.com"))  # the link in the 가입 확인 email
+    sign_up(page, store, "김구매", "browser@example.com")
     page.wait_for_url(f"{store.url}/")
 
     # a product, its monthly plan, the order page with its consents
