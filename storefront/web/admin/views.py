@@ -20,6 +20,7 @@ from storefront.billing import refunds as refund_service
 from storefront.extensions import client_ip, db, services
 from storefront.models import Attempt, AuditLog, Category, Plan, Product
 from storefront.web.admin import catalog, queries
+from storefront.web.admin import figures as admin_figures
 from storefront.web.admin.forms import (ActionForm, ApplyPriceForm, CategoryForm, NewPlanForm, PlanForm, ProductForm,
                                         RefundForm)
 from storefront.web.admin.labels import LABELS
@@ -68,8 +69,10 @@ def _get_or_404(model, ident: int):
 @bp.get("/")
 @admin_required
 def dashboard():
-    figures = queries.dashboard(db.session, now=services().clock.now())
-    return render_template("admin/dashboard.html", figures=figures, operations=queries.operations(db.session))
+    now = services().clock.now()
+    return render_template("admin/dashboard.html", figures=queries.dashboard(db.session, now=now),
+                           business=admin_figures.business(db.session, now=now, month_param=request.args.get("month")),
+                           operations=queries.operations(db.session))
 
 
 @bp.get("/subscriptions")
