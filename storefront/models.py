@@ -349,7 +349,8 @@ class Refund(db.Model):
 
 
 class AuditLog(db.Model):
-    """Append-only record of every opening of a billing key (kept at least two years)."""
+    """Append-only record of every opening of a billing key, admin view of personal data and admin action
+    on a customer (kept at least two years)."""
 
     __tablename__ = "audit_logs"
 
@@ -362,6 +363,9 @@ class AuditLog(db.Model):
     ip: Mapped[str] = mapped_column(String(64))
     billing_key_id: Mapped[int | None] = mapped_column(ForeignKey("billing_keys.id"))
     subscription_id: Mapped[int | None] = mapped_column(Integer)
+    # The customer whose data or subscription the row is about (admin views and actions), for the
+    # audit page's "which customer" filter; rows about a card or a subscription are found through those too.
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class Consent(db.Model):

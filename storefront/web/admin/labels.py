@@ -1,4 +1,4 @@
-"""Korean labels for the statuses the admin pages show."""
+"""Korean labels for the statuses, actions and kinds the admin pages and exports show."""
 
 from __future__ import annotations
 
@@ -26,4 +26,20 @@ LABELS: dict[str, dict[str, str]] = {
               "canceled": "전액 환불됨", "expired": "만료"},
     "price_change_kind": {"price_increase": "가격 인상", "trial_conversion": "유료 전환"},
     "queue": {"webhooks": "웹훅 (webhooks)", "notices": "알림 (notices)", "billing": "결제 (billing)", "default": "기타 (default)"},
+    "audit_action": {
+        "open_billing_key": "결제 수단(빌링키) 사용", "register_billing_key": "카드 등록",
+        "admin_list_subscriptions": "구독 목록 조회", "admin_view_subscription": "구독 상세 조회",
+        "admin_list_customers": "회원 목록 조회", "admin_view_payment": "환불 화면 조회",
+        "admin_view_outbox": "발송함 조회", "admin_view_webhooks": "웹훅 기록 조회",
+        "admin_list_orders": "1회 구매 목록 조회", "admin_view_order": "1회 구매 상세 조회",
+        "admin_list_attempts": "결제 시도 목록 조회", "admin_list_consents": "동의 현황 조회",
+        "admin_view_audit": "감사 기록 조회",
+        "admin_export_payments": "결제·환불 내역 내보내기", "admin_export_subscriptions": "구독 목록 내보내기",
+        "admin_export_customers": "회원 목록 내보내기", "admin_export_refunds": "환불 목록 내보내기",
+        "admin_export_audit": "감사 기록 내보내기",
+        "admin_refund": "관리자 환불 요청", "admin_retry_charge": "관리자 결제 재시도",
+        "admin_cancel_now_refund": "관리자 즉시 해지 (일할 환불)", "admin_cancel_now": "관리자 즉시 해지 (환불 없음)",
+        "admin_cancel_at_period_end": "관리자 기간 만료 시 해지", "admin_resume": "관리자 해지 취소",
+        "admin_resend_card_notice": "카드 변경 안내 재발송",
+    },
 }

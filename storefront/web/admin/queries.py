@@ -16,7 +16,6 @@ from storefront.billing.refunds import SETTLE_GRACE
 from storefront.clock import KST
 from storefront.models import (
     Attempt,
-    AuditLog,
     Charge,
     Consent,
     EmailMessage,
@@ -124,10 +123,6 @@ def outbox(status: str | None) -> Select:
     if status in EMAIL_STATUSES:
         stmt = stmt.where(EmailMessage.status == status)
     return stmt.order_by(EmailMessage.id.desc())
-
-
-def audit_logs() -> Select:
-    return select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id.desc())
 
 
 def webhook_events(status: str | None) -> Select:
@@ -283,3 +278,11 @@ def paginate(session: Session, stmt: Select, page: int, *, per_page: int = PER_P
     result = session.execute(stmt.limit(per_page).offset((page - 1) * per_page))
     items = list(result.all() if rows else result.scalars().all())
     return Page(items=items, page=page, pages=pages, total=total)
+
+
+def actor_emails(session: Session, ids) -> dict[int, str]:
+    """Emails of the accounts behind audit rows' actor ids (admins and shoppers), for the audit page."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(User.id, User.email).where(User.id.in_(wanted))).all())

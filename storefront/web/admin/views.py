@@ -1,4 +1,4 @@
-"""Admin views: dashboard, subscriptions, customers, catalog, refunds, outbox, audit log, webhooks.
+"""Admin views: dashboard, subscriptions, customers, catalog, refunds, outbox, webhooks.
 
 Admins only (`admin_required`: guests are sent to log in, shoppers get 403). Every page that
 shows personal data writes an AuditLog row first (접속기록, kept at least two years). Views
@@ -351,13 +351,6 @@ def outbox():
     page = queries.paginate(db.session, queries.outbox(status), _page(), rows=True)
     _log_access("admin_view_outbox", f"발송함 조회 (상태={status or '전체'}, {page.page}쪽)")
     return render_template("admin/outbox.html", page=page, status=status, statuses=queries.EMAIL_STATUSES)
-
-
-@bp.get("/audit")
-@admin_required
-def audit():
-    page = queries.paginate(db.session, queries.audit_logs(), _page())
-    return render_template("admin/audit.html", page=page)
 
 
 @bp.get("/webhooks")
