@@ -99,6 +99,21 @@ def refundable_won(session: Session, attempt: Attempt) -> int:
     return max(attempt.amount_won - int(reserved or 0), 0)
 
 
+def refunded_done_won(attempt: Attempt) -> int:
+    """Won Toss has refunded on `attempt` (its loaded `refunds` that are done)."""
+    return sum(r.amount_won for r in attempt.refunds if r.status == "done")
+
+
+def refund_state(attempt: Attempt) -> str | None:
+    """``partial`` (부분 환불) or ``full`` (환불 완료) for a paid attempt with refunds done; None otherwise."""
+    if attempt.status != "done":
+        return None
+    refunded = refunded_done_won(attempt)
+    if refunded <= 0:
+        return None
+    return "full" if refunded >= attempt.amount_won else "partial"
+
+
 def refund(session: Session, attempt_id: int, *, amount_won: int, reason: str, requested_by: int | None,
            idempotency_key: str, toss: Any, clock: Clock) -> Refund:
     """Refund `amount_won` of a paid attempt through Toss, once per `idempotency_key`.

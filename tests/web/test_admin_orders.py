@@ -115,7 +115,7 @@ def test_the_detail_shows_the_money_trail_with_the_payment_key_masked(client, au
     assert response.status_code == 200
     attempt_id = orders.paid.attempts[0].id
     for shown in ("김구매", "kim@example.com", "010-2222-3333", "프레젠테이션 템플릿 팩", "단품 구매", "29,000원",
-                  "결제 완료", "승인", "https://dashboard.tosspayments.com/receipt/kim", "일부 청약철회", "환불 완료",
+                  'data-order-state="partially_refunded">부분 환불<', 'data-refund-state="partial">부분 환불<', "https://dashboard.tosspayments.com/receipt/kim", "일부 청약철회", "환불 완료",
                   "-5,000원", f'href="/admin/attempts/{attempt_id}/refund"'):
         assert shown in page, shown
     assert 'data-figure="order-refunded">5,000원' in page

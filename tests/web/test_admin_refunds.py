@@ -1,4 +1,4 @@
-"""Refunds from the admin: the form, its hidden request id, and what Toss's ledger ends up holding."""
+"""Refunds from the admin: the form, its confirmation step, its hidden request id, and what Toss's ledger ends up holding."""
 
 from __future__ import annotations
 
@@ -29,14 +29,25 @@ def admin(auth, db_session, clock):
 
 def _form(client, attempt_id: int) -> dict:
     page = client.get(f"/admin/attempts/{attempt_id}/refund").get_data(as_text=True)
-    fields = dict(re.findall(r'name="(csrf_token|request_id|amount_won)"[^>]*value="([^"]*)"', page))
-    assert {"csrf_token", "request_id", "amount_won"} <= fields.keys(), page
+    fields = dict(re.findall(r'name="(csrf_token|request_id)"[^>]*value="([^"]*)"', page))
+    assert {"csrf_token", "request_id"} <= fields.keys(), page
     return fields
 
 
+def _review(client, attempt_id: int, form: dict, **changes):
+    data = {"amount_won": "9900", **form, "reason": "고객 청약철회 요청", "step": "review", **changes}
+    return client.post(f"/admin/attempts/{attempt_id}/refund", data=data)
+
+
 def _submit(client, attempt_id: int, form: dict, **changes):
-    data = {**form, "reason": "고객 청약철회 요청", **changes}
-    return client.post(f"/admin/attempts/{attempt_id}/refund", data=data, follow_redirects=True)
+    """Fill in the form, then press the confirmation page's button, as an admin would."""
+    review = _review(client, attempt_id, form, **changes)
+    if review.status_code != 200 or "환불 내용 확인" not in review.get_data(as_text=True):
+        return review
+    hidden = dict(re.findall(r'name="(csrf_token|request_id|amount_won|reason)"[^>]*value="([^"]*)"',
+                             review.get_data(as_text=True)))
+    return client.post(f"/admin/attempts/{attempt_id}/refund", data={**hidden, "step": "confirm"},
+                       follow_redirects=True)
 
 
 def _refunds(db_session) -> list[Refund]:
@@ -44,9 +55,50 @@ def _refunds(db_session) -> list[Refund]:
     return db_session.scalars(select(Refund).order_by(Refund.id)).all()
 
 
+def test_the_form_starts_empty_and_shows_paid_refunded_and_refundable(client, paid, admin):
+    page = client.get(f"/admin/attempts/{paid.attempt.id}/refund").get_data(as_text=True)
+
+    assert re.search(r'<input[^>]*name="amount_won"[^>]*>', page)
+    assert 'value="9900"' not in page  # nothing is pre-filled: the admin types the amount
+    for figure, value in (("paid", "9,900원"), ("refunded", "0원"), ("refundable", "9,900원")):
+        assert re.search(rf'data-figure="{figure}">{value}', page), figure
+    assert "환불 사유" in page and "다음: 환불 내용 확인" in page
+
+
+def test_nothing_is_sent_until_the_confirmation_is_pressed(client, db_session, paid, admin, toss):
+    form = _form(client, paid.attempt.id)
+
+    review = _review(client, paid.attempt.id, form, amount_won="4000")
+    page = review.get_data(as_text=True)
+
+    assert review.status_code == 200 and "환불 내용 확인" in page
+    assert 'data-figure="confirm-amount">4,000원<' in page and "부분 환불합니다" in page
+    assert 'data-figure="left-after">5,900원<' in page and "고객 청약철회 요청" in page
+    assert "4,000원 환불하기" in page
+    assert toss.cancel_calls == [] and _refunds(db_session) == []
+
+    edit = client.post(f"/admin/attempts/{paid.attempt.id}/refund",
+                       data={**form, "amount_won": "4000", "reason": "고객 청약철회 요청", "step": "edit"})
+    assert 'value="4000"' in edit.get_data(as_text=True) and "다음: 환불 내용 확인" in edit.get_data(as_text=True)
+    assert toss.cancel_calls == []
+
+    stepless = client.post(f"/admin/attempts/{paid.attempt.id}/refund",
+                           data={**form, "amount_won": "4000", "reason": "x"})
+    assert stepless.status_code == 400 and toss.cancel_calls == [] and _refunds(db_session) == []
+
+
+def test_a_subscriptions_current_period_shows_the_pro_rata_amount_as_a_labelled_suggestion(client, db_session,
+                                                                                           paid, admin, clock):
+    clock.advance(days=10)  # day 11 of a 31-day period: 20 days left, 9,900 × 20 ÷ 31 = 6,387
+
+    page = client.get(f"/admin/attempts/{paid.attempt.id}/refund").get_data(as_text=True)
+
+    assert 'data-suggestion="6387"' in page and "일할 계산 금액 6,387원" in page
+    assert "31일 중 11일 이용" in page and 'value="6387"' not in page
+
+
 def test_full_refund(client, db_session, paid, admin, toss):
     form = _form(client, paid.attempt.id)
-    assert form["amount_won"] == "9900"  # the refundable balance is offered
 
     page = _submit(client, paid.attempt.id, form).get_data(as_text=True)
 
@@ -60,11 +112,12 @@ def test_full_refund(client, db_session, paid, admin, toss):
 
 
 def test_partial_refunds(client, db_session, paid, admin, toss):
-    _submit(client, paid.attempt.id, _form(client, paid.attempt.id), amount_won="3000")
+    page = _submit(client, paid.attempt.id, _form(client, paid.attempt.id), amount_won="3000").get_data(as_text=True)
     assert db_session.get(Charge, paid.charge.id).status == "paid"
+    assert 'data-refund-state="partial">부분 환불<' in page and 'data-figure="refundable">6,900원' in page
     form = _form(client, paid.attempt.id)
-    assert form["amount_won"] == "6900"
-    _submit(client, paid.attempt.id, form)
+    page = _submit(client, paid.attempt.id, form, amount_won="6900").get_data(as_text=True)
+    assert 'data-refund-state="full">환불 완료<' in page
     assert [c.cancel_amount for c in toss.ledger(paid.attempt.payment_key)] == [3000, 6900]
     assert [r.status for r in _refunds(db_session)] == ["done", "done"]
     assert db_session.get(Charge, paid.charge.id).status == "refunded"
@@ -82,7 +135,7 @@ def test_double_submit_refunds_once(client, db_session, paid, admin, toss):
 
 def test_over_refund_is_refused_with_a_message(client, db_session, paid, admin, toss):
     response = _submit(client, paid.attempt.id, _form(client, paid.attempt.id), amount_won="9901")
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "환불 가능 금액(9,900원)을 넘을 수 없습니다." in response.get_data(as_text=True)
     assert _refunds(db_session) == [] and toss.cancel_calls == []
 
@@ -95,7 +148,7 @@ def test_over_refund_is_refused_with_a_message(client, db_session, paid, admin, 
 ])
 def test_bad_input_rerenders_and_changes_nothing(client, db_session, paid, admin, toss, changes, message):
     response = _submit(client, paid.attempt.id, _form(client, paid.attempt.id), **changes)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert _refunds(db_session) == [] and toss.cancel_calls == []
 
@@ -116,7 +169,7 @@ def test_unknown_outcome_is_shown_then_settled_from_the_admin(client, db_session
     assert "결과 미확인" in page and "환불 결과 확인" in page
     [refund] = _refunds(db_session)
     assert refund.status == "unknown"
-    assert "환불 요청</button>" not in client.get(f"/admin/attempts/{paid.attempt.id}/refund").get_data(as_text=True)
+    assert "다음: 환불 내용 확인" not in client.get(f"/admin/attempts/{paid.attempt.id}/refund").get_data(as_text=True)
     assert 'data-figure="unknown-refunds">1<' in client.get("/admin/").get_data(as_text=True)
 
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
@@ -129,10 +182,15 @@ def test_unknown_outcome_is_shown_then_settled_from_the_admin(client, db_session
     assert len(toss.ledger(paid.attempt.payment_key)) == 1
 
 
-def test_refund_page_access_is_logged(client, db_session, paid, admin):
-    _form(client, paid.attempt.id)
-    audit = db_session.scalars(select(AuditLog).where(AuditLog.action == "admin_view_payment")).one()
-    assert (audit.actor_id, audit.subscription_id) == (admin.id, paid.subscription.id)
+def test_refund_page_access_and_the_refund_are_logged_with_the_admin_and_ip(client, db_session, paid, admin):
+    _submit(client, paid.attempt.id, _form(client, paid.attempt.id), amount_won="1000")
+    views = db_session.scalars(select(AuditLog).where(AuditLog.action == "admin_view_payment")).all()
+    done = db_session.scalars(select(AuditLog).where(AuditLog.action == "admin_refund")).one()
+    assert len(views) == 2  # the form, and the page after the refund
+    assert {(v.actor_id, v.subscription_id, v.user_id) for v in views} == {(admin.id, paid.subscription.id,
+                                                                            paid.user.id)}
+    assert (done.actor_type, done.actor_id, done.ip, done.user_id) == ("admin", admin.id, "127.0.0.1", paid.user.id)
+    assert "1,000원 환불 요청: 고객 청약철회 요청" in done.reason
 
 
 def test_refunds_list(client, db_session, paid, admin, toss):

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from storefront.billing.errors import failure_message
+from storefront.billing.refunds import refund_state
 from storefront.models import Attempt, Charge, Order, Plan, Subscription
 from storefront.toss.errors import Category, categorize
 
@@ -83,9 +84,17 @@ ORDER_LABELS = {"pending": "결제 대기", "paid": "결제 완료", "failed": "
                 "expired": "기간 만료"}
 
 
+def order_label(order: Order) -> str:
+    """The order's status for the shopper; a paid order Toss has partly refunded says 부분 환불."""
+    if order.status == "paid" and any(refund_state(a) for a in order.attempts):
+        return "부분 환불"
+    return ORDER_LABELS.get(order.status, order.status)
+
+
 def orders_of(session: Session, user_id: int, limit: int = 50) -> list[Order]:
     """One-time purchases that reached Toss's window or were paid, newest first."""
     query = (select(Order).where(Order.user_id == user_id, Order.status.in_(("paid", "canceled", "pending")))
-             .options(selectinload(Order.plan).selectinload(Plan.product))
+             .options(selectinload(Order.plan).selectinload(Plan.product),
+                      selectinload(Order.attempts).selectinload(Attempt.refunds))
              .order_by(Order.created_at.desc(), Order.id.desc()).limit(limit))
     return list(session.scalars(query))

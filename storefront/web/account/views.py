@@ -52,7 +52,7 @@ def overview():
     return render_template("account/overview.html", user=current_user, subscriptions=subs, withdrawable=withdrawable,
                            period_refunds=refund_notices.period_refunds(db.session, subs),
                            payments=queries.payments_of(db.session, current_user.id),
-                           orders=queries.orders_of(db.session, current_user.id), order_labels=queries.ORDER_LABELS,
+                           orders=queries.orders_of(db.session, current_user.id), order_label=queries.order_label,
                            consent_changes=consent.open_changes_for_user(db.session, current_user.id, now=now),
                            status_label=queries.status_label, form=ActionForm(), now=now)
 

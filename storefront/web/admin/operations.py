@@ -65,7 +65,7 @@ def settle_orders_message(states: list[str]) -> str:
     head = (f"확인 중인 1회 구매 {len(states)}건을 토스페이먼츠에 조회했습니다: 결제 완료 {n['paid'] + n['canceled']}건, "
             f"결제 안 됨 {n['failed'] + n['expired']}건, 아직 확인 중 {n['checking'] + n['pending']}건."
             if states else "확인 중인 1회 구매가 없습니다.")
-    return head + " 결제 기한(30분)이 지난 주문은 만료로, 전액 환불된 주문은 ‘전액 환불됨’으로 정리했습니다."
+    return head + " 결제 기한(30분)이 지난 주문은 만료로, 전액 환불된 주문은 ‘환불 완료’로 정리했습니다."
 
 
 @bp.post("/operations/deliver-notices")

@@ -48,7 +48,7 @@ def order(order_id: str):
     row = queries.order_detail(db.session, order_id)
     if row is None:
         abort(404)
-    _log_access("admin_view_order", f"1회 구매 {row.order_id} 상세 조회 (회원 #{row.user_id})")
+    _log_access("admin_view_order", f"1회 구매 {row.order_id} 상세 조회 (회원 #{row.user_id})", user_id=row.user_id)
     return render_template("admin/order.html", order=row, refunded=order_service.refunded_won(db.session, row),
                            checking=row.status == "pending" and any(a.status in queries.OPEN_ATTEMPT_STATUSES
                                                                     for a in row.attempts))

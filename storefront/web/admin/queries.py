@@ -164,7 +164,7 @@ def attempts(status: str | None) -> Select:
     """Every payment attempt (renewals and one-time orders), newest first, with whose it is."""
     stmt = (select(Attempt)
             .options(selectinload(Attempt.charge).selectinload(Charge.subscription).selectinload(Subscription.user),
-                     selectinload(Attempt.order).selectinload(Order.user))
+                     selectinload(Attempt.order).selectinload(Order.user), selectinload(Attempt.refunds))
             .order_by(Attempt.id.desc()))
     if status in ATTEMPT_STATUSES:
         stmt = stmt.where(Attempt.status == status)
@@ -175,7 +175,7 @@ def orders(status: str | None, search: str | None) -> Select:
     """One-time orders, newest first; `search` matches part of the email or of the orderId."""
     stmt = (select(Order).join(Order.user)
             .options(selectinload(Order.user), selectinload(Order.plan).selectinload(Plan.product),
-                     selectinload(Order.attempts))
+                     selectinload(Order.attempts).selectinload(Attempt.refunds))
             .order_by(Order.id.desc()))
     if status == "checking":
         open_attempt = select(Attempt.id).where(Attempt.order_pk == Order.id,

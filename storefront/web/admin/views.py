@@ -1,4 +1,4 @@
-"""Admin views: dashboard, subscriptions, customers, catalog, refunds, outbox, webhooks.
+"""Admin views: dashboard, subscriptions, customers, catalog, outbox, webhooks.
 
 Admins only (`admin_required`: guests are sent to log in, shoppers get 403). Every page that
 shows personal data writes an AuditLog row first (접속기록, kept at least two years). Views
@@ -7,7 +7,6 @@ parse, call one function of `queries`, `catalog` or `billing`, then render or re
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from functools import wraps
 
@@ -21,8 +20,7 @@ from storefront.extensions import client_ip, db, services
 from storefront.models import Attempt, AuditLog, Category, Plan, Product
 from storefront.web.admin import catalog, queries
 from storefront.web.admin import figures as admin_figures
-from storefront.web.admin.forms import (ActionForm, ApplyPriceForm, CategoryForm, NewPlanForm, PlanForm, ProductForm,
-                                        RefundForm)
+from storefront.web.admin.forms import ActionForm, ApplyPriceForm, CategoryForm, NewPlanForm, PlanForm, ProductForm
 from storefront.web.admin.labels import LABELS
 from storefront.web.webhooks import process_safely
 
@@ -40,16 +38,33 @@ def admin_required(view):
     return wrapped
 
 
+def order_state(order) -> str:
+    """What an order's badge says: its status, or 확인 중 (an answer lost) / 부분 환불 (partly refunded)."""
+    if order.status == "pending" and any(a.status in queries.OPEN_ATTEMPT_STATUSES for a in order.attempts):
+        return "checking"
+    if order.status == "paid" and any(refund_service.refund_state(a) for a in order.attempts):
+        return "partially_refunded"
+    return order.status
+
+
 @bp.context_processor
 def _admin_context() -> dict:
-    return {"labels": LABELS, "action_form": ActionForm()}
+    return {"labels": LABELS, "action_form": ActionForm(), "refund_state": refund_service.refund_state,
+            "order_state": order_state}
 
 
-def _log_access(action: str, reason: str, *, subscription_id: int | None = None) -> None:
+def audit_row(action: str, reason: str, *, subscription_id: int | None = None,
+              user_id: int | None = None) -> AuditLog:
+    """An AuditLog row for the signed-in admin, now, from their address (added to the session, not committed)."""
+    row = AuditLog(at=services().clock.now(), actor_type="admin", actor_id=current_user.id, action=action,
+                   reason=reason[:200], ip=client_ip()[:64], subscription_id=subscription_id, user_id=user_id)
+    db.session.add(row)
+    return row
+
+
+def _log_access(action: str, reason: str, *, subscription_id: int | None = None, user_id: int | None = None) -> None:
     """접속기록: who looked at which personal data, when and from where (committed at once)."""
-    db.session.add(AuditLog(at=services().clock.now(), actor_type="admin", actor_id=current_user.id,
-                            action=action, reason=reason[:200], ip=client_ip()[:64],
-                            subscription_id=subscription_id))
+    audit_row(action, reason, subscription_id=subscription_id, user_id=user_id)
     db.session.commit()
 
 
@@ -91,7 +106,8 @@ def subscription(subscription_id: int):
     sub = queries.subscription_detail(db.session, subscription_id)
     if sub is None:
         abort(404)
-    _log_access("admin_view_subscription", f"구독 #{sub.id} 상세 조회 (회원 #{sub.user_id})", subscription_id=sub.id)
+    _log_access("admin_view_subscription", f"구독 #{sub.id} 상세 조회 (회원 #{sub.user_id})", subscription_id=sub.id,
+                user_id=sub.user_id)
     return render_template("admin/subscription.html", sub=sub, consents=queries.consents_for(db.session, sub),
                            price_changes=consent_service.changes_for(db.session, sub.id),
                            period_refund=refund_notices.period_refunds(db.session, [sub]).get(sub.id))
@@ -272,77 +288,7 @@ def toggle_plan(plan_id: int):
     return redirect(url_for(".edit_product", product_id=plan.product_id))
 
 
-# -- refunds -------------------------------------------------------------------------------
-
-@bp.route("/attempts/<int:attempt_id>/refund", methods=["GET", "POST"])
-@admin_required
-def refund(attempt_id: int):
-    attempt = _get_or_404(Attempt, attempt_id)
-    refundable = refund_service.refundable_won(db.session, attempt)
-    form = RefundForm()
-    if request.method == "GET":
-        form.amount_won.data, form.request_id.data = refundable, str(uuid.uuid4())
-        _log_access("admin_view_payment", f"결제 시도 #{attempt.id} 환불 화면 조회", subscription_id=_sub_id(attempt))
-    elif form.validate_on_submit():
-        row = _request_refund(attempt, form)
-        if row is not None:
-            flash(*_refund_message(row))
-            return redirect(url_for(".refund", attempt_id=attempt.id))
-    return render_template("admin/refund.html", attempt=attempt, form=form, refundable=refundable)
-
-
-def _request_refund(attempt: Attempt, form: RefundForm):
-    svc = services()
-    try:
-        return refund_service.refund(
-            db.session, attempt.id, amount_won=form.amount_won.data, reason=form.reason.data,
-            requested_by=current_user.id, idempotency_key=refund_service.idempotency_key_for(form.request_id.data),
-            toss=svc.toss, clock=svc.clock)
-    except refund_service.ExceedsRefundable as exc:
-        form.amount_won.errors.append(f"환불 가능 금액({exc.refundable_won:,}원)을 넘을 수 없습니다.")
-    except refund_service.NotRefundable:
-        form.amount_won.errors.append("승인된 결제만 환불할 수 있습니다.")
-    except refund_service.InvalidRefund:
-        form.reason.errors.append("환불 금액과 사유(200자 이내)를 확인해 주세요.")
-    db.session.rollback()
-    return None
-
-
-def _refund_message(row) -> tuple[str, str]:
-    if row.status == "done":
-        return f"{row.amount_won:,}원 환불(결제 취소)이 완료되었습니다.", "success"
-    if row.status == "failed":
-        return f"토스페이먼츠가 환불을 거절했습니다: {row.failure_message or row.failure_code}", "error"
-    if row.status == "unknown":
-        return ("토스페이먼츠의 응답을 받지 못해 환불 결과를 아직 알 수 없습니다. 다시 요청하지 말고 "
-                "‘환불 결과 확인’으로 확인해 주세요."), "error"
-    return "이 환불 요청은 이미 처리 중입니다.", "info"
-
-
-def _sub_id(attempt: Attempt) -> int | None:
-    return attempt.charge.subscription_id if attempt.charge else None
-
-
-@bp.get("/refunds")
-@admin_required
-def refunds():
-    status = request.args.get("status") or None
-    page = queries.paginate(db.session, queries.refunds(status), _page())
-    return render_template("admin/refunds.html", page=page, status=status, statuses=queries.REFUND_STATUSES)
-
-
-@bp.post("/refunds/settle")
-@admin_required
-def settle_refunds():
-    if ActionForm().validate_on_submit():
-        svc = services()
-        looked = refund_service.settle_unknown_refunds(db.session, toss=svc.toss, clock=svc.clock)
-        still = sum(1 for row in looked if row.status in ("unknown", "sending"))
-        flash(f"결과 미확인 환불 {len(looked)}건을 토스페이먼츠에 조회했습니다 (아직 미확인 {still}건).", "info")
-    return redirect(url_for(".refunds"))
-
-
-# -- outbox, audit log, webhooks -----------------------------------------------------------
+# -- outbox, webhooks -----------------------------------------------------------
 
 @bp.get("/outbox")
 @admin_required
