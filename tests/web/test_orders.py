@@ -365,8 +365,11 @@ def test_an_admin_refunds_a_one_time_order_like_any_payment(client, shopper, cat
 
     page = client.get(f"/admin/attempts/{attempt_id}/refund").get_data(as_text=True)
     assert order_id in page and "29,000원" in page
-    fields = dict(re.findall(r'name="(csrf_token|request_id|amount_won)"[^>]*value="([^"]*)"', page))
-    done = client.post(f"/admin/attempts/{attempt_id}/refund", data={**fields, "reason": "청약철회"},
+    fields = dict(re.findall(r'name="(csrf_token|request_id)"[^>]*value="([^"]*)"', page))
+    form = {**fields, "amount_won": "29000", "reason": "청약철회"}
+    review = client.post(f"/admin/attempts/{attempt_id}/refund", data={**form, "step": "review"})
+    assert "29,000원 환불하기" in review.get_data(as_text=True) and sandbox.ledger()[0]["status"] == "DONE"
+    done = client.post(f"/admin/attempts/{attempt_id}/refund", data={**form, "step": "confirm"},
                        follow_redirects=True)
     assert "29,000원 환불(결제 취소)이 완료되었습니다." in done.get_data(as_text=True)
     assert sandbox.ledger()[0]["status"] == "CANCELED"
