@@ -380,12 +380,14 @@ def _in_flight(session: Session, subscription_id: int) -> bool:
 # -- after the first charge ------------------------------------------------------------------------
 
 def retry_first_charge(session: Session, *, user: User, subscription_id: int, toss: Any, vault: Any, notifier: Any,
-                       clock: Any, config: Any, ip: str) -> charging.ChargeResult:
+                       clock: Any, config: Any, ip: str, actor: Actor | None = None) -> charging.ChargeResult:
     """Charge an unpaid checkout again on the card it already has ("같은 카드로 다시 시도").
 
     Only for the user's ``incomplete`` subscription whose card is still usable; raises
     `ActionRefused` otherwise. Goes through `charging.retry_after_card_change` (which
-    commits, and starts the subscription afresh from now), so it never pays twice.
+    commits, and starts the subscription afresh from now), so it never pays twice. An
+    admin retrying for the shopper passes `actor`; the shopper's IP is then not known and
+    none is sent to Toss.
     """
     sub = owned(session, user, subscription_id)
     if sub.status != "incomplete":
@@ -395,7 +397,8 @@ def retry_first_charge(session: Session, *, user: User, subscription_id: int, to
         raise ActionRefused("등록된 카드를 사용할 수 없습니다. 다른 카드로 다시 시도해 주세요.")
     session.commit()
     return charging.retry_after_card_change(session, sub.id, toss=toss, vault=vault, notifier=notifier, clock=clock,
-                                            config=config, actor=Actor("user", user.id, ip), customer_ip=ip)
+                                            config=config, actor=actor or Actor("user", user.id, ip),
+                                            customer_ip=ip if actor is None else None)
 
 
 def checkout_outcome(session: Session, sub: Subscription) -> CheckoutOutcome:

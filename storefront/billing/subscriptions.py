@@ -153,8 +153,11 @@ def _refuse(session: Session, message: str) -> ActionRefused:
 # -- cancel and resume -----------------------------------------------------------------------------
 
 def cancel_subscription(session: Session, *, user: User, subscription_id: int, toss: Any, vault: Any, notifier: Any,
-                        clock: Any, config: Any, ip: str) -> CancelResult:
+                        clock: Any, config: Any, ip: str, actor: Actor | None = None) -> CancelResult:
     """Stop renewal at the end of the paid period (trial included); an unpaid subscription ends now. COMMITS.
+
+    `user` owns the subscription; `actor` is who asked when it is not the shopper (an admin
+    acting from /admin/, with their IP): it is recorded on the card's release.
 
     ``trialing``/``active`` (and ``past_due`` with a charge still in flight): set
     ``cancel_at_period_end``; the engine ends it, without charging, when the period ends;
@@ -184,7 +187,7 @@ def cancel_subscription(session: Session, *, user: User, subscription_id: int, t
                          {**context, "access_until": now}, now) if was_past_due else ()
         session.commit()
         release_card_if_unused(session, sub.billing_key_id, toss=toss, vault=vault, clock=clock,
-                               actor=Actor("user", user.id, ip), reason="subscription canceled by the customer")
+                               actor=actor or Actor("user", user.id, ip), reason="subscription canceled by the customer")
         return CancelResult(sub.id, True, now, notice_ids=notices)
     sub.cancel_at_period_end, sub.canceled_at = True, now
     access_until = _access_until(sub)
@@ -282,7 +285,7 @@ def _prorata_refund(session: Session, charge_id: int) -> Refund | None:
 
 
 def cancel_now_with_refund(session: Session, *, user: User, subscription_id: int, toss: Any, vault: Any,
-                           notifier: Any, clock: Any, config: Any, ip: str) -> CancelResult:
+                           notifier: Any, clock: Any, config: Any, ip: str, actor: Actor | None = None) -> CancelResult:
     """End a paid subscription now and refund the unused days of its period (약관 제16조). COMMITS.
 
     Under the row lock the refund is recomputed from the paid Attempt and the clock (never
@@ -298,7 +301,9 @@ def cancel_now_with_refund(session: Session, *, user: User, subscription_id: int
     shopper asking again. Finally the card is released.
 
     Raises `ActionRefused` (nothing changed) when the subscription is not the user's, is not
-    ``active`` with a paid current period, or its next charge is being processed.
+    ``active`` with a paid current period, or its next charge is being processed. An admin
+    acting for the shopper passes `actor`: the refund is requested in the admin's name and
+    the card released as theirs.
     """
     now = clock.now()
     sub = owned(session, user, subscription_id, lock=True)
@@ -322,10 +327,11 @@ def cancel_now_with_refund(session: Session, *, user: User, subscription_id: int
                           "refund_amount_won": offer.refund_won, "ended_now": True}, now)
     billing_key_id = sub.billing_key_id
     session.commit()
-    refund_won, status = (offer.refund_won, _send_prorata_refund(session, offer, user=user, toss=toss, clock=clock)) \
-        if offer is not None else (None, None)
+    requested_by = actor.id if actor is not None and actor.type == "admin" else user.id
+    refund_won, status = (offer.refund_won, _send_prorata_refund(session, offer, requested_by=requested_by, toss=toss,
+                                                                 clock=clock)) if offer is not None else (None, None)
     release_card_if_unused(session, billing_key_id, toss=toss, vault=vault, clock=clock,
-                           actor=Actor("user", user.id, ip), reason="subscription ended now by the customer")
+                           actor=actor or Actor("user", user.id, ip), reason="subscription ended now by the customer")
     return CancelResult(sub.id, True, sub.ended_at, already=already, notice_ids=notices, refund_won=refund_won,
                         refund_status=status)
 
@@ -351,13 +357,14 @@ def finish_cancel_now(session: Session, *, toss: Any, clock: Any) -> int:
             continue
         log.warning("subscription %s ended now without its refund row: sending the pro-rata refund of charge %s",
                     sub.id, offer.charge_id)
-        if _send_prorata_refund(session, offer, user=sub.user, toss=toss, clock=clock) != "not_sent":
+        if _send_prorata_refund(session, offer, requested_by=sub.user_id, toss=toss, clock=clock) != "not_sent":
             sent += 1
     session.commit()
     return sent
 
 
-def _send_prorata_refund(session: Session, offer: RefundOffer, *, user: User, toss: Any, clock: Any) -> str | None:
+def _send_prorata_refund(session: Session, offer: RefundOffer, *, requested_by: int, toss: Any,
+                         clock: Any) -> str | None:
     """Send (or find) the offer's refund; its status, ``not_sent`` if refused before anything was written."""
     if offer.refund_won <= 0:
         return None
@@ -365,7 +372,7 @@ def _send_prorata_refund(session: Session, offer: RefundOffer, *, user: User, to
     reason = f"중도 해지 일할 환불 ({days.total_days}일 중 {days.used_days}일 이용, 남은 {days.remaining_days}일)"
     try:
         row = refunds.refund(session, offer.attempt_id, amount_won=offer.refund_won, reason=reason,
-                             requested_by=user.id, idempotency_key=offer.idempotency_key, toss=toss, clock=clock)
+                             requested_by=requested_by, idempotency_key=offer.idempotency_key, toss=toss, clock=clock)
     except refunds.RefundError:
         session.rollback()
         log.exception("pro-rata refund of charge %s refused before sending", offer.charge_id)

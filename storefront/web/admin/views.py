@@ -13,11 +13,13 @@ from functools import wraps
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from storefront.billing import admin_actions
 from storefront.billing import consent as consent_service
 from storefront.billing import refund_notices
+from storefront.billing import subscriptions as subscription_service
 from storefront.billing import refunds as refund_service
 from storefront.extensions import client_ip, db, services
-from storefront.models import Attempt, AuditLog, Category, Plan, Product
+from storefront.models import AuditLog, Category, Plan, Product
 from storefront.web.admin import catalog, queries
 from storefront.web.admin import figures as admin_figures
 from storefront.web.admin.forms import ActionForm, ApplyPriceForm, CategoryForm, NewPlanForm, PlanForm, ProductForm
@@ -108,9 +110,17 @@ def subscription(subscription_id: int):
         abort(404)
     _log_access("admin_view_subscription", f"구독 #{sub.id} 상세 조회 (회원 #{sub.user_id})", subscription_id=sub.id,
                 user_id=sub.user_id)
+    now = services().clock.now()
+    live = sub.status in admin_actions.LIVE
     return render_template("admin/subscription.html", sub=sub, consents=queries.consents_for(db.session, sub),
                            price_changes=consent_service.changes_for(db.session, sub.id),
-                           period_refund=refund_notices.period_refunds(db.session, [sub]).get(sub.id))
+                           period_refund=refund_notices.period_refunds(db.session, [sub]).get(sub.id),
+                           actions=admin_actions.available_actions(db.session, sub, now=now),
+                           action_labels=admin_actions.ACTIONS,
+                           gate=consent_service.gate(db.session, sub, now=now) if live and sub.next_charge_at else None,
+                           plan_change_at=subscription_service.change_effective_at(db.session, sub)
+                           if sub.pending_plan_id else None,
+                           access_until=consent_service.access_until(sub), now=now)
 
 
 @bp.get("/customers")
