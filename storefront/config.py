@@ -96,6 +96,8 @@ class Config:
     log_format: str = "text"  # text | json (one JSON object per line, with request and job ids)
     metrics_allowed_networks: tuple[str, ...] = ()  # who may read /metrics besides signed-in admins
     sentry_dsn: str | None = field(default=None, repr=False)  # errors reported to Sentry when set
+    # Where product images uploaded from the admin are stored (served at /media/products/<name>)
+    product_image_dir: Path = ROOT / "instance" / "product-images"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -177,6 +179,15 @@ def _business(env: Mapping[str, str]) -> BusinessInfo:
     values["mail_vendor"] = (env.get("BUSINESS_MAIL_VENDOR") or "").strip()
     values["sms_vendor"] = (env.get("BUSINESS_SMS_VENDOR") or "").strip()
     return BusinessInfo(**values)
+
+
+def _image_dir(env: Mapping[str, str]) -> Path:
+    raw = (env.get("PRODUCT_IMAGE_DIR") or "").strip()
+    path = Path(raw) if raw else ROOT / "instance" / "product-images"
+    path = path if path.is_absolute() else ROOT / path
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"PRODUCT_IMAGE_DIR: {path} exists and is not a directory")
+    return path
 
 
 def _webhook_ips(env: Mapping[str, str]) -> tuple[str, ...]:
@@ -318,6 +329,7 @@ def load_config(env: Mapping[str, str], **overrides) -> Config:
         log_format=_log_format(env),
         metrics_allowed_networks=_networks(env, "METRICS_ALLOWED_IPS"),
         sentry_dsn=_sentry_dsn(env),
+        product_image_dir=_image_dir(env),
         **toss,
     )
     values.update(overrides)

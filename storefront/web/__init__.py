@@ -16,15 +16,18 @@ def register(app: Flask) -> None:
     from storefront.web.consent import bp as consent_bp
     from storefront.web.health import bp as health_bp
     from storefront.web.legal import bp as legal_bp
+    from storefront.web.media import bp as media_bp
+    from storefront.web.media import product_image_url
     from storefront.web.metrics import bp as metrics_bp
     from storefront.web.orders import bp as orders_bp
     from storefront.web.shop import bp as shop_bp
     from storefront.web.webhooks import bp as webhooks_bp
 
     for bp in (shop_bp, legal_bp, auth_bp, account_bp, checkout_bp, orders_bp, consent_bp, admin_bp, webhooks_bp,
-               health_bp, metrics_bp):
+               health_bp, metrics_bp, media_bp):
         app.register_blueprint(bp)
     request_ids.register(app)
+    app.add_template_global(product_image_url)
     filters.register(app)
     security.register(app)
     _register_error_pages(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.i18n import get_translations
 from wtforms.validators import UUID, DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
@@ -47,6 +48,8 @@ class ProductForm(AdminForm):
         Optional(), NumberRange(MIN_DAYS, MAX_DAYS, f"청약철회 기간은 {MIN_DAYS}일(법정 최소) 이상 {MAX_DAYS}일 이하여야 합니다."),
     ])
     cooling_off_exclusion = TextAreaField("청약철회 제한: 디지털 콘텐츠 제공 개시 기준", validators=[Optional(), Length(max=500)])
+    # Checked and re-encoded by storefront.media (content, not name or type, decides); replaces `image` when given.
+    image_file = FileField("상품 이미지 올리기 (JPEG·PNG·WebP, 5MB 이하)")
     image = StringField("이미지 경로 (static/ 아래, 예: img/plan.png)", validators=[
         Optional(), Length(max=255),
         Regexp(r"^[A-Za-z0-9_./-]+$", message="경로에는 영문, 숫자, _ . / - 만 쓸 수 있습니다."),

@@ -18,7 +18,8 @@ from storefront.billing import consent as consent_service
 from storefront.billing import refund_notices
 from storefront.billing import subscriptions as subscription_service
 from storefront.billing import refunds as refund_service
-from storefront.extensions import client_ip, db, services
+from storefront import media
+from storefront.extensions import client_ip, csrf, db, services
 from storefront.models import AuditLog, Category, Plan, Product
 from storefront.web.admin import catalog, queries
 from storefront.web.admin import figures as admin_figures
@@ -51,7 +52,9 @@ def order_state(order) -> str:
 
 @bp.context_processor
 def _admin_context() -> dict:
-    return {"labels": LABELS, "action_form": ActionForm(), "refund_state": refund_service.refund_state,
+    # formdata=None: the buttons only need a CSRF token, and a page must render without reading the body
+    # (an oversized upload is answered without parsing it).
+    return {"labels": LABELS, "action_form": ActionForm(formdata=None), "refund_state": refund_service.refund_state,
             "order_state": order_state}
 
 
@@ -162,22 +165,33 @@ def create_category():
     return _products_page(form)
 
 
+# The product form takes an image upload, bigger than the app-wide MAX_CONTENT_LENGTH (1 MB). The global CSRF
+# check reads the body before any view could raise the limit, so these two views are exempt from it and check
+# the form's own CSRF token instead (`_product_form`: a missing or wrong token is a 400, as everywhere else).
 @bp.route("/products/new", methods=["GET", "POST"])
+@csrf.exempt
 @admin_required
 def new_product():
     return _product_form(None)
 
 
 @bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
+@csrf.exempt
 @admin_required
 def edit_product(product_id: int):
     return _product_form(_get_or_404(Product, product_id))
 
 
 def _product_form(product: Product | None):
+    if request.method == "POST" and (request.content_length or 0) > UPLOAD_LIMIT:
+        return _too_big(product)
+    request.max_content_length = UPLOAD_LIMIT
     form = ProductForm(obj=product)
     form.category_id.choices = [(c.id, c.name) for c in db.session.scalars(db.select(Category).order_by(Category.position, Category.id))]
-    if form.validate_on_submit():
+    submitted = form.validate_on_submit()
+    if form.is_submitted() and form.csrf_token.errors:
+        abort(400, description="보안 토큰이 없거나 만료되었습니다. 페이지를 새로 고친 뒤 다시 시도해 주세요.")
+    if submitted and _store_upload(form):
         data = catalog.ProductData(**{f: getattr(form, f).data for f in catalog.ProductData.__dataclass_fields__})
         try:
             saved = catalog.save_product(db.session, _with_defaults(data), product)
@@ -189,6 +203,32 @@ def _product_form(product: Product | None):
             flash("상품을 저장했습니다.", "success")
             return redirect(url_for(".edit_product", product_id=saved.id))
     return render_template("admin/product_form.html", form=form, product=product)
+
+
+# The image (≤ 5 MB) and the rest of the form; a bigger request is refused before it is read.
+UPLOAD_LIMIT = media.MAX_BYTES + 512 * 1024
+
+
+def _store_upload(form: ProductForm) -> bool:
+    """Store an uploaded image (checked and re-encoded) and point the form's image at it; False if refused."""
+    upload = form.image_file.data
+    if not upload or not getattr(upload, "filename", ""):
+        return True
+    try:
+        stored = media.store_product_image(upload.read(media.MAX_BYTES + 1),
+                                           current_app.config["STOREFRONT"].product_image_dir)
+    except media.ImageRefused as exc:
+        form.image_file.errors = [*form.image_file.errors, exc.message]
+        return False
+    form.image.data = stored.reference
+    return True
+
+
+def _too_big(product: Product | None):
+    form = ProductForm(obj=product, formdata=None)
+    form.category_id.choices = [(c.id, c.name) for c in db.session.scalars(db.select(Category).order_by(Category.position, Category.id))]
+    form.image_file.errors = ["이미지는 5MB 이하만 올릴 수 있습니다. 다른 입력은 저장되지 않았으니 다시 입력해 주세요."]
+    return render_template("admin/product_form.html", form=form, product=product), 413
 
 
 def _with_defaults(data: catalog.ProductData) -> catalog.ProductData:
