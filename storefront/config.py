@@ -98,6 +98,8 @@ class Config:
     sentry_dsn: str | None = field(default=None, repr=False)  # errors reported to Sentry when set
     # Where product images uploaded from the admin are stored (served at /media/products/<name>)
     product_image_dir: Path = ROOT / "instance" / "product-images"
+    # The Toss reviewer's account (flask seed demo creates it); the 준비 상태 page checks it
+    reviewer_email: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -188,6 +190,13 @@ def _image_dir(env: Mapping[str, str]) -> Path:
     if path.exists() and not path.is_dir():
         raise ConfigError(f"PRODUCT_IMAGE_DIR: {path} exists and is not a directory")
     return path
+
+
+def _reviewer_email(env: Mapping[str, str]) -> str:
+    """SEED_REVIEWER_EMAIL, else toss-review@<the domain of BUSINESS_EMAIL> (what `flask seed demo` uses)."""
+    given = (env.get("SEED_REVIEWER_EMAIL") or "").strip().lower()
+    domain = (env.get("BUSINESS_EMAIL") or "").strip().rpartition("@")[2].lower() or "example.com"
+    return given or f"toss-review@{domain}"
 
 
 def _webhook_ips(env: Mapping[str, str]) -> tuple[str, ...]:
@@ -330,6 +339,7 @@ def load_config(env: Mapping[str, str], **overrides) -> Config:
         metrics_allowed_networks=_networks(env, "METRICS_ALLOWED_IPS"),
         sentry_dsn=_sentry_dsn(env),
         product_image_dir=_image_dir(env),
+        reviewer_email=_reviewer_email(env),
         **toss,
     )
     values.update(overrides)
