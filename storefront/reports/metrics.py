@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 
 from sqlalchemy import and_, case, func, or_, select
@@ -37,6 +37,7 @@ from storefront.reports.months import Month, months_ending
 
 PAID = ("paid", "refunded")  # charge statuses that mean the money came in (even if later refunded)
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12: a period of 28–31 days is one month, 365–366 days twelve
+JUST_AFTER = timedelta(microseconds=1)  # "up to now" includes what was recorded at `now` itself
 
 
 @dataclass(frozen=True)
@@ -297,17 +298,22 @@ def refunds(session: Session, start: datetime, end: datetime) -> tuple[int, int]
 
 # -- the month and the trend -----------------------------------------------------------------------
 
+def stop_at(month: Month, now: datetime) -> datetime:
+    """The exclusive end of what counts in `month`: its end, or for the current month just after `now`."""
+    return month.end if month.end <= now else now + JUST_AFTER
+
+
 def month_figures(session: Session, month: Month, *, now: datetime) -> MonthFigures:
-    """Every figure of `month`; for the current month, counted up to `now`."""
-    start, until = month.start, min(month.end, now)
+    """Every figure of `month`; for the current month, counted up to `now` (included)."""
+    start, until, stop = month.start, min(month.end, now), stop_at(month, now)
     mrr_start, mrr_end = mrr_at(session, start), mrr_at(session, until)
-    started = _started_in(session, start, until)
+    started = _started_in(session, start, stop)
     reactivated = _returning(session, started)
-    churned, churned_value = _churned_in(session, start, until)
-    trials, converted = _trials_ended(session, start, until)
-    failed, failed_paid, recovered, recovered_won = _recovery(session, start, until)
-    subs_won, orders_won = revenue(session, start, until)
-    refund_count, refund_won = refunds(session, start, until)
+    churned, churned_value = _churned_in(session, start, stop)
+    trials, converted = _trials_ended(session, start, stop)
+    failed, failed_paid, recovered, recovered_won = _recovery(session, start, stop)
+    subs_won, orders_won = revenue(session, start, stop)
+    refund_count, refund_won = refunds(session, start, stop)
     return MonthFigures(
         month=month, until=until, mrr_start=mrr_start, mrr_end=mrr_end,
         new=len(started) - reactivated, reactivated=reactivated, churned=churned,
@@ -330,10 +336,10 @@ def trend(session: Session, *, now: datetime, months: int = 12) -> list[TrendPoi
     """The last `months` KST months up to the current one: revenue, refunds, MRR and subscribers at month end."""
     points = []
     for month in months_ending(Month.of(now), months):
-        until = min(month.end, now)
-        subs_won, orders_won = revenue(session, month.start, until)
-        _, refund_won = refunds(session, month.start, until)
-        mrr = mrr_at(session, until)
+        stop = stop_at(month, now)
+        subs_won, orders_won = revenue(session, month.start, stop)
+        _, refund_won = refunds(session, month.start, stop)
+        mrr = mrr_at(session, min(month.end, now))
         points.append(TrendPoint(month, subs_won + orders_won, refund_won, mrr.mrr_won, mrr.subscribers))
     return points
 

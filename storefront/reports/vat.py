@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storefront.models import Attempt, Refund
+from storefront.reports.metrics import stop_at
 from storefront.reports.months import Month, Quarter
 
 QUARTER_NAMES = {1: "1기 예정", 2: "1기 확정", 3: "2기 예정", 4: "2기 확정"}
@@ -62,8 +63,8 @@ class VatYear:
 
 
 def year_summary(session: Session, year: int, *, now: datetime) -> VatYear:
-    """Every month and quarter of `year` (months after `now`'s month are left out)."""
-    start, end = Month(year, 1).start, min(Month(year, 12).end, now)
+    """Every month and quarter of `year` up to `now` (included); months after `now`'s month are left out."""
+    start, end = Month(year, 1).start, stop_at(Month(year, 12), now)
     buckets = _book(session, start, end)
     months = tuple(_line(m.label, str(m), [buckets.get(m, _ZERO)])
                    for m in (Month(year, n) for n in range(1, 13)) if m.start < end)

@@ -201,3 +201,10 @@ def test_a_month_parses_and_steps_across_years():
     for bad in ("2026-13", "26-03", "2026/03", "", "2026-3x"):
         with pytest.raises(ValueError):
             Month.parse(bad)
+
+
+def test_what_happened_at_this_very_moment_counts(db_session, march):
+    at_ten = kst(2026, 3, 10)  # A's renewal is approved at 10:00:00 exactly
+
+    assert metrics.month_figures(db_session, MARCH, now=at_ten).gross_won == 9_900 + 9_900 + 10_000 + 10_000
+    assert metrics.trend(db_session, now=at_ten)[-1].gross_won == 39_800  # G, B, H and A
