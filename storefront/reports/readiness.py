@@ -142,7 +142,7 @@ def reviewer(session: Session, config: Config) -> User | None:
 
 def reviewer_account(session: Session, config: Config) -> Check:
     user = reviewer(session, config)
-    fix = ("`flask seed demo`로 심사용 계정을 만들고(SEED_REVIEWER_EMAIL로 주소 지정), 출력된 비밀번호를 토스페이먼츠 심사 신청서에 "
+    fix = ("‘flask seed demo’로 심사용 계정을 만들고(SEED_REVIEWER_EMAIL로 주소 지정), 출력된 비밀번호를 토스페이먼츠 심사 신청서에 "
            "적으세요. 관리자 계정을 심사용으로 주지 마세요.")
     if user is None:
         return Check("reviewer_account", "심사용 계정", REVIEW, "심사용 계정이 있고 관리자가 아님", False,
@@ -202,7 +202,7 @@ def webhook(session: Session, config: Config, *, now: datetime) -> Check:
 
 def timer(connection, problem: str | None) -> Check:
     """A `flask cron` registered in Redis (alive by RQ's TTL) that runs the due sweep; its last sweep shown."""
-    fix = "서버에서 `flask cron` 프로세스(Procfile의 cron)를 하나 실행하세요. REDIS_URL이 웹·작업자·타이머에서 같아야 합니다."
+    fix = "서버에서 ‘flask cron’ 프로세스(Procfile의 cron)를 하나 실행하세요. REDIS_URL이 웹·작업자·타이머에서 같아야 합니다."
     if connection is None:
         return Check("timer", "결제·운영", LIVE, "타이머(정기결제 예약) 실행 중", False, problem or "Redis가 없습니다.", fix)
     from rq.cron import CronScheduler
@@ -221,7 +221,7 @@ def timer(connection, problem: str | None) -> Check:
 
 def workers(connection, problem: str | None, queues: Iterable[str]) -> Check:
     """RQ workers registered in Redis (alive by RQ's TTL) that together listen to every queue."""
-    fix = "서버에서 `flask worker` 프로세스를 실행하세요 (billing, notices, default 대기열을 모두 듣도록)."
+    fix = "서버에서 ‘flask worker’ 프로세스를 실행하세요 (billing, notices, default 대기열을 모두 듣도록)."
     if connection is None:
         return Check("workers", "결제·운영", LIVE, "작업자 실행 중", False, problem or "Redis가 없습니다.", fix)
     from rq import Worker
