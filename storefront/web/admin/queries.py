@@ -60,7 +60,8 @@ def dashboard(session: Session, *, now: datetime) -> Dashboard:
         subscriptions=_counts(session, Subscription.status),
         paid_today_won=_paid_since(session, day_start),
         paid_month_won=_paid_since(session, month_start),
-        refunded_month_won=_sum(session, Refund.amount_won, Refund.status == "done", Refund.settled_at >= month_start),
+        # by when the refund was made, as the business figures count it (reports.metrics.refunds)
+        refunded_month_won=_sum(session, Refund.amount_won, Refund.status == "done", Refund.created_at >= month_start),
         unknown_attempts=_count(session, Attempt, or_(Attempt.status == "unknown",
                                                       (Attempt.status == "sending") & (Attempt.created_at < stale))),
         unknown_refunds=_count(session, Refund, or_(Refund.status == "unknown",
