@@ -69,7 +69,7 @@ def render(chart_id: str, labels: Sequence[str], values: Sequence[int], *, kind:
         return TOP + plot_h * (top - value) / (top - bottom)
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-             f'aria-labelledby="{chart_id}-title {chart_id}-desc" class="chart" focusable="false">',
+             f'aria-labelledby="{chart_id}-title {chart_id}-desc" class="chart">',
              f'<title id="{chart_id}-title">{escape(title)}</title><desc id="{chart_id}-desc">{escape(desc)}</desc>']
     for i in range(5):
         tick = bottom + (top - bottom) * i / 4
