@@ -56,7 +56,7 @@ def buy_the_one_time_product(page, store: Store, sandbox) -> str:
     """A shopper signs up and pays 29,000원 in the sandbox's card window; returns the orderId."""
     page.goto(store.url + PRODUCT)
     page.get_by_role("link", name="구매하기").click()
-    _sign_up(page, "김환불", "e2e-refund@example.com")
+    _sign_up(page, store, "김환불", "e2e-refund@example.com")
     page.get_by_label(re.compile("이용약관과 구매조건에 동의합니다")).check()
     page.get_by_role("button", name="동의하고 주문하기").click()
     order_id = page.locator("#pay-button").get_attribute("data-order-id")

@@ -33,13 +33,17 @@ class Browser:
         with self.app.app_context():
             return self.client.post(*args, **kwargs)
 
+    def sign_in(self) -> None:
+        """Sign in as the merchant (again after the clock moved past the session's lifetime)."""
+        assert Auth(self).login(email=ADMIN_EMAIL, password=ADMIN_PASSWORD).status_code == 302
+
 
 @pytest.fixture
 def admin(app, db_session, clock) -> Browser:
     """A second browser, signed in as the merchant."""
     make_admin(db_session, clock.now())
     browser = Browser(app)
-    assert Auth(browser).login(email=ADMIN_EMAIL, password=ADMIN_PASSWORD).status_code == 302
+    browser.sign_in()
     return browser
 
 
@@ -60,10 +64,11 @@ def subscribed(shopper: Shopper, plan) -> Subscription:
     return shopper.subscriptions()[-1]
 
 
-def past_due(shopper: Shopper, catalog, toss, clock, renew, outcome=None) -> Subscription:
+def past_due(shopper: Shopper, catalog, toss, clock, renew, admin: Browser, outcome=None) -> Subscription:
     sub = subscribed(shopper, catalog.monthly)
     toss.will_for(shopper.user.customer_key, outcome or decline())
     clock.set(sub.next_charge_at)
+    admin.sign_in()  # a month on, the earlier sign-in has expired
     assert renew() == ["declined"]
     [sub] = shopper.subscriptions()
     assert sub.status == "past_due"
@@ -167,7 +172,7 @@ def test_end_now_without_a_refund(shopper, catalog, admin, db_session, toss, clo
 
 
 def test_retry_a_past_due_period_now(shopper, catalog, admin, db_session, toss, clock, renew):
-    sub = past_due(shopper, catalog, toss, clock, renew)
+    sub = past_due(shopper, catalog, toss, clock, renew, admin)
     page = admin.get(f"/admin/subscriptions/{sub.id}").get_data(as_text=True)
     assert re.findall(rf'/admin/subscriptions/{sub.id}/actions/([a-z_]+)"', page) == \
         ["retry", "resend_card_notice", "cancel_now"]
@@ -205,7 +210,7 @@ def test_retry_a_declined_checkout_with_the_same_card(shopper, catalog, admin, d
 
 
 def test_resend_the_card_change_notice(shopper, catalog, admin, db_session, toss, clock, renew):
-    sub = past_due(shopper, catalog, toss, clock, renew, outcome=hard_decline())
+    sub = past_due(shopper, catalog, toss, clock, renew, admin, outcome=hard_decline())
     assert len(emails(db_session, "payment_failed")) == 1
 
     page = act(admin, sub, "resend_card_notice")

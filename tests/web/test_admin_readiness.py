@@ -21,7 +21,7 @@ from sqlalchemy import select
 from storefront import create_app, jobs
 from storefront.config import ROOT, load_config
 from storefront.extensions import db
-from storefront.models import Plan, Product, User, WebhookEvent
+from storefront.models import Plan, Product, User, UserSession, WebhookEvent
 from storefront.reports import readiness
 from storefront.seed import seed_demo
 from storefront.web.admin import readiness as page_checks
@@ -246,7 +246,7 @@ def test_the_reviewer_account_must_exist_not_be_an_admin_and_sign_in(db_session,
     assert not readiness.reviewer_account(db_session, config).ok
 
 
-def test_the_reviewer_reaches_the_order_page_that_opens_the_card_window(app, db_session, config):
+def test_the_reviewer_reaches_the_order_page_that_opens_the_card_window(app, db_session, config, clock):
     seed_demo(db_session, now=app.extensions["storefront"].clock.now(), cheap_hash=True,
               reviewer_email=config.reviewer_email)
     reviewer = readiness.reviewer(db_session, config)
@@ -255,11 +255,15 @@ def test_the_reviewer_reaches_the_order_page_that_opens_the_card_window(app, db_
     def reach(user_id, plan):  # as the page runs it: in a fresh context, away from this test's app context
         return contextvars.Context().run(page_checks._reviewer_reaches_checkout, app, user_id, plan, config)
 
-    ok = reach(reviewer.get_id(), plan_id)
+    with page_checks._signed_in(db_session, reviewer, clock.now()) as cookie_id:
+        ok = reach(cookie_id, plan_id)
+        assert not reach(cookie_id, None).ok
+        assert not reach(f"{reviewer.id}:not-the-token", plan_id).ok  # a cookie without a sign-in opens nothing
     assert ok.ok and f"/subscribe/{plan_id}" in ok.detail
     assert not reach(None, plan_id).ok
-    assert not reach(reviewer.get_id(), None).ok
-    assert not reach("999999", plan_id).ok  # cannot sign in
+    db_session.expire_all()
+    assert db_session.scalars(select(UserSession).where(UserSession.user_id == reviewer.id)).all() == []
+    assert not reach(cookie_id, plan_id).ok  # the check's sign-in was ended
 
 
 @pytest.mark.parametrize("site_url,ok", [("https://shop.example.kr", True), ("http://shop.example.kr", False),

@@ -42,6 +42,6 @@ LABELS: dict[str, dict[str, str]] = {
         "admin_refund": "관리자 환불 요청", "admin_retry_charge": "관리자 결제 재시도",
         "admin_cancel_now_refund": "관리자 즉시 해지 (일할 환불)", "admin_cancel_now": "관리자 즉시 해지 (환불 없음)",
         "admin_cancel_at_period_end": "관리자 기간 만료 시 해지", "admin_resume": "관리자 해지 취소",
-        "admin_resend_card_notice": "카드 변경 안내 재발송",
+        "admin_resend_card_notice": "카드 변경 안내 재발송", "admin_end_sessions": "회원 세션 종료",
     },
 }

@@ -7,7 +7,9 @@ a fresh context (its own app context, session and `g`, so nothing leaks into thi
 - the business-info footer on every page a guest can reach from the home page (crawled);
 - the three policy pages, each with its version and 시행일;
 - the reviewer account, signed in, reaching 주문 확인 (the page whose button opens Toss's
-  card window) for the first subscription plan on sale. Only GETs: nothing is recorded.
+  card window) for the first subscription plan on sale. The sign-in is a real one
+  (`accounts.sessions.start`), ended as soon as the check is done; the requests are GETs,
+  so nothing else is recorded.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from __future__ import annotations
 import contextvars
 import re
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
 from flask import Flask, current_app, render_template
 from markupsafe import escape
@@ -26,6 +30,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from storefront import jobs
+from storefront.accounts import sessions
 from storefront.config import Config
 from storefront.extensions import db, services
 from storefront.models import Plan, Product
@@ -71,8 +76,8 @@ def run_checks() -> Report:
     reviewer = readiness.reviewer(session, config)
     plan_id = _first_subscription_plan(session)
     static_dir = app.static_folder
-    through_app = contextvars.Context().run(_through_the_app, app, config,
-                                            reviewer.get_id() if reviewer is not None else None, plan_id)
+    with _signed_in(session, reviewer, now) as cookie_id:
+        through_app = contextvars.Context().run(_through_the_app, app, config, cookie_id, plan_id)
     connection, problem = _redis(config)
     try:
         checks = [
@@ -87,6 +92,22 @@ def run_checks() -> Report:
         if connection is not None:
             connection.close()
     return Report(checks, now, readiness.webhook_url(config))
+
+
+@contextmanager
+def _signed_in(session, reviewer, now: datetime) -> Iterator[str | None]:
+    """A real sign-in of the reviewer for the check's requests, ended (and committed) right after."""
+    if reviewer is None or not reviewer.password_hash.startswith("$argon2"):
+        yield None
+        return
+    token = sessions.start(session, reviewer, now=now)
+    session.commit()
+    try:
+        yield f"{reviewer.id}:{token}"
+    finally:
+        reviewer.session_token = token
+        sessions.end(session, reviewer)
+        session.commit()
 
 
 def _safely(check, connection, problem, *args) -> Check:
@@ -168,7 +189,8 @@ def _reviewer_reaches_checkout(app: Flask, reviewer_id: str | None, plan_id: int
            "내 구독에서 해지해 두세요. 결제창은 TOSS_CLIENT_KEY로 열립니다.")
     if reviewer_id is None or plan_id is None:
         return Check("reviewer_checkout", "심사용 계정", readiness.REVIEW, title, False,
-                     "심사용 계정이 없습니다." if reviewer_id is None else "판매 중인 정기구독 플랜이 없습니다.", fix)
+                     "로그인할 수 있는 심사용 계정이 없습니다." if reviewer_id is None else "판매 중인 정기구독 플랜이 없습니다.",
+                     fix)
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"], session["_fresh"] = reviewer_id, True
