@@ -221,7 +221,8 @@ def timer(connection, problem: str | None) -> Check:
 
 def workers(connection, problem: str | None, queues: Iterable[str]) -> Check:
     """RQ workers registered in Redis (alive by RQ's TTL) that together listen to every queue."""
-    fix = "서버에서 ‘flask worker’ 프로세스를 실행하세요 (billing, notices, default 대기열을 모두 듣도록)."
+    queues = tuple(queues)
+    fix = "서버에서 ‘flask worker’ 프로세스를 실행하세요 (모든 대기열을 듣도록: " + ", ".join(queues) + ")."
     if connection is None:
         return Check("workers", "결제·운영", LIVE, "작업자 실행 중", False, problem or "Redis가 없습니다.", fix)
     from rq import Worker

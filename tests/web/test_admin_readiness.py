@@ -310,7 +310,7 @@ def test_the_timer_and_the_workers_are_read_from_redis(redis_url):
         billing_only = Worker([Queue(jobs.BILLING_QUEUE, connection=connection)], connection=connection, name="w-1")
         billing_only.register_birth()
         red = readiness.workers(connection, None, jobs.QUEUES)
-        assert not red.ok and "듣는 작업자가 없는 대기열: notices, default" in red.detail
+        assert not red.ok and "듣는 작업자가 없는 대기열: webhooks, notices, default" in red.detail
         everything = Worker([Queue(q, connection=connection) for q in jobs.QUEUES], connection=connection, name="w-2")
         everything.register_birth()
         assert readiness.workers(connection, None, jobs.QUEUES).ok
