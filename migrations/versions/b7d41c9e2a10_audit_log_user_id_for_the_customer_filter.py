@@ -6,7 +6,7 @@ append-only and outlives nothing, users are anonymised, never deleted), so exist
 rows need no backfill: they are still found through their subscription or card.
 
 Revision ID: b7d41c9e2a10
-Revises: f72c2a40ceb6
+Revises: f33956dfedb8
 Create Date: 2026-12-02 10:00:00.000000
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b7d41c9e2a10'
-down_revision = 'f72c2a40ceb6'
+down_revision = 'f33956dfedb8'
 branch_labels = None
 depends_on = None
 
