@@ -22,7 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from storefront.billing import checkout, consent
+from storefront.billing import admin_actions, checkout, consent
 from storefront.extensions import db
 from storefront.clock import KST
 from storefront.models import (Attempt, Category, Order, Plan, PriceChange, Product, Reconciliation, Subscription,
@@ -40,7 +40,7 @@ ADMIN_PASSWORD = "admin password 1"
 DECLINING_CARD = "4330000000000051"
 
 # GET rules that are not pages (files, JSON) and never render HTML.
-NOT_PAGES = {"static", "favicon", "health.healthz"}
+NOT_PAGES = {"static", "favicon", "health.healthz", "media.product_image"}
 
 
 @dataclass
@@ -178,6 +178,7 @@ def argument_values(session) -> dict[str, list[str]]:
         "event_id": ids(WebhookEvent),
         "user_id": ids(User),
         "day": [day.isoformat() for day in session.scalars(select(Reconciliation.day).order_by(Reconciliation.day))],
+        "name": list(admin_actions.ACTIONS),  # /admin/subscriptions/<id>/actions/<name>
     }
 
 

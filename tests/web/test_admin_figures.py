@@ -54,7 +54,8 @@ def test_each_chart_has_a_title_a_summary_and_its_data_as_a_table(client, auth, 
     assert "2025년 5월 말 0원에서 지금 87,600원입니다 (87,600원 증가)" in mrr
     assert "<th scope=\"row\">2026년 3월</th><td>8명</td>" in subscribers
     # Nothing the strict CSP would block, and nothing fetched from elsewhere.
-    assert "<script" not in page and "style=" not in page and "<style" not in page
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page)  # no inline script: only files under static/js
+    assert "style=" not in page and "<style" not in page
     assert "http://" not in "".join(re.findall(r"<svg.*?</svg>", page, re.S)).replace("http://www.w3.org/2000/svg", "")
 
 
@@ -66,3 +67,12 @@ def test_a_bad_or_future_month_shows_the_current_one(client, auth, db_session, c
         response = client.get("/admin/" + query)
         assert response.status_code == 200
         assert "사업 지표 · 2026년 4월 (오늘까지)" in response.get_data(as_text=True)
+
+
+def test_the_dashboard_keeps_the_business_info_in_its_header_and_footer(client, auth, db_session, clock):
+    login_admin(auth, db_session, clock.now())
+
+    page = client.get("/admin/").get_data(as_text=True)
+
+    # The figures must not shadow the templates' `business` (the merchant's identity in the header and footer).
+    assert page.count("주식회사 테스트상점") >= 2 and 'data-field="registration_number">220-81-12345<' in page

@@ -91,7 +91,7 @@ def _get_or_404(model, ident: int):
 def dashboard():
     now = services().clock.now()
     return render_template("admin/dashboard.html", figures=queries.dashboard(db.session, now=now),
-                           business=admin_figures.business(db.session, now=now, month_param=request.args.get("month")),
+                           overview=admin_figures.business(db.session, now=now, month_param=request.args.get("month")),
                            operations=queries.operations(db.session))
 
 
