@@ -18,7 +18,8 @@ from storefront.reports import vat
 from storefront.seed import seed_demo
 from tests.browser import serve
 from tests.conftest import make_config
-from tests.e2e.test_one_time_purchase import PRODUCT, _sign_up
+from tests.e2e.signup import sign_up
+from tests.e2e.test_one_time_purchase import PRODUCT
 
 pytestmark = pytest.mark.e2e
 
@@ -56,12 +57,11 @@ def buy_the_one_time_product(page, store: Store, sandbox) -> str:
     """A shopper signs up and pays 29,000원 in the sandbox's card window; returns the orderId."""
     page.goto(store.url + PRODUCT)
     page.get_by_role("link", name="구매하기").click()
-    _sign_up(page, store, "김환불", "e2e-refund@example.com")
+    sign_up(page, store, "김환불", "e2e-refund@example.com")
     page.get_by_label(re.compile("이용약관과 구매조건에 동의합니다")).check()
-    page.get_by_role("button", name="동의하고 주문하기").click()
-    order_id = page.locator("#pay-button").get_attribute("data-order-id")
-    page.locator("#pay-button").click()
+    page.get_by_role("button", name="동의하고 주문하기").click()  # one click: Toss's payment window opens
     page.wait_for_url(f"{sandbox.url}/_sandbox/window/payment*")
+    order_id = re.search(r"[?&]orderId=([^&]+)", page.url).group(1)
     page.fill("input[name=cardNumber]", "4330 1234 1234 1234")
     page.fill("input[name=expiry]", "12/35")
     page.fill("input[name=birth]", "900101")
