@@ -182,7 +182,7 @@ def seed(app: Any, n: int, sandbox_url: str) -> tuple[list[int], Any]:
     """N users with a sealed billing key each and an active monthly subscription due a minute ago."""
     from sqlalchemy import func, select
 
-    from storefront.billing import cycle
+    from storefront.billing.recurring import cycle
     from storefront.extensions import db, services
     from storefront.models import BillingKey, Category, Plan, Product, Subscription, User, new_customer_key
 

@@ -464,7 +464,7 @@ def _count(app: Any, sandbox_url: str, ids: list[int]) -> tuple[int, int, int]:
     """(double, missed, stuck) at the end, from the sandbox's ledger and our rows."""
     from sqlalchemy import select
 
-    from storefront.billing.periods import OPEN_ATTEMPT_STATUSES
+    from storefront.billing.recurring.periods import OPEN_ATTEMPT_STATUSES
     from storefront.extensions import db
     from storefront.models import Attempt, Charge, Subscription, User
 

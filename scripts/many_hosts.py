@@ -242,7 +242,7 @@ def seed(app, n: int, sandbox_url: str) -> list[int]:
     """N subscribers with sealed billing keys, their monthly subscriptions due a minute ago."""
     from datetime import timedelta
 
-    from storefront.billing import cycle
+    from storefront.billing.recurring import cycle
     from storefront.extensions import db, services
     from storefront.models import BillingKey, Category, Plan, Product, Subscription, User, new_customer_key
 

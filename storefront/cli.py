@@ -201,7 +201,8 @@ def billing_run_due(dry_run: bool, as_of: str | None, sync: bool) -> None:
 
 def _print_due(now: datetime) -> None:
     from storefront import jobs
-    from storefront.billing import consent, periods
+    from storefront.billing import consent
+    from storefront.billing.recurring import periods
     from storefront.models import Subscription
 
     due = jobs.due_periods(db.session, now)
@@ -231,7 +232,7 @@ def _consent_note(verdict) -> str:
 
 
 def _due_note(sub: Subscription, pending: Charge | None) -> str:
-    from storefront.billing import periods
+    from storefront.billing.recurring import periods
 
     if pending is not None and periods.open_attempt(db.session, pending.id) is not None:
         return "a charge is in flight or unknown: reconcile settles it first"
@@ -244,7 +245,7 @@ def _due_note(sub: Subscription, pending: Charge | None) -> str:
 
 def _charge_due_here(now: datetime, moment: datetime | None) -> None:
     from storefront import jobs
-    from storefront.billing import charging
+    from storefront.billing.recurring import charging
     from storefront.clock import FixedClock
 
     config, found = current_app.config["STOREFRONT"], services()
@@ -281,7 +282,7 @@ def billing_reconcile(as_of: str | None) -> None:
     """Settle charge attempts whose outcome is unknown (timeouts, crashed workers) by asking Toss."""
     from datetime import timedelta
 
-    from storefront.billing import charging
+    from storefront.billing.recurring import charging
     from storefront.clock import FixedClock
 
     moment = _as_of(as_of)

@@ -3,7 +3,7 @@
 Everything else takes a clock: `SystemClock` in production, `FixedClock` in tests,
 benchmarks and sandbox demonstrations, so that time can be moved deliberately and
 the same moment reaches views, jobs and workers. All times are timezone-aware UTC;
-billing dates are computed in Asia/Seoul by `billing.cycle`.
+billing dates are computed in Asia/Seoul by `billing.recurring.cycle`.
 """
 
 from __future__ import annotations

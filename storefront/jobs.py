@@ -11,7 +11,7 @@ Billing: the timer (`storefront.cron`) enqueues `sweep_due_job` every few minute
 the due subscriptions (an indexed query) and enqueues one `charge_subscription_job` per
 subscription period under a deterministic job id (``charge-<subscription>-<due epoch>``), so
 overlapping or repeated sweeps do not pile up jobs. The job id is only a courtesy: the
-unique Charge per period and the subscription row lock in `billing.charging` are what make
+unique Charge per period and the subscription row lock in `billing.recurring.charging` are what make
 a period charged exactly once, whatever Redis holds. `--as-of` (sandbox only) travels as an
 ISO string and becomes a `FixedClock` in the worker. `reconcile_job`, `settle_refunds_job`,
 `retention_job` and `deliver_pending_job` are the other timed jobs.
@@ -123,7 +123,7 @@ def warm_up(app: Flask) -> None:
     from sqlalchemy.orm import configure_mappers
 
     import storefront.audit  # noqa: F401
-    import storefront.billing.charging  # noqa: F401
+    import storefront.billing.recurring.charging  # noqa: F401
     import storefront.billing.refunds  # noqa: F401
 
     configure_mappers()
@@ -276,8 +276,8 @@ def due_periods(session: Session, now: datetime) -> list[Due]:
     `in_flight` marks periods whose pending Charge has an Attempt still ``sending``/``unknown``:
     a charge job would only answer ``in_flight``; `reconcile` settles those by asking Toss.
     """
-    from storefront.billing.charging import due_subscription_ids
-    from storefront.billing.periods import OPEN_ATTEMPT_STATUSES
+    from storefront.billing.recurring.charging import due_subscription_ids
+    from storefront.billing.recurring.periods import OPEN_ATTEMPT_STATUSES
     from storefront.models import Attempt, Charge, Subscription
 
     ids = due_subscription_ids(session, now)
@@ -336,7 +336,7 @@ def enqueue_charge(queue: Queue, due: Due, *, as_of: str | None = None,
     there). A job that ended (finished, failed, stopped) while its period is still due, or
     that was lost with a dead worker, is discarded and enqueued again: a failure or a crash
     never blocks the period for good. The unique Charge per period and the subscription
-    lock in `billing.charging` make a second run for the same period harmless. A replacement
+    lock in `billing.recurring.charging` make a second run for the same period harmless. A replacement
     carries ``meta["replaces"]``: the state of the job it replaced (``lost`` or ``ended``).
     """
     args = (due.subscription_id, due.period_key, as_of)
@@ -394,7 +394,7 @@ def charge_subscription_job(subscription_id: int, period_key: str, as_of: str | 
     on a FixedClock at that moment. Returns the ChargeResult outcome (``paid``, ``declined``,
     ``unknown``, ``in_flight``, ``skipped``, ...).
     """
-    from storefront.billing import charging
+    from storefront.billing.recurring import charging
 
     with _app().app_context():
         config, found = _config(), services()
@@ -416,7 +416,7 @@ def reconcile_job(as_of: str | None = None) -> int:
     """
     from datetime import timedelta
 
-    from storefront.billing import charging
+    from storefront.billing.recurring import charging
 
     with _app().app_context():
         config, found = _config(), services()
@@ -443,7 +443,8 @@ def settle_refunds_job() -> int:
     shoppers about refunds made at Toss that a webhook, the reconciliation or this job recorded
     (`refund_notices.announce`) and enqueues their delivery.
     """
-    from storefront.billing import cooling_off, refund_notices, refunds, subscriptions
+    from storefront.billing import cooling_off, refund_notices, refunds
+    from storefront.billing.recurring import subscriptions
 
     with _app().app_context():
         found = services()

@@ -39,10 +39,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storefront.billing import cycle, periods, refunds, settlement
+from storefront.billing.recurring import cycle, periods, settlement
+from storefront.billing import refunds
 from storefront.billing.cards import release_card_if_unused
 from storefront.billing.order_settlement import confirm_attempt, lock_order
-from storefront.billing.subscriptions import ActionRefused, notify, owned
+from storefront.billing.recurring.subscriptions import ActionRefused, notify, owned
 from storefront.billing.vault import Actor
 from storefront.clock import KST
 from storefront.models import Attempt, Charge, Order, Product, Refund, Subscription, User

@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from storefront.billing import consent, cycle
+from storefront.billing import consent
+from storefront.billing.recurring import cycle
 from storefront.config import Config
 from storefront.models import Plan, PriceChange, Subscription
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from storefront.billing import refunds
 from storefront.billing.errors import MESSAGES, NO_PAYMENT
-from storefront.billing.settlement import record_payment
+from storefront.billing.recurring.settlement import record_payment
 from storefront.models import Attempt, Order
 from storefront.toss.errors import Category, TossError
 from storefront.toss.types import Payment

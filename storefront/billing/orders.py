@@ -39,7 +39,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storefront.billing import cycle
+from storefront.billing.recurring import cycle
 from storefront.billing.errors import BillingError
 from storefront.billing.order_settlement import (OPEN, STATES, OrderOutcome, checking, confirm_attempt, expire,
                                                  failure_message, lock_order, outcome, settle)

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storefront.billing import cycle, periods
+from storefront.billing.recurring import cycle, periods
 from storefront.config import Config
 from storefront.models import Plan, PriceChange, Subscription
 

@@ -34,7 +34,8 @@ from typing import Any, Iterable
 from sqlalchemy import String, cast, exists, literal, select
 from sqlalchemy.orm import Session
 
-from storefront.billing import periods, refunds, settlement
+from storefront.billing.recurring import periods, settlement
+from storefront.billing import refunds
 from storefront.models import Attempt, EmailMessage, Order, Refund, Subscription, User
 
 __all__ = ["ANNOUNCE_WINDOW", "KIND", "PeriodRefund", "announce", "dedup_key", "period_refunds"]

@@ -20,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storefront import accounts
-from storefront.billing import cards, periods
-from storefront.billing.subscriptions import ActionRefused
+from storefront.billing import cards
+from storefront.billing.recurring import periods
+from storefront.billing.recurring.subscriptions import ActionRefused
 from storefront.billing.vault import Actor
 from storefront.models import BillingKey, Order, Subscription, User
 

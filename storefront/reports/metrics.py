@@ -31,7 +31,7 @@ from fractions import Fraction
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from storefront.billing.cycle import kst_date
+from storefront.billing.recurring.cycle import kst_date
 from storefront.models import Attempt, Charge, Plan, Product, Refund, Subscription
 from storefront.reports.months import Month, months_ending
 

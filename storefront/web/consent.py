@@ -16,7 +16,7 @@ from wtforms import StringField
 from wtforms.validators import AnyOf, InputRequired
 
 from storefront.billing import consent
-from storefront.billing.settlement import ended_reason_text
+from storefront.billing.recurring.settlement import ended_reason_text
 from storefront.extensions import client_ip, db, services
 from storefront.models import PriceChange, Subscription
 

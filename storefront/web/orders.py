@@ -20,7 +20,7 @@ from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
 from storefront.billing import cooling_off, orders
-from storefront.billing.subscriptions import ActionRefused
+from storefront.billing.recurring.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services
 from storefront.models import Order, Plan
 from storefront.web.checkout.forms import ActionForm

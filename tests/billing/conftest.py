@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storefront.billing import charging
+from storefront.billing.recurring import charging
 from storefront.billing.vault import Vault
 from storefront.clock import FixedClock
 from storefront.config import Config

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
-from storefront.billing import consent, cycle, notices
+from storefront.billing import consent, notices
+from storefront.billing.recurring import cycle
 from storefront.clock import KST
 from storefront.models import Consent, EmailMessage, Plan, PriceChange, Subscription, User
 

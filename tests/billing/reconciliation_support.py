@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storefront.accounts import NewUser, create_user
-from storefront.billing import charging, orders, reconciliation
+from storefront.billing.recurring import charging
+from storefront.billing import orders, reconciliation
 from storefront.clock import FixedClock
 from storefront.config import Config
 from storefront.models import (Attempt, BillingKey, Category, Charge, Order, Plan, Product, Reconciliation,

@@ -6,7 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from storefront.billing import charging, consent
+from storefront.billing.recurring import charging
+from storefront.billing import consent
 from storefront.billing.vault import Actor
 from storefront.clock import KST
 from storefront.models import Attempt, AuditLog, Charge

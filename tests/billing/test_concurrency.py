@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import func, select, text
 
 from storefront import create_app
-from storefront.billing import charging
+from storefront.billing.recurring import charging
 from storefront.extensions import db
 from storefront.models import Attempt, Charge, Subscription
 from tests.billing.conftest import Shop

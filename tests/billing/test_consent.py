@@ -12,7 +12,8 @@ from typing import Iterator
 import pytest
 
 from storefront import create_app
-from storefront.billing import charging, consent
+from storefront.billing.recurring import charging
+from storefront.billing import consent
 from storefront.extensions import db
 from storefront.models import Consent
 from tests.billing.conftest import Shop

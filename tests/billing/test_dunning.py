@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from storefront.billing import charging
+from storefront.billing.recurring import charging
 from storefront.toss.errors import Category
 from tests.fakes import decline, failure, hard_decline
 

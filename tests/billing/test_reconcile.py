@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from storefront.billing import charging
+from storefront.billing.recurring import charging
 from storefront.models import Attempt
 from storefront.toss.errors import Category, TossError
 from tests.fakes import (CRASH_AFTER_APPROVE, CRASH_BEFORE_SEND, SERVER_ERROR, TIMEOUT_AFTER_APPROVE,

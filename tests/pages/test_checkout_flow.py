@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 
-from storefront.billing import checkout
+from storefront.billing.recurring import checkout
 from storefront.models import CheckoutIntent, Consent, Subscription
 from tests.conftest import csrf_token
 from tests.web.checkout_support import (catalog, intent_token, local, new_auth_key, shopper,  # noqa: F401

@@ -2,7 +2,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from storefront.billing import cycle
+from storefront.billing.recurring import cycle
 from storefront.clock import KST
 
 UTC = timezone.utc

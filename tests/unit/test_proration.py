@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from storefront.billing.proration import prorata_won, prorate
+from storefront.billing.recurring.proration import prorata_won, prorate
 
 KST = timezone(timedelta(hours=9))
 

@@ -1,4 +1,4 @@
-"""billing.subscriptions and billing.cards below the web layer: releasing cards, trials, plan bookings."""
+"""billing.recurring.subscriptions and billing.cards below the web layer: releasing cards, trials, plan bookings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from storefront.billing import cards, charging, checkout, consent, subscriptions
+from storefront.billing import cards, consent
+from storefront.billing.recurring import charging, checkout, subscriptions
 from storefront.billing.vault import Actor, Vault
 from storefront.models import AuditLog, BillingKey, Category, Plan, Product, Subscription, User
 from storefront.toss.errors import Category as ErrorCategory

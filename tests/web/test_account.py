@@ -12,7 +12,7 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import func, select
 
-from storefront.billing import charging
+from storefront.billing.recurring import charging
 from storefront.models import BillingKey, Consent, EmailMessage, Subscription
 from tests.conftest import csrf_token
 from tests.fakes import decline, hard_decline

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from storefront.billing import charging, cooling_off
+from storefront.billing.recurring import charging
+from storefront.billing import cooling_off
 from storefront.models import EmailMessage, Refund, Subscription
 from tests.conftest import csrf_token
 from tests.fakes import TIMEOUT_AFTER_APPROVE, decline

@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from storefront.billing import charging
+from storefront.billing.recurring import charging
 from storefront.models import AuditLog, BillingKey, Charge, EmailMessage, Refund, Subscription
 from tests.conftest import Auth, csrf_token
 from tests.fakes import decline, hard_decline

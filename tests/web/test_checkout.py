@@ -222,7 +222,7 @@ def test_the_database_file_never_holds_a_plaintext_billing_key(shopper, catalog,
 
 
 def test_every_opening_of_a_billing_key_leaves_an_audit_row(shopper, catalog, db_session, toss, clock, app):
-    from storefront.billing import charging
+    from storefront.billing.recurring import charging
 
     response = shopper.subscribe(catalog.monthly)
     [sub] = shopper.subscriptions()

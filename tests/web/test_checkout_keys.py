@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from storefront import create_app
-from storefront.billing import charging
+from storefront.billing.recurring import charging
 from storefront.extensions import db
 from storefront.models import BillingKey, Subscription
 from tests.conftest import TEST_ENCRYPTION_KEY, make_config

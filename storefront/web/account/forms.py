@@ -1,4 +1,4 @@
-"""Self-service forms: shape only; what may be changed is decided in billing.subscriptions."""
+"""Self-service forms: shape only; what may be changed is decided in billing.recurring.subscriptions."""
 
 from __future__ import annotations
 

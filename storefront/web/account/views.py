@@ -1,8 +1,8 @@
 """내 구독 (/account): status, card, next charge and receipts; cancel, end now with a refund, 청약철회 (withdraw
 within the window for a full refund), resume, change card, change plan; 회원탈퇴 (/account/delete).
 
-Every change is a POST with CSRF that calls one function of `billing.subscriptions` (or
-`billing.cooling_off`, or `billing.checkout` to open the card window); a refusal is shown as a
+Every change is a POST with CSRF that calls one function of `billing.recurring.subscriptions` (or
+`billing.cooling_off`, or `billing.recurring.checkout` to open the card window); a refusal is shown as a
 message and changes nothing. Cancelling or withdrawing takes one confirmation page, no more.
 """
 
@@ -11,8 +11,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from storefront.billing import checkout, consent, cooling_off, refund_notices, subscriptions, withdrawal
-from storefront.billing.subscriptions import ActionRefused
+from storefront.billing.recurring import checkout, subscriptions
+from storefront.billing import consent, cooling_off, refund_notices, withdrawal
+from storefront.billing.recurring.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services
 from storefront.models import Subscription
 from storefront.web.account import queries
@@ -74,7 +75,7 @@ def confirm_cancel(subscription_id: int):
 
 
 def _cancel(action, subscription_id: int):
-    """Run a cancel action of `billing.subscriptions` for the signed-in shopper; None (flashed) if refused."""
+    """Run a cancel action of `billing.recurring.subscriptions` for the signed-in shopper; None (flashed) if refused."""
     _checked_form()
     found = services()
     try:

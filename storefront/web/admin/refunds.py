@@ -16,7 +16,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from storefront.billing import refunds as refund_service
-from storefront.billing import subscriptions as subscription_service
+from storefront.billing.recurring import subscriptions as subscription_service
 from storefront.extensions import db, services
 from storefront.models import Attempt, Refund
 from storefront.web.admin import queries

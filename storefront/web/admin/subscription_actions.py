@@ -3,7 +3,7 @@
 ``GET /admin/subscriptions/<id>/actions/<name>`` says what the action will do (amounts,
 dates, what the shopper is told); its button POSTs (CSRF) to the same URL, which records the
 admin and IP (`admin_actions.record`, committed with the change) and calls the same domain
-function the shopper's button calls (see `billing.admin_actions`). A refusal (the state
+function the shopper's button calls (see `billing.recurring.admin_actions`). A refusal (the state
 changed meanwhile) is flashed and changes nothing.
 """
 
@@ -12,9 +12,10 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from storefront.billing import admin_actions, charging, checkout, consent, subscriptions
-from storefront.billing.settlement import ChargeResult
-from storefront.billing.subscriptions import ActionRefused
+from storefront.billing.recurring import admin_actions, charging, checkout, subscriptions
+from storefront.billing import consent
+from storefront.billing.recurring.settlement import ChargeResult
+from storefront.billing.recurring.subscriptions import ActionRefused
 from storefront.billing.vault import Actor
 from storefront.extensions import client_ip, db, services
 from storefront.models import Subscription

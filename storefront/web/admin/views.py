@@ -13,10 +13,10 @@ from functools import wraps
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from storefront.billing import admin_actions
+from storefront.billing.recurring import admin_actions
 from storefront.billing import consent as consent_service
 from storefront.billing import refund_notices
-from storefront.billing import subscriptions as subscription_service
+from storefront.billing.recurring import subscriptions as subscription_service
 from storefront.billing import refunds as refund_service
 from storefront import media
 from storefront.extensions import client_ip, csrf, db, services

@@ -1,4 +1,4 @@
-"""Checkout forms: shape only; the rules that touch money live in billing.checkout."""
+"""Checkout forms: shape only; the rules that touch money live in billing.recurring.checkout."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Checkout pages: the order summary with consents, the page that opens Toss's card window, Toss's redirects.
 
-Views parse the request, call one function of `billing.checkout`, and render or redirect.
+Views parse the request, call one function of `billing.recurring.checkout`, and render or redirect.
 What is charged is decided server-side from the CheckoutIntent; query parameters such as
 ``amount`` or ``plan`` on the redirect are never read.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from storefront.billing import checkout
+from storefront.billing.recurring import checkout
 from storefront.billing.cards import registration_failure_message
-from storefront.billing.subscriptions import ActionRefused
+from storefront.billing.recurring.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services
 from storefront.models import Plan, Subscription
 from storefront.toss.errors import categorize
@@ -159,7 +159,7 @@ def billing_success():
 def settle_billing_auth():
     """The progress page's follow-up: register the card, then start the subscription (first charge) or swap it.
 
-    The intent is claimed once (`billing.checkout.claim_intent`), so a double click or a second
+    The intent is claimed once (`billing.recurring.checkout.claim_intent`), so a double click or a second
     tab never reaches Toss twice; the loser is sent back to the waiting page.
     """
     if not current_user.is_authenticated:

@@ -33,11 +33,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storefront.billing import consent, cycle, periods, settlement
+from storefront.billing import consent
+from storefront.billing.recurring import cycle, periods, settlement
 from storefront.billing.errors import NO_USABLE_CARD, VAULT_ERROR
-from storefront.billing.periods import (DUE_STATUSES, OPEN_ATTEMPT_STATUSES, due_subscription_ids,
+from storefront.billing.recurring.periods import (DUE_STATUSES, OPEN_ATTEMPT_STATUSES, due_subscription_ids,
                                         lock_subscription, open_charge)
-from storefront.billing.settlement import ChargeResult, result
+from storefront.billing.recurring.settlement import ChargeResult, result
 from storefront.billing.vault import Actor, Vault, VaultError
 from storefront.config import Config
 from storefront.models import Attempt, BillingKey, Charge, Subscription

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storefront.billing.cycle import kst_date
+from storefront.billing.recurring.cycle import kst_date
 
 
 @dataclass(frozen=True)

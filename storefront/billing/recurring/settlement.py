@@ -44,7 +44,7 @@ _ENDED_REASONS = {
     "canceled_at_period_end": "고객님의 해지 신청에 따라 이용 기간 종료와 함께 구독이 종료되었습니다.",
     "canceled_now_by_customer": "고객님의 요청에 따라 구독을 바로 종료하고 남은 기간의 요금을 환불했습니다.",
     "withdrawn_by_customer": "고객님의 청약철회 요청에 따라 구독을 바로 종료하고 결제 금액 전액을 환불했습니다.",
-    # billing/admin_actions.py: 즉시 해지 (환불 없음) from the admin
+    # billing/recurring/admin_actions.py: 즉시 해지 (환불 없음) from the admin
     "canceled_now_by_admin": "상점 관리자가 구독을 바로 종료했습니다. 더 이상 결제되지 않으며, 궁금한 점은 고객센터로 문의해 주세요.",
     "payment_failed": "정기결제가 여러 차례 승인되지 않아 구독이 종료되었습니다.",
     # billing/consent.py: a raised amount is never charged without consent given within 30 days before it

@@ -28,10 +28,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storefront.billing import cards, charging, consent, cycle, periods, refunds, settlement
+from storefront.billing import cards, consent, refunds
+from storefront.billing.recurring import charging, cycle, periods, settlement
 from storefront.billing.cards import release_card_if_unused, release_unused_cards
 from storefront.billing.errors import BillingError
-from storefront.billing.proration import Proration, prorate
+from storefront.billing.recurring.proration import Proration, prorate
 from storefront.billing.vault import Actor
 from storefront.models import Attempt, Charge, Consent, Plan, Refund, Subscription, User
 

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
-from storefront.billing import cycle
+from storefront.billing.recurring import cycle
 from storefront.models import Attempt, Charge, Consent, Subscription
 
 DUE_STATUSES = ("active", "trialing", "past_due")
