@@ -461,7 +461,7 @@ def settle_refunds_job() -> int:
 
 def settle_orders_job() -> int:
     """Settle one-time orders whose confirm outcome is unknown, expire unpaid ones (`orders.settle_unknown_orders`)."""
-    from storefront.billing import orders
+    from storefront.billing.one_time import orders
 
     with _app().app_context():
         found = services()

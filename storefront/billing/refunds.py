@@ -292,7 +292,7 @@ def _update_charge(session: Session, attempt: Attempt, payment: Any, now: dateti
     """Mark what the payment paid for as refunded once Toss reports it cancelled in full."""
     if not (payment.balance_amount == 0 and payment.total_amount > 0 and payment.status == "CANCELED"):
         return False
-    if attempt.order_pk is not None:  # a one-time order (billing/orders.py): canceled at once
+    if attempt.order_pk is not None:  # a one-time order (billing/one_time/orders.py): canceled at once
         order = session.get(Order, attempt.order_pk)
         if order is not None and order.status == "paid":
             order.status, order.closed_at = "canceled", now

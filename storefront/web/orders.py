@@ -1,7 +1,7 @@
 """One-time purchases: /buy/<plan_id>, the pay page, Toss's /payments/success and /payments/fail, order pages,
 and 청약철회 of a paid order (/orders/<order_id>/withdraw: one confirmation, then a full refund once).
 
-The views parse what the browser sent and call `storefront.billing.orders`; the money rules
+The views parse what the browser sent and call `storefront.billing.one_time.orders`; the money rules
 (amount from the plan, one confirm per order, unknown outcomes settled by asking Toss) live
 there. The pay page hands the order to static/js/payment.js through data-* attributes (no
 inline script: the CSP stays strict), which calls the Toss SDK's ``requestPayment``.
@@ -19,7 +19,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
-from storefront.billing import cooling_off, orders
+from storefront.billing import cooling_off
+from storefront.billing.one_time import orders
 from storefront.billing.recurring.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services
 from storefront.models import Order, Plan

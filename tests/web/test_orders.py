@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from storefront.billing import orders
+from storefront.billing.one_time import orders
 from storefront.extensions import services
 from storefront.models import Attempt, Consent, EmailMessage, Order
 from storefront.toss.client import TossClient

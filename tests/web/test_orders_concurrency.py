@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from storefront.billing import orders
+from storefront.billing.one_time import orders
 from storefront.extensions import db
 from storefront.models import Attempt, Order, Plan, User
 from tests.conftest import make_config

@@ -2,7 +2,7 @@
 
 The sandbox cannot be made to answer every way Toss can (IN_PROGRESS after a lost confirm, a
 failed lookup, a payment cancelled in the dashboard before we heard of it), so these tests
-script Toss's answers and call the domain (`storefront.billing.orders`) directly.
+script Toss's answers and call the domain (`storefront.billing.one_time.orders`) directly.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from storefront.billing import orders
+from storefront.billing.one_time import orders
 from storefront.models import Attempt, EmailMessage, Order, Plan, Refund, User
 from storefront.toss.errors import Category, TossError
 from storefront.toss.types import Cancel

@@ -18,7 +18,7 @@ from collections import Counter
 from flask import current_app, flash, redirect, render_template, request, url_for
 
 from storefront.billing.recurring import charging
-from storefront.billing import orders as order_service
+from storefront.billing.one_time import orders as order_service
 from storefront.extensions import db, services
 from storefront.web.admin import queries
 from storefront.web.admin.forms import ActionForm

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import abort, render_template, request
 
-from storefront.billing import orders as order_service
+from storefront.billing.one_time import orders as order_service
 from storefront.extensions import db
 from storefront.web.admin import queries
 from storefront.web.admin.views import _log_access, _page, admin_required, bp

@@ -1,6 +1,6 @@
 """What happens to a one-time order once Toss has answered: paid, failed, expired, unknown.
 
-The rows-side half of `storefront.billing.orders` (which owns the calls to Toss), as
+The rows-side half of `storefront.billing.one_time.orders` (which owns the calls to Toss), as
 `settlement` is for subscription charges. `settle` applies an answer under the order's lock
 and commits; `expire` closes an unpaid order; `outcome` says where an order stands. An
 Attempt already settled (by a parallel request or the periodic job) is never settled twice.

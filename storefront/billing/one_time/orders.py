@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from storefront.billing.recurring import cycle
 from storefront.billing.errors import BillingError
-from storefront.billing.order_settlement import (OPEN, STATES, OrderOutcome, checking, confirm_attempt, expire,
+from storefront.billing.one_time.order_settlement import (OPEN, STATES, OrderOutcome, checking, confirm_attempt, expire,
                                                  failure_message, lock_order, outcome, settle)
 from storefront.models import Attempt, Consent, Order, Plan, Refund, User
 from storefront.toss.errors import Category, TossError
