@@ -201,7 +201,7 @@ def billing_run_due(dry_run: bool, as_of: str | None, sync: bool) -> None:
 
 def _print_due(now: datetime) -> None:
     from storefront import jobs
-    from storefront.billing import consent
+    from storefront.billing.compliance import consent
     from storefront.billing.recurring import periods
     from storefront.models import Subscription
 
@@ -223,7 +223,7 @@ def _print_due(now: datetime) -> None:
 
 
 def _consent_note(verdict) -> str:
-    """What the consent gate will do with a trial conversion or a price rise (billing/consent.py)."""
+    """What the consent gate will do with a trial conversion or a price rise (billing/compliance/consent.py)."""
     if verdict is None or verdict.decision == "none":
         return ""
     if verdict.decision == "agreed":

@@ -443,7 +443,8 @@ def settle_refunds_job() -> int:
     shoppers about refunds made at Toss that a webhook, the reconciliation or this job recorded
     (`refund_notices.announce`) and enqueues their delivery.
     """
-    from storefront.billing import cooling_off, refund_notices, refunds
+    from storefront.billing.compliance import cooling_off
+    from storefront.billing import refund_notices, refunds
     from storefront.billing.recurring import subscriptions
 
     with _app().app_context():
@@ -581,7 +582,7 @@ def enqueue_delivery(queue: Queue, message_id: int) -> Job:
     )
 
 
-# -- consent requests and renewal notices (billing/consent.py, billing/notices.py) -----------------
+# -- consent requests and renewal notices (billing/compliance/consent.py, billing/compliance/notices.py) -----------------
 
 def consent_requests_job(as_of: str | None = None) -> int:
     """Queue due consent requests, reminders and trial advance notices, then enqueue their delivery.
@@ -589,7 +590,7 @@ def consent_requests_job(as_of: str | None = None) -> int:
     `as_of` (ISO-8601, sandbox only) runs the sweep as if it were that moment.
     """
     with _app().app_context():
-        from storefront.billing import consent
+        from storefront.billing.compliance import consent
 
         notifier, clock, config = _notice_collaborators(as_of)
         count = consent.send_due_requests(db.session, notifier=notifier, clock=clock, config=config)
@@ -601,7 +602,7 @@ def consent_requests_job(as_of: str | None = None) -> int:
 def renewal_notices_job(as_of: str | None = None) -> int:
     """Queue due renewal notices (D-7; yearly also D-30), then enqueue their delivery."""
     with _app().app_context():
-        from storefront.billing import notices
+        from storefront.billing.compliance import notices
 
         notifier, clock, config = _notice_collaborators(as_of)
         count = notices.send_renewal_notices(db.session, notifier=notifier, clock=clock, config=config)

@@ -174,8 +174,8 @@ class Product(db.Model):
     provision: Mapped[str] = mapped_column(Text, default="")  # how and when the service is provided
     # After paying: how to start using it (the result page, the order page, the receipt email).
     getting_started: Mapped[str] = mapped_column(Text, default="")
-    # 청약철회 (billing/cooling_off.py): the window in days after the payment day (the law's minimum is 7),
-    # and, when the product is digital content whose 청약철회 is limited once its provision has begun
+    # 청약철회 (billing/compliance/cooling_off.py): the window in days after the payment day (the law's
+    # minimum is 7), and, when the product is digital content whose 청약철회 is limited once its provision has begun
     # (전자상거래법 제17조②5), what counts as that beginning. Empty: no limit; a full refund in the window.
     cooling_off_days: Mapped[int] = mapped_column(Integer, default=7)
     cooling_off_exclusion: Mapped[str] = mapped_column(Text, default="")
@@ -259,7 +259,7 @@ class Subscription(db.Model):
     pending_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
     created_at: Mapped[datetime] = mapped_column(UTC)
     # The renewal (its next_charge_at) the last renewal notice was about, and how many days ahead it was
-    # sent: the notice sweep picks only subscriptions still owed one (billing/notices.py).
+    # sent: the notice sweep picks only subscriptions still owed one (billing/compliance/notices.py).
     renewal_notice_for_at: Mapped[datetime | None] = mapped_column(UTC)
     renewal_notice_days: Mapped[int | None] = mapped_column(Integer)
 
@@ -388,7 +388,7 @@ class PriceChange(db.Model):
     """A rise in what one subscription pays (a plan price, the end of a discount, a trial's first paid period).
 
     It is charged only with the shopper's separate consent given within the 30 days before
-    `effective_at` (the renewal it applies to); see billing/consent.py. `token` is the
+    `effective_at` (the renewal it applies to); see billing/compliance/consent.py. `token` is the
     unguessable part of the consent page's address.
     """
 

@@ -6,7 +6,7 @@ carries out every rule whose data this site holds; the others name who applies t
 (`handled_by`). Change a period or an action here and both the page and the job change.
 
 The shape of the rules: while someone is a member, their records serve the contract and
-내 구독 shows them. When they withdraw (회원탈퇴, billing/withdrawal.py anonymises the member
+내 구독 shows them. When they withdraw (회원탈퇴, billing/compliance/withdrawal.py anonymises the member
 row at once), the contact details left on kept rows go within a day (the policy promises
 "지체 없이(늦어도 5일 이내)"), and the records the law keeps (전자상거래법 시행령 제6조) are
 anonymised once five years have passed since each record's own date. Some data goes on a
@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from storefront.accounts import reset, sessions, signup, throttle
 from storefront.audit import RETENTION_YEARS, purge_audit_log
-from storefront.billing.withdrawal import deleted_email
+from storefront.billing.compliance.withdrawal import deleted_email
 from storefront.models import (Attempt, BillingKey, Charge, Consent, EmailMessage, Order, Refund, Subscription, User,
                                WebhookEvent)
 from storefront.notify.notifier import SKIPPED_WITHDRAWN
@@ -69,7 +69,7 @@ class Rule:
 # -- who has withdrawn -----------------------------------------------------------------------------
 
 def _withdrawn_ids():
-    """The ids of withdrawn members: their email is billing/withdrawal.py's placeholder."""
+    """The ids of withdrawn members: their email is billing/compliance/withdrawal.py's placeholder."""
     return select(User.id).where(User.email.like(deleted_email("%")))  # type: ignore[arg-type]
 
 
@@ -177,7 +177,7 @@ THROTTLE_KEEP = relativedelta(seconds=int(throttle.FORGET_AFTER.total_seconds())
 RULES: tuple[Rule, ...] = (
     Rule("member", "회원 정보(이름, 이메일, 휴대전화 번호, 비밀번호)", "탈퇴 시까지",
          "탈퇴하는 즉시 이름·이메일·휴대전화 번호·비밀번호를 지워 익명 처리합니다.", "계약의 이행",
-         handled_by="billing/withdrawal.py delete_account, at the moment of 탈퇴"),
+         handled_by="billing/compliance/withdrawal.py delete_account, at the moment of 탈퇴"),
     Rule("signup_requests", "가입 확인을 기다리는 가입 신청(이름, 이메일, 휴대전화 번호, 비밀번호의 해시값)",
          "가입 확인 링크의 유효기간(24시간) 동안",
          "가입을 확인하면 회원 정보로 옮기고 신청은 삭제합니다. 확인하지 않은 신청은 유효기간이 끝나면 삭제합니다.",

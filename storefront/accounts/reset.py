@@ -34,7 +34,8 @@ def request_reset(session: Session, email: str, *, now: datetime, notifier: Any,
                   link_for: Callable[[str], str]) -> list[int]:
     """Queue a reset link for the account of `email`, if there is one; return the outbox ids to deliver."""
     user = accounts.find_by_email(session, email)
-    if user is None or user.email.endswith("@invalid"):  # no account, or a deleted one (billing/withdrawal.py)
+    # No account, or a deleted one (billing/compliance/withdrawal.py).
+    if user is None or user.email.endswith("@invalid"):
         return []
     recent = session.scalar(select(func.count(PasswordReset.id))
                             .where(PasswordReset.user_id == user.id, PasswordReset.created_at > now - timedelta(hours=1)))

@@ -99,7 +99,7 @@ def apply(session: Session, application: Application, *, browser_nonce: str, now
 
 
 def _tell_owner(session: Session, user: User, *, now: datetime, notifier: Any, links: Links) -> list[int]:
-    if user.email.endswith("@invalid"):  # a deleted account's placeholder (billing/withdrawal.py): no inbox
+    if user.email.endswith("@invalid"):  # a deleted account's placeholder (billing/compliance/withdrawal.py): no inbox
         return []
     rows = notifier.queue(session, user=user, kind="signup_existing",
                           dedup_key=f"signup-existing:{user.id}:{now:%Y%m%d%H}",

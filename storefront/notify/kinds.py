@@ -42,7 +42,7 @@ KINDS: dict[str, Kind] = {
     "payment_failed": Kind(("product_name", "amount_won", "failure_message"), sms=True),
     # A one-time order paid through the payment window (no period, no renewal).
     "order_receipt": Kind(("product_name", "plan_name", "amount_won", "order_id", "paid_at")),
-    # A one-time order withdrawn (청약철회, billing/cooling_off.py): refunded in full.
+    # A one-time order withdrawn (청약철회, billing/compliance/cooling_off.py): refunded in full.
     "order_withdrawn": Kind(("product_name", "order_id", "refund_amount_won")),
     # A refund no flow of ours announced: made in Toss's dashboard, learned from Toss (billing/refund_notices.py).
     "payment_refunded": Kind(("product_name", "refund_amount_won", "paid_amount_won")),

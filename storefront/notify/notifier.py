@@ -14,7 +14,7 @@ Invariants:
   job retries with back-off; after `max_attempts` the row is 'failed' and stays there
   until someone requeues it (`flask outbox retry`).
 - Nothing goes to a member who has withdrawn (회원탈퇴: their address was replaced by one on
-  the reserved ``invalid`` top-level domain, billing/withdrawal.py): `queue` adds nothing for them, and
+  the reserved ``invalid`` top-level domain, billing/compliance/withdrawal.py): `queue` adds nothing for them, and
   a row queued before they withdrew is marked 'skipped' with the reason instead of being sent.
 
 When the outcome of a send is unknown, the rule is **send again, with the same Message-ID**

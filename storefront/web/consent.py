@@ -2,7 +2,7 @@
 
 Signed-in owner only (a guest is sent to log in and comes back through `next`; anyone else
 gets 404, so a link reveals nothing). GET shows the change; POST (CSRF) records "동의" or
-"해지" through `billing.consent.record_answer`, with the shopper's IP, then redirects back.
+"해지" through `billing.compliance.consent.record_answer`, with the shopper's IP, then redirects back.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import AnyOf, InputRequired
 
-from storefront.billing import consent
+from storefront.billing.compliance import consent
 from storefront.billing.recurring.settlement import ended_reason_text
 from storefront.extensions import client_ip, db, services
 from storefront.models import PriceChange, Subscription

@@ -19,7 +19,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
-from storefront.billing import cooling_off
+from storefront.billing.compliance import cooling_off
 from storefront.billing.one_time import orders
 from storefront.billing.recurring.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services

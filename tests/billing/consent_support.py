@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
-from storefront.billing import consent, notices
+from storefront.billing.compliance import consent, notices
 from storefront.billing.recurring import cycle
 from storefront.clock import KST
 from storefront.models import Consent, EmailMessage, Plan, PriceChange, Subscription, User

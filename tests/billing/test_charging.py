@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from storefront.billing.recurring import charging
-from storefront.billing import consent
+from storefront.billing.compliance import consent
 from storefront.billing.vault import Actor
 from storefront.clock import KST
 from storefront.models import Attempt, AuditLog, Charge

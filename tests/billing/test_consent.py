@@ -13,7 +13,7 @@ import pytest
 
 from storefront import create_app
 from storefront.billing.recurring import charging
-from storefront.billing import consent
+from storefront.billing.compliance import consent
 from storefront.extensions import db
 from storefront.models import Consent
 from tests.billing.conftest import Shop

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from storefront.billing import consent
+from storefront.billing.compliance import consent
 from tests.billing.consent_support import (CARD, kst, outbox, paid_subscriber, renewal_sweep, start_trial,
                                            sweep)
 

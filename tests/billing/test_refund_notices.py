@@ -163,7 +163,7 @@ def test_a_refund_the_store_made_itself_is_announced_by_its_own_flow_only(store,
 
 
 def test_a_withdrawn_member_is_not_emailed(store, settle_refunds_job):
-    from storefront.billing import withdrawal
+    from storefront.billing.compliance import withdrawal
 
     order = store.paid_order()
     store.session.expire_all()

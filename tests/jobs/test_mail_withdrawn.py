@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from storefront.billing import withdrawal
+from storefront.billing.compliance import withdrawal
 from storefront.config import Config
 from storefront.extensions import db, services
 from tests.conftest import make_config
@@ -21,7 +21,7 @@ def config(tmp_path: Path, smtp_server: SmtpServer) -> Config:
 
 
 def withdraw(user) -> None:
-    """What billing/withdrawal.py does to the member row."""
+    """What billing/compliance/withdrawal.py does to the member row."""
     withdrawal._anonymise(user)
     db.session.commit()
 

@@ -16,7 +16,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
 from storefront import accounts, jobs, retention
-from storefront.billing import withdrawal
+from storefront.billing.compliance import withdrawal
 from storefront.models import (Attempt, AuditLog, BillingKey, Category, Charge, Consent, EmailMessage, Order, Plan,
                                Product, Refund, Subscription, User, WebhookEvent)
 

@@ -23,7 +23,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from storefront.billing.recurring import admin_actions, checkout
-from storefront.billing import consent
+from storefront.billing.compliance import consent
 from storefront.extensions import db
 from storefront.clock import KST
 from storefront.models import (Attempt, Category, Order, Plan, PriceChange, Product, Reconciliation, Subscription,

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from storefront.billing import cards, consent
+from storefront.billing import cards
+from storefront.billing.compliance import consent
 from storefront.billing.recurring import charging, checkout, subscriptions
 from storefront.billing.vault import Actor, Vault
 from storefront.models import AuditLog, BillingKey, Category, Plan, Product, Subscription, User

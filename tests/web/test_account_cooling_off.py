@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from storefront.billing.recurring import charging
-from storefront.billing import cooling_off
+from storefront.billing.compliance import cooling_off
 from storefront.models import EmailMessage, Refund, Subscription
 from tests.conftest import csrf_token
 from tests.fakes import TIMEOUT_AFTER_APPROVE, decline

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 
-from storefront.billing import consent
+from storefront.billing.compliance import consent
 from storefront.models import Order, Plan
 from tests.web.checkout_support import catalog, shopper, toss  # noqa: F401
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from storefront import accounts
-from storefront.billing import consent
+from storefront.billing.compliance import consent
 from storefront.models import BillingKey, Consent, EmailMessage, Subscription, User
 from tests.billing.consent_support import kst
 from tests.conftest import csrf_token

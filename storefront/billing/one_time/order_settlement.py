@@ -209,7 +209,7 @@ def _queue_receipt(session: Session, notifier: Any, order: Order, attempt: Attem
     if notifier is None:
         log.warning("order %s paid; no notifier given, receipt not queued", order.order_id)
         return
-    from storefront.billing.cooling_off import receipt_facts  # imports this module: bound at call time
+    from storefront.billing.compliance.cooling_off import receipt_facts  # imports this module: bound at call time
 
     product = order.plan.product
     context = {

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storefront.billing import consent
+from storefront.billing.compliance import consent
 from storefront.billing.recurring import cycle, periods, settlement
 from storefront.billing.errors import NO_USABLE_CARD, VAULT_ERROR
 from storefront.billing.recurring.periods import (DUE_STATUSES, OPEN_ATTEMPT_STATUSES, due_subscription_ids,

@@ -47,7 +47,7 @@ _ENDED_REASONS = {
     # billing/recurring/admin_actions.py: 즉시 해지 (환불 없음) from the admin
     "canceled_now_by_admin": "상점 관리자가 구독을 바로 종료했습니다. 더 이상 결제되지 않으며, 궁금한 점은 고객센터로 문의해 주세요.",
     "payment_failed": "정기결제가 여러 차례 승인되지 않아 구독이 종료되었습니다.",
-    # billing/consent.py: a raised amount is never charged without consent given within 30 days before it
+    # billing/compliance/consent.py: a raised amount is never charged without consent given within 30 days before it
     "trial_conversion_no_consent": "무료 체험이 끝나기 전까지 유료 전환에 동의하지 않으셔서, 결제 없이 체험 종료와 함께 "
                                    "구독이 종료되었습니다.",
     "trial_conversion_refused": "유료 전환 대신 해지를 선택하셔서, 결제 없이 체험 종료와 함께 구독이 종료되었습니다.",
@@ -151,7 +151,7 @@ def _paid_count(session: Session, subscription_id: int) -> int:
 
 
 def _receipt_context(sub: Subscription, charge: Charge, attempt: Attempt, first: bool) -> dict[str, Any]:
-    from storefront.billing.cooling_off import receipt_facts  # imports this module: bound at call time
+    from storefront.billing.compliance.cooling_off import receipt_facts  # imports this module: bound at call time
 
     return {
         **receipt_facts(sub.plan.product, charge.paid_at),

@@ -2,7 +2,7 @@
 within the window for a full refund), resume, change card, change plan; 회원탈퇴 (/account/delete).
 
 Every change is a POST with CSRF that calls one function of `billing.recurring.subscriptions` (or
-`billing.cooling_off`, or `billing.recurring.checkout` to open the card window); a refusal is shown as a
+`billing.compliance.cooling_off`, or `billing.recurring.checkout` to open the card window); a refusal is shown as a
 message and changes nothing. Cancelling or withdrawing takes one confirmation page, no more.
 """
 
@@ -12,7 +12,8 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 
 from storefront.billing.recurring import checkout, subscriptions
-from storefront.billing import consent, cooling_off, refund_notices, withdrawal
+from storefront.billing.compliance import consent, cooling_off, withdrawal
+from storefront.billing import refund_notices
 from storefront.billing.recurring.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services
 from storefront.models import Subscription

@@ -1,6 +1,6 @@
 """Admin 동의 현황: every price rise and trial conversion waiting for (or given) the shopper's answer.
 
-Lists `PriceChange` rows (billing/consent.py) with their subscriber, old → new amount, the
+Lists `PriceChange` rows (billing/compliance/consent.py) with their subscriber, old → new amount, the
 renewal they take effect at, when the request and reminders went out, and the answer, so the
 merchant sees who has not answered before a rise takes effect. Read-only; the page shows
 emails, so it writes an AuditLog row first.

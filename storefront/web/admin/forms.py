@@ -8,7 +8,7 @@ from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectFi
 from wtforms.i18n import get_translations
 from wtforms.validators import UUID, DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
-from storefront.billing.cooling_off import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS
+from storefront.billing.compliance.cooling_off import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS
 
 SLUG = Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message="영문 소문자, 숫자, 하이픈(-)만 쓸 수 있습니다.")
 KINDS = [("subscription", "정기구독"), ("one_time", "단건 구매")]

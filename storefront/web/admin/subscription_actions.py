@@ -13,7 +13,7 @@ from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from storefront.billing.recurring import admin_actions, charging, checkout, subscriptions
-from storefront.billing import consent
+from storefront.billing.compliance import consent
 from storefront.billing.recurring.settlement import ChargeResult
 from storefront.billing.recurring.subscriptions import ActionRefused
 from storefront.billing.vault import Actor

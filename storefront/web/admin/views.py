@@ -14,7 +14,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 
 from storefront.billing.recurring import admin_actions
-from storefront.billing import consent as consent_service
+from storefront.billing.compliance import consent as consent_service
 from storefront.billing import refund_notices
 from storefront.billing.recurring import subscriptions as subscription_service
 from storefront.billing import refunds as refund_service

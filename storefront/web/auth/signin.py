@@ -33,7 +33,7 @@ def sign_out(*, everywhere: bool = False) -> None:
 
 def load_user(identifier: str) -> User | None:
     """Flask-Login's user loader: the account of an open sign-in, never a deleted one."""
-    from storefront.billing.withdrawal import is_deleted
+    from storefront.billing.compliance.withdrawal import is_deleted
 
     user = sessions.load(db.session, identifier, now=services().clock.now())
     return None if user is None or is_deleted(user) else user  # a deleted account's other sessions end

@@ -1,6 +1,6 @@
 """Price changes that wait for the shopper's consent: booking them, and finding them.
 
-The merchant's side of billing/consent.py: `schedule_price_change` books one subscription's
+The merchant's side of billing/compliance/consent.py: `schedule_price_change` books one subscription's
 rise (a plan price applied to existing subscribers, or the end of a discount) from its first
 renewal on or after a date at least 30 days ahead, `apply_plan_price` does it for every
 subscriber of a plan (the admin's action), and `open_trial_conversion` books a trial's first

@@ -1,6 +1,6 @@
 """청약철회 (전자상거래법 제17조) in self-service: withdraw a payment within its window, get all of it back, once.
 
-Not to be confused with billing/withdrawal.py, which is 회원탈퇴 (closing an account).
+Not to be confused with billing/compliance/withdrawal.py, which is 회원탈퇴 (closing an account).
 
 This module owns whether a payment may still be withdrawn (`for_subscription`, `for_order`:
 read-only, what the pages show) and the withdrawal itself (`withdraw_subscription` for 내 구독,

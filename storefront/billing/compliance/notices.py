@@ -3,7 +3,7 @@
 Monthly plans get one notice ``config.renewal_notice_days`` (default 7) days before each
 renewal; yearly plans also get one 30 days before (korea-compliance §9: D-30 and D-7). Only
 ``active`` subscriptions that will really renew are told: trials have their own conversion
-notice and consent request (billing/consent.py), past-due ones their dunning notices, and a
+notice and consent request (billing/compliance/consent.py), past-due ones their dunning notices, and a
 subscription set to end at period end renews nothing. While a price rise for the renewal
 waits for the shopper's answer the consent request and reminders speak for it (the renewal
 notice follows if they agree, at the new amount).
@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from storefront.billing import consent
+from storefront.billing.compliance import consent
 from storefront.billing.recurring import cycle
 from storefront.config import Config
 from storefront.models import Plan, PriceChange, Subscription

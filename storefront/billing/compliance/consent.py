@@ -34,7 +34,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from storefront.billing.recurring import periods, settlement
-from storefront.billing.price_changes import (LIVE_STATUSES, MIN_LEAD_DAYS, REASONS, UNSETTLED, ConsentError,
+from storefront.billing.compliance.price_changes import (LIVE_STATUSES, MIN_LEAD_DAYS, REASONS, UNSETTLED, ConsentError,
                                               NotAnIncrease, Rollout, TooSoon, apply_plan_price, changes_for,
                                               earliest_effective_on, effective_renewal, open_change,
                                               open_trial_conversion, schedule_price_change)
