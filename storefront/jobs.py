@@ -124,7 +124,7 @@ def warm_up(app: Flask) -> None:
 
     import storefront.audit  # noqa: F401
     import storefront.billing.recurring.charging  # noqa: F401
-    import storefront.billing.refunds  # noqa: F401
+    import storefront.billing.refunding.refunds  # noqa: F401
 
     configure_mappers()
     with app.app_context():
@@ -444,7 +444,7 @@ def settle_refunds_job() -> int:
     (`refund_notices.announce`) and enqueues their delivery.
     """
     from storefront.billing.compliance import cooling_off
-    from storefront.billing import refund_notices, refunds
+    from storefront.billing.refunding import refund_notices, refunds
     from storefront.billing.recurring import subscriptions
 
     with _app().app_context():

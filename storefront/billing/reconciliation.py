@@ -43,7 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storefront.billing import refunds
+from storefront.billing.refunding import refunds
 from storefront.clock import KST
 from storefront.models import Attempt, Reconciliation, ReconciliationItem, Refund
 from storefront.toss.errors import Category, TossError

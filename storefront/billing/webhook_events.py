@@ -41,7 +41,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storefront.billing import refunds
+from storefront.billing.refunding import refunds
 from storefront.billing.vault import fingerprint
 from storefront.models import Attempt, BillingKey, WebhookEvent
 from storefront.toss.errors import Category, TossError

@@ -44,7 +44,8 @@ KINDS: dict[str, Kind] = {
     "order_receipt": Kind(("product_name", "plan_name", "amount_won", "order_id", "paid_at")),
     # A one-time order withdrawn (청약철회, billing/compliance/cooling_off.py): refunded in full.
     "order_withdrawn": Kind(("product_name", "order_id", "refund_amount_won")),
-    # A refund no flow of ours announced: made in Toss's dashboard, learned from Toss (billing/refund_notices.py).
+    # A refund no flow of ours announced: made in Toss's dashboard, learned from Toss
+    # (billing/refunding/refund_notices.py).
     "payment_refunded": Kind(("product_name", "refund_amount_won", "paid_amount_won")),
     "renewal_notice": Kind(("product_name", "plan_name", "amount_won", "next_charge_at"), sms=True),
     "subscription_canceled": Kind(("product_name", "access_until")),

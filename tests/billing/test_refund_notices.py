@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from storefront import jobs
-from storefront.billing import refund_notices
+from storefront.billing.refunding import refund_notices
 from storefront.billing.recurring import subscriptions
 from storefront.models import EmailMessage, Order, Subscription, User
 from tests.billing.reconciliation_support import PASSWORD, store, toss  # noqa: F401  (fixtures)

@@ -1,11 +1,11 @@
-"""billing.refunds against a fake Toss: once per request, never more than was paid, unknowns settled."""
+"""billing.refunding.refunds against a fake Toss: once per request, never more than was paid, unknowns settled."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
 
-from storefront.billing import refunds
+from storefront.billing.refunding import refunds
 from storefront.models import Refund
 from storefront.toss.errors import Category, TossError
 from tests.web.admin_support import FakeToss, make_paid

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from storefront import jobs
 from storefront.billing.recurring import charging, subscriptions
-from storefront.billing import refunds
+from storefront.billing.refunding import refunds
 from storefront.models import EmailMessage, Refund, Subscription
 from tests.conftest import csrf_token
 from tests.fakes import TIMEOUT_AFTER_APPROVE, decline

@@ -40,7 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storefront.billing.recurring import cycle, periods, settlement
-from storefront.billing import refunds
+from storefront.billing.refunding import refunds
 from storefront.billing.cards import release_card_if_unused
 from storefront.billing.one_time.order_settlement import confirm_attempt, lock_order
 from storefront.billing.recurring.subscriptions import ActionRefused, notify, owned

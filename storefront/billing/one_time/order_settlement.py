@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from storefront.billing import refunds
+from storefront.billing.refunding import refunds
 from storefront.billing.errors import MESSAGES, NO_PAYMENT
 from storefront.billing.recurring.settlement import record_payment
 from storefront.models import Attempt, Order

@@ -28,7 +28,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storefront.billing import cards, refunds
+from storefront.billing import cards
+from storefront.billing.refunding import refunds
 from storefront.billing.compliance import consent
 from storefront.billing.recurring import charging, cycle, periods, settlement
 from storefront.billing.cards import release_card_if_unused, release_unused_cards

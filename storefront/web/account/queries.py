@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from storefront.billing.errors import failure_message
-from storefront.billing.refunds import refund_state
+from storefront.billing.refunding.refunds import refund_state
 from storefront.models import Attempt, Charge, Order, Plan, Subscription
 from storefront.toss.errors import Category, categorize
 

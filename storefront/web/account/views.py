@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 
 from storefront.billing.recurring import checkout, subscriptions
 from storefront.billing.compliance import consent, cooling_off, withdrawal
-from storefront.billing import refund_notices
+from storefront.billing.refunding import refund_notices
 from storefront.billing.recurring.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services
 from storefront.models import Subscription

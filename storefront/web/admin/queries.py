@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from storefront.billing.refunds import SETTLE_GRACE
+from storefront.billing.refunding.refunds import SETTLE_GRACE
 from storefront.clock import KST
 from storefront.models import (
     Attempt,

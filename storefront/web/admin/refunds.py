@@ -15,7 +15,7 @@ import uuid
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from storefront.billing import refunds as refund_service
+from storefront.billing.refunding import refunds as refund_service
 from storefront.billing.recurring import subscriptions as subscription_service
 from storefront.extensions import db, services
 from storefront.models import Attempt, Refund

@@ -15,9 +15,9 @@ from flask_login import current_user, login_required
 
 from storefront.billing.recurring import admin_actions
 from storefront.billing.compliance import consent as consent_service
-from storefront.billing import refund_notices
+from storefront.billing.refunding import refund_notices
 from storefront.billing.recurring import subscriptions as subscription_service
-from storefront.billing import refunds as refund_service
+from storefront.billing.refunding import refunds as refund_service
 from storefront import media
 from storefront.extensions import client_ip, csrf, db, services
 from storefront.models import AuditLog, Category, Plan, Product

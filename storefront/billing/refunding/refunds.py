@@ -6,7 +6,7 @@ This module owns the life of a Refund row: ``sending`` (committed before Toss is
 looking the payment up (`settle_unknown_refunds`). It also folds what Toss reports about a
 payment's cancels into our rows (`sync_payment`), which the webhook handler and the daily
 reconciliation use for cancels made in the Toss dashboard; such a Refund is keyed
-``toss-cancel-<transactionKey>`` (`FROM_TOSS_PREFIX`), and `billing.refund_notices` tells the
+``toss-cancel-<transactionKey>`` (`FROM_TOSS_PREFIX`), and `billing.refunding.refund_notices` tells the
 shopper about it.
 
 Invariants:

@@ -35,7 +35,7 @@ from sqlalchemy import String, cast, exists, literal, select
 from sqlalchemy.orm import Session
 
 from storefront.billing.recurring import periods, settlement
-from storefront.billing import refunds
+from storefront.billing.refunding import refunds
 from storefront.models import Attempt, EmailMessage, Order, Refund, Subscription, User
 
 __all__ = ["ANNOUNCE_WINDOW", "KIND", "PeriodRefund", "announce", "dedup_key", "period_refunds"]
