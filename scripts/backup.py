@@ -189,7 +189,7 @@ def _check_counts(source: URL, copied: dict[str, int], out) -> None:
 def _check_billing_keys(engine, config, out) -> None:
     from sqlalchemy.orm import Session
 
-    from storefront.billing.vault import Actor, Vault, VaultError, fingerprint
+    from storefront.billing.wallet.vault import Actor, Vault, VaultError, fingerprint
     from storefront.clock import SystemClock
     from storefront.models import BillingKey
 

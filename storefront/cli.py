@@ -58,7 +58,7 @@ def keys_rotate() -> None:
 @keys_cli.command("purge-unused")
 def keys_purge_unused() -> None:
     """Destroy the sealed billing keys no live subscription uses, and delete them at Toss (best effort)."""
-    from storefront.billing.cards import release_unused_cards
+    from storefront.billing.wallet.cards import release_unused_cards
 
     found = services()
     released = release_unused_cards(db.session, toss=found.toss, vault=found.vault, clock=found.clock)

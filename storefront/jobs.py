@@ -489,7 +489,7 @@ def reconcile_day_job(day: str | None = None) -> str:
 
 def release_cards_job() -> int:
     """Destroy (and delete at Toss, best effort) sealed cards no live subscription uses any more."""
-    from storefront.billing import cards
+    from storefront.billing.wallet import cards
 
     with _app().app_context():
         found = services()

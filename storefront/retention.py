@@ -216,7 +216,7 @@ RULES: tuple[Rule, ...] = (
          "개인정보의 안전성 확보조치 기준 제8조", keep=relativedelta(years=RETENTION_YEARS), step=purge_access_log),
     Rule("billing_key", "자동결제용 빌링키", "구독 종료, 카드 변경 또는 탈퇴 시까지",
          "지체 없이 삭제하고 토스페이먼츠에 빌링키 삭제를 요청합니다.", "계약의 이행",
-         handled_by="billing/cards.py release_card_if_unused, and the hourly release_cards_job"),
+         handled_by="billing/wallet/cards.py release_card_if_unused, and the hourly release_cards_job"),
 )
 
 

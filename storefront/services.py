@@ -16,7 +16,7 @@ from storefront.extensions import Services
 
 def build_services(config: Config, *, clock: Any = None, toss: Any = None, jinja_env: Any = None) -> Services:
     """`jinja_env` is the app's (for the email templates); without it the notifier builds its own."""
-    from storefront.billing.vault import Vault
+    from storefront.billing.wallet.vault import Vault
     from storefront.notify import Notifier
     from storefront.toss.client import TossClient
 

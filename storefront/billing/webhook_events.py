@@ -42,7 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storefront.billing.refunding import refunds
-from storefront.billing.vault import fingerprint
+from storefront.billing.wallet.vault import fingerprint
 from storefront.models import Attempt, BillingKey, WebhookEvent
 from storefront.toss.errors import Category, TossError
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storefront.billing.recurring import charging
-from storefront.billing.vault import Vault
+from storefront.billing.wallet.vault import Vault
 from storefront.clock import FixedClock
 from storefront.config import Config
 from storefront.models import AuditLog, BillingKey, Category, Charge, Plan, Product, Subscription, User

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from storefront.billing.recurring import charging
 from storefront.billing.compliance import consent
-from storefront.billing.vault import Actor
+from storefront.billing.wallet.vault import Actor
 from storefront.clock import KST
 from storefront.models import Attempt, AuditLog, Charge
 from tests.fakes import BrokenNotifier, decline

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from storefront.billing import reconciliation
-from storefront.billing.vault import Actor
+from storefront.billing.wallet.vault import Actor
 from storefront.models import Attempt, BillingKey, Charge, EmailMessage, Order, Reconciliation, ReconciliationItem, Refund
 from storefront.toss.client import TossClient
 from storefront.toss.errors import Category as TossCategory

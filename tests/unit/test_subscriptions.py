@@ -1,4 +1,7 @@
-"""billing.recurring.subscriptions and billing.cards below the web layer: releasing cards, trials, plan bookings."""
+"""billing.recurring.subscriptions and billing.wallet.cards below the web layer.
+
+Releasing cards, trials, plan bookings.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from storefront.billing import cards
+from storefront.billing.wallet import cards
 from storefront.billing.compliance import consent
 from storefront.billing.recurring import charging, checkout, subscriptions
-from storefront.billing.vault import Actor, Vault
+from storefront.billing.wallet.vault import Actor, Vault
 from storefront.models import AuditLog, BillingKey, Category, Plan, Product, Subscription, User
 from storefront.toss.errors import Category as ErrorCategory
 from storefront.toss.errors import TossError

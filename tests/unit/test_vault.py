@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from storefront.billing.vault import Actor, Vault, VaultError, destroy
+from storefront.billing.wallet.vault import Actor, Vault, VaultError, destroy
 from storefront.models import AuditLog, BillingKey, User
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)

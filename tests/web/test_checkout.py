@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from sqlalchemy import func, select
 
-from storefront.billing.vault import fingerprint
+from storefront.billing.wallet.vault import fingerprint
 from storefront.models import AuditLog, BillingKey, Charge, CheckoutIntent, Consent, EmailMessage, Subscription
 from storefront.toss.errors import Category, TossError
 from storefront.web.legal import TERMS_VERSION

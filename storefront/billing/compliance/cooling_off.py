@@ -41,10 +41,10 @@ from sqlalchemy.orm import Session
 
 from storefront.billing.recurring import cycle, periods, settlement
 from storefront.billing.refunding import refunds
-from storefront.billing.cards import release_card_if_unused
+from storefront.billing.wallet.cards import release_card_if_unused
 from storefront.billing.one_time.order_settlement import confirm_attempt, lock_order
 from storefront.billing.recurring.subscriptions import ActionRefused, notify, owned
-from storefront.billing.vault import Actor
+from storefront.billing.wallet.vault import Actor
 from storefront.clock import KST
 from storefront.models import Attempt, Charge, Order, Product, Refund, Subscription, User
 

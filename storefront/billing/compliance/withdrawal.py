@@ -20,10 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storefront import accounts
-from storefront.billing import cards
+from storefront.billing.wallet import cards
 from storefront.billing.recurring import periods
 from storefront.billing.recurring.subscriptions import ActionRefused
-from storefront.billing.vault import Actor
+from storefront.billing.wallet.vault import Actor
 from storefront.models import BillingKey, Order, Subscription, User
 
 log = logging.getLogger(__name__)

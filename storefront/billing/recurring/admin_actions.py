@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from storefront.billing.recurring import periods, settlement, subscriptions
 from storefront.billing.errors import failure_message
 from storefront.billing.recurring.subscriptions import ActionRefused, CancelResult, notify, release_card_if_unused
-from storefront.billing.vault import Actor
+from storefront.billing.wallet.vault import Actor
 from storefront.models import AuditLog, Subscription
 from storefront.toss.errors import categorize
 

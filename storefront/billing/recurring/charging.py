@@ -39,7 +39,7 @@ from storefront.billing.errors import NO_USABLE_CARD, VAULT_ERROR
 from storefront.billing.recurring.periods import (DUE_STATUSES, OPEN_ATTEMPT_STATUSES, due_subscription_ids,
                                         lock_subscription, open_charge)
 from storefront.billing.recurring.settlement import ChargeResult, result
-from storefront.billing.vault import Actor, Vault, VaultError
+from storefront.billing.wallet.vault import Actor, Vault, VaultError
 from storefront.config import Config
 from storefront.models import Attempt, BillingKey, Charge, Subscription
 from storefront.toss.errors import Category, TossError, categorize

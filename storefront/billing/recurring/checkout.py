@@ -29,11 +29,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storefront.billing import cards
+from storefront.billing.wallet import cards
 from storefront.billing.recurring import charging, cycle, periods, settlement
 from storefront.billing.errors import BillingError, failure_message
 from storefront.billing.recurring.subscriptions import ActionRefused, Deps, complete_card_change, notify, owned
-from storefront.billing.vault import Actor
+from storefront.billing.wallet.vault import Actor
 from storefront.models import Attempt, Charge, CheckoutIntent, Consent, Plan, Subscription, User
 from storefront.toss.errors import Category, categorize
 

@@ -28,14 +28,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storefront.billing import cards
+from storefront.billing.wallet import cards
 from storefront.billing.refunding import refunds
 from storefront.billing.compliance import consent
 from storefront.billing.recurring import charging, cycle, periods, settlement
-from storefront.billing.cards import release_card_if_unused, release_unused_cards
+from storefront.billing.wallet.cards import release_card_if_unused, release_unused_cards
 from storefront.billing.errors import BillingError
 from storefront.billing.recurring.proration import Proration, prorate
-from storefront.billing.vault import Actor
+from storefront.billing.wallet.vault import Actor
 from storefront.models import Attempt, Charge, Consent, Plan, Refund, Subscription, User
 
 __all__ = [

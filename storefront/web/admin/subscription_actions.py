@@ -16,7 +16,7 @@ from storefront.billing.recurring import admin_actions, charging, checkout, subs
 from storefront.billing.compliance import consent
 from storefront.billing.recurring.settlement import ChargeResult
 from storefront.billing.recurring.subscriptions import ActionRefused
-from storefront.billing.vault import Actor
+from storefront.billing.wallet.vault import Actor
 from storefront.extensions import client_ip, db, services
 from storefront.models import Subscription
 from storefront.web.admin.forms import ActionForm

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_login import current_user, login_required
 
 from storefront.billing.recurring import checkout
-from storefront.billing.cards import registration_failure_message
+from storefront.billing.wallet.cards import registration_failure_message
 from storefront.billing.recurring.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services
 from storefront.models import Plan, Subscription

@@ -20,7 +20,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from storefront.billing.errors import MESSAGES, BillingError
-from storefront.billing.vault import Actor, Vault, VaultError, destroy
+from storefront.billing.wallet.vault import Actor, Vault, VaultError, destroy
 from storefront.models import AuditLog, BillingKey, Subscription, User
 from storefront.toss.errors import Category, TossError
 from storefront.toss.types import Billing
