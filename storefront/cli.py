@@ -311,7 +311,7 @@ def billing_reconcile_day(day: str | None) -> None:
     """
     from datetime import date
 
-    from storefront.billing import reconciliation
+    from storefront.billing.toss_sync import reconciliation
     from storefront.clock import KST
 
     found = services()

@@ -476,7 +476,7 @@ def reconcile_day_job(day: str | None = None) -> str:
     """Daily reconciliation (대사) with Toss of `day` (ISO date; default: yesterday in Korea); returns its status."""
     from datetime import date
 
-    from storefront.billing import reconciliation
+    from storefront.billing.toss_sync import reconciliation
 
     with _app().app_context():
         found = services()
@@ -536,7 +536,7 @@ def enqueue_webhook(queue: Queue, event_id: int) -> Job:
 
 def process_webhook_job(event_id: int) -> str:
     """Act on one recorded Toss webhook (`webhook_events.process_safely`); returns its status afterwards."""
-    from storefront.billing import webhook_events
+    from storefront.billing.toss_sync import webhook_events
 
     with _app().app_context():
         found = services()
@@ -548,7 +548,7 @@ def process_webhook_job(event_id: int) -> str:
 
 def webhook_sweep_job() -> int:
     """Process webhook events whose job was lost (still 'received' after a minute) and retry errors; how many."""
-    from storefront.billing import webhook_events
+    from storefront.billing.toss_sync import webhook_events
 
     with _app().app_context():
         found = services()
@@ -561,7 +561,7 @@ def webhook_sweep_job() -> int:
 
 def purge_webhooks_job() -> int:
     """Delete ignored webhook deliveries older than WEBHOOK_IGNORED_RETENTION_DAYS; returns how many."""
-    from storefront.billing import webhook_events
+    from storefront.billing.toss_sync import webhook_events
 
     with _app().app_context():
         count = webhook_events.purge_ignored(db.session, now=services().clock.now(),

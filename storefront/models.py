@@ -516,7 +516,7 @@ class EmailMessage(db.Model):
 class Reconciliation(db.Model):
     """One Korean day of Toss's transactions compared with our records (대사); one row per day.
 
-    Written by `billing/reconciliation.py`; running a day again updates this row in place.
+    Written by `billing/toss_sync/reconciliation.py`; running a day again updates this row in place.
     Counts are of that day's transactions (Toss) and of our paid attempts and done refunds
     (ours); the settlement figures are Toss's settlements sold that day (None until read).
     """

@@ -1,6 +1,6 @@
 """`POST /webhooks/toss`: Toss webhooks, recorded once, answered 200 at once, processed by a job.
 
-The body is never trusted (see `billing.webhook_events`); CSRF does not apply (Toss cannot
+The body is never trusted (see `billing.toss_sync.webhook_events`); CSRF does not apply (Toss cannot
 send a token). The view reads at most `webhook_events.MAX_BODY_BYTES` of the body, records
 the delivery (deduplicated on the transmission id; garbage, too-large and too-deep bodies
 recorded as ignored with a bounded part of them) and hands a new event to an RQ job on the
@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from storefront.billing import webhook_events
+from storefront.billing.toss_sync import webhook_events
 from storefront.extensions import client_ip, csrf, db, limiter, services
 from storefront.models import WebhookEvent
 

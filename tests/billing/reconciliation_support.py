@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from storefront.accounts import NewUser, create_user
 from storefront.billing.recurring import charging
 from storefront.billing.one_time import orders
-from storefront.billing import reconciliation
+from storefront.billing.toss_sync import reconciliation
 from storefront.clock import FixedClock
 from storefront.config import Config
 from storefront.models import (Attempt, BillingKey, Category, Charge, Order, Plan, Product, Reconciliation,

@@ -14,7 +14,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from storefront.billing import reconciliation
+from storefront.billing.toss_sync import reconciliation
 from storefront.billing.wallet.vault import Actor
 from storefront.models import Attempt, BillingKey, Charge, EmailMessage, Order, Reconciliation, ReconciliationItem, Refund
 from storefront.toss.client import TossClient

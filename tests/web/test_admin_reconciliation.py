@@ -13,7 +13,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from storefront.billing import reconciliation
+from storefront.billing.toss_sync import reconciliation
 from storefront.models import Reconciliation, Refund
 from tests.billing.reconciliation_support import DAY, store, toss  # noqa: F401  (fixtures)
 from tests.conftest import csrf_token

@@ -6,7 +6,7 @@
 - `/admin/reconciliation/<YYYY-MM-DD>`: one day's figures and differences.
 - `/admin/reconciliation/<YYYY-MM-DD>/items.csv`: those differences as CSV (UTF-8 with BOM, for Excel).
 
-The work is `billing.reconciliation.reconcile_day`, the same function the timer's job calls;
+The work is `billing.toss_sync.reconciliation.reconcile_day`, the same function the timer's job calls;
 running a day again is safe. The pages show order ids and amounts, no personal data.
 """
 
@@ -21,7 +21,7 @@ from sqlalchemy import select
 from wtforms import DateField
 from wtforms.validators import InputRequired
 
-from storefront.billing import reconciliation as reconciliation_service
+from storefront.billing.toss_sync import reconciliation as reconciliation_service
 from storefront.clock import KST
 from storefront.extensions import db, services
 from storefront.models import Reconciliation, ReconciliationItem
