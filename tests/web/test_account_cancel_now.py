@@ -169,7 +169,7 @@ def crash_before_the_refund_row(shopper, sub, monkeypatch) -> None:
 @pytest.fixture
 def settle_refunds_job(app, monkeypatch, db_session):
     """The timer's refund job, in this process, on the test's app, clock and FakeToss."""
-    monkeypatch.setattr(jobs, "_built", None)
+    monkeypatch.setattr(jobs.process, "_built", None)
     jobs.adopt_app(app)
 
     def run() -> int:
