@@ -7,7 +7,7 @@ once by `create_app` from config or from the overrides a test passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from flask_limiter import Limiter
@@ -35,6 +35,18 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# The base class of every model. mypy cannot read an attribute (`db.Model`) as a base class
+# (python/mypy#8603), so it is named here. At run time it is `db.Model`: Flask-SQLAlchemy's copy of
+# `Base` (same metadata and naming convention) with its `Model` mixin added (`query`, a short repr);
+# the class mypy sees has exactly those parents.
+if TYPE_CHECKING:
+    from flask_sqlalchemy.model import Model as _FlaskModel
+
+    class Model(_FlaskModel, Base):
+        pass
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

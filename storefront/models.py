@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sqlalchemy.types import TypeDecorator
 
-from storefront.extensions import db
+from storefront.extensions import Model
 
 
 class UTCDateTime(TypeDecorator):
@@ -60,7 +60,7 @@ def new_customer_key() -> str:
     return str(uuid.uuid4())
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -83,7 +83,7 @@ class User(UserMixin, db.Model):
         return f"{self.id}:{self.session_token}" if self.session_token else str(self.id)
 
 
-class UserSession(db.Model):
+class UserSession(Model):
     """One signed-in browser. Its cookie carries the token; deleting the row ends that sign-in at once.
 
     Logout deletes the row; a password change deletes the account's other rows; a password reset,
@@ -99,7 +99,7 @@ class UserSession(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTC, index=True)  # retention deletes by it
 
 
-class LoginThrottle(db.Model):
+class LoginThrottle(Model):
     """Recent wrong passwords under one key (an account tried from unknown browsers, or one device cookie).
 
     `key` is a SHA-256 of the scope and value, so no address or email is stored. See
@@ -113,7 +113,7 @@ class LoginThrottle(db.Model):
     last_failure_at: Mapped[datetime] = mapped_column(UTC, index=True)
 
 
-class PasswordReset(db.Model):
+class PasswordReset(Model):
     """A 비밀번호 찾기 link: single use, valid 30 minutes; only a hash of its token is stored."""
 
     __tablename__ = "password_resets"
@@ -126,7 +126,7 @@ class PasswordReset(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTC)
 
 
-class SignupRequest(db.Model):
+class SignupRequest(Model):
     """A sign-up waiting for its email link: no User exists until the address's owner opens it.
 
     `browser_hash` names the browser that filled in the form (a nonce kept in its session):
@@ -149,7 +149,7 @@ class SignupRequest(db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTC)
 
 
-class Category(db.Model):
+class Category(Model):
     __tablename__ = "categories"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -161,7 +161,7 @@ class Category(db.Model):
     products: Mapped[list["Product"]] = relationship(back_populates="category", order_by="Product.position")
 
 
-class Product(db.Model):
+class Product(Model):
     __tablename__ = "products"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -191,7 +191,7 @@ class Product(db.Model):
         return [p for p in self.plans if p.active]
 
 
-class Plan(db.Model):
+class Plan(Model):
     __tablename__ = "plans"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -206,7 +206,7 @@ class Plan(db.Model):
     product: Mapped[Product] = relationship(back_populates="plans")
 
 
-class BillingKey(db.Model):
+class BillingKey(Model):
     """A card registered through Toss. The billing key itself is only ever stored sealed."""
 
     __tablename__ = "billing_keys"
@@ -236,7 +236,7 @@ class BillingKey(db.Model):
         return f"{self.card_company} {self.card_number_masked}".strip()
 
 
-class Subscription(db.Model):
+class Subscription(Model):
     __tablename__ = "subscriptions"
     __table_args__ = (Index("ix_subscriptions_due", "status", "next_charge_at"),)
 
@@ -270,7 +270,7 @@ class Subscription(db.Model):
     charges: Mapped[list["Charge"]] = relationship(back_populates="subscription", order_by="Charge.period_start")
 
 
-class Charge(db.Model):
+class Charge(Model):
     """What is owed for one subscription period; at most one per period, amount fixed at creation."""
 
     __tablename__ = "charges"
@@ -296,7 +296,7 @@ class Charge(db.Model):
     attempts: Mapped[list["Attempt"]] = relationship(back_populates="charge", order_by="Attempt.id")
 
 
-class Attempt(db.Model):
+class Attempt(Model):
     """One call to Toss that may move money; committed before the call is made."""
 
     __tablename__ = "attempts"
@@ -326,7 +326,7 @@ class Attempt(db.Model):
     refunds: Mapped[list["Refund"]] = relationship(back_populates="attempt", order_by="Refund.id")
 
 
-class Refund(db.Model):
+class Refund(Model):
     """A refund (Toss cancel) of a paid Attempt; committed as 'sending' before Toss is called."""
 
     __tablename__ = "refunds"
@@ -348,7 +348,7 @@ class Refund(db.Model):
     requested_by: Mapped[User | None] = relationship()
 
 
-class AuditLog(db.Model):
+class AuditLog(Model):
     """Append-only record of every opening of a billing key, admin view of personal data and admin action
     on a customer (kept at least two years)."""
 
@@ -368,7 +368,7 @@ class AuditLog(db.Model):
     user_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
-class Consent(db.Model):
+class Consent(Model):
     """A consent given or refused, with what was shown: checkout terms, auto-renewal, price rise, trial conversion."""
 
     __tablename__ = "consents"
@@ -384,7 +384,7 @@ class Consent(db.Model):
     at: Mapped[datetime] = mapped_column(UTC)
 
 
-class PriceChange(db.Model):
+class PriceChange(Model):
     """A rise in what one subscription pays (a plan price, the end of a discount, a trial's first paid period).
 
     It is charged only with the shopper's separate consent given within the 30 days before
@@ -423,7 +423,7 @@ class PriceChange(db.Model):
     consent: Mapped[Consent | None] = relationship()
 
 
-class CheckoutIntent(db.Model):
+class CheckoutIntent(Model):
     """What the shopper saw and agreed to before Toss's window opened; the success handler charges this."""
 
     __tablename__ = "checkout_intents"
@@ -442,7 +442,7 @@ class CheckoutIntent(db.Model):
     auth_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # refuses a replayed authKey
 
 
-class Order(db.Model):
+class Order(Model):
     """A one-time purchase of a plan with interval 'once', paid through Toss's payment window.
 
     `order_id` is the orderId sent to Toss ([A-Za-z0-9_-]{6,64}, random, unique); `amount_won`
@@ -479,7 +479,7 @@ class Order(db.Model):
     attempts: Mapped[list[Attempt]] = relationship(back_populates="order", order_by="Attempt.id")
 
 
-class WebhookEvent(db.Model):
+class WebhookEvent(Model):
     __tablename__ = "webhook_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -492,7 +492,7 @@ class WebhookEvent(db.Model):
     processed_at: Mapped[datetime | None] = mapped_column(UTC)
 
 
-class EmailMessage(db.Model):
+class EmailMessage(Model):
     """The outbox: every notice (email or SMS) as a row; `dedup_key` makes one event one message."""
 
     __tablename__ = "email_messages"
@@ -513,7 +513,7 @@ class EmailMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTC)
 
 
-class Reconciliation(db.Model):
+class Reconciliation(Model):
     """One Korean day of Toss's transactions compared with our records (대사); one row per day.
 
     Written by `billing/toss_sync/reconciliation.py`; running a day again updates this row in place.
@@ -556,7 +556,7 @@ class Reconciliation(db.Model):
         return self.our_paid_won - self.our_refunded_won
 
 
-class ReconciliationItem(db.Model):
+class ReconciliationItem(Model):
     """One difference a reconciliation found: recorded from Toss (fixed) or flagged (for a person).
 
     `ref` names what differs (Toss's transactionKey, or our orderId when Toss has nothing); one
