@@ -61,7 +61,7 @@ def keys_purge_unused() -> None:
     from storefront.billing.wallet.cards import release_unused_cards
 
     found = services()
-    released = release_unused_cards(db.session, toss=found.toss, vault=found.vault, clock=found.clock)
+    released = release_unused_cards(db.session(), toss=found.toss, vault=found.vault, clock=found.clock)
     click.echo(f"destroyed {released} billing key(s) that no live subscription uses")
 
 
@@ -73,10 +73,10 @@ def create_admin(email: str, name: str, password: str) -> None:
     """Create an admin account (or make an existing account admin)."""
     from storefront import accounts
 
-    user = accounts.find_by_email(db.session, email)
+    user = accounts.find_by_email(db.session(), email)
     if user is None:
         user = accounts.create_user(
-            db.session,
+            db.session(),
             accounts.NewUser(email=email, password=password, name=name, is_admin=True),
             now=services().clock.now(),
             cheap_hash=current_app.config["STOREFRONT"].password_hash_cheap,
@@ -114,7 +114,7 @@ def seed_demo(
     domain = config.business.email.rpartition("@")[2] or "example.com"
     try:
         lines = run(
-            db.session,
+            db.session(),
             now=services().clock.now(),
             cheap_hash=config.password_hash_cheap,
             admin_email=admin_email or f"admin@{domain}",
@@ -183,7 +183,7 @@ def billing_run_due(dry_run: bool, as_of: str | None, sync: bool) -> None:
     if queue is None:
         raise click.ClickException("REDIS_URL is not set: there is no queue for the charges (use --sync to charge here)")
     try:
-        result = jobs.sweep_due(db.session, queue, now=now, as_of=moment.isoformat() if moment else None,
+        result = jobs.sweep_due(db.session(), queue, now=now, as_of=moment.isoformat() if moment else None,
                                 alive_within=jobs.alive_within(config))
     except RedisError as exc:
         raise _redis_hint(exc, " or use --sync") from None
@@ -205,15 +205,15 @@ def _print_due(now: datetime) -> None:
     from storefront.billing.recurring import periods
     from storefront.models import Subscription
 
-    due = jobs.due_periods(db.session, now)
+    due = jobs.due_periods(db.session(), now)
     click.echo(f"{len(due)} subscription(s) due as of {_kst(now)} (dry run: nothing is charged)")
     if not due:
         return
     click.echo(f"{'id':>6}  {'email':<32} {'amount':>12}  {'due':<20} note")
     for item in due:
         sub = db.session.get(Subscription, item.subscription_id)
-        pending = periods.pending_charge(db.session, sub.id)
-        verdict = consent.gate(db.session, sub, now=now) if pending is None else None
+        pending = periods.pending_charge(db.session(), sub.id)
+        verdict = consent.gate(db.session(), sub, now=now) if pending is None else None
         amount = (pending.amount_won if pending is not None
                   else verdict.change.new_amount_won if verdict.decision == "agreed" else sub.amount_won)
         note = _consent_note(verdict) or _due_note(sub, pending)
@@ -234,7 +234,7 @@ def _consent_note(verdict) -> str:
 def _due_note(sub: Subscription, pending: Charge | None) -> str:
     from storefront.billing.recurring import periods
 
-    if pending is not None and periods.open_attempt(db.session, pending.id) is not None:
+    if pending is not None and periods.open_attempt(db.session(), pending.id) is not None:
         return "a charge is in flight or unknown: reconcile settles it first"
     if sub.cancel_at_period_end:
         return "canceled at period end: ends, not charged"
@@ -250,10 +250,10 @@ def _charge_due_here(now: datetime, moment: datetime | None) -> None:
 
     config, found = current_app.config["STOREFRONT"], services()
     clock = FixedClock(moment) if moment is not None else found.clock
-    due = jobs.due_periods(db.session, now)
+    due = jobs.due_periods(db.session(), now)
     outcomes: dict[str, int] = {}
     for item in due:
-        result = charging.charge_period(db.session, item.subscription_id, toss=found.toss, vault=found.vault,
+        result = charging.charge_period(db.session(), item.subscription_id, toss=found.toss, vault=found.vault,
                                         notifier=found.notifier, clock=clock, config=config)
         outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
         click.echo(f"subscription {item.subscription_id}: {result.outcome}"
@@ -268,7 +268,7 @@ def _send_notices_here(clock: Any) -> None:
     notifier = services().notifier
     sent = 0
     while True:
-        count = notifier.deliver_pending(db.session, now=clock.now())
+        count = notifier.deliver_pending(db.session(), now=clock.now())
         sent += count
         if count < 100:
             break
@@ -288,7 +288,7 @@ def billing_reconcile(as_of: str | None) -> None:
     moment = _as_of(as_of)
     config, found = current_app.config["STOREFRONT"], services()
     clock = FixedClock(moment) if moment is not None else found.clock
-    results = charging.reconcile(db.session, toss=found.toss, vault=found.vault, notifier=found.notifier,
+    results = charging.reconcile(db.session(), toss=found.toss, vault=found.vault, notifier=found.notifier,
                                  clock=clock, config=config,
                                  older_than=timedelta(seconds=config.reconcile_grace_seconds))
     for item in results:
@@ -321,7 +321,7 @@ def billing_reconcile_day(day: str | None) -> None:
         raise click.UsageError(f"--date: {day!r} is not a date like 2026-03-10") from None
     if target > found.clock.now().astimezone(KST).date():
         raise click.UsageError(f"--date: {target} has not happened yet in Korea")
-    row = reconciliation.reconcile_day(db.session, target, toss=found.toss, clock=found.clock)
+    row = reconciliation.reconcile_day(db.session(), target, toss=found.toss, clock=found.clock)
     click.echo(f"{target} (KST): {row.status}")
     if row.error:
         raise click.ClickException(row.error)

@@ -48,7 +48,7 @@ def show_message(message_id: int) -> None:
 def deliver(limit: int) -> None:
     """Deliver queued messages now, in this process (what the worker's sweep does)."""
     found = services()
-    count = found.notifier.deliver_pending(db.session, now=found.clock.now(), limit=limit)
+    count = found.notifier.deliver_pending(db.session(), now=found.clock.now(), limit=limit)
     click.echo(f"delivered {count} message(s)")
 
 

@@ -35,7 +35,7 @@ def _change_or_404(token: str) -> PriceChange:
     if not _TOKEN.match(token):
         abort(404)
     try:
-        return consent.find(db.session, token, user_id=current_user.id)
+        return consent.find(db.session(), token, user_id=current_user.id)
     except consent.UnknownChange:
         abort(404)
 
@@ -64,7 +64,7 @@ def answer(token: str):
         return redirect(url_for(".page", token=change.token))
     svc = services()
     try:
-        consent.record_answer(db.session, change.token, form.decision.data, user_id=current_user.id, ip=client_ip(),
+        consent.record_answer(db.session(), change.token, form.decision.data, user_id=current_user.id, ip=client_ip(),
                               now=svc.clock.now(), notifier=svc.notifier)
     except consent.ConsentError as exc:
         db.session.rollback()

@@ -73,7 +73,7 @@ def _one_time_plan_or_404(plan_id: int) -> Plan:
 
 
 def _own_order_or_404(order_id: str) -> Order:
-    order = orders.order_for_user(db.session, order_id, current_user.id)
+    order = orders.order_for_user(db.session(), order_id, current_user.id)
     if order is None:
         abort(404)  # someone else's order looks exactly like no order
     return order
@@ -87,7 +87,7 @@ def buy(plan_id: int):
         return redirect(url_for("auth.signup", next=request.path))
     form = BuyForm()
     if form.validate_on_submit():
-        order = orders.create_order(db.session, user=current_user, plan=plan, text_version=CONSENT_VERSION,
+        order = orders.create_order(db.session(), user=current_user, plan=plan, text_version=CONSENT_VERSION,
                                     ip=client_ip(), clock=services().clock)
         pay_url = url_for(".pay", order_id=order.order_id)
         if request.accept_mimetypes.best == "application/json":
@@ -104,7 +104,7 @@ def buy(plan_id: int):
 def pay(order_id: str):
     """The pay page: its button opens Toss's payment window for this order (static/js/payment.js)."""
     order = _own_order_or_404(order_id)
-    if orders.current_state(db.session, order, clock=services().clock).state != "pending":
+    if orders.current_state(db.session(), order, clock=services().clock).state != "pending":
         return redirect(url_for(".detail", order_id=order.order_id))
     config = current_app.config["STOREFRONT"]
     params = _payment_params(order)
@@ -131,7 +131,7 @@ def detail(order_id: str):
     """The order's page: complete, failed, expired, or 확인 중 (asking Toss again when an answer was lost)."""
     order = _own_order_or_404(order_id)
     svc = services()
-    outcome = orders.settle_order(db.session, order, toss=svc.toss, notifier=svc.notifier, clock=svc.clock)
+    outcome = orders.settle_order(db.session(), order, toss=svc.toss, notifier=svc.notifier, clock=svc.clock)
     if outcome.state == "pending":
         return redirect(url_for(".pay", order_id=order_id))
     return _render_outcome(outcome)
@@ -142,7 +142,7 @@ def detail(order_id: str):
 def confirm_withdraw(order_id: str):
     """청약철회's one confirmation page for a paid order, or why it cannot be done here."""
     order = _own_order_or_404(order_id)
-    cooling = cooling_off.for_order(db.session, order, now=services().clock.now())
+    cooling = cooling_off.for_order(db.session(), order, now=services().clock.now())
     return render_template("cooling_off/confirm.html", cooling=cooling, product=order.plan.product, plan=order.plan,
                            order=order, action=url_for(".withdraw", order_id=order.order_id),
                            back=url_for(".detail", order_id=order.order_id), form=ActionForm())
@@ -157,7 +157,7 @@ def withdraw(order_id: str):
         abort(400)
     svc = services()
     try:
-        result = cooling_off.withdraw_order(db.session, user=current_user, order_pk=order.id, toss=svc.toss,
+        result = cooling_off.withdraw_order(db.session(), user=current_user, order_pk=order.id, toss=svc.toss,
                                             notifier=svc.notifier, clock=svc.clock)
     except ActionRefused as exc:
         db.session.rollback()
@@ -180,10 +180,10 @@ def payment_success():
     if refusal is not None:
         return refusal
     svc = services()
-    if orders.current_state(db.session, order, clock=svc.clock).state == "pending":
+    if orders.current_state(db.session(), order, clock=svc.clock).state == "pending":
         return render_template("orders/processing.html", order=order, form=ConfirmForm())
     # a reload: the outcome (an answer Toss's confirm lost is asked for again, as on the order page)
-    return _render_outcome(orders.settle_order(db.session, order, toss=svc.toss, notifier=svc.notifier,
+    return _render_outcome(orders.settle_order(db.session(), order, toss=svc.toss, notifier=svc.notifier,
                                                clock=svc.clock))
 
 
@@ -196,7 +196,7 @@ def confirm_payment():
         return refusal
     svc = services()
     try:
-        outcome = orders.confirm_order(db.session, order, payment_key=params.payment_key,
+        outcome = orders.confirm_order(db.session(), order, payment_key=params.payment_key,
                                        amount_won=params.amount_won, toss=svc.toss, notifier=svc.notifier,
                                        clock=svc.clock)
     except orders.AmountMismatch:
@@ -231,9 +231,9 @@ def payment_fail():
     order = None
     if current_user.is_authenticated:
         order_id = request.args.get("orderId") or request.args.get("order")
-        order = orders.order_for_user(db.session, order_id, current_user.id)
+        order = orders.order_for_user(db.session(), order_id, current_user.id)
     can_retry = order is not None and orders.current_state(
-        db.session, order, clock=services().clock).state == "pending"
+        db.session(), order, clock=services().clock).state == "pending"
     return render_template("orders/payment_fail.html", code=code, toss_message=toss_message,
                            explanation=orders.failure_message(code), order=order, can_retry=can_retry)
 
@@ -242,9 +242,9 @@ def _render_outcome(outcome: orders.OrderOutcome):
     order = db.session.get(Order, outcome.order_pk)
     if outcome.state in ("paid", "canceled"):
         return render_template("orders/complete.html", order=order,
-                               refunded_won=orders.refunded_won(db.session, order),
+                               refunded_won=orders.refunded_won(db.session(), order),
                                attempt=orders.confirm_attempt(order),
-                               cooling=cooling_off.for_order(db.session, order, now=services().clock.now()))
+                               cooling=cooling_off.for_order(db.session(), order, now=services().clock.now()))
     if outcome.state in ("checking", "pending"):
         return render_template("orders/checking.html", order=order)
     return render_template("orders/failed.html", order=order, message=outcome.message)

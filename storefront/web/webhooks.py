@@ -42,7 +42,7 @@ def toss():
         return jsonify(status="forbidden"), 403
     body, complete = _read_body()
     try:
-        event, new = webhook_events.record(db.session, transmission_id=request.headers.get(TRANSMISSION_HEADER),
+        event, new = webhook_events.record(db.session(), transmission_id=request.headers.get(TRANSMISSION_HEADER),
                                            body=body, now=services().clock.now(), complete=complete)
     except SQLAlchemyError:
         current_app.logger.exception("webhook delivery could not be recorded")
@@ -78,7 +78,7 @@ def dispatch(event: WebhookEvent) -> WebhookEvent:
 def process_safely(event_id: int) -> WebhookEvent | None:
     """Act on a recorded event now (the admin's 다시 처리); a failure marks it 'error' instead of raising."""
     svc = services()
-    return webhook_events.process_safely(db.session, event_id, toss=svc.toss, clock=svc.clock)
+    return webhook_events.process_safely(db.session(), event_id, toss=svc.toss, clock=svc.clock)
 
 
 def _read_body() -> tuple[bytes, bool]:

@@ -57,22 +57,22 @@ def change_password():
         found = services()
         now = found.clock.now()
         key = throttle.current_password_key(user.id)
-        waiting = throttle.wait(db.session, key, now=now)
+        waiting = throttle.wait(db.session(), key, now=now)
         if waiting:
             wait_words = in_words(waiting)
             form.current_password.errors.append(f"잘못 입력한 횟수가 많아 {wait_words} 후에 다시 시도할 수 있습니다.")
         elif not accounts.check_password(user, form.current_password.data):
-            throttle.record_failure(db.session, key, now=now)
+            throttle.record_failure(db.session(), key, now=now)
             db.session.commit()
             form.current_password.errors.append("현재 비밀번호가 올바르지 않습니다.")
         elif form.new_password.data == form.current_password.data:
             form.new_password.errors.append("현재 비밀번호와 다른 비밀번호를 정해 주세요.")
         else:
-            throttle.clear(db.session, key)
+            throttle.clear(db.session(), key)
             accounts.set_password(user, form.new_password.data,
                                   cheap_hash=current_app.config["STOREFRONT"].password_hash_cheap)
-            ended = sessions.end_all(db.session, user.id, keep=user.session_token)
-            ids = reset.password_changed_notice(db.session, user, now=now, notifier=found.notifier,
+            ended = sessions.end_all(db.session(), user.id, keep=user.session_token)
+            ids = reset.password_changed_notice(db.session(), user, now=now, notifier=found.notifier,
                                                 forgot_url=site_link("auth.forgot_password"), ended_elsewhere=True)
             db.session.commit()
             enqueue_notices(ids)

@@ -48,14 +48,14 @@ def _checked_form() -> None:
 @login_required
 def overview():
     now = services().clock.now()
-    subs = queries.subscriptions_of(db.session, current_user.id)
+    subs = queries.subscriptions_of(db.session(), current_user.id)
     withdrawable = {sub.id: offer for sub in subs
-                    if (offer := cooling_off.for_subscription(db.session, sub, now=now)).allowed}
+                    if (offer := cooling_off.for_subscription(db.session(), sub, now=now)).allowed}
     return render_template("account/overview.html", user=current_user, subscriptions=subs, withdrawable=withdrawable,
-                           period_refunds=refund_notices.period_refunds(db.session, subs),
-                           payments=queries.payments_of(db.session, current_user.id),
-                           orders=queries.orders_of(db.session, current_user.id), order_label=queries.order_label,
-                           consent_changes=consent.open_changes_for_user(db.session, current_user.id, now=now),
+                           period_refunds=refund_notices.period_refunds(db.session(), subs),
+                           payments=queries.payments_of(db.session(), current_user.id),
+                           orders=queries.orders_of(db.session(), current_user.id), order_label=queries.order_label,
+                           consent_changes=consent.open_changes_for_user(db.session(), current_user.id, now=now),
                            status_label=queries.status_label, form=ActionForm(), now=now)
 
 
@@ -64,14 +64,14 @@ def overview():
 def confirm_cancel(subscription_id: int):
     sub = _own_or_404(subscription_id)
     now = services().clock.now()
-    offer = subscriptions.refund_offer(db.session, sub, now=now)
+    offer = subscriptions.refund_offer(db.session(), sub, now=now)
     if sub.status in ("canceled", "unpaid") or (sub.cancel_at_period_end and offer is None):
         flash("이미 해지되었거나 해지 예정인 구독입니다.", "info")
         return redirect(url_for("account.overview"))
     ends_now = sub.status in ("incomplete", "past_due")
     access_until = sub.current_period_end or sub.trial_end_at or sub.next_charge_at
     return render_template("account/cancel.html", sub=sub, ends_now=ends_now, access_until=access_until,
-                           offer=offer, cooling=cooling_off.for_subscription(db.session, sub, now=now),
+                           offer=offer, cooling=cooling_off.for_subscription(db.session(), sub, now=now),
                            form=ActionForm())
 
 
@@ -80,7 +80,7 @@ def _cancel(action, subscription_id: int):
     _checked_form()
     found = services()
     try:
-        result = action(db.session, user=current_user, subscription_id=subscription_id, toss=found.toss,
+        result = action(db.session(), user=current_user, subscription_id=subscription_id, toss=found.toss,
                         vault=found.vault, notifier=found.notifier, clock=found.clock, config=_config(),
                         ip=client_ip())
     except ActionRefused as exc:
@@ -135,7 +135,7 @@ def _cancel_now_message(result: subscriptions.CancelResult) -> tuple[str, str]:
 def confirm_withdraw(subscription_id: int):
     """청약철회's one confirmation page: what is refunded and what ends; or why it cannot be done here."""
     sub = _own_or_404(subscription_id)
-    cooling = cooling_off.for_subscription(db.session, sub, now=services().clock.now())
+    cooling = cooling_off.for_subscription(db.session(), sub, now=services().clock.now())
     return render_template("cooling_off/confirm.html", cooling=cooling, product=sub.plan.product, plan=sub.plan,
                            subscription=sub, action=url_for("account.withdraw", subscription_id=sub.id),
                            back=url_for("account.overview"), form=ActionForm())
@@ -148,7 +148,7 @@ def withdraw(subscription_id: int):
     _checked_form()
     found = services()
     try:
-        result = cooling_off.withdraw_subscription(db.session, user=current_user, subscription_id=subscription_id,
+        result = cooling_off.withdraw_subscription(db.session(), user=current_user, subscription_id=subscription_id,
                                                    toss=found.toss, vault=found.vault, notifier=found.notifier,
                                                    clock=found.clock, ip=client_ip())
     except ActionRefused as exc:
@@ -167,7 +167,7 @@ def resume_subscription(subscription_id: int):
     _checked_form()
     found = services()
     try:
-        sub = subscriptions.resume_subscription(db.session, user=current_user, subscription_id=subscription_id,
+        sub = subscriptions.resume_subscription(db.session(), user=current_user, subscription_id=subscription_id,
                                                 notifier=found.notifier, clock=found.clock)
     except ActionRefused as exc:
         db.session.rollback()
@@ -182,7 +182,7 @@ def resume_subscription(subscription_id: int):
 def change_card(subscription_id: int):
     _checked_form()
     try:
-        intent = checkout.begin_card_change(db.session, user=current_user, subscription_id=subscription_id,
+        intent = checkout.begin_card_change(db.session(), user=current_user, subscription_id=subscription_id,
                                             now=services().clock.now())
     except ActionRefused as exc:
         db.session.rollback()
@@ -198,7 +198,7 @@ def change_plan(subscription_id: int):
     if sub.status not in subscriptions.PLAN_CHANGEABLE:
         flash("지금은 요금제를 바꿀 수 없는 구독입니다.", "error")
         return redirect(url_for("account.overview"))
-    options = subscriptions.plan_options(db.session, sub, billing_hour_kst=_config().billing_hour_kst)
+    options = subscriptions.plan_options(db.session(), sub, billing_hour_kst=_config().billing_hour_kst)
     form = ChangePlanForm()
     form.plan_id.choices = [(o.plan_id, o.name) for o in options]
     error = None
@@ -206,7 +206,7 @@ def change_plan(subscription_id: int):
         found = services()
         try:
             change = subscriptions.change_plan(
-                db.session, user=current_user, subscription_id=sub.id, plan_id=form.plan_id.data, ip=client_ip(),
+                db.session(), user=current_user, subscription_id=sub.id, plan_id=form.plan_id.data, ip=client_ip(),
                 notifier=found.notifier, clock=found.clock, config=_config(), terms_version=TERMS_VERSION)
         except ActionRefused as exc:
             db.session.rollback()
@@ -238,7 +238,7 @@ def delete_account():
     if form.validate_on_submit():
         found = services()
         try:
-            withdrawal.delete_account(db.session, user=current_user, password=form.password.data, toss=found.toss,
+            withdrawal.delete_account(db.session(), user=current_user, password=form.password.data, toss=found.toss,
                                       vault=found.vault, clock=found.clock, ip=client_ip())
         except ActionRefused as exc:
             db.session.rollback()
@@ -248,7 +248,7 @@ def delete_account():
             flash("회원 탈퇴가 완료되었습니다. 개인정보와 등록한 카드 정보를 삭제했으며, 법령에 따라 보관해야 하는 거래 기록만 "
                   "보관 기간 동안 남겨 둡니다. 그동안 이용해 주셔서 감사합니다.", "success")
             return redirect(url_for("shop.home"))
-    blocking = withdrawal.blocking_subscriptions(db.session, current_user.id)
+    blocking = withdrawal.blocking_subscriptions(db.session(), current_user.id)
     status = 200 if not form.is_submitted() else 400
     return render_template("account/delete.html", form=form, error=error, blocking=blocking,
                            status_label=queries.status_label), status

@@ -25,11 +25,11 @@ def audit():
     except BadFilter as exc:
         flash(f"조건을 확인해 주세요. {exc}", "error")
         flt = report_exports.AuditFilter()
-    page = queries.paginate(db.session, report_exports.audit_statement(flt), _page())
+    page = queries.paginate(db.session(), report_exports.audit_statement(flt), _page())
     _log_access("admin_view_audit", f"감사 기록 조회 ({describe_audit_filter(flt)}, {page.page}쪽)")
     return render_template("admin/audit.html", page=page, flt=flt, args=request.args.to_dict(),
                            actions=sorted(LABELS["audit_action"].items(), key=lambda item: item[1]),
-                           actors=queries.actor_emails(db.session, [row.actor_id for row in page.items]))
+                           actors=queries.actor_emails(db.session(), [row.actor_id for row in page.items]))
 
 
 @bp.get("/audit.csv")
@@ -41,4 +41,4 @@ def export_audit():
         flash(f"내보내지 못했습니다. {exc}", "error")
         return redirect(url_for(".audit"))
     _log_access("admin_export_audit", f"감사 기록 CSV 내보내기 ({describe_audit_filter(flt)})")
-    return csv_response(report_exports.audit_log(db.session, flt, LABELS))
+    return csv_response(report_exports.audit_log(db.session(), flt, LABELS))

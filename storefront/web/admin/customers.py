@@ -22,7 +22,7 @@ def end_sessions(user_id: int):
     user = _get_or_404(User, user_id)
     if ActionForm().validate_on_submit():
         admin_id = current_user.id
-        ended = sessions.end_all(db.session, user.id)
+        ended = sessions.end_all(db.session(), user.id)
         db.session.add(AuditLog(at=services().clock.now(), actor_type="admin", actor_id=admin_id,
                                 action="admin_end_sessions", reason=f"회원 #{user.id} 로그인 세션 {ended}개 종료",
                                 ip=client_ip()[:64], user_id=user.id))

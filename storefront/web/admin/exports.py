@@ -102,7 +102,7 @@ def export_payments():
         return _refused(exc, ".accounting")
     _log_access("admin_export_payments", f"결제·환불 내역 CSV 내보내기 (기간={flt.period.suffix()}, "
                                          f"구분={flt.kind or '전체'}, 검색={flt.email or '-'})")
-    return csv_response(exports.payments(db.session, flt))
+    return csv_response(exports.payments(db.session(), flt))
 
 
 @bp.get("/subscriptions.csv")
@@ -114,7 +114,7 @@ def export_subscriptions():
         return _refused(exc, ".subscriptions")
     email = _text("q")
     _log_access("admin_export_subscriptions", f"구독 목록 CSV 내보내기 (상태={status or '전체'}, 검색={email or '-'})")
-    return csv_response(exports.subscriptions(db.session, status, email, LABELS))
+    return csv_response(exports.subscriptions(db.session(), status, email, LABELS))
 
 
 @bp.get("/customers.csv")
@@ -122,7 +122,7 @@ def export_subscriptions():
 def export_customers():
     email = _text("q")
     _log_access("admin_export_customers", f"회원 목록 CSV 내보내기 (검색={email or '-'})")
-    return csv_response(exports.customers(db.session, email))
+    return csv_response(exports.customers(db.session(), email))
 
 
 @bp.get("/refunds.csv")
@@ -133,7 +133,7 @@ def export_refunds():
     except BadFilter as exc:
         return _refused(exc, ".refunds")
     _log_access("admin_export_refunds", f"환불 목록 CSV 내보내기 (상태={status or '전체'})")
-    return csv_response(exports.refunds(db.session, status, LABELS))
+    return csv_response(exports.refunds(db.session(), status, LABELS))
 
 
 def describe_audit_filter(flt: exports.AuditFilter) -> str:
@@ -160,7 +160,7 @@ def _year(now) -> int:
 def accounting():
     now = services().clock.now()
     year = _year(now)
-    return render_template("admin/accounting.html", summary=vat.year_summary(db.session, year, now=now), year=year,
+    return render_template("admin/accounting.html", summary=vat.year_summary(db.session(), year, now=now), year=year,
                            years=list(range(Month.of(now).year, Month.of(now).year - 6, -1)))
 
 
@@ -172,7 +172,7 @@ VAT_HEADER = ("기간", "구분", "결제 건수", "취소 건수", "공급가�
 def export_vat():
     now = services().clock.now()
     year = _year(now)
-    summary = vat.year_summary(db.session, year, now=now)
+    summary = vat.year_summary(db.session(), year, now=now)
     lines = [("월", m) for m in summary.months] + [("분기", q) for q in summary.quarters] + [("연간", summary.total)]
     rows = ((line.label, kind, line.payments, line.cancels, line.supplied_won, line.vat_won, line.total_won)
             for kind, line in lines)

@@ -30,7 +30,7 @@ from storefront.web.admin.views import _log_access, _page, admin_required, bp
 def reconcile_payments():
     if ActionForm().validate_on_submit():
         svc = services()
-        results = charging.reconcile(db.session, toss=svc.toss, vault=svc.vault, notifier=svc.notifier,
+        results = charging.reconcile(db.session(), toss=svc.toss, vault=svc.vault, notifier=svc.notifier,
                                      clock=svc.clock, config=current_app.config["STOREFRONT"])
         flash(reconcile_message([r.outcome for r in results]), "info")
     return _back()
@@ -54,7 +54,7 @@ def reconcile_message(outcomes: list[str]) -> str:
 def settle_orders():
     if ActionForm().validate_on_submit():
         svc = services()
-        outcomes = order_service.settle_unknown_orders(db.session, toss=svc.toss, clock=svc.clock,
+        outcomes = order_service.settle_unknown_orders(db.session(), toss=svc.toss, clock=svc.clock,
                                                        notifier=svc.notifier)
         flash(settle_orders_message([o.state for o in outcomes]), "info")
     return _back()
@@ -73,8 +73,8 @@ def settle_orders_message(states: list[str]) -> str:
 def deliver_notices():
     if ActionForm().validate_on_submit():
         svc = services()
-        delivered = svc.notifier.deliver_pending(db.session, now=svc.clock.now())
-        waiting = queries.queued_notices(db.session)
+        delivered = svc.notifier.deliver_pending(db.session(), now=svc.clock.now())
+        waiting = queries.queued_notices(db.session())
         message = f"대기 중인 알림 {delivered}건을 보냈습니다. 남은 발송 대기 {waiting}건."
         if waiting:
             message += " 보내지 못한 알림의 오류는 발송함에서 확인하세요."
@@ -96,6 +96,6 @@ def _back():
 @admin_required
 def attempts():
     status = request.args.get("status") or None
-    page = queries.paginate(db.session, queries.attempts(status), _page())
+    page = queries.paginate(db.session(), queries.attempts(status), _page())
     _log_access("admin_list_attempts", f"결제 시도 목록 조회 (상태={status or '전체'}, {page.page}쪽)")
     return render_template("admin/attempts.html", page=page, status=status, statuses=queries.ATTEMPT_STATUSES)

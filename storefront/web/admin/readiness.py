@@ -71,7 +71,7 @@ class Report:
 def run_checks() -> Report:
     config: Config = current_app.config["STOREFRONT"]
     now = services().clock.now()
-    session = db.session
+    session = db.session()
     app = current_app._get_current_object()
     reviewer = readiness.reviewer(session, config)
     plan_id = _first_subscription_plan(session)

@@ -59,7 +59,7 @@ def _reconciliation_labels() -> dict:
 @bp.get("/reconciliation")
 @admin_required
 def reconciliation_days():
-    page = queries.paginate(db.session, select(Reconciliation).order_by(Reconciliation.day.desc()), _page())
+    page = queries.paginate(db.session(), select(Reconciliation).order_by(Reconciliation.day.desc()), _page())
     form = ReconcileDayForm(data={"day": _yesterday()}, formdata=None)
     return render_template("admin/reconciliation.html", page=page, form=form, yesterday=_yesterday())
 
@@ -76,7 +76,7 @@ def reconciliation_run():
         flash(f"{day:%Y-%m-%d}은(는) 아직 오지 않은 날입니다. 오늘까지만 대사할 수 있습니다.", "error")
         return redirect(url_for(".reconciliation_days"))
     svc = services()
-    row = reconciliation_service.reconcile_day(db.session, day, toss=svc.toss, clock=svc.clock)
+    row = reconciliation_service.reconcile_day(db.session(), day, toss=svc.toss, clock=svc.clock)
     flash(_run_message(row), "error" if row.status == "failed" else "info")
     return redirect(url_for(".reconciliation_day", day=row.day.isoformat()))
 

@@ -46,14 +46,14 @@ def _suggestion(attempt: Attempt) -> subscription_service.RefundOffer | None:
     """The terms' pro-rata refund of this payment if the subscription ended today, when that applies."""
     if attempt.charge is None:
         return None
-    offer = subscription_service.refund_offer(db.session, attempt.charge.subscription, now=services().clock.now())
+    offer = subscription_service.refund_offer(db.session(), attempt.charge.subscription, now=services().clock.now())
     return offer if offer is not None and offer.attempt_id == attempt.id and offer.refund_won > 0 else None
 
 
 def _page_for(attempt: Attempt, form: RefundForm, template: str = "admin/refund.html", status: int = 200):
     pending = sum(r.amount_won for r in attempt.refunds if r.status in ("sending", "unknown"))
     return render_template(template, attempt=attempt, form=form, suggestion=_suggestion(attempt),
-                           refundable=refund_service.refundable_won(db.session, attempt),
+                           refundable=refund_service.refundable_won(db.session(), attempt),
                            refunded=refund_service.refunded_done_won(attempt), pending=pending), status
 
 
@@ -73,7 +73,7 @@ def refund(attempt_id: int):
         return _page_for(attempt, form, status=400)
     if step == "edit":
         return _page_for(attempt, form)
-    refundable = refund_service.refundable_won(db.session, attempt)
+    refundable = refund_service.refundable_won(db.session(), attempt)
     if form.amount_won.data > refundable:
         form.amount_won.errors.append(f"환불 가능 금액({refundable:,}원)을 넘을 수 없습니다.")
         return _page_for(attempt, form, status=400)
@@ -95,7 +95,7 @@ def _request_refund(attempt: Attempt, form: RefundForm) -> Refund | None:
             audit_row("admin_refund", f"결제 시도 #{attempt.id} ({attempt.order_id}) {form.amount_won.data:,}원 환불 요청: "
                                       f"{form.reason.data.strip()}", subscription_id=sub_id, user_id=user_id)
         return refund_service.refund(
-            db.session, attempt.id, amount_won=form.amount_won.data, reason=form.reason.data,
+            db.session(), attempt.id, amount_won=form.amount_won.data, reason=form.reason.data,
             requested_by=current_user.id, idempotency_key=key, toss=svc.toss, clock=svc.clock)
     except refund_service.ExceedsRefundable as exc:
         form.amount_won.errors.append(f"환불 가능 금액({exc.refundable_won:,}원)을 넘을 수 없습니다.")
@@ -122,7 +122,7 @@ def _refund_message(row: Refund) -> tuple[str, str]:
 @admin_required
 def refunds():
     status = request.args.get("status") or None
-    page = queries.paginate(db.session, queries.refunds(status), _page())
+    page = queries.paginate(db.session(), queries.refunds(status), _page())
     return render_template("admin/refunds.html", page=page, status=status, statuses=queries.REFUND_STATUSES)
 
 
@@ -131,7 +131,7 @@ def refunds():
 def settle_refunds():
     if ActionForm().validate_on_submit():
         svc = services()
-        looked = refund_service.settle_unknown_refunds(db.session, toss=svc.toss, clock=svc.clock)
+        looked = refund_service.settle_unknown_refunds(db.session(), toss=svc.toss, clock=svc.clock)
         still = sum(1 for row in looked if row.status in ("unknown", "sending"))
         flash(f"결과 미확인 환불 {len(looked)}건을 토스페이먼츠에 조회했습니다 (아직 미확인 {still}건).", "info")
     return redirect(url_for(".refunds"))

@@ -43,17 +43,17 @@ def subscription_action(subscription_id: int, name: str):
         abort(404)
     sub = _subscription_or_404(subscription_id)
     svc = services()
-    if name not in admin_actions.available_actions(db.session, sub, now=svc.clock.now()):
+    if name not in admin_actions.available_actions(db.session(), sub, now=svc.clock.now()):
         flash("지금 이 구독에는 할 수 없는 조치입니다. 구독 상태를 다시 확인해 주세요.", "error")
         return _back(sub)
     form = ActionForm()
     if not form.validate_on_submit():
         return render_template("admin/subscription_action.html", sub=sub, name=name,
                                label=admin_actions.ACTIONS[name][1], form=form,
-                               offer=subscriptions.refund_offer(db.session, sub, now=svc.clock.now()),
+                               offer=subscriptions.refund_offer(db.session(), sub, now=svc.clock.now()),
                                access_until=consent.access_until(sub)), 400 if form.is_submitted() else 200
     actor = Actor("admin", current_user.id, client_ip())
-    admin_actions.record(db.session, name, sub, actor=actor, now=svc.clock.now())
+    admin_actions.record(db.session(), name, sub, actor=actor, now=svc.clock.now())
     try:
         category, message = PERFORM[name](sub, actor)
     except ActionRefused as exc:
@@ -71,10 +71,10 @@ def _deps() -> dict:
 
 def _retry(sub: Subscription, actor: Actor) -> tuple[str, str]:
     if sub.status == "incomplete":
-        result = checkout.retry_first_charge(db.session, user=sub.user, subscription_id=sub.id, ip=actor.ip,
+        result = checkout.retry_first_charge(db.session(), user=sub.user, subscription_id=sub.id, ip=actor.ip,
                                              actor=actor, **_deps())
     else:  # past due: charge the unpaid period now, as after a card change; the dunning schedule goes on
-        result = charging.retry_after_card_change(db.session, sub.id, actor=actor, customer_ip=None, **_deps())
+        result = charging.retry_after_card_change(db.session(), sub.id, actor=actor, customer_ip=None, **_deps())
     return charge_message(result)
 
 
@@ -95,14 +95,14 @@ def charge_message(result: ChargeResult) -> tuple[str, str]:
 
 def _resend(sub: Subscription, actor: Actor) -> tuple[str, str]:
     deps = _deps()
-    sent = admin_actions.resend_card_change_notice(db.session, subscription_id=sub.id, notifier=deps["notifier"],
+    sent = admin_actions.resend_card_change_notice(db.session(), subscription_id=sub.id, notifier=deps["notifier"],
                                                    clock=deps["clock"], config=deps["config"])
     enqueue_notices(sent.notice_ids)
     return "success", f"{sub.user.email}에게 결제 실패·카드 변경 안내를 다시 보냈습니다."
 
 
 def _cancel_at_period_end(sub: Subscription, actor: Actor) -> tuple[str, str]:
-    result = subscriptions.cancel_subscription(db.session, user=sub.user, subscription_id=sub.id, ip=actor.ip,
+    result = subscriptions.cancel_subscription(db.session(), user=sub.user, subscription_id=sub.id, ip=actor.ip,
                                                actor=actor, **_deps())
     enqueue_notices(result.notice_ids)
     if result.already:
@@ -114,13 +114,13 @@ def _cancel_at_period_end(sub: Subscription, actor: Actor) -> tuple[str, str]:
 
 def _resume(sub: Subscription, actor: Actor) -> tuple[str, str]:
     deps = _deps()
-    resumed = subscriptions.resume_subscription(db.session, user=sub.user, subscription_id=sub.id,
+    resumed = subscriptions.resume_subscription(db.session(), user=sub.user, subscription_id=sub.id,
                                                 notifier=deps["notifier"], clock=deps["clock"])
     return "success", f"해지를 취소했습니다. 다음 결제일은 {kst_date(resumed.next_charge_at)}입니다."
 
 
 def _cancel_now_refund(sub: Subscription, actor: Actor) -> tuple[str, str]:
-    result = subscriptions.cancel_now_with_refund(db.session, user=sub.user, subscription_id=sub.id, ip=actor.ip,
+    result = subscriptions.cancel_now_with_refund(db.session(), user=sub.user, subscription_id=sub.id, ip=actor.ip,
                                                   actor=actor, **_deps())
     enqueue_notices(result.notice_ids)
     if result.refund_status is None:
@@ -133,7 +133,7 @@ def _cancel_now_refund(sub: Subscription, actor: Actor) -> tuple[str, str]:
 
 def _cancel_now(sub: Subscription, actor: Actor) -> tuple[str, str]:
     deps = _deps()
-    result = admin_actions.end_now(db.session, subscription_id=sub.id, actor=actor, toss=deps["toss"],
+    result = admin_actions.end_now(db.session(), subscription_id=sub.id, actor=actor, toss=deps["toss"],
                                    vault=deps["vault"], notifier=deps["notifier"], clock=deps["clock"])
     enqueue_notices(result.notice_ids)
     return "success", "구독을 바로 종료했습니다 (환불 없음). 더 이상 결제되지 않습니다."

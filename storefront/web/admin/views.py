@@ -90,16 +90,16 @@ def _get_or_404(model, ident: int):
 @admin_required
 def dashboard():
     now = services().clock.now()
-    return render_template("admin/dashboard.html", figures=queries.dashboard(db.session, now=now),
-                           overview=admin_figures.business(db.session, now=now, month_param=request.args.get("month")),
-                           operations=queries.operations(db.session))
+    return render_template("admin/dashboard.html", figures=queries.dashboard(db.session(), now=now),
+                           overview=admin_figures.business(db.session(), now=now, month_param=request.args.get("month")),
+                           operations=queries.operations(db.session()))
 
 
 @bp.get("/subscriptions")
 @admin_required
 def subscriptions():
     status, email = request.args.get("status") or None, (request.args.get("q") or "").strip()[:254]
-    page = queries.paginate(db.session, queries.subscriptions(status, email), _page())
+    page = queries.paginate(db.session(), queries.subscriptions(status, email), _page())
     _log_access("admin_list_subscriptions", f"구독 목록 조회 (상태={status or '전체'}, 검색={email or '-'}, {page.page}쪽)")
     return render_template("admin/subscriptions.html", page=page, status=status, q=email,
                            statuses=queries.SUBSCRIPTION_STATUSES)
@@ -108,20 +108,20 @@ def subscriptions():
 @bp.get("/subscriptions/<int:subscription_id>")
 @admin_required
 def subscription(subscription_id: int):
-    sub = queries.subscription_detail(db.session, subscription_id)
+    sub = queries.subscription_detail(db.session(), subscription_id)
     if sub is None:
         abort(404)
     _log_access("admin_view_subscription", f"구독 #{sub.id} 상세 조회 (회원 #{sub.user_id})", subscription_id=sub.id,
                 user_id=sub.user_id)
     now = services().clock.now()
     live = sub.status in admin_actions.LIVE
-    return render_template("admin/subscription.html", sub=sub, consents=queries.consents_for(db.session, sub),
-                           price_changes=consent_service.changes_for(db.session, sub.id),
-                           period_refund=refund_notices.period_refunds(db.session, [sub]).get(sub.id),
-                           actions=admin_actions.available_actions(db.session, sub, now=now),
+    return render_template("admin/subscription.html", sub=sub, consents=queries.consents_for(db.session(), sub),
+                           price_changes=consent_service.changes_for(db.session(), sub.id),
+                           period_refund=refund_notices.period_refunds(db.session(), [sub]).get(sub.id),
+                           actions=admin_actions.available_actions(db.session(), sub, now=now),
                            action_labels=admin_actions.ACTIONS,
-                           gate=consent_service.gate(db.session, sub, now=now) if live and sub.next_charge_at else None,
-                           plan_change_at=subscription_service.change_effective_at(db.session, sub)
+                           gate=consent_service.gate(db.session(), sub, now=now) if live and sub.next_charge_at else None,
+                           plan_change_at=subscription_service.change_effective_at(db.session(), sub)
                            if sub.pending_plan_id else None,
                            access_until=consent_service.access_until(sub), now=now)
 
@@ -130,7 +130,7 @@ def subscription(subscription_id: int):
 @admin_required
 def customers():
     email = (request.args.get("q") or "").strip()[:254]
-    page = queries.paginate(db.session, queries.customers(email), _page(), rows=True)
+    page = queries.paginate(db.session(), queries.customers(email), _page(), rows=True)
     _log_access("admin_list_customers", f"회원 목록 조회 (검색={email or '-'}, {page.page}쪽)")
     return render_template("admin/customers.html", page=page, q=email)
 
@@ -154,7 +154,7 @@ def create_category():
     form = CategoryForm()
     if form.validate_on_submit():
         try:
-            catalog.create_category(db.session, name=form.name.data, slug=form.slug.data)
+            catalog.create_category(db.session(), name=form.name.data, slug=form.slug.data)
         except catalog.SlugTaken:
             form.slug.errors.append("이미 쓰이는 slug입니다.")
         else:
@@ -194,7 +194,7 @@ def _product_form(product: Product | None):
     if submitted and _store_upload(form):
         data = catalog.ProductData(**{f: getattr(form, f).data for f in catalog.ProductData.__dataclass_fields__})
         try:
-            saved = catalog.save_product(db.session, _with_defaults(data), product)
+            saved = catalog.save_product(db.session(), _with_defaults(data), product)
         except catalog.SlugTaken:
             db.session.rollback()
             form.slug.errors.append("이미 쓰이는 slug입니다.")
@@ -243,7 +243,7 @@ def _with_defaults(data: catalog.ProductData) -> catalog.ProductData:
 def toggle_product(product_id: int):
     product = _get_or_404(Product, product_id)
     if ActionForm().validate_on_submit():
-        catalog.set_active(db.session, product, not product.active)
+        catalog.set_active(db.session(), product, not product.active)
         db.session.commit()
         flash(f"‘{product.name}’ 판매를 {'시작' if product.active else '중지'}했습니다.", "success")
     return redirect(url_for(".products"))
@@ -255,7 +255,7 @@ def new_plan(product_id: int):
     product = _get_or_404(Product, product_id)
     form = NewPlanForm()
     if form.validate_on_submit():
-        catalog.create_plan(db.session, product, _plan_data(form), interval=form.interval.data)
+        catalog.create_plan(db.session(), product, _plan_data(form), interval=form.interval.data)
         db.session.commit()
         flash("플랜을 추가했습니다.", "success")
         return redirect(url_for(".edit_product", product_id=product.id))
@@ -269,7 +269,7 @@ def edit_plan(plan_id: int):
     form = PlanForm(obj=plan)
     if form.validate_on_submit():
         old_price = plan.amount_won
-        catalog.update_plan(db.session, plan, _plan_data(form))
+        catalog.update_plan(db.session(), plan, _plan_data(form))
         db.session.commit()
         flash(_plan_saved_message(plan, old_price), "success")
         return redirect(url_for(".edit_product", product_id=plan.product_id))
@@ -278,8 +278,8 @@ def edit_plan(plan_id: int):
 
 def _plan_page(plan: Plan, form: PlanForm, apply_form: ApplyPriceForm):
     return render_template("admin/plan_form.html", form=form, product=plan.product, plan=plan,
-                           subscribers=catalog.live_subscribers(db.session, plan),
-                           other_price=catalog.subscribers_on_other_price(db.session, plan), apply_form=apply_form,
+                           subscribers=catalog.live_subscribers(db.session(), plan),
+                           other_price=catalog.subscribers_on_other_price(db.session(), plan), apply_form=apply_form,
                            earliest=consent_service.earliest_effective_on(services().clock.now()))
 
 
@@ -295,7 +295,7 @@ def apply_plan_price(plan_id: int):
         else:
             try:
                 rollout = consent_service.apply_plan_price(
-                    db.session, plan, effective_on=form.effective_on.data, now=services().clock.now(),
+                    db.session(), plan, effective_on=form.effective_on.data, now=services().clock.now(),
                     config=current_app.config["STOREFRONT"], created_by_id=current_user.id)
             except consent_service.TooSoon as exc:
                 db.session.rollback()
@@ -321,7 +321,7 @@ def _plan_data(form: PlanForm) -> catalog.PlanData:
 def _plan_saved_message(plan: Plan, old_price: int) -> str:
     if plan.amount_won == old_price:
         return "플랜을 저장했습니다."
-    keeping = catalog.subscribers_on_other_price(db.session, plan)
+    keeping = catalog.subscribers_on_other_price(db.session(), plan)
     return (f"가격을 {old_price:,}원에서 {plan.amount_won:,}원으로 바꿨습니다. 새 가격은 신규 구독에만 적용되며, "
             f"기존 구독 {keeping}건은 새 가격에 별도로 동의하기 전까지 기존 가격으로 결제됩니다. "
             f"기존 구독자에게 적용하려면 플랜 화면의 ‘기존 구독자에게 새 가격 적용’을 사용하세요.")
@@ -332,7 +332,7 @@ def _plan_saved_message(plan: Plan, old_price: int) -> str:
 def toggle_plan(plan_id: int):
     plan = _get_or_404(Plan, plan_id)
     if ActionForm().validate_on_submit():
-        catalog.set_active(db.session, plan, not plan.active)
+        catalog.set_active(db.session(), plan, not plan.active)
         db.session.commit()
         flash(f"‘{plan.name}’ 플랜 판매를 {'시작' if plan.active else '중지'}했습니다.", "success")
     return redirect(url_for(".edit_product", product_id=plan.product_id))
@@ -344,7 +344,7 @@ def toggle_plan(plan_id: int):
 @admin_required
 def outbox():
     status = request.args.get("status") or None
-    page = queries.paginate(db.session, queries.outbox(status), _page(), rows=True)
+    page = queries.paginate(db.session(), queries.outbox(status), _page(), rows=True)
     _log_access("admin_view_outbox", f"발송함 조회 (상태={status or '전체'}, {page.page}쪽)")
     return render_template("admin/outbox.html", page=page, status=status, statuses=queries.EMAIL_STATUSES)
 
@@ -353,7 +353,7 @@ def outbox():
 @admin_required
 def webhooks():
     status = request.args.get("status") or None
-    page = queries.paginate(db.session, queries.webhook_events(status), _page())
+    page = queries.paginate(db.session(), queries.webhook_events(status), _page())
     _log_access("admin_view_webhooks", f"웹훅 수신 기록 조회 (상태={status or '전체'}, {page.page}쪽)")
     return render_template("admin/webhooks.html", page=page, status=status, statuses=queries.WEBHOOK_STATUSES)
 

@@ -31,7 +31,7 @@ def forgot_password():
     if current_user.is_authenticated and not form.is_submitted():
         form.email.data = current_user.email
     if form.validate_on_submit():
-        ids = reset.request_reset(db.session, form.email.data, now=services().clock.now(), notifier=services().notifier,
+        ids = reset.request_reset(db.session(), form.email.data, now=services().clock.now(), notifier=services().notifier,
                                   link_for=lambda token: site_link("auth.reset_password", token=token))
         db.session.commit()
         enqueue_notices(ids)
@@ -46,20 +46,20 @@ def forgot_password():
 def reset_password(token: str):
     now = services().clock.now()
     try:
-        reset.open_link(db.session, token, now=now)
+        reset.open_link(db.session(), token, now=now)
     except reset.LinkInvalid:
         return _no_referrer(render_template("auth/reset_invalid.html"), 410)
     form = ResetPasswordForm()
     if form.validate_on_submit():
         config = current_app.config["STOREFRONT"]
         try:
-            user, ids = reset.reset_password(db.session, token, form.password.data, now=now,
+            user, ids = reset.reset_password(db.session(), token, form.password.data, now=now,
                                              notifier=services().notifier, forgot_url=site_link("auth.forgot_password"),
                                              cheap_hash=config.password_hash_cheap)
         except reset.LinkInvalid:  # spent by another tab a moment ago
             db.session.rollback()
             return _no_referrer(render_template("auth/reset_invalid.html"), 410)
-        throttle.clear(db.session, throttle.account_key(user.email))
+        throttle.clear(db.session(), throttle.account_key(user.email))
         db.session.commit()
         enqueue_notices(ids)
         if current_user.is_authenticated:

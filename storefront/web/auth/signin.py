@@ -15,7 +15,7 @@ from storefront.models import User
 
 def sign_in(user: User) -> None:
     """Open a sign-in for `user` (committed) and put it in this browser's session."""
-    sessions.start(db.session, user, now=services().clock.now())
+    sessions.start(db.session(), user, now=services().clock.now())
     db.session.commit()
     login_user(user)
 
@@ -24,9 +24,9 @@ def sign_out(*, everywhere: bool = False) -> None:
     """End this browser's sign-in (or all of the account's) on the server, then forget it here."""
     if current_user.is_authenticated:
         if everywhere:
-            sessions.end_all(db.session, current_user.id)
+            sessions.end_all(db.session(), current_user.id)
         else:
-            sessions.end(db.session, current_user)
+            sessions.end(db.session(), current_user)
         db.session.commit()
     logout_user()
 
@@ -35,5 +35,5 @@ def load_user(identifier: str) -> User | None:
     """Flask-Login's user loader: the account of an open sign-in, never a deleted one."""
     from storefront.billing.compliance.withdrawal import is_deleted
 
-    user = sessions.load(db.session, identifier, now=services().clock.now())
+    user = sessions.load(db.session(), identifier, now=services().clock.now())
     return None if user is None or is_deleted(user) else user  # a deleted account's other sessions end

@@ -42,7 +42,7 @@ def signup():
                                           phone=form.phone.data, marketing_opt_in=form.marketing_opt_in.data,
                                           next_url=next_url)
         found = services()
-        ids = signups.apply(db.session, application, browser_nonce=nonce, now=found.clock.now(),
+        ids = signups.apply(db.session(), application, browser_nonce=nonce, now=found.clock.now(),
                             notifier=found.notifier, links=_links(),
                             cheap_hash=current_app.config["STOREFRONT"].password_hash_cheap)
         db.session.commit()
@@ -70,7 +70,7 @@ def signup_sent():
 def confirm_signup(token: str):
     now = services().clock.now()
     try:
-        pending = signups.open_request(db.session, token, now=now)
+        pending = signups.open_request(db.session(), token, now=now)
     except signups.LinkInvalid:
         return _no_referrer(render_template("auth/signup_invalid.html"), 410)
     form = ConfirmSignupForm()
@@ -79,13 +79,13 @@ def confirm_signup(token: str):
         return _finish(pending, now)
     if form.validate_on_submit():
         key = throttle.account_key(pending.email)
-        waiting = throttle.wait(db.session, key, now=now)
+        waiting = throttle.wait(db.session(), key, now=now)
         if waiting:
             form.password.errors.append("잘못 입력한 횟수가 많아 잠시 후에 다시 시도할 수 있습니다.")
         elif signups.password_matches(pending, form.password.data):
             return _finish(pending, now)
         else:
-            throttle.record_failure(db.session, key, now=now)
+            throttle.record_failure(db.session(), key, now=now)
             db.session.commit()
             form.password.errors.append("가입할 때 정한 비밀번호와 다릅니다.")
     status = 400 if form.is_submitted() else 200
@@ -97,7 +97,7 @@ def _finish(pending, now):
     next_url = safe_next_url(pending.next_url, url_for("shop.home"))
     email = pending.email
     try:
-        user = signups.confirm(db.session, pending, now=now)
+        user = signups.confirm(db.session(), pending, now=now)
     except signups.LinkInvalid:
         db.session.rollback()
         return _no_referrer(render_template("auth/signup_invalid.html"), 410)

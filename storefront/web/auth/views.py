@@ -49,7 +49,7 @@ def _address_limit_exempt() -> bool:
     if request.method != "POST":
         return True
     email = request.form.get("email", "")
-    return bool(email) and devices.known_nonce(accounts.find_by_email(db.session, email)) is not None
+    return bool(email) and devices.known_nonce(accounts.find_by_email(db.session(), email)) is not None
 
 
 def guest_reason(next_url: str) -> str | None:
@@ -71,18 +71,18 @@ class Attempt:
 def try_password(email: str, password: str) -> Attempt:
     """Check a password under the throttle; commits what it records."""
     now = services().clock.now()
-    user = accounts.find_by_email(db.session, email)
+    user = accounts.find_by_email(db.session(), email)
     nonce = devices.known_nonce(user)
     key = throttle.device_key(nonce) if nonce else throttle.account_key(accounts.normalize_email(email))
-    waiting = throttle.wait(db.session, key, now=now)
+    waiting = throttle.wait(db.session(), key, now=now)
     if waiting:
         return Attempt(refused_for=waiting)
-    found = accounts.authenticate(db.session, email, password)  # the same work when there is no such account
+    found = accounts.authenticate(db.session(), email, password)  # the same work when there is no such account
     if found is not None:
-        throttle.clear(db.session, key)
+        throttle.clear(db.session(), key)
         db.session.commit()
         return Attempt(user=found)
-    failures = throttle.record_failure(db.session, key, now=now)
+    failures = throttle.record_failure(db.session(), key, now=now)
     db.session.commit()
     return Attempt(next_wait=throttle.delay_after(failures))
 

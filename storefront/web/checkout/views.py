@@ -52,7 +52,7 @@ def _absolute(endpoint: str, **values) -> str:
 
 def _render_order(plan: Plan, form: CheckoutForm, status: int = 200, error: str | None = None):
     summary = checkout.order_summary(plan, now=services().clock.now(), billing_hour_kst=_config().billing_hour_kst)
-    existing = checkout.blocking_subscription(db.session, current_user.id, plan.product_id)
+    existing = checkout.blocking_subscription(db.session(), current_user.id, plan.product_id)
     return render_template("checkout/subscribe.html", plan=plan, summary=summary, form=form, existing=existing,
                            error=error, billing_hour=_config().billing_hour_kst,
                            ask_phone=needs_phone(plan), sdk_url=_config().toss_sdk_url), status
@@ -89,7 +89,7 @@ def start_checkout(plan_id: int):
     if not form.validate_on_submit() or not _phone_for_trial(plan, form):
         return _render_order(plan, form, 400)
     try:
-        intent = checkout.begin_checkout(db.session, user=current_user, plan_id=plan.id, ip=client_ip(),
+        intent = checkout.begin_checkout(db.session(), user=current_user, plan_id=plan.id, ip=client_ip(),
                                          now=services().clock.now(), terms_version=TERMS_VERSION,
                                          billing_hour_kst=_config().billing_hour_kst)
     except ActionRefused as exc:
@@ -121,7 +121,7 @@ def _toss_params(intent) -> dict[str, str]:
 @login_required
 def card():
     token = request.args.get("intent", "")
-    intent = checkout.usable_intent(db.session, user=current_user, token=token, now=services().clock.now())
+    intent = checkout.usable_intent(db.session(), user=current_user, token=token, now=services().clock.now())
     if intent is None:
         flash("카드 등록 요청이 만료되었거나 이미 사용되었습니다. 다시 시도해 주세요.", "error")
         return redirect(url_for("account.overview"))
@@ -146,7 +146,7 @@ def billing_success():
         return _refused(checkout.CheckoutRefused("not_signed_in"))
     args = request.args
     try:
-        intent = checkout.check_redirect(db.session, user=current_user, token=args.get("intent", ""),
+        intent = checkout.check_redirect(db.session(), user=current_user, token=args.get("intent", ""),
                                          customer_key=args.get("customerKey", ""), auth_key=args.get("authKey", ""),
                                          now=services().clock.now())
     except checkout.CheckoutRefused as exc:
@@ -168,7 +168,7 @@ def settle_billing_auth():
     args = request.args
     try:
         result = checkout.complete_billing_auth(
-            db.session, user=current_user, token=args.get("intent", ""), customer_key=args.get("customerKey", ""),
+            db.session(), user=current_user, token=args.get("intent", ""), customer_key=args.get("customerKey", ""),
             auth_key=args.get("authKey", ""), toss=found.toss, vault=found.vault, notifier=found.notifier,
             clock=found.clock, config=_config(), ip=client_ip())
     except checkout.CheckoutRefused as exc:
@@ -218,7 +218,7 @@ def billing_fail():
     message = request.args.get("message", "")[:300]
     intent = None
     if current_user.is_authenticated:
-        intent = checkout.usable_intent(db.session, user=current_user, token=request.args.get("intent", ""),
+        intent = checkout.usable_intent(db.session(), user=current_user, token=request.args.get("intent", ""),
                                         now=services().clock.now())
     retry_url = url_for("checkout.card", intent=intent.token) if intent is not None else url_for("account.overview")
     canceled = code in ("PAY_PROCESS_CANCELED", "USER_CANCEL")
@@ -231,7 +231,7 @@ def billing_fail():
 @login_required
 def result(subscription_id: int):
     sub = _own_subscription_or_404(subscription_id)
-    outcome = checkout.checkout_outcome(db.session, sub)
+    outcome = checkout.checkout_outcome(db.session(), sub)
     return render_template("checkout/result.html", outcome=outcome, sub=sub, form=ActionForm())
 
 
@@ -243,7 +243,7 @@ def retry(subscription_id: int):
         abort(400)
     found = services()
     try:
-        checkout.retry_first_charge(db.session, user=current_user, subscription_id=sub.id, toss=found.toss,
+        checkout.retry_first_charge(db.session(), user=current_user, subscription_id=sub.id, toss=found.toss,
                                     vault=found.vault, notifier=found.notifier, clock=found.clock, config=_config(),
                                     ip=client_ip())
     except ActionRefused as exc:
