@@ -33,15 +33,19 @@ from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.queue import Queue
 from rq.utils import now, utcformat
-from rq.worker import WorkerStatus
+from rq.worker import BaseWorker, WorkerStatus
 
 LOST = (RedisConnectionError, RedisTimeoutError)
 _ENDED = (b"finished", b"failed", b"stopped", b"canceled")
 MAX_BACKOFF = 30.0
 
 
-class OutlivesRedis:
-    """Mixin for RQ workers: wait for Redis instead of quitting when it drops (see the module docstring)."""
+class OutlivesRedis(BaseWorker):
+    """Mixin for RQ workers: wait for Redis instead of quitting when it drops (see the module docstring).
+
+    It subclasses RQ's `BaseWorker`, which `Worker` and `SimpleWorker` share, so the worker it is
+    mixed into comes next in the MRO and every `super()` call below reaches that worker.
+    """
 
     redis_first_pause = 0.5
     redis_max_pause = MAX_BACKOFF
@@ -50,42 +54,44 @@ class OutlivesRedis:
 
     def check_for_suspension(self, burst: bool) -> None:
         try:
-            super().check_for_suspension(burst)  # type: ignore[misc]
+            super().check_for_suspension(burst)
         except LOST as exc:
             self.wait_for_redis(exc, "checking for suspension")
 
     def run_maintenance_tasks(self) -> None:
         try:
-            super().run_maintenance_tasks()  # type: ignore[misc]
+            super().run_maintenance_tasks()
         except LOST as exc:
-            self.last_cleaned_at = now()  # the next pass comes after the usual interval
+            # The next pass comes after the usual interval. (RQ's untyped `= None` initialiser makes mypy
+            # read the attribute as None-only; RQ itself stores a datetime here.)
+            self.last_cleaned_at = now()  # type: ignore[assignment]
             self.wait_for_redis(exc, "cleaning registries")
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
         while True:
             try:
-                return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)  # type: ignore[misc]
+                return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
             except LOST as exc:
                 self.wait_for_redis(exc, "waiting for a job")
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         if pipeline is not None:
-            return super().heartbeat(timeout, pipeline)  # type: ignore[misc]
+            return super().heartbeat(timeout, pipeline)
         try:
-            return super().heartbeat(timeout)  # type: ignore[misc]
+            return super().heartbeat(timeout)
         except LOST as exc:
             self.wait_for_redis(exc, "sending a heartbeat")
-            return super().heartbeat(timeout)  # type: ignore[misc]
+            return super().heartbeat(timeout)
 
     def teardown(self) -> None:
         try:
-            super().teardown()  # type: ignore[misc]
+            super().teardown()
         except LOST:
             self.log.warning("Worker %s: Redis is gone; exiting without registering death", self.name)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         try:
-            super().execute_job(job, queue)  # type: ignore[misc]
+            super().execute_job(job, queue)
         except LOST as exc:
             self.log.warning("Worker %s: lost Redis while running job %s (%s); letting it finish",
                              self.name, job.id, type(exc).__name__)
