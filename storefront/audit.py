@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from storefront.dml import execute_dml
 from storefront.models import AuditLog
 
 RETENTION_YEARS = 2
@@ -34,6 +35,6 @@ def purge_audit_log(session: Session, *, now: datetime, years: int = RETENTION_Y
     if years < RETENTION_YEARS:
         raise ValueError(f"audit rows are kept at least {RETENTION_YEARS} years")
     cutoff = retention_cutoff(now, years)
-    result = session.execute(delete(AuditLog).where(AuditLog.at < cutoff).execution_options(synchronize_session=False))
+    result = execute_dml(session, delete(AuditLog).where(AuditLog.at < cutoff).execution_options(synchronize_session=False))
     session.commit()
     return int(result.rowcount or 0)

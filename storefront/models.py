@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -76,7 +77,11 @@ class User(UserMixin, Model):
     subscriptions: Mapped[list["Subscription"]] = relationship(back_populates="user")
 
     # The sign-in this object was loaded for (set by storefront.accounts.sessions; not a column).
-    session_token = None  # str | None
+    # Declared for mypy only: an annotation without Mapped[] in the class body would be refused by
+    # SQLAlchemy's declarative scan.
+    if TYPE_CHECKING:
+        session_token: str | None
+    session_token = None
 
     def get_id(self) -> str:
         """What Flask-Login keeps in the session and remember cookies: the user and the sign-in's token."""

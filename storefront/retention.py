@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from storefront.accounts import reset, sessions, signup, throttle
 from storefront.audit import RETENTION_YEARS, purge_audit_log
 from storefront.billing.compliance.withdrawal import deleted_email
+from storefront.dml import execute_dml
 from storefront.models import (Attempt, BillingKey, Charge, Consent, EmailMessage, Order, Refund, Subscription, User,
                                WebhookEvent)
 from storefront.notify.notifier import SKIPPED_WITHDRAWN
@@ -70,11 +71,11 @@ class Rule:
 
 def _withdrawn_ids():
     """The ids of withdrawn members: their email is billing/compliance/withdrawal.py's placeholder."""
-    return select(User.id).where(User.email.like(deleted_email("%")))  # type: ignore[arg-type]
+    return select(User.id).where(User.email.like(deleted_email("%")))
 
 
 def _changed(session: Session, statement) -> int:
-    return int(session.execute(statement.execution_options(synchronize_session=False)).rowcount or 0)
+    return int(execute_dml(session, statement.execution_options(synchronize_session=False)).rowcount or 0)
 
 
 # -- the steps -------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from storefront import accounts
 from storefront.accounts import sessions
 from storefront.accounts.tokens import new_token, token_hash
+from storefront.dml import execute_dml
 from storefront.models import PasswordReset, User
 
 VALID_FOR = timedelta(minutes=30)
@@ -37,8 +38,9 @@ def request_reset(session: Session, email: str, *, now: datetime, notifier: Any,
     # No account, or a deleted one (billing/compliance/withdrawal.py).
     if user is None or user.email.endswith("@invalid"):
         return []
-    recent = session.scalar(select(func.count(PasswordReset.id))
-                            .where(PasswordReset.user_id == user.id, PasswordReset.created_at > now - timedelta(hours=1)))
+    recent = session.execute(select(func.count(PasswordReset.id))
+                             .where(PasswordReset.user_id == user.id, PasswordReset.created_at > now - timedelta(hours=1))
+                             ).scalar_one()
     if recent >= MAX_LINKS_PER_HOUR:
         return []
     token, hashed = new_token()
@@ -54,7 +56,7 @@ def forget_links(session: Session, *, expired_before: datetime) -> int:
     The retention job passes a day ago: `request_reset` counts the last hour's links, so a link
     must outlive its own hour before it goes.
     """
-    result = session.execute(delete(PasswordReset).where(PasswordReset.expires_at < expired_before)
+    result = execute_dml(session, delete(PasswordReset).where(PasswordReset.expires_at < expired_before)
                              .execution_options(synchronize_session=False))
     return int(result.rowcount or 0)
 
@@ -71,14 +73,14 @@ def reset_password(session: Session, token: str, password: str, *, now: datetime
                    forgot_url: str, cheap_hash: bool = False) -> tuple[User, list[int]]:
     """Spend the link and set `password`; end every sign-in; return the user and the notice ids. Raise LinkInvalid."""
     link = open_link(session, token, now=now)
-    spent = session.execute(update(PasswordReset).where(PasswordReset.id == link.id, PasswordReset.used_at.is_(None))
+    spent = execute_dml(session, update(PasswordReset).where(PasswordReset.id == link.id, PasswordReset.used_at.is_(None))
                             .values(used_at=now).execution_options(synchronize_session=False))
     if spent.rowcount != 1:
         raise LinkInvalid(token)
     session.execute(update(PasswordReset).where(PasswordReset.user_id == link.user_id,
                                                 PasswordReset.used_at.is_(None))
                     .values(used_at=now).execution_options(synchronize_session=False))
-    user = session.get(User, link.user_id)
+    user = session.get_one(User, link.user_id)
     accounts.set_password(user, password, cheap_hash=cheap_hash)
     sessions.end_all(session, user.id)
     return user, password_changed_notice(session, user, now=now, notifier=notifier, forgot_url=forgot_url,

@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from storefront.accounts.tokens import new_token, token_hash
+from storefront.dml import execute_dml
 from storefront.models import User, UserSession
 
 # Flask's PERMANENT_SESSION_LIFETIME: the signed cookie is refused after this long anyway.
@@ -59,12 +60,12 @@ def end_all(session: Session, user_id: int, *, keep: str | None = None) -> int:
     stmt = delete(UserSession).where(UserSession.user_id == user_id)
     if keep:
         stmt = stmt.where(UserSession.token_hash != token_hash(keep))
-    return int(session.execute(stmt.execution_options(synchronize_session=False)).rowcount or 0)
+    return int(execute_dml(session, stmt.execution_options(synchronize_session=False)).rowcount or 0)
 
 
 def forget_expired(session: Session, *, now: datetime) -> int:
     """Delete every sign-in row past its expiry (no cookie can use it any more); return how many."""
-    result = session.execute(delete(UserSession).where(UserSession.expires_at <= now)
+    result = execute_dml(session, delete(UserSession).where(UserSession.expires_at <= now)
                              .execution_options(synchronize_session=False))
     return int(result.rowcount or 0)
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from storefront import accounts
 from storefront.accounts.tokens import new_token, token_hash
+from storefront.dml import execute_dml
 from storefront.models import SignupRequest, User
 
 VALID_FOR = timedelta(hours=24)
@@ -82,7 +83,7 @@ def apply(session: Session, application: Application, *, browser_nonce: str, now
     user = accounts.find_by_email(session, email)
     if user is not None:
         return _tell_owner(session, user, now=now, notifier=notifier, links=links)
-    recent = session.scalar(select(func.count(SignupRequest.id)).where(SignupRequest.email == email))
+    recent = session.execute(select(func.count(SignupRequest.id)).where(SignupRequest.email == email)).scalar_one()
     if recent >= MAX_LINKS_PER_DAY:
         return []
     token, hashed = new_token()
@@ -109,7 +110,7 @@ def _tell_owner(session: Session, user: User, *, now: datetime, notifier: Any, l
 
 def forget_lapsed(session: Session, *, now: datetime) -> int:
     """Delete sign-ups whose link has expired or was used (name, phone, password hash go); return how many."""
-    result = session.execute(delete(SignupRequest)
+    result = execute_dml(session, delete(SignupRequest)
                              .where(or_(SignupRequest.expires_at <= now, SignupRequest.confirmed_at.is_not(None)))
                              .execution_options(synchronize_session=False))
     return int(result.rowcount or 0)
@@ -124,7 +125,9 @@ def open_request(session: Session, token: str, *, now: datetime) -> SignupReques
 
 
 def from_this_browser(pending: SignupRequest, browser_nonce: str | None) -> bool:
-    return bool(browser_nonce) and hmac.compare_digest(pending.browser_hash, token_hash(browser_nonce))
+    if not browser_nonce:
+        return False
+    return hmac.compare_digest(pending.browser_hash, token_hash(browser_nonce))
 
 
 def password_matches(pending: SignupRequest, password: str) -> bool:
@@ -133,7 +136,7 @@ def password_matches(pending: SignupRequest, password: str) -> bool:
 
 def confirm(session: Session, pending: SignupRequest, *, now: datetime) -> User:
     """Spend the link and create the account from it. Raise LinkInvalid (spent meanwhile) or AlreadyRegistered."""
-    spent = session.execute(update(SignupRequest)
+    spent = execute_dml(session, update(SignupRequest)
                             .where(SignupRequest.id == pending.id, SignupRequest.confirmed_at.is_(None))
                             .values(confirmed_at=now).execution_options(synchronize_session=False))
     if spent.rowcount != 1:

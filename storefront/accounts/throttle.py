@@ -23,12 +23,14 @@ accounts, LOGIN_RATE_LIMIT) is Flask-Limiter's, in the view. No Flask in here; n
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storefront.dml import execute_dml
 from storefront.models import LoginThrottle
 
 FREE_FAILURES = 5
@@ -36,7 +38,8 @@ FIRST_DELAY = timedelta(seconds=30)
 MAX_DELAY = timedelta(minutes=15)
 FORGET_AFTER = timedelta(hours=24)
 
-_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+# Each dialect's INSERT has its own ON CONFLICT; typed as the union so both are checked.
+_INSERTS: dict[str, Callable[..., sqlite.Insert | postgresql.Insert]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 def account_key(normalized_email: str) -> str:
@@ -80,8 +83,7 @@ def record_failure(session: Session, key: str, *, now: datetime) -> int:
     cutoff = now - FORGET_AFTER
     forget_old(session, before=cutoff)
     insert = _INSERTS[session.get_bind(LoginThrottle).dialect.name]
-    stmt = insert(LoginThrottle).values(key=key, failures=1, last_failure_at=now)
-    stmt = stmt.on_conflict_do_update(
+    stmt = insert(LoginThrottle).values(key=key, failures=1, last_failure_at=now).on_conflict_do_update(
         index_elements=[LoginThrottle.key],
         set_={"failures": case((LoginThrottle.last_failure_at <= cutoff, 1), else_=LoginThrottle.failures + 1),
               "last_failure_at": now},
@@ -95,7 +97,7 @@ def forget_old(session: Session, *, before: datetime) -> int:
     Called with `FORGET_AFTER` ago (such keys count from zero anyway) at every wrong password and
     by the daily retention job, so keys nobody types at again go too.
     """
-    result = session.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at <= before)
+    result = execute_dml(session, delete(LoginThrottle).where(LoginThrottle.last_failure_at <= before)
                              .execution_options(synchronize_session=False))
     return int(result.rowcount or 0)
 
