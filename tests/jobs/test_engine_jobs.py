@@ -24,8 +24,15 @@ from storefront.config import ConfigError
 from storefront.extensions import db
 from storefront.models import AuditLog, EmailMessage
 from tests.fakes import TIMEOUT_AFTER_APPROVE, FakeToss
-from tests.jobs.engine_support import (attempts_count, billing_queue, connection, make_shop, notices_queue,  # noqa: F401
-                                       run_worker, worker_app)
+from tests.jobs.engine_support import (  # noqa: F401
+    attempts_count,
+    billing_queue,
+    connection,
+    make_shop,
+    notices_queue,
+    run_worker,
+    worker_app,
+)
 
 
 @pytest.fixture

@@ -19,8 +19,20 @@ from storefront import jobs
 from storefront.extensions import db, services
 from tests.billing.conftest import Shop
 from tests.conftest import make_config
-from tests.jobs.engine_support import (attempts, billing_queue, children, connection, logs, make_shop,  # noqa: F401
-                                       run_worker, subscriber, wait_for, worker_app, worker_env, worker_process)
+from tests.jobs.engine_support import (  # noqa: F401
+    attempts,
+    billing_queue,
+    children,
+    connection,
+    logs,
+    make_shop,
+    run_worker,
+    subscriber,
+    wait_for,
+    worker_app,
+    worker_env,
+    worker_process,
+)
 from tests.sandbox_server import SandboxServer
 
 

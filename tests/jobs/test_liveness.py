@@ -21,9 +21,21 @@ from rq.worker import Worker
 from storefront import jobs, liveness
 from storefront.extensions import db, services
 from tests.conftest import make_config
-from tests.jobs.engine_support import (attempts, billing_queue, connection, database_held, kill_worker,  # noqa: F401
-                                       logs, make_shop, reap_workers, subscriber, wait_for, worker_app, worker_env,
-                                       worker_process)
+from tests.jobs.engine_support import (  # noqa: F401
+    attempts,
+    billing_queue,
+    connection,
+    database_held,
+    kill_worker,
+    logs,
+    make_shop,
+    reap_workers,
+    subscriber,
+    wait_for,
+    worker_app,
+    worker_env,
+    worker_process,
+)
 from tests.sandbox_server import SandboxServer
 
 pytestmark = pytest.mark.usefixtures("reap_workers")

@@ -22,8 +22,20 @@ from storefront import jobs
 from storefront.extensions import db, services
 from storefront.models import Refund, WebhookEvent
 from tests.conftest import make_config
-from tests.jobs.engine_support import (attempts, connection, logs, make_shop, private_redis, reap_workers,  # noqa: F401
-                                       run_worker, subscriber, wait_for, worker_app, worker_env, worker_process)
+from tests.jobs.engine_support import (  # noqa: F401
+    attempts,
+    connection,
+    logs,
+    make_shop,
+    private_redis,
+    reap_workers,
+    run_worker,
+    subscriber,
+    wait_for,
+    worker_app,
+    worker_env,
+    worker_process,
+)
 from tests.sandbox_server import SandboxServer
 from tests.web.admin_support import FakeToss, make_paid
 

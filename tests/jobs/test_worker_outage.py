@@ -18,8 +18,18 @@ from rq.worker import Worker
 from storefront import jobs
 from storefront.extensions import db, services
 from tests.conftest import make_config
-from tests.jobs.engine_support import (attempts, logs, make_shop, private_redis, reap_workers,  # noqa: F401
-                                       subscriber, wait_for, worker_app, worker_env, worker_process)
+from tests.jobs.engine_support import (  # noqa: F401
+    attempts,
+    logs,
+    make_shop,
+    private_redis,
+    reap_workers,
+    subscriber,
+    wait_for,
+    worker_app,
+    worker_env,
+    worker_process,
+)
 from tests.sandbox_server import SandboxServer
 
 pytestmark = pytest.mark.usefixtures("reap_workers")

@@ -19,8 +19,15 @@ from storefront import jobs
 from storefront.extensions import db, services
 from storefront.observability.logs import json_handler
 from tests.conftest import make_config
-from tests.jobs.engine_support import (billing_queue, connection, make_shop, subscriber, worker_app,  # noqa: F401
-                                       worker_env, worker_process)
+from tests.jobs.engine_support import (  # noqa: F401
+    billing_queue,
+    connection,
+    make_shop,
+    subscriber,
+    worker_app,
+    worker_env,
+    worker_process,
+)
 from tests.sandbox_server import SandboxServer
 
 

@@ -25,8 +25,16 @@ from scripts import many_hosts
 from storefront import jobs
 from storefront.extensions import db, services
 from tests.conftest import BASE_ENV, make_config
-from tests.jobs.engine_support import (attempts, billing_queue, children, connection, make_shop, subscriber,  # noqa: F401
-                                       wait_for, worker_app)
+from tests.jobs.engine_support import (  # noqa: F401
+    attempts,
+    billing_queue,
+    children,
+    connection,
+    make_shop,
+    subscriber,
+    wait_for,
+    worker_app,
+)
 from tests.sandbox_server import SandboxServer
 
 pytestmark = pytest.mark.postgres

@@ -11,8 +11,14 @@ from sqlalchemy import func, select
 from storefront.billing.recurring import checkout
 from storefront.models import CheckoutIntent, Consent, Subscription
 from tests.conftest import csrf_token
-from tests.web.checkout_support import (catalog, intent_token, local, new_auth_key, shopper,  # noqa: F401
-                                        toss)
+from tests.web.checkout_support import (  # noqa: F401
+    catalog,
+    intent_token,
+    local,
+    new_auth_key,
+    shopper,
+    toss,
+)
 
 JSON = {"Accept": "application/json"}
 

@@ -18,8 +18,16 @@ from storefront.toss.errors import Category, TossError
 from storefront.web.legal import TERMS_VERSION
 from tests.conftest import csrf_token
 from tests.fakes import decline, hard_decline
-from tests.web.checkout_support import (Shopper, catalog, intent_token, local, make_catalog, new_auth_key,  # noqa: F401
-                                         shopper, toss)
+from tests.web.checkout_support import (  # noqa: F401
+    Shopper,
+    catalog,
+    intent_token,
+    local,
+    make_catalog,
+    new_auth_key,
+    shopper,
+    toss,
+)
 
 
 

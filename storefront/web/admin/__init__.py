@@ -5,8 +5,18 @@ their routes to the same `bp` (환불, 1회 구매, 결제 운영, 작업, 동�
 """
 
 from storefront.web.admin.views import admin_required, bp
-from storefront.web.admin import (audit, consents, customers, exports, job_queues,  # noqa: E402,F401  (routes)
-                                  operations, orders, readiness, reconciliation,
-                                  refunds, subscription_actions)
+from storefront.web.admin import (  # noqa: E402,F401  (routes)
+    audit,
+    consents,
+    customers,
+    exports,
+    job_queues,
+    operations,
+    orders,
+    readiness,
+    reconciliation,
+    refunds,
+    subscription_actions,
+)
 
 __all__ = ["admin_required", "bp"]
