@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage as MimeMessage
@@ -48,6 +49,7 @@ from sqlalchemy.orm import Session
 
 from storefront.clock import KST
 from storefront.config import Config
+from storefront.dml import execute_dml
 from storefront.models import EmailMessage, User
 from storefront.notify.backends import (
     ConsoleEmailBackend,
@@ -70,7 +72,8 @@ _DELIVERED = ("sent", "logged")
 # RFC 2606: the `invalid` top-level domain never delivers. A withdrawn member's address is moved onto it.
 UNDELIVERABLE_TLD = "invalid"
 SKIPPED_WITHDRAWN = "not sent: the member withdrew (회원탈퇴)"
-_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+# Each dialect's INSERT has its own ON CONFLICT; typed as the union so both are checked.
+_INSERTS: dict[str, Callable[..., sqlite.Insert | postgresql.Insert]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 class DeliveryError(RuntimeError):
@@ -164,7 +167,7 @@ class Notifier:
             session.rollback()
             log.info("message %s not sent again: status %s", message_id, status)
             return status
-        row = session.get(EmailMessage, message_id)
+        row = session.get_one(EmailMessage, message_id)  # just claimed: it exists
         if _recipient_withdrew(session, row):
             row.status, row.last_error, row.sent_at = "skipped", SKIPPED_WITHDRAWN, None
             session.commit()
@@ -267,7 +270,7 @@ def _insert_once(session: Session, values: dict[str, Any]) -> EmailMessage | Non
 
 def _claim(session: Session, message_id: int, now: datetime) -> bool:
     """queued -> sending for this row (sent_at: when this send began), committed; False when another has it."""
-    result = session.execute(
+    result = execute_dml(session, 
         update(EmailMessage)
         .where(EmailMessage.id == message_id, EmailMessage.status == "queued")
         .values(status="sending", attempts=EmailMessage.attempts + 1, sent_at=now)
@@ -280,7 +283,7 @@ def _claim(session: Session, message_id: int, now: datetime) -> bool:
 def _requeue_stale_sends(session: Session, now: datetime) -> int:
     """Rows left 'sending' by a worker that died mid-send go back to the queue (sent again, same Message-ID)."""
     cutoff = now - SENDING_GRACE
-    result = session.execute(
+    result = execute_dml(session, 
         update(EmailMessage)
         .where(EmailMessage.status == "sending",
                or_(EmailMessage.sent_at < cutoff, and_(EmailMessage.sent_at.is_(None), EmailMessage.created_at < cutoff)))

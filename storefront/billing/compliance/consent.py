@@ -34,6 +34,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from storefront.billing.recurring import periods, settlement
+from storefront.billing.errors import SubscriptionNotFound
 from storefront.billing.compliance.price_changes import (LIVE_STATUSES, MIN_LEAD_DAYS, REASONS, UNSETTLED, ConsentError,
                                               NotAnIncrease, Rollout, TooSoon, apply_plan_price, changes_for,
                                               earliest_effective_on, effective_renewal, open_change,
@@ -182,6 +183,7 @@ def enforce(session: Session, sub: Subscription, *, notifier: Any, now: datetime
         return None
     if verdict.decision == "agreed":
         change = verdict.change
+        assert change is not None  # gate() names the change it agreed to
         sub.amount_won = change.new_amount_won
         if change.status != "applied":
             change.status, change.applied_at = "applied", now
@@ -229,6 +231,8 @@ def record_answer(session: Session, token: str, decision: str, *, user_id: int, 
         raise ConsentError("동의 또는 해지 중 하나를 선택해 주세요.")
     change = find(session, token, user_id=user_id)
     sub = periods.lock_subscription(session, change.subscription_id)
+    if sub is None:
+        raise SubscriptionNotFound(change.subscription_id)
     session.refresh(change)
     current = state(change, sub, now)
     if current == "closed":
@@ -318,12 +322,12 @@ def send_due_requests(session: Session, *, notifier: Any, clock: Any, config: Co
     """
     now = clock.now()
     for sub_id in _trials_without_change(session, now):
-        open_trial_conversion(session, session.get(Subscription, sub_id), now=now)
+        open_trial_conversion(session, session.get_one(Subscription, sub_id), now=now)
     session.commit()
     sent = 0
     for change_id in _changes_with_something_due(session, now):
         try:
-            sent += _send_for(session, session.get(PriceChange, change_id), notifier=notifier, config=config,
+            sent += _send_for(session, session.get_one(PriceChange, change_id), notifier=notifier, config=config,
                               now=now)
             session.commit()
         except Exception:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -208,16 +209,17 @@ def _judge(session: Session, product: Product, attempt: Attempt, paid_at: dateti
     days = days_of(product)
     ends = deadline(paid_at, days)
     until = korean_date(last_day(paid_at, days))
-    facts = dict(attempt_id=attempt.id, paid_at=paid_at, deadline=ends, exclusion=product.cooling_off_exclusion or "")
+    verdict = partial(CoolingOff, attempt_id=attempt.id, paid_at=paid_at, deadline=ends,
+                      exclusion=product.cooling_off_exclusion or "")
     refundable = refunds.refundable_won(session, attempt)
     if refundable <= 0:
-        return CoolingOff(REFUNDED, "이미 전액 환불된 결제입니다.", **facts)
+        return verdict(REFUNDED, "이미 전액 환불된 결제입니다.")
     if now >= ends:
-        return CoolingOff(WINDOW_CLOSED, _closed_message(until, days, after_window), **facts)
+        return verdict(WINDOW_CLOSED, _closed_message(until, days, after_window))
     if product.cooling_off_exclusion:
-        return CoolingOff(EXCLUDED, _excluded_message(product.cooling_off_exclusion, after_window), **facts)
-    return CoolingOff(ALLOWED, f"{until}까지 청약철회하면 결제 금액 전액({refundable:,}원)을 환불해 드립니다.",
-                      refund_won=refundable, **facts)
+        return verdict(EXCLUDED, _excluded_message(product.cooling_off_exclusion, after_window))
+    return verdict(ALLOWED, f"{until}까지 청약철회하면 결제 금액 전액({refundable:,}원)을 환불해 드립니다.",
+                   refund_won=refundable)
 
 
 def _not_paid() -> CoolingOff:
@@ -282,6 +284,7 @@ def withdraw_subscription(session: Session, *, user: User, subscription_id: int,
     offer = for_subscription(session, sub, now=now)
     if not offer.allowed:
         raise _refuse(session, offer)
+    assert offer.attempt_id is not None  # an allowed offer names the payment it refunds
     settlement.end_subscription(sub, status="canceled", reason=WITHDRAWN_REASON, now=now)
     sub.cancel_at_period_end, sub.pending_plan_id, sub.pending_plan = False, None, None
     notices = notify(session, notifier, user, "subscription_canceled", f"canceled:subscription:{sub.id}:withdrawn",
@@ -317,6 +320,7 @@ def withdraw_order(session: Session, *, user: User, order_pk: int, toss: Any, no
     offer = for_order(session, order, now=now)
     if not offer.allowed:
         raise _refuse(session, offer)
+    assert offer.attempt_id is not None  # an allowed offer names the payment it refunds
     notices = notify(session, notifier, user, "order_withdrawn", f"withdrawn:order:{order.id}",
                      {"product_name": order.plan.product.name, "plan_name": order.plan.name,
                       "order_id": order.order_id, "refund_amount_won": offer.refund_won, "withdrawn_at": now}, now)
@@ -340,7 +344,7 @@ def finish_withdrawals(session: Session, *, toss: Any, clock: Any) -> int:
         attempt_id = _withdrawn_attempt_id(session, sub)
         if attempt_id is None or _refund_row(session, attempt_id) is not None:
             continue
-        amount = refunds.refundable_won(session, session.get(Attempt, attempt_id))
+        amount = refunds.refundable_won(session, session.get_one(Attempt, attempt_id))
         if amount > 0:
             _send(session, attempt_id, amount, user=sub.user, toss=toss, clock=clock)
             sent += 1
@@ -363,7 +367,7 @@ def _again(session: Session, attempt_id: int | None, *, user: User, toss: Any, c
     attempt = session.get(Attempt, attempt_id) if attempt_id is not None else None
     amount = refunds.refundable_won(session, attempt) if attempt is not None else 0
     session.commit()
-    if amount <= 0:
+    if attempt_id is None or amount <= 0:
         return Withdrawn(0, "not_sent", already=True)
     return Withdrawn(amount, _send(session, attempt_id, amount, user=user, toss=toss, clock=clock), already=True)
 
@@ -380,6 +384,6 @@ def _send(session: Session, attempt_id: int, amount_won: int, *, user: User, tos
     except Exception:  # the row, if written, is 'sending': the settle job resolves it
         session.rollback()
         log.exception("청약철회 refund of attempt %s: outcome unknown", attempt_id)
-        row = _refund_row(session, attempt_id)
-        return row.status if row is not None else "not_sent"
+        written = _refund_row(session, attempt_id)
+        return written.status if written is not None else "not_sent"
     return row.status

@@ -56,7 +56,7 @@ def send_renewal_notices(session: Session, *, notifier: Any, clock: Any, config:
         for days in notice_days(interval, config):
             for sub_id in _owed(session, interval, days, now):
                 try:
-                    sent += _notify(session, session.get(Subscription, sub_id), days, notifier=notifier, now=now)
+                    sent += _notify(session, session.get_one(Subscription, sub_id), days, notifier=notifier, now=now)
                     session.commit()
                 except Exception:
                     session.rollback()
@@ -82,6 +82,8 @@ def _owed(session: Session, interval: str, days: int, now: datetime) -> list[int
 
 def _notify(session: Session, sub: Subscription, days: int, *, notifier: Any, now: datetime) -> int:
     renewal = sub.next_charge_at
+    if renewal is None:  # `_owed` picks subscriptions whose renewal falls in its window; none is due here
+        return 0
     change = _price_change_at(session, sub, renewal)
     if change is not None and change.status == "pending":
         return 0  # the consent request and reminders speak for this renewal until the shopper answers

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from storefront.billing.compliance import consent
 from storefront.billing.recurring import cycle, periods, settlement
-from storefront.billing.errors import NO_USABLE_CARD, VAULT_ERROR
+from storefront.billing.errors import NO_USABLE_CARD, VAULT_ERROR, SubscriptionNotFound
 from storefront.billing.recurring.periods import (DUE_STATUSES, OPEN_ATTEMPT_STATUSES, due_subscription_ids,
                                         lock_subscription, open_charge)
 from storefront.billing.recurring.settlement import ChargeResult, result
@@ -238,9 +238,11 @@ def _settle(session: Session, attempt_id: int, answer: Payment | TossError | Non
     ``answer`` None means Toss has no payment for the order. Idempotent: an attempt
     already settled (by the worker or the reconciler, whichever came first) is left as is.
     """
-    sub_id = session.scalar(select(Charge.subscription_id).join(Attempt, Attempt.charge_id == Charge.id)
-                            .where(Attempt.id == attempt_id))
+    sub_id = session.scalars(select(Charge.subscription_id).join(Attempt, Attempt.charge_id == Charge.id)
+                             .where(Attempt.id == attempt_id)).one()
     sub = lock_subscription(session, sub_id)
+    if sub is None:
+        raise SubscriptionNotFound(sub_id)
     attempt = session.scalars(select(Attempt).where(Attempt.id == attempt_id)
                               .execution_options(populate_existing=True)).one()
     charge = session.scalars(select(Charge).where(Charge.id == attempt.charge_id)
@@ -263,11 +265,12 @@ def _apply(session: Session, sub: Subscription, charge: Charge, attempt: Attempt
                                         now=now)
         code = answer.failure_code or answer.status
         answer = TossError(code, answer.failure_message or answer.status, category=_decline_category(code))
-    kwargs = dict(code=answer.code, message=answer.message, category=answer.category, now=now)
     if answer.category in settlement.DECLINES:
-        return settlement.mark_declined(session, sub, charge, attempt, notifier=notifier, config=config, **kwargs)
+        return settlement.mark_declined(session, sub, charge, attempt, notifier=notifier, config=config,
+                                        code=answer.code, message=answer.message, category=answer.category, now=now)
     if answer.category in (Category.TRANSIENT, Category.CONFIG):
-        return settlement.mark_retry(sub, charge, attempt, **kwargs)
+        return settlement.mark_retry(sub, charge, attempt, code=answer.code, message=answer.message,
+                                     category=answer.category, now=now)
     if answer.category is not Category.UNKNOWN_OUTCOME:
         log.error("attempt %s: unexpected error category %s (%s); treated as unknown", attempt.id,
                   answer.category, answer.code)

@@ -23,7 +23,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +34,7 @@ from storefront.billing.recurring import charging, cycle, periods, settlement
 from storefront.billing.errors import BillingError, failure_message
 from storefront.billing.recurring.subscriptions import ActionRefused, Deps, complete_card_change, notify, owned
 from storefront.billing.wallet.vault import Actor
+from storefront.dml import execute_dml
 from storefront.models import Attempt, Charge, CheckoutIntent, Consent, Plan, Subscription, User
 from storefront.toss.errors import Category, categorize
 
@@ -136,7 +137,8 @@ def order_summary(plan: Plan, *, now: datetime, billing_hour_kst: int) -> OrderS
                         first, following, trial_end)
 
 
-def subscribable(plan: Plan | None) -> bool:
+def subscribable(plan: Plan | None) -> TypeGuard[Plan]:
+    """Whether `plan` exists and can be subscribed to now (active, a subscription product, a paid interval)."""
     return (plan is not None and plan.active and plan.product.active and plan.product.kind == "subscription"
             and plan.interval in SUBSCRIBABLE_INTERVALS and plan.amount_won > 0)
 
@@ -288,7 +290,7 @@ def claim_intent(session: Session, *, user: User, token: str, customer_key: str,
     plan_id = intent.plan_id if intent.purpose == "subscribe" else None
     digest = hashlib.sha256(auth_key.encode()).hexdigest()
     try:
-        claimed = session.execute(
+        claimed = execute_dml(session, 
             update(CheckoutIntent).where(CheckoutIntent.id == intent.id, CheckoutIntent.used_at.is_(None))
             .values(used_at=now, auth_key_hash=digest).execution_options(synchronize_session=False))
         session.commit()

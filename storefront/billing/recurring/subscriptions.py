@@ -310,11 +310,12 @@ def cancel_now_with_refund(session: Session, *, user: User, subscription_id: int
     """
     now = clock.now()
     sub = owned(session, user, subscription_id, lock=True)
-    already = sub.status == "canceled" and sub.ended_reason == CANCELED_NOW_REASON and sub.ended_at is not None
-    if already:
+    if sub.status == "canceled" and sub.ended_reason == CANCELED_NOW_REASON and sub.ended_at is not None:
+        already = True
         offer = _offer_at(session, sub, sub.ended_at)
         notices: tuple[int, ...] = ()
     else:
+        already = False
         if sub.status in settlement.ENDED_STATUSES:
             raise _refuse(session, "이미 종료된 구독입니다.")
         if sub.status == "active" and periods.pending_charge(session, sub.id) is not None:
@@ -355,7 +356,7 @@ def finish_cancel_now(session: Session, *, toss: Any, clock: Any) -> int:
         .order_by(Subscription.id)).all()
     sent = 0
     for sub in subs:
-        offer = _offer_at(session, sub, sub.ended_at)
+        offer = _offer_at(session, sub, sub.ended_at) if sub.ended_at is not None else None
         if offer is None or offer.refund_won <= 0 or _prorata_refund(session, offer.charge_id) is not None:
             continue
         log.warning("subscription %s ended now without its refund row: sending the pro-rata refund of charge %s",
@@ -366,7 +367,7 @@ def finish_cancel_now(session: Session, *, toss: Any, clock: Any) -> int:
     return sent
 
 
-def _send_prorata_refund(session: Session, offer: RefundOffer, *, requested_by: int, toss: Any,
+def _send_prorata_refund(session: Session, offer: RefundOffer, *, requested_by: int | None, toss: Any,
                          clock: Any) -> str | None:
     """Send (or find) the offer's refund; its status, ``not_sent`` if refused before anything was written."""
     if offer.refund_won <= 0:
@@ -383,8 +384,8 @@ def _send_prorata_refund(session: Session, offer: RefundOffer, *, requested_by: 
     except Exception:  # the row, if written, is 'sending': the settle job resolves it
         session.rollback()
         log.exception("pro-rata refund of charge %s: outcome unknown", offer.charge_id)
-        row = _prorata_refund(session, offer.charge_id)
-        return row.status if row is not None else "not_sent"
+        written = _prorata_refund(session, offer.charge_id)
+        return written.status if written is not None else "not_sent"
     return row.status
 
 

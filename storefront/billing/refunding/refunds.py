@@ -345,7 +345,7 @@ def _known_transaction_keys(session: Session, attempt_id: int) -> set[str]:
     keys = session.scalars(
         select(Refund.transaction_key).where(Refund.attempt_id == attempt_id, Refund.transaction_key.is_not(None))
     )
-    return set(keys)
+    return {key for key in keys if key is not None}
 
 
 def _pending_of_amount(session: Session, attempt_id: int, amount_won: int) -> Refund | None:

@@ -37,6 +37,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Any, Iterable, Protocol
 
 from sqlalchemy import select
@@ -250,27 +251,27 @@ def _compare_our_side(session: Session, transactions: list[Any], tally: _Tally, 
 
 
 def _check_missing_payment(attempt: Attempt, tally: _Tally, *, toss: Any) -> None:
-    common = dict(order_id=attempt.order_id, payment_key=attempt.payment_key, attempt_id=attempt.id,
-                  our_amount_won=attempt.amount_won)
+    finding = partial(Finding, order_id=attempt.order_id, payment_key=attempt.payment_key, attempt_id=attempt.id,
+                      our_amount_won=attempt.amount_won)
     try:
         payment = toss.get_payment_by_order_id(attempt.order_id)
     except TossError as exc:
         if exc.category is not Category.NOT_FOUND:
             raise ReconciliationFailed(f"토스페이먼츠 결제 조회 실패({exc.code}): 다음 실행에서 다시 확인합니다.") from None
-        tally.add(Finding("missing_at_toss", attempt.order_id, **common, detail="주문번호로 조회한 결제가 없습니다."))
+        tally.add(finding("missing_at_toss", attempt.order_id, detail="주문번호로 조회한 결제가 없습니다."))
         return
     if payment.status not in APPROVED_STATUSES:
-        tally.add(Finding("missing_at_toss", attempt.order_id, **common, toss_amount_won=payment.total_amount,
+        tally.add(finding("missing_at_toss", attempt.order_id, toss_amount_won=payment.total_amount,
                           detail=f"토스페이먼츠 상태: {payment.status}"))
     elif payment.total_amount != attempt.amount_won:
-        tally.add(Finding("amount_differs", attempt.order_id, **common, toss_amount_won=payment.total_amount))
+        tally.add(finding("amount_differs", attempt.order_id, toss_amount_won=payment.total_amount))
     # else: approved at Toss, filed under another day there; that day's run compares it
 
 
 def _check_missing_cancel(refund: Refund, tally: _Tally, *, toss: Any) -> None:
     attempt = refund.attempt
-    common = dict(order_id=attempt.order_id, payment_key=attempt.payment_key, attempt_id=attempt.id,
-                  refund_id=refund.id, our_amount_won=refund.amount_won)
+    finding = partial(Finding, order_id=attempt.order_id, payment_key=attempt.payment_key, attempt_id=attempt.id,
+                      refund_id=refund.id, our_amount_won=refund.amount_won)
     try:
         payment = toss.get_payment(attempt.payment_key)
     except TossError as exc:
@@ -281,9 +282,9 @@ def _check_missing_cancel(refund: Refund, tally: _Tally, *, toss: Any) -> None:
                   None)
     ref = refund.transaction_key or f"refund-{refund.id}"
     if cancel is None:
-        tally.add(Finding("refund_missing_at_toss", ref, **common, detail=f"환불 #{refund.id}"))
+        tally.add(finding("refund_missing_at_toss", ref, detail=f"환불 #{refund.id}"))
     elif cancel.cancel_amount != refund.amount_won:
-        tally.add(Finding("refund_amount_differs", ref, **common, toss_amount_won=cancel.cancel_amount))
+        tally.add(finding("refund_amount_differs", ref, toss_amount_won=cancel.cancel_amount))
 
 
 # -- storing ------------------------------------------------------------------------------------------
@@ -383,7 +384,7 @@ def _attempts_by_order(session: Session, order_ids: set[str]) -> dict[str, Attem
 
 
 def _refund_statuses(session: Session, attempt_id: int) -> dict[int, str]:
-    return dict(session.execute(select(Refund.id, Refund.status).where(Refund.attempt_id == attempt_id)).all())
+    return dict(session.execute(select(Refund.id, Refund.status).where(Refund.attempt_id == attempt_id)).tuples().all())
 
 
 def _refund_by_key(session: Session, attempt_id: int, transaction_key: str) -> Refund | None:

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from storefront.billing.refunding import refunds
 from storefront.billing.wallet.vault import fingerprint
+from storefront.dml import execute_dml
 from storefront.models import Attempt, BillingKey, WebhookEvent
 from storefront.toss.errors import Category, TossError
 
@@ -112,7 +113,7 @@ def process(session: Session, event: WebhookEvent, *, toss: Any, clock: Clock) -
             if last_try:
                 raise
             log.info("webhook event %s: another process recorded the same change first; looking again", event_id)
-            event = session.get(WebhookEvent, event_id)
+            event = session.get_one(WebhookEvent, event_id)
     raise AssertionError("unreachable")
 
 
@@ -169,7 +170,7 @@ def pending_ids(session: Session, *, now: datetime, limit: int = 100) -> list[in
 
 def purge_ignored(session: Session, *, now: datetime, keep_days: int) -> int:
     """Delete 'ignored' deliveries (garbage, events we do not use) older than `keep_days`. Commits."""
-    result = session.execute(delete(WebhookEvent).where(WebhookEvent.status == "ignored",
+    result = execute_dml(session, delete(WebhookEvent).where(WebhookEvent.status == "ignored",
                                                         WebhookEvent.received_at < now - timedelta(days=keep_days)))
     session.commit()
     return int(result.rowcount or 0)
@@ -283,7 +284,9 @@ def _redact(value: Any) -> Any:
 
 def _payment_status_changed(session: Session, payload: dict, toss: Any, now: datetime) -> Outcome:
     data = payload.get("data")
-    payment_key = data.get("paymentKey") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        data = {}
+    payment_key = data.get("paymentKey")
     if not isinstance(payment_key, str) or not payment_key:
         return "ignored", "data.paymentKey가 없는 본문입니다."
     order_id = data.get("orderId") if isinstance(data.get("orderId"), str) else None
@@ -317,7 +320,9 @@ def _sync_note(payment: Any, result: refunds.SyncResult) -> str:
 
 def _billing_deleted(session: Session, payload: dict, toss: Any, now: datetime) -> Outcome:
     data = payload.get("data")
-    stored = data.get("billingKey") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        data = {}
+    stored = data.get("billingKey")
     if not isinstance(stored, str) or not stored.startswith(FINGERPRINT_PREFIX):
         return "ignored", "data.billingKey가 없는 본문입니다."
     card = session.scalar(select(BillingKey).where(BillingKey.fingerprint == stored[len(FINGERPRINT_PREFIX):]))
