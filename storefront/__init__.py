@@ -77,7 +77,8 @@ def _configure_flask(app: Flask, config: Config) -> None:
     hops = config.trusted_proxy_hops
     if hops:
         # That many reverse proxies (nginx, a load balancer) append to X-Forwarded-*; see web/client_ip.py.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        # Flask's documented way to wrap its WSGI app; mypy sees a method being replaced.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def _engine_options(url: str) -> dict:

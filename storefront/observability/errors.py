@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import urlsplit
 
 from storefront.config import Config
+
+if TYPE_CHECKING:  # sentry-sdk is imported only when SENTRY_DSN is set
+    from sentry_sdk.types import Breadcrumb, BreadcrumbHint, Event, Hint
 
 FILTERED = "[Filtered]"
 DENY_KEYS = frozenset({
@@ -71,10 +74,10 @@ class Scrubber:
             return self.text(value)
         return value
 
-    def before_send(self, event: dict, hint: dict) -> dict:
+    def before_send(self, event: Event, hint: Hint) -> Event:
         return self.walk(event)
 
-    def before_breadcrumb(self, crumb: dict, hint: dict) -> dict:
+    def before_breadcrumb(self, crumb: Breadcrumb, hint: BreadcrumbHint) -> Breadcrumb:
         return self.walk(crumb)
 
 

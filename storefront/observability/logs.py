@@ -44,7 +44,7 @@ class ContextFilter(logging.Filter):
         if getattr(record, "request_id", None) is None:
             record.request_id = current_request_id()
         self._jobs.filter(record)
-        if record.job_id == "-":
+        if getattr(record, "job_id", None) == "-":
             record.job_id = None
         return True
 

@@ -32,8 +32,10 @@ def register(app: Flask) -> None:
     security.register(app)
     _register_error_pages(app)
     # Browsers ask for /favicon.ico whatever the page links; answer with the SVG icon.
+    static_folder = app.static_folder
+    assert static_folder is not None  # create_app passes the repository's static/
     app.add_url_rule("/favicon.ico", "favicon",
-                     lambda: send_from_directory(app.static_folder, "favicon.svg", mimetype="image/svg+xml"))
+                     lambda: send_from_directory(static_folder, "favicon.svg", mimetype="image/svg+xml"))
 
 
 def _register_error_pages(app: Flask) -> None:

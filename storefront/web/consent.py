@@ -63,15 +63,17 @@ def answer(token: str):
         flash("동의 또는 해지 중 하나를 선택해 주세요.", "error")
         return redirect(url_for(".page", token=change.token))
     svc = services()
+    decision = form.decision.data
+    assert decision is not None  # InputRequired
     try:
-        consent.record_answer(db.session(), change.token, form.decision.data, user_id=current_user.id, ip=client_ip(),
+        consent.record_answer(db.session(), change.token, decision, user_id=current_user.id, ip=client_ip(),
                               now=svc.clock.now(), notifier=svc.notifier)
     except consent.ConsentError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for(".page", token=change.token))
     db.session.commit()
-    flash(_answered_message(form.decision.data), "success")
+    flash(_answered_message(decision), "success")
     return redirect(url_for(".page", token=change.token))
 
 

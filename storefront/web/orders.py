@@ -239,7 +239,7 @@ def payment_fail():
 
 
 def _render_outcome(outcome: orders.OrderOutcome):
-    order = db.session.get(Order, outcome.order_pk)
+    order = db.session.get_one(Order, outcome.order_pk)
     if outcome.state in ("paid", "canceled"):
         return render_template("orders/complete.html", order=order,
                                refunded_won=orders.refunded_won(db.session(), order),

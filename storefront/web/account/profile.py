@@ -36,8 +36,8 @@ def profile():
         form.phone.data = accounts.format_mobile(current_user.phone)
     if form.validate_on_submit():
         if not form.phone.data and current_user.phone and _has_trial(current_user.id):
-            form.phone.errors.append("무료 체험 중인 구독이 있어 휴대전화 번호를 지울 수 없습니다. "
-                                     "유료 전환 7일 전에 문자로 안내해 드려야 합니다. 다른 번호로 바꾸는 것은 됩니다.")
+            form.phone.errors = [*form.phone.errors, "무료 체험 중인 구독이 있어 휴대전화 번호를 지울 수 없습니다. "
+                                 "유료 전환 7일 전에 문자로 안내해 드려야 합니다. 다른 번호로 바꾸는 것은 됩니다."]
         else:
             accounts.update_profile(current_user, name=form.name.data, phone=form.phone.data)
             db.session.commit()
@@ -60,13 +60,13 @@ def change_password():
         waiting = throttle.wait(db.session(), key, now=now)
         if waiting:
             wait_words = in_words(waiting)
-            form.current_password.errors.append(f"잘못 입력한 횟수가 많아 {wait_words} 후에 다시 시도할 수 있습니다.")
+            form.current_password.errors = [*form.current_password.errors, f"잘못 입력한 횟수가 많아 {wait_words} 후에 다시 시도할 수 있습니다."]
         elif not accounts.check_password(user, form.current_password.data):
             throttle.record_failure(db.session(), key, now=now)
             db.session.commit()
-            form.current_password.errors.append("현재 비밀번호가 올바르지 않습니다.")
+            form.current_password.errors = [*form.current_password.errors, "현재 비밀번호가 올바르지 않습니다."]
         elif form.new_password.data == form.current_password.data:
-            form.new_password.errors.append("현재 비밀번호와 다른 비밀번호를 정해 주세요.")
+            form.new_password.errors = [*form.new_password.errors, "현재 비밀번호와 다른 비밀번호를 정해 주세요."]
         else:
             throttle.clear(db.session(), key)
             accounts.set_password(user, form.new_password.data,

@@ -286,4 +286,4 @@ def actor_emails(session: Session, ids) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return dict(session.execute(select(User.id, User.email).where(User.id.in_(wanted))).all())
+    return dict(session.execute(select(User.id, User.email).where(User.id.in_(wanted))).tuples().all())

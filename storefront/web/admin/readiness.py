@@ -72,7 +72,7 @@ def run_checks() -> Report:
     config: Config = current_app.config["STOREFRONT"]
     now = services().clock.now()
     session = db.session()
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # LocalProxy's; typed as Flask
     reviewer = readiness.reviewer(session, config)
     plan_id = _first_subscription_plan(session)
     static_dir = app.static_folder
@@ -147,7 +147,8 @@ def _through_the_app(app: Flask, config: Config, reviewer_id: str | None, plan_i
 
 def _footer_everywhere(client, config: Config) -> Check:
     wanted = [f'<dd data-field="{field}">{escape(getattr(config.business, field))}' for field in FOOTER_FIELDS]
-    queue, seen, missing = deque(CRAWL_START), set(), []
+    queue, missing = deque(CRAWL_START), []
+    seen: set[str] = set()
     while queue and len(seen) < CRAWL_LIMIT:
         path = queue.popleft()
         if path in seen:

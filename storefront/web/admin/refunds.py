@@ -74,8 +74,9 @@ def refund(attempt_id: int):
     if step == "edit":
         return _page_for(attempt, form)
     refundable = refund_service.refundable_won(db.session(), attempt)
+    assert form.amount_won.data is not None  # InputRequired
     if form.amount_won.data > refundable:
-        form.amount_won.errors.append(f"환불 가능 금액({refundable:,}원)을 넘을 수 없습니다.")
+        form.amount_won.errors = [*form.amount_won.errors, f"환불 가능 금액({refundable:,}원)을 넘을 수 없습니다."]
         return _page_for(attempt, form, status=400)
     if step == "review":
         return _page_for(attempt, form, "admin/refund_confirm.html")
@@ -89,20 +90,22 @@ def refund(attempt_id: int):
 def _request_refund(attempt: Attempt, form: RefundForm) -> Refund | None:
     svc = services()
     sub_id, user_id = _owner_ids(attempt)
+    amount_won, reason, request_id = form.amount_won.data, form.reason.data, form.request_id.data
+    assert amount_won is not None and reason is not None and request_id is not None  # the form's validators
     try:
-        key = refund_service.idempotency_key_for(form.request_id.data)
+        key = refund_service.idempotency_key_for(request_id)
         if db.session.scalar(db.select(Refund.id).where(Refund.idempotency_key == key)) is None:
-            audit_row("admin_refund", f"결제 시도 #{attempt.id} ({attempt.order_id}) {form.amount_won.data:,}원 환불 요청: "
-                                      f"{form.reason.data.strip()}", subscription_id=sub_id, user_id=user_id)
+            audit_row("admin_refund", f"결제 시도 #{attempt.id} ({attempt.order_id}) {amount_won:,}원 환불 요청: "
+                                      f"{reason.strip()}", subscription_id=sub_id, user_id=user_id)
         return refund_service.refund(
-            db.session(), attempt.id, amount_won=form.amount_won.data, reason=form.reason.data,
+            db.session(), attempt.id, amount_won=amount_won, reason=reason,
             requested_by=current_user.id, idempotency_key=key, toss=svc.toss, clock=svc.clock)
     except refund_service.ExceedsRefundable as exc:
-        form.amount_won.errors.append(f"환불 가능 금액({exc.refundable_won:,}원)을 넘을 수 없습니다.")
+        form.amount_won.errors = [*form.amount_won.errors, f"환불 가능 금액({exc.refundable_won:,}원)을 넘을 수 없습니다."]
     except refund_service.NotRefundable:
-        form.amount_won.errors.append("승인된 결제만 환불할 수 있습니다.")
+        form.amount_won.errors = [*form.amount_won.errors, "승인된 결제만 환불할 수 있습니다."]
     except refund_service.InvalidRefund:
-        form.reason.errors.append("환불 금액과 사유(200자 이내)를 확인해 주세요.")
+        form.reason.errors = [*form.reason.errors, "환불 금액과 사유(200자 이내)를 확인해 주세요."]
     db.session.rollback()
     return None
 

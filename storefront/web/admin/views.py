@@ -156,7 +156,7 @@ def create_category():
         try:
             catalog.create_category(db.session(), name=form.name.data, slug=form.slug.data)
         except catalog.SlugTaken:
-            form.slug.errors.append("이미 쓰이는 slug입니다.")
+            form.slug.errors = [*form.slug.errors, "이미 쓰이는 slug입니다."]
         else:
             db.session.commit()
             flash("카테고리를 추가했습니다.", "success")
@@ -197,7 +197,7 @@ def _product_form(product: Product | None):
             saved = catalog.save_product(db.session(), _with_defaults(data), product)
         except catalog.SlugTaken:
             db.session.rollback()
-            form.slug.errors.append("이미 쓰이는 slug입니다.")
+            form.slug.errors = [*form.slug.errors, "이미 쓰이는 slug입니다."]
         else:
             db.session.commit()
             flash("상품을 저장했습니다.", "success")
@@ -291,15 +291,16 @@ def apply_plan_price(plan_id: int):
     form = ApplyPriceForm()
     if form.validate_on_submit():
         if form.amount_won.data != str(plan.amount_won):
-            form.amount_won.errors.append("화면을 연 뒤 가격이 바뀌었습니다. 새로 고친 뒤 다시 확인해 주세요.")
+            form.amount_won.errors = [*form.amount_won.errors, "화면을 연 뒤 가격이 바뀌었습니다. 새로 고친 뒤 다시 확인해 주세요."]
         else:
+            assert form.effective_on.data is not None  # InputRequired
             try:
                 rollout = consent_service.apply_plan_price(
                     db.session(), plan, effective_on=form.effective_on.data, now=services().clock.now(),
                     config=current_app.config["STOREFRONT"], created_by_id=current_user.id)
             except consent_service.TooSoon as exc:
                 db.session.rollback()
-                form.effective_on.errors.append(exc.message)
+                form.effective_on.errors = [*form.effective_on.errors, exc.message]
             else:
                 db.session.commit()
                 flash(_rollout_message(plan, rollout), "success")
@@ -314,6 +315,8 @@ def _rollout_message(plan: Plan, rollout: consent_service.Rollout) -> str:
 
 
 def _plan_data(form: PlanForm) -> catalog.PlanData:
+    """The validated form's values (name and price are required fields)."""
+    assert form.name.data is not None and form.amount_won.data is not None
     return catalog.PlanData(name=form.name.data, amount_won=form.amount_won.data,
                             trial_days=form.trial_days.data or 0, position=form.position.data or 0)
 

@@ -52,6 +52,7 @@ def reset_password(token: str):
     form = ResetPasswordForm()
     if form.validate_on_submit():
         config = current_app.config["STOREFRONT"]
+        assert form.password.data is not None  # a required field
         try:
             user, ids = reset.reset_password(db.session(), token, form.password.data, now=now,
                                              notifier=services().notifier, forgot_url=site_link("auth.forgot_password"),

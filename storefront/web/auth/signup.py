@@ -78,16 +78,17 @@ def confirm_signup(token: str):
     if request.method == "GET" and here:
         return _finish(pending, now)
     if form.validate_on_submit():
+        assert form.password.data is not None  # DataRequired
         key = throttle.account_key(pending.email)
         waiting = throttle.wait(db.session(), key, now=now)
         if waiting:
-            form.password.errors.append("잘못 입력한 횟수가 많아 잠시 후에 다시 시도할 수 있습니다.")
+            form.password.errors = [*form.password.errors, "잘못 입력한 횟수가 많아 잠시 후에 다시 시도할 수 있습니다."]
         elif signups.password_matches(pending, form.password.data):
             return _finish(pending, now)
         else:
             throttle.record_failure(db.session(), key, now=now)
             db.session.commit()
-            form.password.errors.append("가입할 때 정한 비밀번호와 다릅니다.")
+            form.password.errors = [*form.password.errors, "가입할 때 정한 비밀번호와 다릅니다."]
     status = 400 if form.is_submitted() else 200
     return _no_referrer(render_template("auth/signup_confirm.html", form=form, token=token, email=pending.email), status)
 

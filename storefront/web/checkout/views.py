@@ -67,7 +67,7 @@ def _phone_for_trial(plan: Plan, form: CheckoutForm) -> bool:
     if not needs_phone(plan):
         return True
     if not form.phone.data:
-        form.phone.errors.append("무료 체험은 유료 전환 7일 전에 문자로 안내해 드려야 해서 휴대전화 번호가 필요합니다.")
+        form.phone.errors = [*form.phone.errors, "무료 체험은 유료 전환 7일 전에 문자로 안내해 드려야 해서 휴대전화 번호가 필요합니다."]
         return False
     current_user.phone = form.phone.data.replace("-", "")
     return True
