@@ -211,11 +211,15 @@ def _print_due(now: datetime) -> None:
         return
     click.echo(f"{'id':>6}  {'email':<32} {'amount':>12}  {'due':<20} note")
     for item in due:
-        sub = db.session.get(Subscription, item.subscription_id)
+        sub = db.session.get_one(Subscription, item.subscription_id)
         pending = periods.pending_charge(db.session(), sub.id)
         verdict = consent.gate(db.session(), sub, now=now) if pending is None else None
-        amount = (pending.amount_won if pending is not None
-                  else verdict.change.new_amount_won if verdict.decision == "agreed" else sub.amount_won)
+        if pending is not None:
+            amount = pending.amount_won
+        elif verdict is not None and verdict.decision == "agreed" and verdict.change is not None:
+            amount = verdict.change.new_amount_won
+        else:
+            amount = sub.amount_won
         note = _consent_note(verdict) or _due_note(sub, pending)
         click.echo(f"{sub.id:>6}  {sub.user.email:<32} {f'{amount:,} won':>12}  {_kst(item.next_charge_at):<20} "
                    f"{note}".rstrip())
@@ -389,7 +393,7 @@ def worker_command(burst: bool, queues: tuple[str, ...], name: str | None, fork:
 
     connection = _redis_or_fail()
     jobs.install_job_logging()
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # LocalProxy's; typed as Flask
     jobs.adopt_app(app)  # forked job processes inherit the built app ...
     jobs.warm_up(app)  # ... its mappers and compiled email templates
     config = current_app.config["STOREFRONT"]

@@ -147,7 +147,8 @@ def _holds(conn: Redis, worker_name: str, job_id: str, now: datetime, alive_with
     return current == job_id or (not current and state == "busy")
 
 
-def _text(value: bytes | str | None) -> str | None:
+def _text(value: object) -> str | None:
+    """A Redis reply as text. redis-py types replies loosely (any RESP value); ours are bytes, str or None."""
     if value is None:
         return None
-    return value.decode() if isinstance(value, bytes) else value
+    return value.decode() if isinstance(value, bytes) else str(value)

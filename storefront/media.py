@@ -98,6 +98,7 @@ def _open(data: bytes) -> Image.Image:
 
 def _encode(image: Image.Image) -> tuple[bytes, str, tuple[int, int]]:
     fmt = image.format
+    assert fmt is not None  # _open accepts only images Pillow identified as one of FORMATS
     image = ImageOps.exif_transpose(image)
     out = io.BytesIO()
     if fmt == "JPEG":

@@ -24,7 +24,7 @@ def build_services(config: Config, *, clock: Any = None, toss: Any = None, jinja
     if toss is None:
         toss = TossClient(config.toss_api_base, config.toss_secret_key, on_call=_latency_recorder(config))
     if config.redis_url:
-        toss = rate_limited(toss, config)
+        toss = rate_limited(toss, config.redis_url, config)
     vault = Vault(config.encryption_key, config.old_encryption_keys)
     notifier = Notifier(jinja_env, config)
     return Services(clock=clock, toss=toss, vault=vault, notifier=notifier)
@@ -37,11 +37,11 @@ def _latency_recorder(config: Config) -> Any:
     return LatencyRecorder(config.redis_url) if config.redis_url else None
 
 
-def rate_limited(toss: Any, config: Config) -> Any:
+def rate_limited(toss: Any, redis_url: str, config: Config) -> Any:
     """`toss` behind the Redis-shared TOSS_CALLS_PER_MINUTE budget; web requests may use the reserve."""
     from flask import has_request_context
 
     from storefront.ratelimit import RateLimitedToss, limiter_for
 
-    limiter = limiter_for(config.redis_url, config.toss_calls_per_minute)
+    limiter = limiter_for(redis_url, config.toss_calls_per_minute)
     return RateLimitedToss(toss, limiter, interactive=has_request_context)

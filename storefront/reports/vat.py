@@ -99,7 +99,7 @@ def _book(session: Session, start: datetime, end: datetime) -> dict[Month, tuple
         entry[1] += 1
         entry[2] += change_total
         entry[3] += change_vat
-    return {month: tuple(values) for month, values in book.items()}
+    return {month: (values[0], values[1], values[2], values[3]) for month, values in book.items()}
 
 
 def _cancel_changes(session: Session, start: datetime, end: datetime) -> list[tuple[datetime, int, int]]:
