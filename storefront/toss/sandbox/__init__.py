@@ -16,7 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from . import api, control, window
 from .clock import Clock, SystemClock
@@ -45,7 +46,9 @@ def create_sandbox_app(settings: SandboxSettings | None = None, *, clock: Clock 
     settings = settings or SandboxSettings()
     app = Flask(__name__, template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"),
                 static_url_path="/_sandbox/static")
-    app.json.ensure_ascii = False
+    json_provider = app.json
+    assert isinstance(json_provider, DefaultJSONProvider)  # Flask's own, which has the switch
+    json_provider.ensure_ascii = False
     runtime = SandboxRuntime(settings, clock or SystemClock())
     runtime.webhooks = WebhookDispatcher(runtime.store, runtime.clock, lambda: runtime.settings)
     app.extensions["toss_sandbox"] = runtime
@@ -87,7 +90,7 @@ def _register_errors(app: Flask) -> None:
         if not _is_api():
             return error
         response = error_response(ApiError("NOT_FOUND" if error.code == 404 else "METHOD_NOT_ALLOWED"))
-        if error.code == 405:
+        if isinstance(error, MethodNotAllowed):
             response.headers["Allow"] = ", ".join(error.valid_methods or ())
         return response
 

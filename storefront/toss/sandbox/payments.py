@@ -18,7 +18,7 @@ from typing import Any
 
 from .cards import behaviour_of, card_info
 from .errors import INSTALLMENT_MIN_AMOUNT, MAX_CARD_AMOUNT, MAX_INSTALLMENT_MONTHS, MIN_CARD_AMOUNT, ApiError
-from .store import Store, iso, parse_iso
+from .store import Store, iso
 
 ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 CUSTOMER_KEY = re.compile(r"^[A-Za-z0-9\-_=.@]{2,300}$")
@@ -269,7 +269,7 @@ def charge_billing_key(store: Store, now: datetime, billing_key: str, req: Charg
         )
         conn.execute("UPDATE billing_keys SET approved_count = approved_count + 1 WHERE billing_key = ?",
                      (billing_key,))
-        return _payment_row(conn, payment_key)
+        return _written_payment_row(conn, payment_key)
 
 
 def _refuse_duplicate_order(conn: sqlite3.Connection, order_id: str) -> None:
@@ -325,7 +325,7 @@ def confirm_payment(store: Store, now: datetime, body: dict[str, Any], *, fee_ra
                            "The amount does not match the amount the payment window was opened with.")
         _refuse_duplicate_order(conn, order_id)
         error = _settle_session(conn, now, row, fee_rate)
-        row = _payment_row(conn, payment_key)
+        row = _written_payment_row(conn, payment_key)
     if error is not None:
         raise error
     return row
@@ -333,7 +333,7 @@ def confirm_payment(store: Store, now: datetime, body: dict[str, Any], *, fee_ra
 
 def _settle_session(conn: sqlite3.Connection, now: datetime, row: sqlite3.Row, fee_rate: float) -> ApiError | None:
     payment_key = row["payment_key"]
-    if parse_iso(row["requested_at"]) + CONFIRM_WINDOW < now:
+    if datetime.fromisoformat(row["requested_at"]) + CONFIRM_WINDOW < now:
         conn.execute("UPDATE payments SET status = 'EXPIRED' WHERE payment_key = ?", (payment_key,))
         return ApiError("NOT_FOUND_PAYMENT_SESSION")
     behaviour = behaviour_of(row["card_number"])
@@ -361,6 +361,13 @@ def _settle_session(conn: sqlite3.Connection, now: datetime, row: sqlite3.Row, f
 
 def _payment_row(conn: sqlite3.Connection, payment_key: str) -> sqlite3.Row | None:
     return conn.execute("SELECT * FROM payments WHERE payment_key = ?", (payment_key,)).fetchone()
+
+
+def _written_payment_row(conn: sqlite3.Connection, payment_key: str) -> sqlite3.Row:
+    """The payment row this transaction has just inserted or updated."""
+    row = _payment_row(conn, payment_key)
+    assert row is not None
+    return row
 
 
 def get_payment(store: Store, payment_key: str) -> sqlite3.Row:
@@ -423,7 +430,7 @@ def cancel_payment(store: Store, now: datetime, payment_key: str, body: dict[str
             "UPDATE payments SET status = ?, balance_amount = ?, last_transaction_key = ? WHERE payment_key = ?",
             ("CANCELED" if remaining == 0 else "PARTIAL_CANCELED", remaining, transaction_key, payment_key),
         )
-        return _payment_row(conn, payment_key)
+        return _written_payment_row(conn, payment_key)
 
 
 def _cancel_amount(body: dict[str, Any], balance: int) -> int:

@@ -22,7 +22,7 @@ import json
 import re
 import secrets
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, Callable
 
@@ -30,7 +30,7 @@ from flask import Response, current_app, request
 
 from .errors import CATALOGUE, NOT_TOSS_CODES, ApiError, accepts_test_code
 from .runtime import SandboxRuntime
-from .store import iso, parse_iso
+from .store import iso
 
 IDEMPOTENCY_TTL = timedelta(days=15)
 MAX_IDEMPOTENCY_KEY = 300
@@ -192,7 +192,7 @@ def _claim(rt: SandboxRuntime, scope: str) -> tuple[int, Any] | None:
     now = rt.clock.now()
     with rt.store.write() as conn:
         row = conn.execute("SELECT * FROM idempotency WHERE scope = ?", (scope,)).fetchone()
-        if row is not None and parse_iso(row["created_at"]) + IDEMPOTENCY_TTL > now:
+        if row is not None and datetime.fromisoformat(row["created_at"]) + IDEMPOTENCY_TTL > now:
             if row["state"] == "processing":
                 error = ApiError("IDEMPOTENT_REQUEST_PROCESSING")
                 return error.status, error.body()

@@ -65,14 +65,14 @@ def all_transactions(store: Store) -> list[Transaction]:
     for row in payments:
         key = row["approval_transaction_key"] or f"{row['payment_key']}-approval"
         items.append(((parse_iso(row["approved_at"]), 0, row["seq"]),
-                      Transaction(key, parse_iso(row["approved_at"]), "DONE", row["total_amount"], row)))
+                      Transaction(key, datetime.fromisoformat(row["approved_at"]), "DONE", row["total_amount"], row)))
     for cancel in cancels:
         payment = by_key.get(cancel["payment_key"])
         if payment is None:
             continue
         status = "CANCELED" if cancel["refundable_amount"] == 0 else "PARTIAL_CANCELED"
         items.append(((parse_iso(cancel["canceled_at"]), 1, cancel["id"]),
-                      Transaction(cancel["transaction_key"], parse_iso(cancel["canceled_at"]), status,
+                      Transaction(cancel["transaction_key"], datetime.fromisoformat(cancel["canceled_at"]), status,
                                   cancel["cancel_amount"], payment, cancel)))
     items.sort(key=lambda item: item[0])
     return [transaction for _, transaction in items]

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, send_from_directory, url_for
+from flask import Blueprint, abort, redirect, render_template, request, send_from_directory, url_for
+from werkzeug.wrappers import Response  # what redirect() returns; Flask's Response is a subclass
 
 from . import payments
 from .clock import KST
@@ -59,7 +60,7 @@ def sdk() -> Response:
 
 
 @bp.get("/_sandbox/window/<kind>")
-def window(kind: str) -> Response | str:
+def window(kind: str) -> Response | str | tuple[str, int]:
     _kind_or_404(kind)
     try:
         req = parse_window(kind, request.args)
