@@ -2,6 +2,7 @@
 
 import re
 from datetime import date, datetime, timedelta, timezone
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import select
@@ -73,7 +74,7 @@ def test_a_year_of_monthly_renewals_on_a_jan_31_anchor(shop):
         date(2026, 11, 30), date(2026, 12, 31),
     ]
     assert all(c.status == "paid" and c.amount_won == 9900 for c in charges)
-    assert all(a.period_end == b.period_start for a, b in zip(charges, charges[1:]))  # no gap, no overlap
+    assert all(a.period_end == b.period_start for a, b in pairwise(charges))  # no gap, no overlap
     assert len(shop.toss.approved) == 12
     assert len({p.order_id for p in shop.toss.approved}) == 12
     audits = list(shop.session.scalars(select(AuditLog).order_by(AuditLog.id)))

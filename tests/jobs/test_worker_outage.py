@@ -62,7 +62,7 @@ def test_busy_workers_finish_their_charges_through_a_redis_outage_and_serve_agai
     # Toss answers; the workers commit the charges, then find Redis gone for their bookkeeping.
     wait_for(lambda: [a.status for a in attempts()] == ["done", "done"], "the held charges to be settled")
     wait_for(lambda: all(w.poll() is not None or "lost Redis while" in (tmp_path / f"worker-{n}.log").read_text()
-                         for w, n in zip(workers, names)), "both workers to meet the outage", timeout=30)
+                         for w, n in zip(workers, names, strict=True)), "both workers to meet the outage", timeout=30)
     assert [w.poll() for w in workers] == [None, None], logs(tmp_path)  # waiting for Redis, not gone
 
     private_redis.start()  # back, and empty

@@ -209,22 +209,21 @@ def behind_nginx(tmp_path) -> Iterator[dict]:
     web_port, http_port, https_port = _free_port(), _free_port(), _free_port()
     env = app_env(tmp_path, LOG_FORMAT="json", TRUSTED_PROXY_HOPS="1", METRICS_ALLOWED_IPS="127.0.0.2",
                   GUNICORN_BIND=f"127.0.0.1:{web_port}", GUNICORN_WORKERS="2")
-    log = open(tmp_path / "gunicorn.log", "wb")
-    web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(DEPLOY / "gunicorn.conf.py")], cwd=ROOT,
-                           env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    conf = nginx_config(tmp_path, http_port=http_port, https_port=https_port, upstream_port=web_port)
-    nginx = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path), "-g", "daemon off;"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    try:
-        _wait_until(lambda: _get(web_port, "/healthz/web", tls=False)[0] == 200, "gunicorn")
-        _wait_until(lambda: _get(https_port, "/healthz/web")[0] == 200, "nginx")
-        yield {"http": http_port, "https": https_port, "log": tmp_path / "gunicorn.log"}
-    finally:
-        nginx.terminate()
-        web.terminate()  # gunicorn stops gracefully on SIGTERM
-        nginx.wait(timeout=30)
-        web.wait(timeout=100)
-        log.close()
+    with open(tmp_path / "gunicorn.log", "wb") as log:
+        web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(DEPLOY / "gunicorn.conf.py")], cwd=ROOT,
+                               env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        conf = nginx_config(tmp_path, http_port=http_port, https_port=https_port, upstream_port=web_port)
+        nginx = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path), "-g", "daemon off;"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        try:
+            _wait_until(lambda: _get(web_port, "/healthz/web", tls=False)[0] == 200, "gunicorn")
+            _wait_until(lambda: _get(https_port, "/healthz/web")[0] == 200, "nginx")
+            yield {"http": http_port, "https": https_port, "log": tmp_path / "gunicorn.log"}
+        finally:
+            nginx.terminate()
+            web.terminate()  # gunicorn stops gracefully on SIGTERM
+            nginx.wait(timeout=30)
+            web.wait(timeout=100)
 
 
 def _get(port: int, path: str, *, tls: bool = True, method: str = "GET", body: bytes | None = None,

@@ -223,7 +223,7 @@ def _candidates(rule: str, arguments: list[str], values: dict[str, list[str]]) -
     paths = []
     for combo in cartesian(*(values[name] for name in arguments)):
         path = rule
-        for name, value in zip(arguments, combo):
+        for name, value in zip(arguments, combo, strict=True):
             path = re.sub(rf"<(?:[a-z]+:)?{name}>", value, path)
         paths.append(path)
     return paths

@@ -134,7 +134,7 @@ def _describe(visit: Visit, violation: dict) -> str:
 
 
 def test_every_page_rule_is_covered(crawled):
-    for role, (pages, unfilled) in crawled.items():
+    for role, (_pages, unfilled) in crawled.items():
         assert unfilled == [], (f"{role}: no value to fill these GET rules; add their arguments to "
                                 f"tests/pages/site.py argument_values(): {unfilled}")
     paths = {reached.final.split("?")[0] for pages, _ in crawled.values() for reached in pages}

@@ -29,7 +29,7 @@ def test_customer_key_is_random_uuid_not_derived_from_user(auth, db_session, cli
     auth.signup(email="bob.lee@example.com")
     keys = [u.customer_key for u in db_session.scalars(select(User).order_by(User.id))]
     assert len(set(keys)) == 2
-    for key, user in zip(keys, db_session.scalars(select(User).order_by(User.id))):
+    for key, user in zip(keys, db_session.scalars(select(User).order_by(User.id)), strict=True):
         assert len(key) == 36 and key.count("-") == 4
         assert uuid.UUID(key).version == 4
         assert user.email.split("@")[0] not in key and str(user.id) != key
