@@ -272,7 +272,7 @@ def run(args: argparse.Namespace, workdir: Path, stack: ExitStack) -> Figures:
         stack.callback(stop, procs[-1])
 
     def workers_up() -> bool:
-        for name, proc in zip(names, procs):
+        for name, proc in zip(names, procs, strict=True):
             if proc.poll() is not None:
                 raise SystemExit(f"bench: worker {name} exited:\n{(workdir / f'{name}.log').read_text()[-3000:]}")
         return {w.name for w in Worker.all(connection=connection)} >= set(names)

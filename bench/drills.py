@@ -37,6 +37,7 @@ any drill has a double, missed or stuck period, or paid its last period later th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -210,10 +211,8 @@ class Workers:
 def _children(pid: int) -> list[int]:
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
+        with contextlib.suppress(OSError):
             found += [int(child) for child in task.read_text().split()]
-        except OSError:
-            pass
     return found
 
 
@@ -226,10 +225,8 @@ def _is_group_leader(pid: int) -> bool:
 
 
 def _killpg(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class Timer:

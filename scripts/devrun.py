@@ -21,6 +21,7 @@ orderly. For development only: production runs each process under systemd (Resta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -169,10 +170,8 @@ class Runner:
 
 
 def _signal_group(popen: subprocess.Popen, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(popen.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: e3fd27b1fee2
-Revises: 
+Revises:
 Create Date: 2026-11-23 21:27:12.024914
 
 """

@@ -8,6 +8,7 @@ first, as the Flask CLI does for the store, so one file configures both processe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -48,10 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only_if_sandbox and toss_env != "sandbox":
         # Idle rather than exit: honcho stops every process when one of them ends.
         print(f"Toss sandbox not started: TOSS_ENV={toss_env} talks to Toss itself", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
         return 0
     overrides = {"db_path": args.db} if args.db else {}
     try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -232,10 +233,8 @@ def _cut(response: Response) -> Response:
     """Close the connection without an answer (werkzeug), or send half a body (other servers)."""
     sock = request.environ.get("werkzeug.socket")
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         return response  # werkzeug's write fails quietly (connection_dropped)
     body = response.get_data()
     truncated = Response(body[: len(body) // 2], status=response.status_code,
