@@ -8,7 +8,8 @@ default, so tests can move time. Every state change of money is a row.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC as UTC_ZONE  # the name UTC is the column type below
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
@@ -43,14 +44,14 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column; take the time from a clock")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC_ZONE)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC_ZONE)
+        return value.astimezone(UTC_ZONE)
 
 
 UTC = UTCDateTime()

@@ -22,10 +22,10 @@ that moves money and on a lookup.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     HARD_DECLINE = "hard_decline"
     SOFT_DECLINE = "soft_decline"
     TRANSIENT = "transient"
