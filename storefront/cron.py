@@ -18,7 +18,7 @@ cron process per Redis; a second one only makes extra sweeps, which charge nobod
 | `release_cards_job` | default | every hour | — |
 | `webhook_sweep_job` | webhooks | every minute | — |
 | `reconcile_day_job` | billing | daily at 05:00 KST (20:00 UTC): yesterday's 대사 with Toss | — |
-| `retention_job` | default | daily at 04:30 KST (19:30 UTC): storefront/retention.py's table, the audit log's two years included | — |
+| `retention_job` | default | daily at 04:30 KST (19:30 UTC): retention.py's table (audit log: two years) | — |
 | `purge_webhooks_job` | default | daily at 04:10 KST (19:10 UTC) | WEBHOOK_IGNORED_RETENTION_DAYS |
 
 Interval jobs run once as soon as the cron starts, then every interval. Each enqueued job

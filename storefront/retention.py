@@ -194,7 +194,8 @@ RULES: tuple[Rule, ...] = (
          step=forget_login_failures),
     Rule("withdrawn_contacts", "탈퇴한 회원의 연락처가 남은 기록(보낸 안내의 수신 주소·본문, 동의할 때 기록한 접속 IP)",
          "탈퇴 후 지체 없이(늦어도 5일 이내)",
-         "수신 주소·본문·IP를 지우고, 아직 보내지 않은 안내는 보내지 않습니다. 거래 기록 자체는 아래 기간 동안 보관합니다.",
+         "수신 주소·본문·IP를 지우고, 아직 보내지 않은 안내는 "
+         "보내지 않습니다. 거래 기록 자체는 아래 기간 동안 보관합니다.",
          "개인정보 보호법 제21조", step=forget_withdrawn_contacts),
     Rule("contract", "계약 또는 청약철회 등에 관한 기록(주문·구독·동의·청약철회 기록, 보낸 계약·결제 안내)", "5년",
          "탈퇴한 회원의 기록은 기록일부터 5년이 지나면 동의 내용을 지워 익명 처리하고, 보낸 안내는 회원 여부와 관계없이 "
@@ -211,7 +212,8 @@ RULES: tuple[Rule, ...] = (
          keep=relativedelta(months=6),
          handled_by="no personal data on this site: it sends no advertising and keeps no record of who saw one"),
     Rule("visits", "웹사이트 방문 기록(로그인 기록, 접속 IP)", "3개월",
-         "접속 IP(동의할 때 기록한 IP 포함)를 지웁니다. 로그인 기록은 위의 로그인 상태 정보 외에 따로 저장하지 않습니다.", "통신비밀보호법 시행령 제41조",
+         "접속 IP(동의할 때 기록한 IP 포함)를 지웁니다. 로그인 "
+         "기록은 위의 로그인 상태 정보 외에 따로 저장하지 않습니다.", "통신비밀보호법 시행령 제41조",
          keep=relativedelta(months=3), step=forget_old_ips),
     Rule("access_log", "개인정보처리시스템 접속기록(직원·시스템이 빌링키 등 개인정보를 열람·처리한 기록)", "2년", "삭제합니다.",
          "개인정보의 안전성 확보조치 기준 제8조", keep=relativedelta(years=RETENTION_YEARS), step=purge_access_log),

@@ -21,7 +21,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-c
 
 @pytest.fixture
 def page():
-    """A fresh Korean-locale page in headless Chromium, with a 30 s default timeout (a loaded 2-core CI machine is slow)."""
+    """A fresh Korean-locale page in headless Chromium, with a 30 s default timeout.
+
+    The long timeout is for a loaded 2-core CI machine, which is slow.
+    """
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"Chromium is missing ({CHROMIUM}): run `make test`, which installs it (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

@@ -86,7 +86,8 @@ def mail_order_number(config: Config) -> Check:
     number = config.business.mail_order_number
     return Check("mail_order_number", "사업자 정보", REVIEW, "통신판매업 신고번호 형식", bool(MAIL_ORDER_NUMBER.match(number)),
                  f"BUSINESS_MAIL_ORDER_NUMBER = {number}",
-                 "신고증에 적힌 그대로 ‘제2026-서울강남-01234호’ 형식으로 적으세요. 신고 전이면 관할 시·군·구청에 먼저 신고하세요.")
+                 "신고증에 적힌 그대로 ‘제2026-서울강남-01234호’ 형식으로 "
+                 "적으세요. 신고 전이면 관할 시·군·구청에 먼저 신고하세요.")
 
 
 # -- 정책·상품 --------------------------------------------------------------------------------------
@@ -113,7 +114,8 @@ def product_ready(session: Session, config: Config, static_dir: Path) -> Check:
     if missing:
         detail += f" / 보완 필요: {', '.join(missing[:5])}"
     return Check("product_ready", "정책·상품", REVIEW, "이미지·가격·제공 기간을 갖춘 상품", bool(ready), detail,
-                 "관리자 → 상품·플랜에서 상품 이미지를 올리고, 가격이 있는 플랜과 ‘제공 방법 및 기간’을 채운 뒤 판매 중으로 두세요.")
+                 "관리자 → 상품·플랜에서 상품 이미지를 올리고, 가격이 있는 "
+                 "플랜과 ‘제공 방법 및 기간’을 채운 뒤 판매 중으로 두세요.")
 
 
 def no_test_data(session: Session) -> Check:
@@ -131,7 +133,8 @@ def no_test_data(session: Session) -> Check:
     return Check("no_test_data", "정책·상품", REVIEW, "테스트처럼 보이는 상품·플랜 없음", not found,
                  "판매 중인 상품·플랜에 TEST, 테스트, 0원 같은 흔적이 없습니다." if not found
                  else "보이는 항목: " + ", ".join(found[:8]),
-                 "카드사 심사는 테스트용 상품을 거절합니다. 이름을 실제 상품명으로 바꾸거나 판매를 중지하고, 100원 미만 플랜은 가격을 고치세요.")
+                 "카드사 심사는 테스트용 상품을 거절합니다. 이름을 실제 상품명으로 "
+                 "바꾸거나 판매를 중지하고, 100원 미만 플랜은 가격을 고치세요.")
 
 
 # -- 심사용 계정 ------------------------------------------------------------------------------------
@@ -142,7 +145,8 @@ def reviewer(session: Session, config: Config) -> User | None:
 
 def reviewer_account(session: Session, config: Config) -> Check:
     user = reviewer(session, config)
-    fix = ("‘flask seed demo’로 심사용 계정을 만들고(SEED_REVIEWER_EMAIL로 주소 지정), 출력된 비밀번호를 토스페이먼츠 심사 신청서에 "
+    fix = ("‘flask seed demo’로 심사용 계정을 만들고(SEED_REVIEWER_EMAIL로 "
+           "주소 지정), 출력된 비밀번호를 토스페이먼츠 심사 신청서에 "
            "적으세요. 관리자 계정을 심사용으로 주지 마세요.")
     if user is None:
         return Check("reviewer_account", "심사용 계정", REVIEW, "심사용 계정이 있고 관리자가 아님", False,
@@ -164,7 +168,8 @@ def toss_keys(config: Config) -> Check:
               else "TOSS_ENV=test: 테스트 키(test_ck_/test_sk_)입니다. 심사에는 충분하지만 실제 결제는 되지 않습니다.")
     return Check("toss_keys", "결제·운영", LIVE, "라이브 키 (TOSS_ENV와 키가 일치)", False, detail,
                  "심사 중에는 개발자센터의 테스트 키로 TOSS_ENV=test, 심사를 통과하면 라이브 키로 TOSS_ENV=live와 "
-                 "TOSS_CLIENT_KEY/TOSS_SECRET_KEY를 바꾸고 다시 시작하세요. 키 접두사가 TOSS_ENV와 다르면 앱이 시작되지 않습니다.")
+                 "TOSS_CLIENT_KEY/TOSS_SECRET_KEY를 바꾸고 다시 "
+                 "시작하세요. 키 접두사가 TOSS_ENV와 다르면 앱이 시작되지 않습니다.")
 
 
 def _public_https(url: str) -> bool:
@@ -202,7 +207,8 @@ def webhook(session: Session, config: Config, *, now: datetime) -> Check:
 
 def timer(connection, problem: str | None) -> Check:
     """A `flask cron` registered in Redis (alive by RQ's TTL) that runs the due sweep; its last sweep shown."""
-    fix = "서버에서 ‘flask cron’ 프로세스(Procfile의 cron)를 하나 실행하세요. REDIS_URL이 웹·작업자·타이머에서 같아야 합니다."
+    fix = ("서버에서 ‘flask cron’ 프로세스(Procfile의 cron)를 하나 실행하세요. "
+           "REDIS_URL이 웹·작업자·타이머에서 같아야 합니다.")
     if connection is None:
         return Check("timer", "결제·운영", LIVE, "타이머(정기결제 예약) 실행 중", False, problem or "Redis가 없습니다.", fix)
     from rq.cron import CronScheduler

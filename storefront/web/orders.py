@@ -40,7 +40,8 @@ MAX_TOSS_MESSAGE = 200
 
 class BuyForm(FlaskForm):
     agree = BooleanField(
-        "(필수) 위 주문 내용(상품, 가격, 제공 방법 및 기간, 청약철회 조건)을 확인했으며, 이용약관과 구매조건에 동의합니다.",
+        "(필수) 위 주문 내용(상품, 가격, 제공 방법 및 기간, "
+        "청약철회 조건)을 확인했으며, 이용약관과 구매조건에 동의합니다.",
         validators=[DataRequired("주문 내용과 구매조건을 확인하고 동의해 주셔야 주문할 수 있습니다.")],
     )
 
@@ -190,7 +191,10 @@ def payment_success():
 @bp.post("/payments/success")
 @login_required
 def confirm_payment():
-    """The progress page's follow-up: check the order and amount, then confirm once (a repeat settles, never re-pays)."""
+    """The progress page's follow-up: check the order and amount, then confirm once.
+
+    A repeat settles what the first one started; it never pays again.
+    """
     order, params, refusal = _checked_success()
     if refusal is not None:
         return refusal

@@ -146,7 +146,10 @@ def database_held(database_url: str) -> Iterator[sqlite3.Connection]:
 
 
 class PrivateRedis:
-    """A redis-server of this test's own (the session's is shared), on a fixed port so it can be killed and restarted."""
+    """A redis-server of this test's own (the session's is shared).
+
+    On a fixed port, so it can be killed and restarted at the same address.
+    """
 
     def __init__(self, workdir: Path) -> None:
         from tests.redis_server import _free_port

@@ -1,4 +1,7 @@
-"""Notices stop when a member withdraws (회원탈퇴): nothing queued before reaches the SMTP server, and why is recorded."""
+"""Notices stop when a member withdraws (회원탈퇴).
+
+Nothing queued before reaches the SMTP server, and why is recorded.
+"""
 
 from __future__ import annotations
 

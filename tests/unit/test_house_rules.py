@@ -37,7 +37,10 @@ def test_domain_and_client_never_import_flask(area):
 
 
 def test_only_clock_reads_the_time():
-    """datetime.now / utcnow / today and time.time belong to storefront/clock.py alone (sandbox aside: it has its own clock param)."""
+    """datetime.now / utcnow / today and time.time belong to storefront/clock.py alone.
+
+    The sandbox aside: it has its own clock parameter.
+    """
     offenders = []
     for path in PACKAGE.rglob("*.py"):
         if path.name == "clock.py":

@@ -1,4 +1,4 @@
-"""Refunds from the admin: the form, its confirmation step, its hidden request id, and what Toss's ledger ends up holding."""
+"""Refunds from the admin: the form, its confirmation step, its hidden request id, and what Toss's ledger holds."""
 
 from __future__ import annotations
 

@@ -229,8 +229,10 @@ def _not_paid() -> CoolingOff:
 
 def _excluded_message(exclusion: str, after_window: str) -> str:
     return " ".join(part for part in (
-        f"이 상품은 디지털 콘텐츠로, 제공이 개시된 경우({exclusion}) 청약철회가 제한됩니다(전자상거래법 제17조 제2항 제5호).",
-        "아직 이용을 시작하지 않으셨다면 고객센터로 청약철회를 요청해 주세요. 확인한 뒤 3영업일 이내에 전액 환불해 드립니다.",
+        f"이 상품은 디지털 콘텐츠로, 제공이 개시된 경우({exclusion}) "
+        "청약철회가 제한됩니다(전자상거래법 제17조 제2항 제5호).",
+        "아직 이용을 시작하지 않으셨다면 고객센터로 청약철회를 요청해 "
+        "주세요. 확인한 뒤 3영업일 이내에 전액 환불해 드립니다.",
         after_window,
     ) if part)
 

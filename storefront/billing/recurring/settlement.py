@@ -45,15 +45,19 @@ _ENDED_REASONS = {
     "canceled_now_by_customer": "고객님의 요청에 따라 구독을 바로 종료하고 남은 기간의 요금을 환불했습니다.",
     "withdrawn_by_customer": "고객님의 청약철회 요청에 따라 구독을 바로 종료하고 결제 금액 전액을 환불했습니다.",
     # billing/recurring/admin_actions.py: 즉시 해지 (환불 없음) from the admin
-    "canceled_now_by_admin": "상점 관리자가 구독을 바로 종료했습니다. 더 이상 결제되지 않으며, 궁금한 점은 고객센터로 문의해 주세요.",
+    "canceled_now_by_admin": "상점 관리자가 구독을 바로 종료했습니다. 더 이상 "
+                             "결제되지 않으며, 궁금한 점은 고객센터로 문의해 주세요.",
     "payment_failed": "정기결제가 여러 차례 승인되지 않아 구독이 종료되었습니다.",
     # billing/compliance/consent.py: a raised amount is never charged without consent given within 30 days before it
-    "trial_conversion_no_consent": "무료 체험이 끝나기 전까지 유료 전환에 동의하지 않으셔서, 결제 없이 체험 종료와 함께 "
+    "trial_conversion_no_consent": "무료 체험이 끝나기 전까지 유료 전환에 동의하지 "
+                                   "않으셔서, 결제 없이 체험 종료와 함께 "
                                    "구독이 종료되었습니다.",
     "trial_conversion_refused": "유료 전환 대신 해지를 선택하셔서, 결제 없이 체험 종료와 함께 구독이 종료되었습니다.",
-    "price_increase_no_consent": "변경된 요금에 동의하지 않으셔서 인상된 요금은 결제되지 않았으며, 이미 결제하신 이용 기간이 "
+    "price_increase_no_consent": "변경된 요금에 동의하지 않으셔서 인상된 요금은 "
+                                 "결제되지 않았으며, 이미 결제하신 이용 기간이 "
                                  "끝나는 날 구독이 종료되었습니다.",
-    "price_increase_refused": "요금 변경 대신 해지를 선택하셔서 인상된 요금은 결제되지 않았으며, 이미 결제하신 이용 기간이 "
+    "price_increase_refused": "요금 변경 대신 해지를 선택하셔서 인상된 요금은 "
+                              "결제되지 않았으며, 이미 결제하신 이용 기간이 "
                               "끝나는 날 구독이 종료되었습니다.",
 }
 

@@ -13,9 +13,9 @@ period. `process` acts on an event (the web view hands new ones to an RQ job,
 - ``PAYMENT_STATUS_CHANGED``: the body is unauthenticated, so it only names a payment; the
   payment is re-fetched with ``toss.get_payment`` and its cancels are folded into our Refund
   rows (`refunds.sync_payment`); the shopper is told of a cancel made at Toss by the refund
-  settle job (`refund_notices.announce`), once, whichever path recorded it. If the look-up fails the event is left in status 'error' (the
-  HTTP answer is still 200: Toss's retries are slow and blind; the timer's webhook sweep,
-  `reprocess` and the admin page retry on our terms).
+  settle job (`refund_notices.announce`), once, whichever path recorded it. If the look-up
+  fails the event is left in status 'error' (the HTTP answer is still 200: Toss's retries are
+  slow and blind; the timer's webhook sweep, `reprocess` and the admin page retry on our terms).
 - ``BILLING_DELETED``: nothing to re-fetch, so it is a hint: the card whose fingerprint matches
   is marked ``needs_update_at`` (the shopper is asked for a new card); subscriptions are not
   touched, and the next charge on a really deleted key fails and goes through dunning.

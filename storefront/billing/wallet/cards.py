@@ -34,17 +34,20 @@ _REGISTRATION_MESSAGES: dict[str, str] = {
     "PAY_PROCESS_CANCELED": "카드 등록을 취소하셨습니다. 결제는 이루어지지 않았습니다.",
     "USER_CANCEL": "카드 등록을 취소하셨습니다. 결제는 이루어지지 않았습니다.",
     "PAY_PROCESS_ABORTED": "카드 등록이 중간에 중단되었습니다. 결제는 이루어지지 않았습니다.",
-    "NOT_SUPPORTED_CARD_TYPE": "자동결제(정기결제)를 지원하지 않는 카드입니다. 다른 신용카드나 체크카드로 등록해 주세요.",
+    "NOT_SUPPORTED_CARD_TYPE": "자동결제(정기결제)를 지원하지 않는 카드입니다. "
+                               "다른 신용카드나 체크카드로 등록해 주세요.",
     "REJECT_CARD_COMPANY": "카드사에서 카드 등록을 거절했습니다. 다른 카드로 시도하시거나 카드사에 문의해 주세요.",
     "INVALID_CARD_NUMBER": "카드 번호가 올바르지 않습니다. 번호를 확인한 뒤 다시 등록해 주세요.",
     "INVALID_CARD_IDENTITY": "카드 소유자 정보(생년월일 또는 사업자등록번호)가 카드사 정보와 다릅니다.",
     "INVALID_BIRTH_DAY_FORMAT": "생년월일 6자리(YYMMDD)를 확인해 주세요.",
-    "INVALID_BILLING_AUTH": "카드 인증 정보가 만료되었거나 이미 사용되었습니다. 카드 등록을 처음부터 다시 진행해 주세요.",
+    "INVALID_BILLING_AUTH": "카드 인증 정보가 만료되었거나 이미 사용되었습니다. "
+                            "카드 등록을 처음부터 다시 진행해 주세요.",
     "NOT_REGISTERED_CARD_COMPANY": "등록할 수 없는 카드사입니다. 다른 카드로 시도해 주세요.",
 }
 _REGISTRATION_DEFAULT = "카드 등록을 완료하지 못했습니다. 잠시 후 다시 시도해 주세요."
 _REGISTRATION_BY_CATEGORY: dict[Category, str] = {
-    Category.TRANSIENT: "카드사 또는 결제대행사의 일시적인 오류로 카드를 등록하지 못했습니다. 잠시 후 다시 시도해 주세요.",
+    Category.TRANSIENT: "카드사 또는 결제대행사의 일시적인 오류로 카드를 "
+                        "등록하지 못했습니다. 잠시 후 다시 시도해 주세요.",
     Category.CONFIG: "상점의 결제 설정 문제로 카드를 등록하지 못했습니다. 고객센터로 알려 주시면 바로 확인하겠습니다.",
     Category.UNKNOWN_OUTCOME: "카드 등록 결과를 확인하지 못했습니다. 결제는 이루어지지 않았으니 다시 시도해 주세요.",
 }

@@ -25,6 +25,7 @@ class ChangePlanForm(FlaskForm):
 class DeleteAccountForm(FlaskForm):
     password = PasswordField("비밀번호 확인", validators=[DataRequired("비밀번호를 입력해 주세요.")])
     confirm = BooleanField(
-        "(필수) 탈퇴하면 계정을 되살릴 수 없고, 법령에 따라 보관하는 거래 기록 외의 개인정보가 삭제된다는 것을 확인했습니다.",
+        "(필수) 탈퇴하면 계정을 되살릴 수 없고, 법령에 따라 보관하는 "
+        "거래 기록 외의 개인정보가 삭제된다는 것을 확인했습니다.",
         validators=[DataRequired("탈퇴 안내를 확인하고 동의해 주세요.")],
     )

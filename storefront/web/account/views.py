@@ -245,7 +245,8 @@ def delete_account():
             error = exc.message
         else:
             sign_out(everywhere=True)
-            flash("회원 탈퇴가 완료되었습니다. 개인정보와 등록한 카드 정보를 삭제했으며, 법령에 따라 보관해야 하는 거래 기록만 "
+            flash("회원 탈퇴가 완료되었습니다. 개인정보와 등록한 카드 정보를 "
+                  "삭제했으며, 법령에 따라 보관해야 하는 거래 기록만 "
                   "보관 기간 동안 남겨 둡니다. 그동안 이용해 주셔서 감사합니다.", "success")
             return redirect(url_for("shop.home"))
     blocking = withdrawal.blocking_subscriptions(db.session(), current_user.id)

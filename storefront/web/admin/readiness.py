@@ -181,12 +181,14 @@ def _policy_pages(client) -> Check:
     return Check("policies", "정책·상품", readiness.REVIEW, "이용약관·개인정보처리방침·환불 규정 (버전·시행일)", not problems,
                  "세 문서가 모두 열리고 시행일과 버전(" + ", ".join(v for _, _, v in POLICIES) + ")을 보여 줍니다."
                  if not problems else "; ".join(problems),
-                 "templates/legal/의 문서를 실제 운영 내용으로 다듬고, 바꿀 때마다 storefront/web/legal.py의 버전(시행일)을 올리세요.")
+                 "templates/legal/의 문서를 실제 운영 내용으로 다듬고, 바꿀 "
+                 "때마다 storefront/web/legal.py의 버전(시행일)을 올리세요.")
 
 
 def _reviewer_reaches_checkout(app: Flask, reviewer_id: str | None, plan_id: int | None, config: Config) -> Check:
     title = "심사용 계정으로 로그인해 결제창 직전(주문 확인)까지"
-    fix = ("심사용 계정이 있어야 하고, 판매 중인 정기구독 플랜이 하나 이상 있어야 합니다. 심사용 계정이 이미 그 상품을 구독 중이면 "
+    fix = ("심사용 계정이 있어야 하고, 판매 중인 정기구독 플랜이 하나 이상 "
+           "있어야 합니다. 심사용 계정이 이미 그 상품을 구독 중이면 "
            "내 구독에서 해지해 두세요. 결제창은 TOSS_CLIENT_KEY로 열립니다.")
     if reviewer_id is None or plan_id is None:
         return Check("reviewer_checkout", "심사용 계정", readiness.REVIEW, title, False,
@@ -200,7 +202,8 @@ def _reviewer_reaches_checkout(app: Flask, reviewer_id: str | None, plan_id: int
     page = order.get_data(as_text=True)
     ok = (account.status_code == 200 and order.status_code == 200 and 'name="agree_terms"' in page
           and bool(config.toss_client_key))
-    detail = (f"로그인한 상태로 내 구독(응답 {account.status_code})과 /subscribe/{plan_id} 주문 확인(응답 {order.status_code})을 "
+    detail = (f"로그인한 상태로 내 구독(응답 {account.status_code})과 "
+              f"/subscribe/{plan_id} 주문 확인(응답 {order.status_code})을 "
               f"열었습니다" + (": 동의 후 카드 등록 버튼으로 결제창이 열립니다." if ok
                             else ": 주문 확인 화면에 동의·결제 버튼이 없습니다 (이미 구독 중이거나 로그인이 안 됩니다)."))
     return Check("reviewer_checkout", "심사용 계정", readiness.REVIEW, title, ok, detail, fix)

@@ -310,8 +310,10 @@ def apply_plan_price(plan_id: int):
 
 def _rollout_message(plan: Plan, rollout: consent_service.Rollout) -> str:
     return (f"{rollout.effective_on:%Y-%m-%d} 이후 첫 결제일부터 {plan.amount_won:,}원을 적용합니다. "
-            f"동의 요청 예정 {rollout.requested}건(동의한 구독자만 새 가격으로 결제되고, 동의하지 않으면 이용 기간이 끝날 때 "
-            f"종료됩니다), 즉시 인하 {rollout.lowered}건, 제외 {rollout.skipped}건(무료 체험 중이거나 진행 중인 변경이 있음).")
+            f"동의 요청 예정 {rollout.requested}건(동의한 구독자만 "
+            "새 가격으로 결제되고, 동의하지 않으면 이용 기간이 끝날 때 "
+            f"종료됩니다), 즉시 인하 {rollout.lowered}건, 제외 "
+            f"{rollout.skipped}건(무료 체험 중이거나 진행 중인 변경이 있음).")
 
 
 def _plan_data(form: PlanForm) -> catalog.PlanData:

@@ -36,7 +36,10 @@ def issue(response: Response, user: User) -> None:
 
 
 def known_nonce(user: User | None) -> str | None:
-    """The nonce of this browser's valid device cookie for `user`, or None (no cookie, another account, forged, expired)."""
+    """The nonce of this browser's valid device cookie for `user`.
+
+    None when there is no cookie, or it is for another account, forged or expired.
+    """
     raw = request.cookies.get(COOKIE)
     if user is None or not raw:
         return None

@@ -35,7 +35,8 @@ def forgot_password():
                                   link_for=lambda token: site_link("auth.reset_password", token=token))
         db.session.commit()
         enqueue_notices(ids)
-        flash("입력한 이메일로 가입된 계정이 있으면 비밀번호를 새로 정하는 링크를 보냈습니다. 30분 안에 메일의 링크를 열어 주세요. "
+        flash("입력한 이메일로 가입된 계정이 있으면 비밀번호를 새로 정하는 "
+              "링크를 보냈습니다. 30분 안에 메일의 링크를 열어 주세요. "
               "메일이 오지 않으면 스팸함을 확인하거나 잠시 후 다시 요청해 주세요.", "info")
         return redirect(url_for("auth.forgot_password"))
     return render_template("auth/forgot.html", form=form), 400 if form.is_submitted() else 200

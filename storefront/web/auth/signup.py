@@ -1,4 +1,4 @@
-"""회원가입 (/signup), the page that says to check the mailbox (/signup/sent), and the emailed link (/signup/confirm/<token>).
+"""회원가입 (/signup), the check-your-mailbox page (/signup/sent), and the emailed link (/signup/confirm/<token>).
 
 The answer to a sign-up is the same whether or not the address is registered (see
 storefront/accounts/signup.py): the same redirect, the same page, the same session keys.
