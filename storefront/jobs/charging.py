@@ -184,7 +184,7 @@ def sweep_due_job(as_of: str | None = None) -> int:
         config, found = _config(), services()
         clock = _clock_for(as_of, found, config)
         queue = Queue(BILLING_QUEUE, connection=redis_connection(config))
-        result = sweep_due(db.session, queue, now=clock.now(), as_of=as_of, alive_within=alive_within(config))
+        result = sweep_due(db.session(), queue, now=clock.now(), as_of=as_of, alive_within=alive_within(config))
     log.info("due sweep%s: %s due, %s enqueued (%s replacing a lost or ended job), %s already waiting or running, "
              "%s in flight (reconcile settles them), %s skipped after an error",
              f" as of {as_of}" if as_of else "", len(result.due), len(result.enqueued), len(result.replaced),
@@ -210,11 +210,11 @@ def charge_subscription_job(subscription_id: int, period_key: str, as_of: str | 
     with _app().app_context():
         config, found = _config(), services()
         clock = _clock_for(as_of, found, config)
-        outcome = charging.charge_period(db.session, int(subscription_id), toss=found.toss, vault=found.vault,
+        outcome = charging.charge_period(db.session(), int(subscription_id), toss=found.toss, vault=found.vault,
                                          notifier=found.notifier, clock=clock, config=config)
         log.info("subscription %s period %s: %s%s", subscription_id, period_key, outcome.outcome,
                  f" ({outcome.error_code})" if outcome.error_code else "")
-        _enqueue_notices(db.session, config, subscription_id=int(subscription_id))
+        _enqueue_notices(db.session(), config, subscription_id=int(subscription_id))
     return outcome.outcome
 
 
@@ -232,7 +232,7 @@ def reconcile_job(as_of: str | None = None) -> int:
     with _app().app_context():
         config, found = _config(), services()
         clock = _clock_for(as_of, found, config)
-        results = charging.reconcile(db.session, toss=found.toss, vault=found.vault, notifier=found.notifier,
+        results = charging.reconcile(db.session(), toss=found.toss, vault=found.vault, notifier=found.notifier,
                                      clock=clock, config=config,
                                      older_than=timedelta(seconds=config.reconcile_grace_seconds))
         settled = [r for r in results if r.outcome != "left"]

@@ -29,7 +29,7 @@ def deliver_message_job(message_id: int) -> str:
     """Send one outbox row (at most once); raises on a send error so RQ retries it."""
     with _app().app_context():
         found = services()
-        status = found.notifier.deliver(db.session, int(message_id), now=found.clock.now())
+        status = found.notifier.deliver(db.session(), int(message_id), now=found.clock.now())
     log.info("message %s -> %s", message_id, status)
     return status
 
@@ -38,7 +38,7 @@ def deliver_pending_job() -> int:
     """Deliver queued rows whose job never ran (lost enqueue, Redis flushed, retries spent)."""
     with _app().app_context():
         found = services()
-        count = found.notifier.deliver_pending(db.session, now=found.clock.now())
+        count = found.notifier.deliver_pending(db.session(), now=found.clock.now())
     log.info("delivered %s pending message(s)", count)
     return count
 
@@ -66,7 +66,7 @@ def consent_requests_job(as_of: str | None = None) -> int:
         from storefront.billing.compliance import consent
 
         notifier, clock, config = _notice_collaborators(as_of)
-        count = consent.send_due_requests(db.session, notifier=notifier, clock=clock, config=config)
+        count = consent.send_due_requests(db.session(), notifier=notifier, clock=clock, config=config)
         _enqueue_collected(notifier)
     log.info("%s consent message(s) queued", count)
     return count
@@ -78,7 +78,7 @@ def renewal_notices_job(as_of: str | None = None) -> int:
         from storefront.billing.compliance import notices
 
         notifier, clock, config = _notice_collaborators(as_of)
-        count = notices.send_renewal_notices(db.session, notifier=notifier, clock=clock, config=config)
+        count = notices.send_renewal_notices(db.session(), notifier=notifier, clock=clock, config=config)
         _enqueue_collected(notifier)
     log.info("%s renewal notice(s) queued", count)
     return count

@@ -16,7 +16,7 @@ def release_cards_job() -> int:
 
     with _app().app_context():
         found = services()
-        count = cards.release_unused_cards(db.session, toss=found.toss, vault=found.vault, clock=found.clock)
+        count = cards.release_unused_cards(db.session(), toss=found.toss, vault=found.vault, clock=found.clock)
     log.info("card release: %s unused card(s) destroyed", count)
     return count
 
@@ -26,6 +26,6 @@ def retention_job() -> dict[str, int]:
     from storefront.retention import apply_rules
 
     with _app().app_context():
-        changed = apply_rules(db.session, now=services().clock.now())
+        changed = apply_rules(db.session(), now=services().clock.now())
     log.info("retention: %s", ", ".join(f"{key} {count}" for key, count in changed.items()))
     return changed

@@ -30,10 +30,10 @@ def settle_refunds_job() -> int:
 
     with _app().app_context():
         found = services()
-        cooling_off.finish_withdrawals(db.session, toss=found.toss, clock=found.clock)
-        subscriptions.finish_cancel_now(db.session, toss=found.toss, clock=found.clock)
-        rows = refunds.settle_unknown_refunds(db.session, toss=found.toss, clock=found.clock)
-        notices = refund_notices.announce(db.session, notifier=found.notifier, clock=found.clock)
+        cooling_off.finish_withdrawals(db.session(), toss=found.toss, clock=found.clock)
+        subscriptions.finish_cancel_now(db.session(), toss=found.toss, clock=found.clock)
+        rows = refunds.settle_unknown_refunds(db.session(), toss=found.toss, clock=found.clock)
+        notices = refund_notices.announce(db.session(), notifier=found.notifier, clock=found.clock)
         queue = get_queue(NOTICES_QUEUE, _config()) if notices else None
         if queue is not None:
             enqueue_deliveries(queue, notices)
@@ -47,7 +47,7 @@ def settle_orders_job() -> int:
 
     with _app().app_context():
         found = services()
-        outcomes = orders.settle_unknown_orders(db.session, toss=found.toss, clock=found.clock,
+        outcomes = orders.settle_unknown_orders(db.session(), toss=found.toss, clock=found.clock,
                                                 notifier=found.notifier)
     log.info("order settlement: %s order(s) looked at", len(outcomes))
     return len(outcomes)
@@ -62,7 +62,7 @@ def reconcile_day_job(day: str | None = None) -> str:
     with _app().app_context():
         found = services()
         target = date.fromisoformat(day) if day else reconciliation.previous_day(found.clock.now())
-        row = reconciliation.reconcile_day(db.session, target, toss=found.toss, clock=found.clock)
+        row = reconciliation.reconcile_day(db.session(), target, toss=found.toss, clock=found.clock)
         status, flagged = row.status, row.flagged_count
     log.info("reconciliation of %s: %s, %s difference(s) to look at", target, status, flagged)
     return status

@@ -31,7 +31,7 @@ def process_webhook_job(event_id: int) -> str:
 
     with _app().app_context():
         found = services()
-        event = webhook_events.process_safely(db.session, int(event_id), toss=found.toss, clock=found.clock)
+        event = webhook_events.process_safely(db.session(), int(event_id), toss=found.toss, clock=found.clock)
         status = event.status if event is not None else "missing"
     log.info("webhook event %s -> %s", event_id, status)
     return status
@@ -43,9 +43,9 @@ def webhook_sweep_job() -> int:
 
     with _app().app_context():
         found = services()
-        ids = webhook_events.pending_ids(db.session, now=found.clock.now())
+        ids = webhook_events.pending_ids(db.session(), now=found.clock.now())
         for event_id in ids:
-            webhook_events.process_safely(db.session, event_id, toss=found.toss, clock=found.clock)
+            webhook_events.process_safely(db.session(), event_id, toss=found.toss, clock=found.clock)
     log.info("webhook sweep: %s event(s) processed", len(ids))
     return len(ids)
 
@@ -55,7 +55,7 @@ def purge_webhooks_job() -> int:
     from storefront.billing.toss_sync import webhook_events
 
     with _app().app_context():
-        count = webhook_events.purge_ignored(db.session, now=services().clock.now(),
+        count = webhook_events.purge_ignored(db.session(), now=services().clock.now(),
                                              keep_days=_config().webhook_retention_days)
     log.info("webhook purge: %s ignored delivery(ies) deleted", count)
     return count
