@@ -50,7 +50,8 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

@@ -8,7 +8,7 @@ billing dates are computed in Asia/Seoul by `billing.recurring.cycle`.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ class SystemClock:
     """Wall-clock time, UTC."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class FixedClock:
@@ -46,11 +46,11 @@ class FixedClock:
 def _aware(at: datetime) -> datetime:
     if at.tzinfo is None:
         raise ValueError("FixedClock needs a timezone-aware datetime")
-    return at.astimezone(timezone.utc)
+    return at.astimezone(UTC)
 
 
 def as_utc(value: datetime | None) -> datetime | None:
     """Attach UTC to a naive datetime read back from SQLite (which drops the zone)."""
     if value is None or value.tzinfo is not None:
         return value
-    return value.replace(tzinfo=timezone.utc)
+    return value.replace(tzinfo=UTC)

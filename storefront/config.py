@@ -14,7 +14,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from rq import cron
 
@@ -53,7 +54,7 @@ class CronSettings:
     refunds_minutes: int = 10
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "CronSettings":
+    def from_env(cls, env: Mapping[str, str]) -> CronSettings:
         return cls(
             sweep_minutes=_minutes(env, "BILLING_SWEEP_MINUTES", cls.sweep_minutes),
             reconcile_minutes=_minutes(env, "BILLING_RECONCILE_MINUTES", cls.reconcile_minutes),

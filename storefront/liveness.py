@@ -35,7 +35,7 @@ job): its jobs may be judged lost and run twice, which the billing domain makes 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from redis import Redis
 from rq import Queue
@@ -64,7 +64,7 @@ class JobState:
 def redis_now(connection: Redis) -> datetime:
     """Redis's own clock (``TIME``): the one clock every worker's heartbeat can be compared with."""
     seconds, micros = connection.time()
-    return datetime.fromtimestamp(seconds + micros / 1_000_000, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds + micros / 1_000_000, tz=UTC)
 
 
 def job_state(queue: Queue, job_id: str, *, alive_within: float) -> JobState:

@@ -75,7 +75,7 @@ class User(UserMixin, Model):
     marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTC)
 
-    subscriptions: Mapped[list["Subscription"]] = relationship(back_populates="user")
+    subscriptions: Mapped[list[Subscription]] = relationship(back_populates="user")
 
     # The sign-in this object was loaded for (set by storefront.accounts.sessions; not a column).
     # Declared for mypy only: an annotation without Mapped[] in the class body would be refused by
@@ -164,7 +164,7 @@ class Category(Model):
     description: Mapped[str] = mapped_column(Text, default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
 
-    products: Mapped[list["Product"]] = relationship(back_populates="category", order_by="Product.position")
+    products: Mapped[list[Product]] = relationship(back_populates="category", order_by="Product.position")
 
 
 class Product(Model):
@@ -190,10 +190,10 @@ class Product(Model):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     category: Mapped[Category] = relationship(back_populates="products")
-    plans: Mapped[list["Plan"]] = relationship(back_populates="product", order_by="Plan.position")
+    plans: Mapped[list[Plan]] = relationship(back_populates="product", order_by="Plan.position")
 
     @property
-    def active_plans(self) -> list["Plan"]:
+    def active_plans(self) -> list[Plan]:
         return [p for p in self.plans if p.active]
 
 
@@ -273,7 +273,7 @@ class Subscription(Model):
     plan: Mapped[Plan] = relationship(foreign_keys=[plan_id])
     pending_plan: Mapped[Plan | None] = relationship(foreign_keys=[pending_plan_id])
     billing_key: Mapped[BillingKey | None] = relationship()
-    charges: Mapped[list["Charge"]] = relationship(back_populates="subscription", order_by="Charge.period_start")
+    charges: Mapped[list[Charge]] = relationship(back_populates="subscription", order_by="Charge.period_start")
 
 
 class Charge(Model):
@@ -299,7 +299,7 @@ class Charge(Model):
     created_at: Mapped[datetime] = mapped_column(UTC)
 
     subscription: Mapped[Subscription] = relationship(back_populates="charges")
-    attempts: Mapped[list["Attempt"]] = relationship(back_populates="charge", order_by="Attempt.id")
+    attempts: Mapped[list[Attempt]] = relationship(back_populates="charge", order_by="Attempt.id")
 
 
 class Attempt(Model):
@@ -328,8 +328,8 @@ class Attempt(Model):
     updated_at: Mapped[datetime] = mapped_column(UTC)
 
     charge: Mapped[Charge | None] = relationship(back_populates="attempts")
-    order: Mapped["Order | None"] = relationship(back_populates="attempts")
-    refunds: Mapped[list["Refund"]] = relationship(back_populates="attempt", order_by="Refund.id")
+    order: Mapped[Order | None] = relationship(back_populates="attempts")
+    refunds: Mapped[list[Refund]] = relationship(back_populates="attempt", order_by="Refund.id")
 
 
 class Refund(Model):
@@ -554,7 +554,7 @@ class Reconciliation(Model):
     first_run_at: Mapped[datetime] = mapped_column(UTC)
     last_run_at: Mapped[datetime] = mapped_column(UTC)
 
-    items: Mapped[list["ReconciliationItem"]] = relationship(
+    items: Mapped[list[ReconciliationItem]] = relationship(
         back_populates="reconciliation", order_by="ReconciliationItem.id", cascade="all, delete-orphan")
 
     @property

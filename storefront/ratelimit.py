@@ -21,7 +21,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from redis import Redis
 from redis.exceptions import RedisError

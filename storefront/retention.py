@@ -27,7 +27,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from collections.abc import Callable
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import delete, or_, select, update

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -53,7 +53,7 @@ def make_config(tmp_path: Path, **overrides) -> Config:
 
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(datetime(2026, 3, 10, 1, 0, tzinfo=timezone.utc))
+    return FixedClock(datetime(2026, 3, 10, 1, 0, tzinfo=UTC))
 
 
 @pytest.fixture

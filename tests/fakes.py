@@ -19,8 +19,9 @@ import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import datetime, UTC
+from typing import Any
+from collections.abc import Callable
 
 from sqlalchemy import select
 
@@ -305,7 +306,7 @@ class FakeToss:
         return TossError("TIMEOUT", "read timed out", None, Category.UNKNOWN_OUTCOME)
 
     def _now(self) -> datetime:
-        return self._clock.now() if self._clock is not None else datetime(2026, 1, 1, tzinfo=timezone.utc)
+        return self._clock.now() if self._clock is not None else datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _card() -> CardSummary:

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -111,7 +112,7 @@ def tls_pair(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "storefront test CA")])
     ca = (

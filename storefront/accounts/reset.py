@@ -12,7 +12,8 @@ expire (`forget_links`, run by the retention job). No Flask in here; nothing com
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session

@@ -20,7 +20,8 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session

@@ -5,7 +5,7 @@ It travels to the worker as an ISO string and becomes a `FixedClock` there.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from storefront.clock import KST, FixedClock
@@ -32,7 +32,7 @@ def parse_as_of(value: str | None, config: Config) -> datetime | None:
         raise AsOfRefused(f"--as-of: {value!r} is not an ISO date-time, e.g. 2026-04-10T10:00+09:00") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=KST)
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _clock_for(as_of: str | None, found: Any, config: Config) -> Any:

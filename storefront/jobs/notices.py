@@ -9,7 +9,7 @@ workers with the scheduler (`flask worker` does; `rq worker --with-scheduler` by
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 from rq import Queue, Retry, get_current_job
 from rq.job import Job

@@ -9,8 +9,9 @@ every date in Asia/Seoul with the same filters as the web pages.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import datetime, UTC
+from typing import Any
+from collections.abc import Mapping
 
 CHANNELS = ("email", "sms")
 CHANGE_TYPES = ("price_increase", "trial_conversion")
@@ -113,4 +114,4 @@ def _read_date(key: str, value: Any) -> datetime | None:
     if not isinstance(value, datetime):
         raise NoticeError(f"context key {key!r}: expected a datetime or ISO-8601 string")
     # Times are UTC throughout the app; a naive value can only mean UTC.
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -270,7 +270,7 @@ def _insert_once(session: Session, values: dict[str, Any]) -> EmailMessage | Non
 
 def _claim(session: Session, message_id: int, now: datetime) -> bool:
     """queued -> sending for this row (sent_at: when this send began), committed; False when another has it."""
-    result = execute_dml(session, 
+    result = execute_dml(session,
         update(EmailMessage)
         .where(EmailMessage.id == message_id, EmailMessage.status == "queued")
         .values(status="sending", attempts=EmailMessage.attempts + 1, sent_at=now)
@@ -283,7 +283,7 @@ def _claim(session: Session, message_id: int, now: datetime) -> bool:
 def _requeue_stale_sends(session: Session, now: datetime) -> int:
     """Rows left 'sending' by a worker that died mid-send go back to the queue (sent again, same Message-ID)."""
     cutoff = now - SENDING_GRACE
-    result = execute_dml(session, 
+    result = execute_dml(session,
         update(EmailMessage)
         .where(EmailMessage.status == "sending",
                or_(EmailMessage.sent_at < cutoff, and_(EmailMessage.sent_at.is_(None), EmailMessage.created_at < cutoff)))

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Iterator
+from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from redis import Redis

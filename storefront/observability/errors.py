@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from storefront.config import Config

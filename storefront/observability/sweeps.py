@@ -17,8 +17,9 @@ import functools
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, TypeVar
+from datetime import datetime, UTC
+from typing import Any, TypeVar
+from collections.abc import Callable
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -61,7 +62,7 @@ def last_sweep(connection: Redis) -> LastSweep | None:
     at = values.get(b"last_success_at")
     if at is None:
         return None
-    return LastSweep(at=datetime.fromtimestamp(float(at), tz=timezone.utc),
+    return LastSweep(at=datetime.fromtimestamp(float(at), tz=UTC),
                      seconds=float(values.get(b"last_duration_seconds") or 0.0))
 
 

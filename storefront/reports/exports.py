@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Iterator
+from datetime import date, datetime, time, timedelta, UTC
+from typing import Any
+from collections.abc import Iterator
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -44,13 +45,13 @@ class DateRange:
 
     @property
     def start(self) -> datetime | None:
-        return datetime.combine(self.first, time(), tzinfo=KST).astimezone(timezone.utc) if self.first else None
+        return datetime.combine(self.first, time(), tzinfo=KST).astimezone(UTC) if self.first else None
 
     @property
     def end(self) -> datetime | None:
         if self.last is None:
             return None
-        return datetime.combine(self.last + timedelta(days=1), time(), tzinfo=KST).astimezone(timezone.utc)
+        return datetime.combine(self.last + timedelta(days=1), time(), tzinfo=KST).astimezone(UTC)
 
     def where(self, column) -> list:
         conditions = []

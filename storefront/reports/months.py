@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from storefront.clock import KST
 
@@ -20,12 +20,12 @@ class Month:
             raise ValueError(f"not a month: {self.year}-{self.month}")
 
     @classmethod
-    def of(cls, moment: datetime) -> "Month":
+    def of(cls, moment: datetime) -> Month:
         local = moment.astimezone(KST)
         return cls(local.year, local.month)
 
     @classmethod
-    def parse(cls, text: str) -> "Month":
+    def parse(cls, text: str) -> Month:
         """'2026-03' -> Month(2026, 3); ValueError for anything else."""
         year, sep, month = (text or "").partition("-")
         if not sep or not (year.isdigit() and month.isdigit()) or len(year) != 4 or len(month) not in (1, 2):
@@ -34,16 +34,16 @@ class Month:
 
     @property
     def start(self) -> datetime:
-        return datetime(self.year, self.month, 1, tzinfo=KST).astimezone(timezone.utc)
+        return datetime(self.year, self.month, 1, tzinfo=KST).astimezone(UTC)
 
     @property
     def end(self) -> datetime:
         return self.next().start
 
-    def next(self) -> "Month":
+    def next(self) -> Month:
         return Month(self.year + self.month // 12, self.month % 12 + 1)
 
-    def previous(self) -> "Month":
+    def previous(self) -> Month:
         return Month(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
 
     @property

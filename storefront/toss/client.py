@@ -23,7 +23,8 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from urllib.parse import quote, urlencode
 
 import requests

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Mapping
+from datetime import date, datetime, timedelta, timezone, UTC
+from typing import Any
+from collections.abc import Mapping
 
 # Toss answers in Korea time; a time without an offset is read as KST (no DST in Korea).
 _KST = timezone(timedelta(hours=9))
@@ -73,7 +74,7 @@ def parse_time(value: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=_KST)
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def parse_won(value: Any) -> int | None:

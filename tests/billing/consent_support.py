@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from sqlalchemy import select
 
@@ -17,7 +17,7 @@ CARD = "현대 43301234****123*"
 
 
 def kst(*args: int) -> datetime:
-    return datetime(*args, tzinfo=KST).astimezone(timezone.utc)
+    return datetime(*args, tzinfo=KST).astimezone(UTC)
 
 
 def start_trial(shop, *, days: int = 14, amount_won: int = 12900, user: User | None = None,

@@ -7,7 +7,7 @@ merchant dashboard (`cancel_at_toss`; the sandbox sends no webhooks unless told 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 from typing import Any
 
 import pytest
@@ -129,7 +129,7 @@ class Store:
 
     def next_morning(self) -> None:
         """05:00 KST the next day, when the timer reconciles yesterday."""
-        self.clock.set(datetime(2026, 3, 10, 20, 0, tzinfo=timezone.utc))
+        self.clock.set(datetime(2026, 3, 10, 20, 0, tzinfo=UTC))
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Charging periods: renewals on the anchor day, one payment per period, receipts, cancellation."""
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 from itertools import pairwise
 
 import pytest
@@ -14,7 +14,7 @@ from storefront.clock import KST
 from storefront.models import Attempt, AuditLog, Charge
 from tests.fakes import BrokenNotifier, decline
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def kst(*args: int) -> datetime:

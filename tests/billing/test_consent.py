@@ -7,7 +7,7 @@ money that moved; the app's real notifier renders every message into the outbox.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

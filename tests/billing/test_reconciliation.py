@@ -8,7 +8,7 @@ in the merchant dashboard, an approval after all of an order we recorded as decl
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -273,5 +273,5 @@ def test_a_quiet_day_matches_with_nothing_to_show(store):
 
 
 def test_previous_day_is_yesterday_in_korea():
-    assert reconciliation.previous_day(datetime(2026, 3, 10, 20, 0, tzinfo=timezone.utc)) == date(2026, 3, 10)
-    assert reconciliation.previous_day(datetime(2026, 3, 10, 14, 59, tzinfo=timezone.utc)) == date(2026, 3, 9)
+    assert reconciliation.previous_day(datetime(2026, 3, 10, 20, 0, tzinfo=UTC)) == date(2026, 3, 10)
+    assert reconciliation.previous_day(datetime(2026, 3, 10, 14, 59, tzinfo=UTC)) == date(2026, 3, 9)

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 from rq import Queue
@@ -230,8 +230,8 @@ def test_the_retention_job_deletes_only_audit_rows_older_than_two_years(worker_a
 
 
 def test_the_retention_cutoff_is_two_calendar_years_even_from_a_leap_day():
-    assert retention_cutoff(datetime(2026, 3, 10, 1, tzinfo=timezone.utc)) == datetime(2024, 3, 10, 1, tzinfo=timezone.utc)
-    assert retention_cutoff(datetime(2028, 2, 29, 1, tzinfo=timezone.utc)) == datetime(2026, 2, 28, 1, tzinfo=timezone.utc)
+    assert retention_cutoff(datetime(2026, 3, 10, 1, tzinfo=UTC)) == datetime(2024, 3, 10, 1, tzinfo=UTC)
+    assert retention_cutoff(datetime(2028, 2, 29, 1, tzinfo=UTC)) == datetime(2026, 2, 28, 1, tzinfo=UTC)
 
 
 # -- the timer -------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ does; the test points that environment at the test's SQLite file and SMTP server
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from redis import Redis

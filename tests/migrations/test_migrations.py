@@ -9,6 +9,7 @@ from sqlalchemy import inspect
 from storefront import create_app
 from storefront.extensions import db
 from tests.conftest import make_config
+from datetime import UTC
 
 
 def _upgrade_and_diff(config):
@@ -38,13 +39,13 @@ def test_postgres_upgrade_from_empty_matches_models(tmp_path, postgres_url):
 
 @pytest.mark.postgres
 def test_postgres_enforces_one_charge_per_period(tmp_path, postgres_url):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqlalchemy.exc import IntegrityError
 
     from storefront.models import Category, Charge, Plan, Product, Subscription, User
 
-    now = datetime(2026, 1, 31, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 31, tzinfo=UTC)
     app = create_app(make_config(tmp_path, DATABASE_URL=postgres_url))
     with app.app_context():
         upgrade()

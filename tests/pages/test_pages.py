@@ -17,9 +17,9 @@ import json
 import shutil
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -53,7 +53,7 @@ class Visit:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("pages")
-    clock = FixedClock(datetime(2026, 3, 10, 1, 0, tzinfo=timezone.utc))
+    clock = FixedClock(datetime(2026, 3, 10, 1, 0, tzinfo=UTC))
     with running_sandbox(tmp / "sandbox.db", clock) as sandbox:
         holder: list[Site] = []
 

@@ -3,7 +3,7 @@ attempts, refunds and one-time orders at chosen KST moments. Answers are worked 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from itertools import count
 
 from storefront.clock import KST
@@ -14,7 +14,7 @@ _ids = count(1)
 
 def kst(year: int, month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
     """An aware UTC instant given as Asia/Seoul wall time (renewals are charged at 10:00 KST)."""
-    return datetime(year, month, day, hour, minute, tzinfo=KST).astimezone(timezone.utc)
+    return datetime(year, month, day, hour, minute, tzinfo=KST).astimezone(UTC)
 
 
 class Ledger:

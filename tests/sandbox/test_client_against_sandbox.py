@@ -10,6 +10,7 @@ import pytest
 
 from storefront.toss.client import TossClient
 from storefront.toss.errors import Category, TossError
+from datetime import UTC
 
 
 @pytest.fixture
@@ -106,7 +107,7 @@ def test_deleted_billing_key_is_deleted_once_and_then_refused(client, sandbox):
 
 def test_a_days_transactions_are_read_across_page_boundaries(client, sandbox, clock):
     """More transactions in one KST day than `limit`: every one is read once, in order."""
-    from datetime import date, datetime, timedelta, timezone
+    from datetime import date, datetime, timedelta
 
     customer_key = _key()
     billing = client.issue_billing_key(sandbox.register_card(customer_key), customer_key, idempotency_key=_key())
@@ -118,7 +119,7 @@ def test_a_days_transactions_are_read_across_page_boundaries(client, sandbox, cl
         orders.append(order_id)
         clock.advance(seconds=30)
     client.cancel_payment(payment.payment_key, reason="환불", idempotency_key=_key(), amount=500)
-    start = datetime(2026, 3, 9, 15, tzinfo=timezone.utc)  # 2026-03-10 00:00 KST
+    start = datetime(2026, 3, 9, 15, tzinfo=UTC)  # 2026-03-10 00:00 KST
     end = start + timedelta(days=1) - timedelta(seconds=1)
 
     seen = list(client.iter_transactions(start, end, page_size=3))

@@ -1,11 +1,11 @@
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
 import pytest
 
 from storefront.billing.recurring import cycle
 from storefront.clock import KST
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def kst(*args: int) -> datetime:

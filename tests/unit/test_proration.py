@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 
 import pytest
 
@@ -12,7 +12,7 @@ KST = timezone(timedelta(hours=9))
 
 
 def kst(*args: int) -> datetime:
-    return datetime(*args, tzinfo=KST).astimezone(timezone.utc)
+    return datetime(*args, tzinfo=KST).astimezone(UTC)
 
 
 def test_the_monthly_example_of_the_refund_policy():

@@ -16,6 +16,7 @@ from storefront.toss.client import TossClient
 from storefront.toss.errors import TossError
 from tests.conftest import make_config
 from tests.fakes import FakeToss
+from datetime import UTC
 
 
 class FakeTime:
@@ -166,7 +167,7 @@ def test_transaction_and_settlement_look_ups_take_a_slot_for_every_page(sandbox,
         charge(sandbox, billing["billingKey"], "cust-pages", f"order-pages-{n}", 9900)
     budget = limiter(redis_url, 100, t, reserve=0)
     toss = RateLimitedToss(TossClient(sandbox.url, sandbox.secret_key), budget)
-    start = datetime(2026, 3, 9, 15, tzinfo=timezone.utc)  # 2026-03-10 00:00 KST
+    start = datetime(2026, 3, 9, 15, tzinfo=UTC)  # 2026-03-10 00:00 KST
     end = start + timedelta(days=1, seconds=-1)
 
     assert len(toss.list_transactions(start, end, limit=10)) == 3

@@ -6,7 +6,8 @@ import json
 import logging
 import traceback
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 import requests

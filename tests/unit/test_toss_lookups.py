@@ -9,9 +9,10 @@ settlements.json the guide's settlement example (fees as strings) and a real can
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -25,8 +26,8 @@ API = "https://api.tosspayments.com"
 SECRET = "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R"
 AUTHORIZATION = "Basic dGVzdF9za196WExrS0V5cE5BcldtbzUwblgzbG1lYXhZRzVSOg=="
 # 2026-03-10 in Korea: 2026-03-09T15:00Z .. 2026-03-10T14:59:59Z
-DAY_START = datetime(2026, 3, 9, 15, 0, tzinfo=timezone.utc)
-DAY_END = datetime(2026, 3, 10, 14, 59, 59, tzinfo=timezone.utc)
+DAY_START = datetime(2026, 3, 9, 15, 0, tzinfo=UTC)
+DAY_END = datetime(2026, 3, 10, 14, 59, 59, tzinfo=UTC)
 
 
 def fixture(name: str) -> Any:
@@ -58,7 +59,7 @@ def test_transactions_are_asked_for_in_korean_time_and_parsed(toss, rsps) -> Non
     assert query_of(call) == {"startDate": "2026-03-10T00:00:00", "endDate": "2026-03-10T23:59:59", "limit": "100"}
     assert (approval.transaction_key, approval.status, approval.amount, approval.is_cancel) == (
         "D830460735FF8B6C8DFCF515F6AF31B8", "DONE", 15000, False)
-    assert approval.transaction_at == datetime(2023, 8, 21, 10, 48, 7, tzinfo=timezone.utc)
+    assert approval.transaction_at == datetime(2023, 8, 21, 10, 48, 7, tzinfo=UTC)
     assert approval.order_id == "2c0lhlsxtMlGKUC5GOyik" and approval.method == "카드"
     assert (cancel.status, cancel.amount, cancel.is_cancel) == ("PARTIAL_CANCELED", 5000, True)
     assert cancel.payment_key == approval.payment_key

@@ -11,7 +11,7 @@ import logging
 import socket
 import threading
 from pathlib import Path
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 

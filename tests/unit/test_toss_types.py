@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ def test_both_billing_shapes_give_the_same_card(name: str) -> None:
     assert billing.billing_key == BILLING_KEY
     assert billing.customer_key == "qLKNEQdVbLshykFfzorKz"
     assert billing.method == "카드"
-    assert billing.authenticated_at == datetime(2021, 1, 1, 1, 0, tzinfo=timezone.utc)
+    assert billing.authenticated_at == datetime(2021, 1, 1, 1, 0, tzinfo=UTC)
     assert billing.card == CardSummary(issuer_code="61", acquirer_code="31", number="43301234****123*",
                                        card_type="신용", owner_type="개인", company="현대")
 
@@ -76,8 +76,8 @@ def test_billing_charge_response_becomes_a_done_payment() -> None:
     assert payment.order_name == "토스 프라임 구독"
     assert (payment.status, payment.type, payment.method) == ("DONE", "BILLING", "카드")
     assert (payment.total_amount, payment.balance_amount) == (4900, 4900)
-    assert payment.requested_at == datetime(2022, 6, 8, 6, 40, 9, tzinfo=timezone.utc)
-    assert payment.approved_at == datetime(2022, 6, 8, 6, 40, 49, tzinfo=timezone.utc)
+    assert payment.requested_at == datetime(2022, 6, 8, 6, 40, 9, tzinfo=UTC)
+    assert payment.approved_at == datetime(2022, 6, 8, 6, 40, 49, tzinfo=UTC)
     assert payment.card is not None and payment.card.company == "현대"
     assert payment.card.number == "43301234****123*"
     assert payment.receipt_url.startswith("https://dashboard.tosspayments.com/sales-slip?transactionId=")
@@ -95,7 +95,7 @@ def test_partially_canceled_payment_lists_its_cancel() -> None:
     assert cancel.transaction_key == "83C4BB8322374732B78614"
     assert cancel.cancel_amount == 2000
     assert cancel.cancel_reason == "부분 환불"
-    assert cancel.canceled_at == datetime(2022, 6, 9, 1, 0, tzinfo=timezone.utc)
+    assert cancel.canceled_at == datetime(2022, 6, 9, 1, 0, tzinfo=UTC)
     assert cancel.cancel_status == "DONE"
     assert cancel.refundable_amount == 2900
     assert payment.canceled_amount == 2000
@@ -166,9 +166,9 @@ def test_parse_won(value: Any, won: int | None) -> None:
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    ("2022-06-08T15:40:49+09:00", datetime(2022, 6, 8, 6, 40, 49, tzinfo=timezone.utc)),
-    ("2024-12-01T00:00:00.000000", datetime(2024, 11, 30, 15, 0, tzinfo=timezone.utc)),  # no offset: KST
-    ("2022-06-08T06:40:49Z", datetime(2022, 6, 8, 6, 40, 49, tzinfo=timezone.utc)),
+    ("2022-06-08T15:40:49+09:00", datetime(2022, 6, 8, 6, 40, 49, tzinfo=UTC)),
+    ("2024-12-01T00:00:00.000000", datetime(2024, 11, 30, 15, 0, tzinfo=UTC)),  # no offset: KST
+    ("2022-06-08T06:40:49Z", datetime(2022, 6, 8, 6, 40, 49, tzinfo=UTC)),
     ("yesterday", None), (None, None), (12, None),
 ])
 def test_parse_time_gives_aware_utc(value: Any, expected: datetime | None) -> None:

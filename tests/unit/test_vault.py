@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 from sqlalchemy import select
@@ -6,7 +6,7 @@ from sqlalchemy import select
 from storefront.billing.wallet.vault import Actor, Vault, VaultError, destroy
 from storefront.models import AuditLog, BillingKey, User
 
-NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
 KEY_A = bytes.fromhex("11" * 32)
 KEY_B = bytes.fromhex("22" * 32)
 BILLING_KEY = "Z_t5vOvQxrj4499PeiJcjen28-V2RyqgYTwN44Rdzk0="

@@ -73,7 +73,7 @@ class Shopper:
         self.email = email
         self.auth = Auth(client)
 
-    def signup(self, **extra: Any) -> "Shopper":
+    def signup(self, **extra: Any) -> Shopper:
         response = self.auth.signup(email=self.email, **extra)
         assert response.status_code == 302, response.get_data(as_text=True)
         return self

@@ -6,7 +6,7 @@ whose ledger shows the money that came back (`toss.refunded`).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 
 import pytest
 from sqlalchemy import func, select
@@ -35,7 +35,7 @@ def renew(app, db_session, toss, clock):
 
 
 def kst(*args: int) -> datetime:
-    return datetime(*args, tzinfo=KST).astimezone(timezone.utc)
+    return datetime(*args, tzinfo=KST).astimezone(UTC)
 
 
 def subscribed(shopper: Shopper, plan) -> Subscription:

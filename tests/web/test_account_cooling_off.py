@@ -8,7 +8,7 @@ to FakeToss, whose ledger shows the money that came back (`toss.refunded`) and e
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 
 import pytest
 from sqlalchemy import select
@@ -24,7 +24,7 @@ KST = timezone(timedelta(hours=9))
 
 
 def kst(*args: int) -> datetime:
-    return datetime(*args, tzinfo=KST).astimezone(timezone.utc)
+    return datetime(*args, tzinfo=KST).astimezone(UTC)
 
 
 def subscribed(shopper: Shopper, plan) -> Subscription:

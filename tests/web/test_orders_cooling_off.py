@@ -7,7 +7,7 @@ closes at 2026-03-18 00:00 KST.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 from pathlib import Path
 
 import pytest
@@ -47,7 +47,7 @@ def paid_order(client, auth: Auth, catalog, sandbox) -> str:
 
 
 def kst(*args: int) -> datetime:
-    return datetime(*args, tzinfo=KST).astimezone(timezone.utc)
+    return datetime(*args, tzinfo=KST).astimezone(UTC)
 
 
 def cancels(sandbox) -> list[tuple[int, str]]:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, UTC
 from functools import partial
 from typing import Any
 
@@ -141,7 +141,7 @@ def deadline(paid_at: datetime, days: int) -> datetime:
     Paid on 3월 10일 with 7 days: the window runs through 3월 17일 and closes at 3월 18일 00:00 KST.
     """
     last_day: date = cycle.kst_date(paid_at) + timedelta(days=days)
-    return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=KST).astimezone(timezone.utc)
+    return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=KST).astimezone(UTC)
 
 
 def last_day(paid_at: datetime, days: int) -> date:

@@ -291,7 +291,7 @@ def claim_intent(session: Session, *, user: User, token: str, customer_key: str,
     plan_id = intent.plan_id if intent.purpose == "subscribe" else None
     digest = hashlib.sha256(auth_key.encode()).hexdigest()
     try:
-        claimed = execute_dml(session, 
+        claimed = execute_dml(session,
             update(CheckoutIntent).where(CheckoutIntent.id == intent.id, CheckoutIntent.used_at.is_(None))
             .values(used_at=now, auth_key_hash=digest).execution_options(synchronize_session=False))
         session.commit()

@@ -12,7 +12,7 @@ python-dateutil's ``relativedelta(months=n, day=anchor)`` does the month arithme
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, UTC
 
 from dateutil.relativedelta import relativedelta
 
@@ -35,7 +35,7 @@ def kst_date(moment: datetime) -> date:
 def billing_moment(day: date, hour_kst: int) -> datetime:
     """``hour_kst``:00 on the KST date `day`, as aware UTC."""
     _require_hour(hour_kst)
-    return datetime.combine(day, time(hour_kst), tzinfo=KST).astimezone(timezone.utc)
+    return datetime.combine(day, time(hour_kst), tzinfo=KST).astimezone(UTC)
 
 
 def add_intervals(day: date, interval: str, anchor_day: int, count: int = 1) -> date:

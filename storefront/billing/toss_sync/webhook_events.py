@@ -35,7 +35,8 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
+from collections.abc import Callable
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError

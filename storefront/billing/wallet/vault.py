@@ -51,7 +51,7 @@ class Actor:
             raise ValueError(f"unknown actor type {self.type!r}")
 
     @classmethod
-    def worker(cls) -> "Actor":
+    def worker(cls) -> Actor:
         return cls("worker", None, "worker")
 
 

@@ -7,7 +7,7 @@ can hand it the store's `FixedClock` and move both processes together.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -22,4 +22,4 @@ class SystemClock:
     """Wall-clock time, UTC."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)

@@ -25,7 +25,8 @@ import secrets
 import socket
 from datetime import datetime, timedelta
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from flask import Response, current_app, request
 

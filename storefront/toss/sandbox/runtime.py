@@ -14,7 +14,8 @@ import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from .clock import Clock
 from .settings import SandboxSettings

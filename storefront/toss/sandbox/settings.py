@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 # The repository root (storefront/toss/sandbox/settings.py is three folders down).
 ROOT = Path(__file__).resolve().parents[3]

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 # Columns added after a state file may already exist: (table, column, definition).
 ADDED_COLUMNS = (
@@ -163,7 +163,7 @@ class Store:
 
 
 def iso(at: datetime) -> str:
-    return at.astimezone(timezone.utc).isoformat()
+    return at.astimezone(UTC).isoformat()
 
 
 def parse_iso(value: str | None) -> datetime | None:

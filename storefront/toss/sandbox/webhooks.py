@@ -16,7 +16,8 @@ import logging
 import secrets
 import threading
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import requests
 

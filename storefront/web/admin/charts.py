@@ -9,7 +9,7 @@ attribute), so the strict CSP holds and nothing is fetched. Each chart carries a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
 

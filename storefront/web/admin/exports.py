@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
-from typing import Iterator
+from collections.abc import Iterator
 
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from contextlib import contextmanager
-from typing import Iterator
+from collections.abc import Iterator
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from redis import Redis

@@ -7,7 +7,7 @@ paginate them). Day and month boundaries are those of Asia/Seoul.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -223,12 +223,12 @@ def price_change_counts(session: Session) -> dict[str, int]:
 
 def _kst_day_start(now: datetime) -> datetime:
     local = now.astimezone(KST)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
 def _kst_month_start(now: datetime) -> datetime:
     local = now.astimezone(KST)
-    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
 def _paid_since(session: Session, start: datetime) -> int:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import datetime, UTC
+from typing import Any
+from collections.abc import Iterable
 
 from redis import Redis
 from rq import Queue
@@ -102,7 +103,7 @@ def failed_jobs(connection: Redis, names: Iterable[str], *, limit: int = FAILED_
         for job in Job.fetch_many(ids, connection=connection):
             if job is not None:
                 found.append(_failed(name, job))
-    epoch = datetime.min.replace(tzinfo=timezone.utc)
+    epoch = datetime.min.replace(tzinfo=UTC)
     found.sort(key=lambda job: job.ended_at or job.enqueued_at or epoch, reverse=True)
     return found[:limit]
 
@@ -151,7 +152,7 @@ def _exc_string(job: Job) -> str | None:
 def _aware(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class NotRequeued(Exception):
