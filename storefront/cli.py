@@ -87,17 +87,36 @@ def create_admin(email: str, name: str, password: str) -> None:
 
 
 @seed_cli.command("demo")
-@click.option("--admin-email", envvar="SEED_ADMIN_EMAIL", show_envvar=True,
-              help="Admin account email. Default: admin@<domain of BUSINESS_EMAIL>.")
-@click.option("--reviewer-email", envvar="SEED_REVIEWER_EMAIL", show_envvar=True,
-              help="Toss reviewer account email. Default: toss-review@<domain of BUSINESS_EMAIL>.")
-@click.option("--admin-password", envvar="SEED_ADMIN_PASSWORD", show_envvar=True,
-              help="Password for a new admin (prefer the env var). Default: a random one, printed once.")
-@click.option("--reviewer-password", envvar="SEED_REVIEWER_PASSWORD", show_envvar=True,
-              help="Password for a new reviewer (prefer the env var). Default: a random one, printed once.")
-@click.option("--reset-reviewer-password", is_flag=True,
-              help="Give the existing reviewer account a new password and print it.")
-@click.option("--no-catalog", is_flag=True, help="Accounts only: leave the catalog alone (a shop with its own products).")
+@click.option(
+    "--admin-email",
+    envvar="SEED_ADMIN_EMAIL",
+    show_envvar=True,
+    help="Admin account email. Default: admin@<domain of BUSINESS_EMAIL>.",
+)
+@click.option(
+    "--reviewer-email",
+    envvar="SEED_REVIEWER_EMAIL",
+    show_envvar=True,
+    help="Toss reviewer account email. Default: toss-review@<domain of BUSINESS_EMAIL>.",
+)
+@click.option(
+    "--admin-password",
+    envvar="SEED_ADMIN_PASSWORD",
+    show_envvar=True,
+    help="Password for a new admin (prefer the env var). Default: a random one, printed once.",
+)
+@click.option(
+    "--reviewer-password",
+    envvar="SEED_REVIEWER_PASSWORD",
+    show_envvar=True,
+    help="Password for a new reviewer (prefer the env var). Default: a random one, printed once.",
+)
+@click.option(
+    "--reset-reviewer-password", is_flag=True, help="Give the existing reviewer account a new password and print it."
+)
+@click.option(
+    "--no-catalog", is_flag=True, help="Accounts only: leave the catalog alone (a shop with its own products)."
+)
 def seed_demo(
     admin_email: str | None,
     reviewer_email: str | None,
@@ -133,8 +152,10 @@ def seed_demo(
 
 # -- billing -----------------------------------------------------------------------------------------
 
-AS_OF_HELP = ("Pretend it is this moment (ISO-8601; without an offset it is read as Asia/Seoul), "
-              "e.g. 2026-04-10T10:00+09:00. Only with TOSS_ENV=sandbox; the jobs carry it to the workers.")
+AS_OF_HELP = (
+    "Pretend it is this moment (ISO-8601; without an offset it is read as Asia/Seoul), "
+    "e.g. 2026-04-10T10:00+09:00. Only with TOSS_ENV=sandbox; the jobs carry it to the workers."
+)
 
 
 def _as_of(value: str | None) -> datetime | None:
@@ -156,14 +177,20 @@ def _redis_hint(exc: Exception, also: str = "") -> click.ClickException:
     from urllib.parse import urlsplit
 
     url = urlsplit(current_app.config["STOREFRONT"].redis_url or "")  # host and port only: the URL may hold a password
-    return click.ClickException(f"Redis at {url.hostname}:{url.port or 6379} is not answering ({type(exc).__name__}); "
-                                f"start it (`make run` starts an embedded one){also}")
+    return click.ClickException(
+        f"Redis at {url.hostname}:{url.port or 6379} is not answering ({type(exc).__name__}); "
+        f"start it (`make run` starts an embedded one){also}"
+    )
 
 
 @billing_cli.command("run-due")
-@click.option("--dry-run", is_flag=True, help="List what would be charged (id, email, amount, due date); change nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="List what would be charged (id, email, amount, due date); change nothing."
+)
 @click.option("--as-of", "as_of", metavar="ISO-DATETIME", help=AS_OF_HELP)
-@click.option("--sync", is_flag=True, help="Charge in this process, one by one, instead of enqueueing jobs (no Redis needed).")
+@click.option(
+    "--sync", is_flag=True, help="Charge in this process, one by one, instead of enqueueing jobs (no Redis needed)."
+)
 def billing_run_due(dry_run: bool, as_of: str | None, sync: bool) -> None:
     """Do what the timer's due sweep does, now: one charge job per due subscription period."""
     from redis.exceptions import RedisError
@@ -181,22 +208,34 @@ def billing_run_due(dry_run: bool, as_of: str | None, sync: bool) -> None:
     config = current_app.config["STOREFRONT"]
     queue = jobs.get_queue(jobs.BILLING_QUEUE, config)
     if queue is None:
-        raise click.ClickException("REDIS_URL is not set: there is no queue for the charges (use --sync to charge here)")
+        raise click.ClickException(
+            "REDIS_URL is not set: there is no queue for the charges (use --sync to charge here)"
+        )
     try:
-        result = jobs.sweep_due(db.session(), queue, now=now, as_of=moment.isoformat() if moment else None,
-                                alive_within=jobs.alive_within(config))
+        result = jobs.sweep_due(
+            db.session(),
+            queue,
+            now=now,
+            as_of=moment.isoformat() if moment else None,
+            alive_within=jobs.alive_within(config),
+        )
     except RedisError as exc:
         raise _redis_hint(exc, " or use --sync") from None
-    line = (f"{len(result.due)} subscription(s) due as of {_kst(now)}: {len(result.enqueued)} charge job(s) "
-            f"enqueued on '{jobs.BILLING_QUEUE}', {len(result.already)} already waiting or running")
+    line = (
+        f"{len(result.due)} subscription(s) due as of {_kst(now)}: {len(result.enqueued)} charge job(s) "
+        f"enqueued on '{jobs.BILLING_QUEUE}', {len(result.already)} already waiting or running"
+    )
     if result.replaced:
         line += f" ({len(result.replaced)} of the enqueued replace a job lost by a dead worker or ended)"
     if result.in_flight:
         line += f", {len(result.in_flight)} in flight (reconcile settles them)"
     click.echo(line)
     if result.errors:
-        click.echo(f"{len(result.errors)} could not be enqueued and were skipped (see the log); "
-                   f"the next sweep tries again: {', '.join(result.errors[:10])}", err=True)
+        click.echo(
+            f"{len(result.errors)} could not be enqueued and were skipped (see the log); "
+            f"the next sweep tries again: {', '.join(result.errors[:10])}",
+            err=True,
+        )
 
 
 def _print_due(now: datetime) -> None:
@@ -221,8 +260,10 @@ def _print_due(now: datetime) -> None:
         else:
             amount = sub.amount_won
         note = _consent_note(verdict) or _due_note(sub, pending)
-        click.echo(f"{sub.id:>6}  {sub.user.email:<32} {f'{amount:,} won':>12}  {_kst(item.next_charge_at):<20} "
-                   f"{note}".rstrip())
+        click.echo(
+            f"{sub.id:>6}  {sub.user.email:<32} {f'{amount:,} won':>12}  {_kst(item.next_charge_at):<20} "
+            f"{note}".rstrip()
+        )
     db.session.rollback()
 
 
@@ -257,11 +298,20 @@ def _charge_due_here(now: datetime, moment: datetime | None) -> None:
     due = jobs.due_periods(db.session(), now)
     outcomes: dict[str, int] = {}
     for item in due:
-        result = charging.charge_period(db.session(), item.subscription_id, toss=found.toss, vault=found.vault,
-                                        notifier=found.notifier, clock=clock, config=config)
+        result = charging.charge_period(
+            db.session(),
+            item.subscription_id,
+            toss=found.toss,
+            vault=found.vault,
+            notifier=found.notifier,
+            clock=clock,
+            config=config,
+        )
         outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
-        click.echo(f"subscription {item.subscription_id}: {result.outcome}"
-                   + (f" ({result.error_code})" if result.error_code else ""))
+        click.echo(
+            f"subscription {item.subscription_id}: {result.outcome}"
+            + (f" ({result.error_code})" if result.error_code else "")
+        )
     summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())) or "nothing to do"
     click.echo(f"{len(due)} subscription(s) due as of {_kst(now)}: {summary}")
     _send_notices_here(clock)
@@ -292,12 +342,20 @@ def billing_reconcile(as_of: str | None) -> None:
     moment = _as_of(as_of)
     config, found = current_app.config["STOREFRONT"], services()
     clock = FixedClock(moment) if moment is not None else found.clock
-    results = charging.reconcile(db.session(), toss=found.toss, vault=found.vault, notifier=found.notifier,
-                                 clock=clock, config=config,
-                                 older_than=timedelta(seconds=config.reconcile_grace_seconds))
+    results = charging.reconcile(
+        db.session(),
+        toss=found.toss,
+        vault=found.vault,
+        notifier=found.notifier,
+        clock=clock,
+        config=config,
+        older_than=timedelta(seconds=config.reconcile_grace_seconds),
+    )
     for item in results:
-        click.echo(f"attempt {item.attempt_id} (order {item.order_id}): {item.outcome}"
-                   + (f" ({item.error_code})" if item.error_code else ""))
+        click.echo(
+            f"attempt {item.attempt_id} (order {item.order_id}): {item.outcome}"
+            + (f" ({item.error_code})" if item.error_code else "")
+        )
     left = sum(1 for item in results if item.outcome == "left")
     click.echo(f"{len(results)} attempt(s) looked at, {len(results) - left} settled, {left} left for the next run")
     if len(results) > left:
@@ -305,8 +363,12 @@ def billing_reconcile(as_of: str | None) -> None:
 
 
 @billing_cli.command("reconcile-day")
-@click.option("--date", "day", metavar="YYYY-MM-DD",
-              help="The Korean calendar day to compare with Toss (default: yesterday in Korea).")
+@click.option(
+    "--date",
+    "day",
+    metavar="YYYY-MM-DD",
+    help="The Korean calendar day to compare with Toss (default: yesterday in Korea).",
+)
 def billing_reconcile_day(day: str | None) -> None:
     """Daily reconciliation (대사): compare a day of Toss's transactions with our payments and refunds.
 
@@ -329,23 +391,31 @@ def billing_reconcile_day(day: str | None) -> None:
     click.echo(f"{target} (KST): {row.status}")
     if row.error:
         raise click.ClickException(row.error)
-    click.echo(f"  Toss: {row.toss_approved_count} approval(s) {row.toss_approved_won:,} won, "
-               f"{row.toss_canceled_count} cancel(s) {row.toss_canceled_won:,} won")
-    click.echo(f"  ours: {row.our_paid_count} paid {row.our_paid_won:,} won, "
-               f"{row.our_refunded_count} refund(s) {row.our_refunded_won:,} won")
-    click.echo(f"  {row.matched_count} matched, {row.recorded_count} recorded from Toss, "
-               f"{row.flagged_count} to look at")
+    click.echo(
+        f"  Toss: {row.toss_approved_count} approval(s) {row.toss_approved_won:,} won, "
+        f"{row.toss_canceled_count} cancel(s) {row.toss_canceled_won:,} won"
+    )
+    click.echo(
+        f"  ours: {row.our_paid_count} paid {row.our_paid_won:,} won, "
+        f"{row.our_refunded_count} refund(s) {row.our_refunded_won:,} won"
+    )
+    click.echo(
+        f"  {row.matched_count} matched, {row.recorded_count} recorded from Toss, {row.flagged_count} to look at"
+    )
     for item in row.items:
         if item.resolved_at is None:
             click.echo(f"  - [{item.resolution}] {item.kind} {item.order_id or item.ref}: {item.note}")
     if row.settlement_count:
-        click.echo(f"  settlement: {row.settlement_amount_won:,} won, fees {row.settlement_fee_won:,} won, "
-                   f"payout {row.settlement_payout_won:,} won on {row.payout_dates or '-'}")
+        click.echo(
+            f"  settlement: {row.settlement_amount_won:,} won, fees {row.settlement_fee_won:,} won, "
+            f"payout {row.settlement_payout_won:,} won on {row.payout_dates or '-'}"
+        )
     elif row.settlement_note:
         click.echo(f"  settlement: {row.settlement_note}")
 
 
 # -- processes ---------------------------------------------------------------------------------------
+
 
 def _redis_or_fail(tries: int = 60, pause: float = 0.25) -> Redis:
     """A connection to REDIS_URL, waiting a little for it at start (honcho starts Redis beside us)."""
@@ -374,11 +444,20 @@ def _redis_or_fail(tries: int = 60, pause: float = 0.25) -> Redis:
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop once the queues are empty.")
-@click.option("--queue", "-q", "queues", multiple=True,
-              help="A queue to serve (repeat; in priority order). Default: webhooks, notices, billing, default.")
+@click.option(
+    "--queue",
+    "-q",
+    "queues",
+    multiple=True,
+    help="A queue to serve (repeat; in priority order). Default: webhooks, notices, billing, default.",
+)
 @click.option("--name", help="Worker name shown by `rq info` (default: host and pid).")
-@click.option("--fork/--no-fork", default=True, show_default=True,
-              help="Run each job in a forked child process (isolation) or in the worker itself (faster).")
+@click.option(
+    "--fork/--no-fork",
+    default=True,
+    show_default=True,
+    help="Run each job in a forked child process (isolation) or in the worker itself (faster).",
+)
 @with_appcontext
 def worker_command(burst: bool, queues: tuple[str, ...], name: str | None, fork: bool) -> None:
     """Run an RQ worker (with its scheduler, for retries) on REDIS_URL; start as many as you need.
@@ -397,9 +476,12 @@ def worker_command(burst: bool, queues: tuple[str, ...], name: str | None, fork:
     jobs.adopt_app(app)  # forked job processes inherit the built app ...
     jobs.warm_up(app)  # ... its mappers and compiled email templates
     config = current_app.config["STOREFRONT"]
-    worker = worker_class(fork)([Queue(q, connection=connection) for q in queues or jobs.QUEUES],
-                                connection=connection, name=name,
-                                job_monitoring_interval=config.worker_heartbeat_seconds)
+    worker = worker_class(fork)(
+        [Queue(q, connection=connection) for q in queues or jobs.QUEUES],
+        connection=connection,
+        name=name,
+        job_monitoring_interval=config.worker_heartbeat_seconds,
+    )
     worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
 
 

@@ -146,7 +146,9 @@ def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
     try:
         parse_many(raw)
     except ValueError:
-        raise ConfigError(f"{name}: a rate limit such as \"120 per minute\" or \"10/second;600/hour\", got {raw!r}") from None
+        raise ConfigError(
+            f'{name}: a rate limit such as "120 per minute" or "10/second;600/hour", got {raw!r}'
+        ) from None
     return raw
 
 
@@ -282,7 +284,9 @@ def load_config(env: Mapping[str, str], **overrides) -> Config:
         raise ConfigError(f"APP_ENV: must be one of {', '.join(APP_ENVS)}, got {app_env!r}")
     secret_key = env.get("SECRET_KEY") or ""
     if len(secret_key) < 32:
-        raise ConfigError("SECRET_KEY: required, at least 32 characters (`python -c 'import secrets;print(secrets.token_hex(32))'`)")
+        raise ConfigError(
+            "SECRET_KEY: required, at least 32 characters (`python -c 'import secrets;print(secrets.token_hex(32))'`)"
+        )
     encryption_key = _hex_key("ENCRYPTION_KEY", env.get("ENCRYPTION_KEY", ""))
     old_keys = tuple(
         _hex_key("ENCRYPTION_KEYS_OLD", part.strip())
@@ -307,7 +311,9 @@ def load_config(env: Mapping[str, str], **overrides) -> Config:
         raise ConfigError("DUNNING_RETRY_DAYS: increasing whole days of at least 1, e.g. 1,3,5")
     smtp_url = env.get("SMTP_URL") or None
     if app_env == "production" and not smtp_url:
-        raise ConfigError("SMTP_URL: required in production (receipts, failure and consent notices must reach shoppers)")
+        raise ConfigError(
+            "SMTP_URL: required in production (receipts, failure and consent notices must reach shoppers)"
+        )
     if smtp_url and urlsplit(smtp_url).scheme not in ("smtp", "smtps"):
         raise ConfigError("SMTP_URL: must look like smtp://user:pass@host:587 or smtps://...")
     values = dict(

@@ -89,12 +89,24 @@ def schedule(settings: CronSettings) -> list[dict[str, Any]]:
         every(jobs.renewal_notices_job, jobs.NOTICES_QUEUE, 60),
         every(jobs.release_cards_job, jobs.DEFAULT_QUEUE, 60),
         every(jobs.webhook_sweep_job, jobs.WEBHOOKS_QUEUE, 1),
-        dict(func=jobs.reconcile_day_job, queue_name=jobs.BILLING_QUEUE, cron=RECONCILE_DAY_CRON,
-             name=jobs.reconcile_day_job.__name__),
-        dict(func=jobs.retention_job, queue_name=jobs.DEFAULT_QUEUE, cron=RETENTION_CRON,
-             name=jobs.retention_job.__name__),
-        dict(func=jobs.purge_webhooks_job, queue_name=jobs.DEFAULT_QUEUE, cron=WEBHOOK_PURGE_CRON,
-             name=jobs.purge_webhooks_job.__name__),
+        dict(
+            func=jobs.reconcile_day_job,
+            queue_name=jobs.BILLING_QUEUE,
+            cron=RECONCILE_DAY_CRON,
+            name=jobs.reconcile_day_job.__name__,
+        ),
+        dict(
+            func=jobs.retention_job,
+            queue_name=jobs.DEFAULT_QUEUE,
+            cron=RETENTION_CRON,
+            name=jobs.retention_job.__name__,
+        ),
+        dict(
+            func=jobs.purge_webhooks_job,
+            queue_name=jobs.DEFAULT_QUEUE,
+            cron=WEBHOOK_PURGE_CRON,
+            name=jobs.purge_webhooks_job.__name__,
+        ),
     ]
 
 

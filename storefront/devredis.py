@@ -36,8 +36,21 @@ def main() -> None:
     port = urlsplit(url).port or 6379
     data_dir = ROOT / "instance"
     data_dir.mkdir(exist_ok=True)
-    args = [redis_server_binary(), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir),
-            "--save", "", "--appendonly", "no", "--protected-mode", "yes"]
+    args = [
+        redis_server_binary(),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        str(data_dir),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--protected-mode",
+        "yes",
+    ]
     print(f"devredis: embedded Redis on {url}", flush=True)
     sys.stdout.flush()
     os.execv(args[0], args)

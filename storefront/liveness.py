@@ -40,8 +40,14 @@ from datetime import datetime, UTC
 from redis import Redis
 from rq import Queue
 from rq.job import Job
-from rq.registry import (CanceledJobRegistry, DeferredJobRegistry, FailedJobRegistry, FinishedJobRegistry,
-                         ScheduledJobRegistry, StartedJobRegistry)
+from rq.registry import (
+    CanceledJobRegistry,
+    DeferredJobRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    ScheduledJobRegistry,
+    StartedJobRegistry,
+)
 from rq.utils import utcparse
 from rq.worker import Worker
 
@@ -110,13 +116,23 @@ def discard(queue: Queue, job_id: str) -> None:
         pipe.lrem(queue.intermediate_queue_key, 0, job_id)
         if entries:
             pipe.zrem(started.key, *entries)
-        for registry in (FinishedJobRegistry, FailedJobRegistry, CanceledJobRegistry, ScheduledJobRegistry,
-                         DeferredJobRegistry):
+        for registry in (
+            FinishedJobRegistry,
+            FailedJobRegistry,
+            CanceledJobRegistry,
+            ScheduledJobRegistry,
+            DeferredJobRegistry,
+        ):
             pipe.zrem(registry(queue=queue).key, job_id)
         for execution_id in executions:
             pipe.delete(f"rq:execution:{job_id}:{execution_id}")
-        pipe.delete(Job.key_for(job_id), Job.dependents_key_for(job_id), f"{Job.key_for(job_id)}:dependencies",
-                    executions_key, _STRANDED_MARK + job_id)
+        pipe.delete(
+            Job.key_for(job_id),
+            Job.dependents_key_for(job_id),
+            f"{Job.key_for(job_id)}:dependencies",
+            executions_key,
+            _STRANDED_MARK + job_id,
+        )
         pipe.execute()
 
 
@@ -134,8 +150,12 @@ def _holders(queue: Queue, job_id: str, holder: str | None) -> set[str]:
 
 
 def _holds(conn: Redis, worker_name: str, job_id: str, now: datetime, alive_within: float) -> bool:
-    beat, current, state = (_text(v) for v in conn.hmget(Worker.redis_worker_namespace_prefix + worker_name,
-                                                          ["last_heartbeat", "current_job", "state"]))
+    beat, current, state = (
+        _text(v)
+        for v in conn.hmget(
+            Worker.redis_worker_namespace_prefix + worker_name, ["last_heartbeat", "current_job", "state"]
+        )
+    )
     if not beat:
         return False
     try:

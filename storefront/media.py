@@ -68,8 +68,10 @@ def check_and_encode(data: bytes) -> tuple[bytes, str, tuple[int, int]]:
     if head.startswith((b"<", b"<?xml")) or b"<svg" in head:
         raise ImageRefused("SVG·HTML 같은 문서 파일은 올릴 수 없습니다. JPEG, PNG, WebP 이미지만 올려 주세요.")
     if _MARKUP.search(data):
-        raise ImageRefused("이미지가 아닌 내용(HTML·스크립트)이 섞인 파일은 올릴 수 없습니다. "
-                           "이미지 편집기에서 JPEG, PNG, WebP로 다시 저장해 올려 주세요.")
+        raise ImageRefused(
+            "이미지가 아닌 내용(HTML·스크립트)이 섞인 파일은 올릴 수 없습니다. "
+            "이미지 편집기에서 JPEG, PNG, WebP로 다시 저장해 올려 주세요."
+        )
     image = _open(data)
     return _encode(image)
 
@@ -80,8 +82,9 @@ def _open(data: bytes) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             probe = Image.open(io.BytesIO(data), formats=list(FORMATS))
             if probe.width * probe.height > MAX_PIXELS:
-                raise ImageRefused(f"이미지 크기가 너무 큽니다 ({probe.width}×{probe.height}). "
-                                   "4,000만 화소 이하로 줄여 올려 주세요.")
+                raise ImageRefused(
+                    f"이미지 크기가 너무 큽니다 ({probe.width}×{probe.height}). 4,000만 화소 이하로 줄여 올려 주세요."
+                )
             probe.verify()
             image = Image.open(io.BytesIO(data), formats=list(FORMATS))
             image.load()
@@ -137,8 +140,8 @@ def store_product_image(data: bytes, directory: Path) -> StoredImage:
 
 def uploaded_name(reference: str | None) -> str | None:
     """The stored file name when `reference` (a `Product.image`) is an uploaded image, else None."""
-    if reference and reference.startswith(MEDIA_PREFIX) and NAME.match(reference[len(MEDIA_PREFIX):]):
-        return reference[len(MEDIA_PREFIX):]
+    if reference and reference.startswith(MEDIA_PREFIX) and NAME.match(reference[len(MEDIA_PREFIX) :]):
+        return reference[len(MEDIA_PREFIX) :]
     return None
 
 

@@ -382,7 +382,9 @@ class Consent(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(30))  # terms | auto_renewal | price_increase | trial_conversion | order_terms
+    kind: Mapped[str] = mapped_column(
+        String(30)
+    )  # terms | auto_renewal | price_increase | trial_conversion | order_terms
     decision: Mapped[str] = mapped_column(String(10))  # agreed | refused
     text_version: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str] = mapped_column(Text, default="")  # JSON: amounts, dates shown
@@ -400,7 +402,9 @@ class PriceChange(Model):
 
     __tablename__ = "price_changes"
     __table_args__ = (
-        UniqueConstraint("subscription_id", "kind", "effective_at", name="uq_price_changes_subscription_kind_effective"),
+        UniqueConstraint(
+            "subscription_id", "kind", "effective_at", name="uq_price_changes_subscription_kind_effective"
+        ),
         Index("ix_price_changes_due", "status", "effective_at"),
     )
 
@@ -555,7 +559,8 @@ class Reconciliation(Model):
     last_run_at: Mapped[datetime] = mapped_column(UTC)
 
     items: Mapped[list[ReconciliationItem]] = relationship(
-        back_populates="reconciliation", order_by="ReconciliationItem.id", cascade="all, delete-orphan")
+        back_populates="reconciliation", order_by="ReconciliationItem.id", cascade="all, delete-orphan"
+    )
 
     @property
     def our_revenue_won(self) -> int:

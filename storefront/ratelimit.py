@@ -63,9 +63,18 @@ class TossRateLimiter:
     `acquire(background=True)` waits once `per_minute - reserve` calls are in the window.
     """
 
-    def __init__(self, redis: Redis, per_minute: int, *, key: str = DEFAULT_KEY, reserve: int | None = None,
-                 window: float = WINDOW_SECONDS, max_wait: float = 120.0,
-                 clock: Callable[[], float] | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        per_minute: int,
+        *,
+        key: str = DEFAULT_KEY,
+        reserve: int | None = None,
+        window: float = WINDOW_SECONDS,
+        max_wait: float = 120.0,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if per_minute < 1:
             raise ValueError("per_minute must be at least 1")
         self.per_minute = per_minute
@@ -129,14 +138,23 @@ class RateLimitedToss:
     use the reserve.
     """
 
-    CALLS = frozenset({
-        "issue_billing_key", "charge_billing_key", "delete_billing_key", "confirm_payment",
-        "get_payment", "get_payment_by_order_id", "cancel_payment",
-        "list_transactions", "list_settlements",  # one page each; iter_* below page through these
-    })
+    CALLS = frozenset(
+        {
+            "issue_billing_key",
+            "charge_billing_key",
+            "delete_billing_key",
+            "confirm_payment",
+            "get_payment",
+            "get_payment_by_order_id",
+            "cancel_payment",
+            "list_transactions",
+            "list_settlements",  # one page each; iter_* below page through these
+        }
+    )
 
-    def __init__(self, client: Any, limiter: TossRateLimiter, *,
-                 interactive: Callable[[], bool] = lambda: False) -> None:
+    def __init__(
+        self, client: Any, limiter: TossRateLimiter, *, interactive: Callable[[], bool] = lambda: False
+    ) -> None:
         self._client = client
         self._limiter = limiter
         self._interactive = interactive

@@ -251,7 +251,13 @@ def seed_demo(
         _seed_catalog(session, report)
     _seed_admin(session, report, admin_email, admin_password, now=now, cheap_hash=cheap_hash)
     _seed_reviewer(
-        session, report, reviewer_email, reviewer_password, reset=reset_reviewer_password, now=now, cheap_hash=cheap_hash
+        session,
+        report,
+        reviewer_email,
+        reviewer_password,
+        reset=reset_reviewer_password,
+        now=now,
+        cheap_hash=cheap_hash,
     )
     session.commit()
     if not report.changed:
@@ -334,7 +340,9 @@ def _seed_admin(
         return
     password = password or new_password()
     user = accounts.create_user(
-        session, accounts.NewUser(email=email, password=password, name=ADMIN_NAME, is_admin=True), now=now,
+        session,
+        accounts.NewUser(email=email, password=password, name=ADMIN_NAME, is_admin=True),
+        now=now,
         cheap_hash=cheap_hash,
     )
     report.changed = True
@@ -365,7 +373,10 @@ def _seed_reviewer(
     password = password or new_password()
     if user is None:
         user = accounts.create_user(
-            session, accounts.NewUser(email=email, password=password, name=REVIEWER_NAME), now=now, cheap_hash=cheap_hash
+            session,
+            accounts.NewUser(email=email, password=password, name=REVIEWER_NAME),
+            now=now,
+            cheap_hash=cheap_hash,
         )
         what = "created"
     else:

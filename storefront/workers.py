@@ -93,8 +93,12 @@ class OutlivesRedis(BaseWorker):
         try:
             super().execute_job(job, queue)
         except LOST as exc:
-            self.log.warning("Worker %s: lost Redis while running job %s (%s); letting it finish",
-                             self.name, job.id, type(exc).__name__)
+            self.log.warning(
+                "Worker %s: lost Redis while running job %s (%s); letting it finish",
+                self.name,
+                job.id,
+                type(exc).__name__,
+            )
             self._let_horse_finish(job)
             self.wait_for_redis(exc, f"finishing job {job.id}")
             self._record_after_outage(job, queue)
@@ -103,8 +107,9 @@ class OutlivesRedis(BaseWorker):
 
     def wait_for_redis(self, exc: BaseException, doing: str) -> None:
         """Block until Redis answers a PING (back-off up to 30 s), then register this worker again."""
-        self.log.warning("Worker %s: lost Redis while %s (%s: %s); retrying with back-off",
-                         self.name, doing, type(exc).__name__, exc)
+        self.log.warning(
+            "Worker %s: lost Redis while %s (%s: %s); retrying with back-off", self.name, doing, type(exc).__name__, exc
+        )
         pause, waited = self.redis_first_pause, 0.0
         while True:
             if getattr(self, "_stop_requested", False):
@@ -160,9 +165,14 @@ class OutlivesRedis(BaseWorker):
                 self.execution = None
             elif status not in _ENDED:
                 job.ended_at = job.ended_at or now()
-                self.handle_job_failure(job, queue, exc_string=(
-                    "Redis connection lost while the job ran; it was allowed to finish, and its own state "
-                    "(the database) says what it did"))
+                self.handle_job_failure(
+                    job,
+                    queue,
+                    exc_string=(
+                        "Redis connection lost while the job ran; it was allowed to finish, and its own state "
+                        "(the database) says what it did"
+                    ),
+                )
             else:
                 self.execution = None
             self.set_current_job_id(None)

@@ -15,7 +15,13 @@ from storefront import create_app
 from storefront.clock import FixedClock
 from storefront.config import Config, load_config
 
-pytest_plugins = ["tests.fixtures_postgres", "tests.redis_server", "tests.smtp_server", "tests.sandbox_server", "tests.browser"]
+pytest_plugins = [
+    "tests.fixtures_postgres",
+    "tests.redis_server",
+    "tests.smtp_server",
+    "tests.sandbox_server",
+    "tests.browser",
+]
 
 TEST_ENCRYPTION_KEY = "0f" * 32
 
@@ -38,8 +44,12 @@ BASE_ENV = {
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--database", choices=("sqlite", "postgres"), default="sqlite",
-                     help="database behind the `app` fixture: a SQLite file (default) or a fresh PostgreSQL database")
+    parser.addoption(
+        "--database",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="database behind the `app` fixture: a SQLite file (default) or a fresh PostgreSQL database",
+    )
 
 
 def make_config(tmp_path: Path, **overrides) -> Config:
@@ -111,8 +121,14 @@ class Auth:
     def __init__(self, client: FlaskClient) -> None:
         self.client = client
 
-    def signup(self, email: str = "shopper@example.com", password: str = "correct horse 1", name: str = "김구매",
-               confirm: bool = True, **extra):
+    def signup(
+        self,
+        email: str = "shopper@example.com",
+        password: str = "correct horse 1",
+        name: str = "김구매",
+        confirm: bool = True,
+        **extra,
+    ):
         """Fill in the sign-up form and, with `confirm`, open the emailed link in the same browser.
 
         Returns the last response: the link's redirect (signed in, to `next`) when a link was
@@ -142,9 +158,11 @@ class Auth:
         from storefront.models import EmailMessage
 
         with self.client.application.app_context():
-            body = db.session.scalars(select(EmailMessage.body_text)
-                                      .where(EmailMessage.to == email.strip().lower(), EmailMessage.kind == kind)
-                                      .order_by(EmailMessage.id.desc())).first()
+            body = db.session.scalars(
+                select(EmailMessage.body_text)
+                .where(EmailMessage.to == email.strip().lower(), EmailMessage.kind == kind)
+                .order_by(EmailMessage.id.desc())
+            ).first()
         match = re.search(r"https?://[^/\s]+(/[\w/-]+/[\w-]{20,})", body or "")
         return match.group(1) if match else None
 

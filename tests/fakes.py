@@ -52,8 +52,12 @@ CRASH_AFTER_APPROVE = Outcome("crash_after_approve")
 CRASH_BEFORE_SEND = Outcome("crash_before_send")
 
 
-def decline(code: str = "REJECT_CARD_PAYMENT", category: Category = Category.SOFT_DECLINE,
-            message: str = "카드 한도 초과 또는 잔액 부족", http_status: int = 403) -> Outcome:
+def decline(
+    code: str = "REJECT_CARD_PAYMENT",
+    category: Category = Category.SOFT_DECLINE,
+    message: str = "카드 한도 초과 또는 잔액 부족",
+    http_status: int = 403,
+) -> Outcome:
     return Outcome("decline", code, message, category, http_status)
 
 
@@ -129,11 +133,30 @@ class FakeToss:
         return list(self.ledger.values())
 
     # -- the client's interface --
-    def charge_billing_key(self, billing_key: str, *, customer_key: str, amount: int, order_id: str, order_name: str,
-                           idempotency_key: str, customer_email: str | None = None, customer_name: str | None = None,
-                           customer_ip: str | None = None) -> Payment:
-        call = ChargeCall(billing_key, customer_key, amount, order_id, order_name, idempotency_key, customer_email,
-                          customer_name, customer_ip)
+    def charge_billing_key(
+        self,
+        billing_key: str,
+        *,
+        customer_key: str,
+        amount: int,
+        order_id: str,
+        order_name: str,
+        idempotency_key: str,
+        customer_email: str | None = None,
+        customer_name: str | None = None,
+        customer_ip: str | None = None,
+    ) -> Payment:
+        call = ChargeCall(
+            billing_key,
+            customer_key,
+            amount,
+            order_id,
+            order_name,
+            idempotency_key,
+            customer_email,
+            customer_name,
+            customer_ip,
+        )
         if self.before_charge is not None:
             self.before_charge(call)
         with self._lock:
@@ -147,8 +170,12 @@ class FakeToss:
             if outcome.kind in ("timeout_before_approve", "server_error"):
                 raise self._unknown(outcome)
             if order_id in self.ledger:
-                raise TossError("DUPLICATED_ORDER_ID", "이미 승인 및 취소가 진행된 중복된 주문번호 입니다.", 400,
-                                Category.UNKNOWN_OUTCOME)
+                raise TossError(
+                    "DUPLICATED_ORDER_ID",
+                    "이미 승인 및 취소가 진행된 중복된 주문번호 입니다.",
+                    400,
+                    Category.UNKNOWN_OUTCOME,
+                )
             mismatch = self.billing_keys.get(billing_key) not in (None, customer_key)
             if mismatch:
                 outcome = decline("NOT_MATCHES_CUSTOMER_KEY", Category.HARD_DECLINE, "customerKey mismatch", 400)
@@ -190,14 +217,21 @@ class FakeToss:
             billing_key = f"bk_{uuid.uuid4().hex}"
             self.billing_keys[billing_key] = customer_key
             card = self.next_cards.popleft() if self.next_cards else _card()
-            billing = Billing(billing_key=billing_key, customer_key=customer_key, authenticated_at=self._now(),
-                              method="카드", card=card, raw={"customerKey": customer_key, "method": "카드"})
+            billing = Billing(
+                billing_key=billing_key,
+                customer_key=customer_key,
+                authenticated_at=self._now(),
+                method="카드",
+                card=card,
+                raw={"customerKey": customer_key, "method": "카드"},
+            )
             if idempotency_key is not None:
                 self._issued[idempotency_key] = billing
         return billing
 
-    def cancel_payment(self, payment_key: str, *, reason: str, idempotency_key: str,
-                       amount: int | None = None) -> Payment:
+    def cancel_payment(
+        self, payment_key: str, *, reason: str, idempotency_key: str, amount: int | None = None
+    ) -> Payment:
         """Toss's cancel: the balance (or `amount` of it) comes back; the same Idempotency-Key replays the answer.
 
         `cancel_outcomes` (a deque of Outcome: approve, decline, timeout_after_approve,
@@ -237,8 +271,12 @@ class FakeToss:
 
     def _cancel(self, payment_key: str, reason: str, amount: int | None, outcome: Outcome) -> Payment | TossError:
         if outcome.kind == "decline":
-            return TossError(outcome.code or "REJECT_CARD_COMPANY", outcome.message or "declined",
-                             outcome.http_status, outcome.category)
+            return TossError(
+                outcome.code or "REJECT_CARD_COMPANY",
+                outcome.message or "declined",
+                outcome.http_status,
+                outcome.category,
+            )
         payment = self._by_payment_key(payment_key)
         if payment is None:
             return TossError("NOT_FOUND_PAYMENT", "존재하지 않는 결제 입니다.", 404, Category.NOT_FOUND)
@@ -246,10 +284,20 @@ class FakeToss:
         if amount <= 0 or amount > payment.balance_amount:
             return TossError("NOT_CANCELABLE_AMOUNT", "취소 할 수 없는 금액 입니다.", 403, Category.CONFIG)
         balance = payment.balance_amount - amount
-        cancel = Cancel(transaction_key=f"tx_{uuid.uuid4().hex[:20]}", cancel_amount=amount, cancel_reason=reason,
-                        canceled_at=self._now(), cancel_status="DONE", refundable_amount=balance)
-        updated = replace(payment, cancels=(*payment.cancels, cancel), balance_amount=balance,
-                          status="CANCELED" if balance == 0 else "PARTIAL_CANCELED")
+        cancel = Cancel(
+            transaction_key=f"tx_{uuid.uuid4().hex[:20]}",
+            cancel_amount=amount,
+            cancel_reason=reason,
+            canceled_at=self._now(),
+            cancel_status="DONE",
+            refundable_amount=balance,
+        )
+        updated = replace(
+            payment,
+            cancels=(*payment.cancels, cancel),
+            balance_amount=balance,
+            status="CANCELED" if balance == 0 else "PARTIAL_CANCELED",
+        )
         self.ledger[payment.order_id] = updated
         return updated
 
@@ -270,8 +318,12 @@ class FakeToss:
 
     def _process(self, call: ChargeCall, outcome: Outcome) -> Payment | TossError:
         if outcome.kind in ("decline", "timeout_after_decline"):
-            error = TossError(outcome.code or "REJECT_CARD_PAYMENT", outcome.message or "declined",
-                              outcome.http_status, outcome.category)
+            error = TossError(
+                outcome.code or "REJECT_CARD_PAYMENT",
+                outcome.message or "declined",
+                outcome.http_status,
+                outcome.category,
+            )
             if outcome.category in (Category.HARD_DECLINE, Category.SOFT_DECLINE):
                 self.aborted[call.order_id] = self._payment(call, "ABORTED", error)
             return error
@@ -284,11 +336,21 @@ class FakeToss:
         payment_key = f"tpay_{uuid.uuid4().hex[:20]}"
         done = status == "DONE"
         return Payment(
-            payment_key=payment_key, order_id=call.order_id, order_name=call.order_name, status=status,
-            type="BILLING", method="카드", total_amount=call.amount, balance_amount=call.amount if done else 0,
-            requested_at=now, approved_at=now if done else None, card=_card(),
+            payment_key=payment_key,
+            order_id=call.order_id,
+            order_name=call.order_name,
+            status=status,
+            type="BILLING",
+            method="카드",
+            total_amount=call.amount,
+            balance_amount=call.amount if done else 0,
+            requested_at=now,
+            approved_at=now if done else None,
+            card=_card(),
             receipt_url=f"https://dashboard.tosspayments.com/sales-slip?transactionId={payment_key}" if done else None,
-            cancels=(), failure_code=error.code if error else None, failure_message=error.message if error else None,
+            cancels=(),
+            failure_code=error.code if error else None,
+            failure_message=error.message if error else None,
             raw={"paymentKey": payment_key, "orderId": call.order_id, "status": status, "totalAmount": call.amount},
         )
 
@@ -301,8 +363,12 @@ class FakeToss:
     @staticmethod
     def _unknown(outcome: Outcome) -> TossError:
         if outcome.kind == "server_error":
-            return TossError("FAILED_INTERNAL_SYSTEM_PROCESSING", "내부 시스템 처리 작업이 실패했습니다.", 500,
-                             Category.UNKNOWN_OUTCOME)
+            return TossError(
+                "FAILED_INTERNAL_SYSTEM_PROCESSING",
+                "내부 시스템 처리 작업이 실패했습니다.",
+                500,
+                Category.UNKNOWN_OUTCOME,
+            )
         return TossError("TIMEOUT", "read timed out", None, Category.UNKNOWN_OUTCOME)
 
     def _now(self) -> datetime:
@@ -310,23 +376,60 @@ class FakeToss:
 
 
 def _card() -> CardSummary:
-    return CardSummary(issuer_code="61", acquirer_code="31", number="43301234****123*", card_type="신용",
-                       owner_type="개인", company="현대")
+    return CardSummary(
+        issuer_code="61",
+        acquirer_code="31",
+        number="43301234****123*",
+        card_type="신용",
+        owner_type="개인",
+        company="현대",
+    )
 
 
 # -- notices ---------------------------------------------------------------------------------------
 
 REQUIRED_CONTEXT: dict[str, tuple[str, ...]] = {
-    "payment_receipt": ("product_name", "plan_name", "amount_won", "period_start", "period_end", "card_label",
-                        "receipt_url", "order_id", "next_charge_at", "first"),
-    "payment_failed": ("product_name", "amount_won", "failure_message", "retry_at", "final", "hard_decline",
-                       "change_card_url"),
+    "payment_receipt": (
+        "product_name",
+        "plan_name",
+        "amount_won",
+        "period_start",
+        "period_end",
+        "card_label",
+        "receipt_url",
+        "order_id",
+        "next_charge_at",
+        "first",
+    ),
+    "payment_failed": (
+        "product_name",
+        "amount_won",
+        "failure_message",
+        "retry_at",
+        "final",
+        "hard_decline",
+        "change_card_url",
+    ),
     "subscription_ended": ("product_name", "ended_reason", "ended_at"),
     "subscription_canceled": ("product_name", "access_until"),
-    "consent_request": ("change_type", "product_name", "effective_at", "old_amount_won", "new_amount_won",
-                        "card_label", "consent_url"),
-    "consent_reminder": ("change_type", "product_name", "effective_at", "old_amount_won", "new_amount_won",
-                         "card_label", "consent_url"),
+    "consent_request": (
+        "change_type",
+        "product_name",
+        "effective_at",
+        "old_amount_won",
+        "new_amount_won",
+        "card_label",
+        "consent_url",
+    ),
+    "consent_reminder": (
+        "change_type",
+        "product_name",
+        "effective_at",
+        "old_amount_won",
+        "new_amount_won",
+        "card_label",
+        "consent_url",
+    ),
     "trial_conversion_notice": ("product_name", "effective_at", "new_amount_won"),
     "renewal_notice": ("product_name", "plan_name", "amount_won", "next_charge_at"),
 }
@@ -345,8 +448,17 @@ class Notice:
 class RecordingNotifier:
     """The notifier's interface, recording to the outbox table inside the caller's transaction."""
 
-    def queue(self, session: Any, *, user: Any, kind: str, dedup_key: str, context: dict[str, Any], now: datetime,
-              channels: tuple[str, ...] = ("email",)) -> None:
+    def queue(
+        self,
+        session: Any,
+        *,
+        user: Any,
+        kind: str,
+        dedup_key: str,
+        context: dict[str, Any],
+        now: datetime,
+        channels: tuple[str, ...] = ("email",),
+    ) -> None:
         required = REQUIRED_CONTEXT.get(kind)
         if required is None:
             raise ValueError(f"unknown notice kind {kind!r}")
@@ -359,10 +471,19 @@ class RecordingNotifier:
             return
         for channel in channels:
             key = dedup_key if channel == "email" else f"{dedup_key}:{channel}"
-            session.add(EmailMessage(
-                channel=channel, dedup_key=key, user_id=user.id, to=user.email, kind=kind, subject=kind,
-                body_text=json.dumps(context, ensure_ascii=False, default=_iso), status="logged", created_at=now,
-            ))
+            session.add(
+                EmailMessage(
+                    channel=channel,
+                    dedup_key=key,
+                    user_id=user.id,
+                    to=user.email,
+                    kind=kind,
+                    subject=kind,
+                    body_text=json.dumps(context, ensure_ascii=False, default=_iso),
+                    status="logged",
+                    created_at=now,
+                )
+            )
         session.flush()
 
     @staticmethod
@@ -370,8 +491,10 @@ class RecordingNotifier:
         query = select(EmailMessage).where(EmailMessage.channel == "email").order_by(EmailMessage.id)
         if kind is not None:
             query = query.where(EmailMessage.kind == kind)
-        return [Notice(row.kind, row.dedup_key, row.user_id, row.to, json.loads(row.body_text))
-                for row in session.scalars(query)]
+        return [
+            Notice(row.kind, row.dedup_key, row.user_id, row.to, json.loads(row.body_text))
+            for row in session.scalars(query)
+        ]
 
 
 class BrokenNotifier(RecordingNotifier):

@@ -50,18 +50,37 @@ def postgres_server() -> Iterator[str]:
     data = os.path.join(base, "data")
     port = _free_port()
     subprocess.run(
-        _as_owner([f"{bindir}/initdb", "-D", data, "-U", "storefront", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"], owner),
-        check=True, capture_output=True,
+        _as_owner(
+            [f"{bindir}/initdb", "-D", data, "-U", "storefront", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"],
+            owner,
+        ),
+        check=True,
+        capture_output=True,
     )
     subprocess.run(
-        _as_owner([f"{bindir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(base, "log"),
-                   "-o", f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off", "start"], owner),
-        check=True, capture_output=True,
+        _as_owner(
+            [
+                f"{bindir}/pg_ctl",
+                "-D",
+                data,
+                "-w",
+                "-l",
+                os.path.join(base, "log"),
+                "-o",
+                f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "start",
+            ],
+            owner,
+        ),
+        check=True,
+        capture_output=True,
     )
     try:
         yield f"postgresql+psycopg://storefront@127.0.0.1:{port}"
     finally:
-        subprocess.run(_as_owner([f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], owner), capture_output=True)
+        subprocess.run(
+            _as_owner([f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], owner), capture_output=True
+        )
         shutil.rmtree(base, ignore_errors=True)
 
 

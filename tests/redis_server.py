@@ -60,8 +60,21 @@ def redis_server() -> Iterator[str]:
     port = _free_port()
     log_path = os.path.join(base, "redis.log")
     args = [
-        _binary(), "--bind", "127.0.0.1", "--port", str(port), "--dir", base,
-        "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", log_path,
+        _binary(),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        base,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--logfile",
+        log_path,
     ]
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}"

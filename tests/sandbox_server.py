@@ -78,8 +78,11 @@ class SandboxServer:
 
     def set_outcome(self, customer_key: str, code: str | None) -> dict[str, Any]:
         """Make later charges on the customer's billing keys fail with `code` (None: approve)."""
-        return self._ok(self.http.post(f"{self.url}/_sandbox/billing-keys/outcome",
-                                       json={"customerKey": customer_key, "code": code}))
+        return self._ok(
+            self.http.post(
+                f"{self.url}/_sandbox/billing-keys/outcome", json={"customerKey": customer_key, "code": code}
+            )
+        )
 
     def webhooks(self) -> list[dict[str, Any]]:
         return self._ok(self.http.get(f"{self.url}/_sandbox/webhooks"))
@@ -101,14 +104,25 @@ class SandboxServer:
 
     # ------------------------------------------------------------ what the browser would do
 
-    def register_card(self, customer_key: str, card_number: str = APPROVED_CARD, *,
-                      expiry: str = "12/35", birth: str = "900101") -> str:
+    def register_card(
+        self, customer_key: str, card_number: str = APPROVED_CARD, *, expiry: str = "12/35", birth: str = "900101"
+    ) -> str:
         """Fill in the billing card window; returns the authKey (raises CardRefused on failUrl)."""
-        response = self.http.post(f"{self.url}/_sandbox/window/billing", data={
-            "clientKey": self.client_key, "customerKey": customer_key, "method": "CARD",
-            "successUrl": f"{RETURN_URL}/success", "failUrl": f"{RETURN_URL}/fail",
-            "cardNumber": card_number, "expiry": expiry, "birth": birth, "action": "submit",
-        }, allow_redirects=False)
+        response = self.http.post(
+            f"{self.url}/_sandbox/window/billing",
+            data={
+                "clientKey": self.client_key,
+                "customerKey": customer_key,
+                "method": "CARD",
+                "successUrl": f"{RETURN_URL}/success",
+                "failUrl": f"{RETURN_URL}/fail",
+                "cardNumber": card_number,
+                "expiry": expiry,
+                "birth": birth,
+                "action": "submit",
+            },
+            allow_redirects=False,
+        )
         query = self._redirect_query(response)
         if "authKey" not in query:
             raise CardRefused(query.get("code", "?"), query.get("message", ""))
@@ -118,16 +132,36 @@ class SandboxServer:
     def issue_billing_key(self, customer_key: str, card_number: str = APPROVED_CARD) -> dict[str, Any]:
         """register_card + POST /v1/billing/authorizations/issue; returns Toss's Billing object."""
         auth_key = self.register_card(customer_key, card_number)
-        return self._ok(self.http.post(f"{self.url}/v1/billing/authorizations/issue", auth=self.auth,
-                                       json={"authKey": auth_key, "customerKey": customer_key}))
+        return self._ok(
+            self.http.post(
+                f"{self.url}/v1/billing/authorizations/issue",
+                auth=self.auth,
+                json={"authKey": auth_key, "customerKey": customer_key},
+            )
+        )
 
-    def pay(self, *, order_id: str, amount: int, order_name: str = "테스트 상품",
-            card_number: str = APPROVED_CARD, customer_key: str | None = None) -> dict[str, str]:
+    def pay(
+        self,
+        *,
+        order_id: str,
+        amount: int,
+        order_name: str = "테스트 상품",
+        card_number: str = APPROVED_CARD,
+        customer_key: str | None = None,
+    ) -> dict[str, str]:
         """Fill in the payment window; returns successUrl's query (paymentKey, orderId, amount, ...)."""
         data = {
-            "clientKey": self.client_key, "method": "CARD", "amount": str(amount), "currency": "KRW",
-            "orderId": order_id, "orderName": order_name, "successUrl": f"{RETURN_URL}/success",
-            "failUrl": f"{RETURN_URL}/fail", "cardNumber": card_number, "expiry": "12/35", "birth": "900101",
+            "clientKey": self.client_key,
+            "method": "CARD",
+            "amount": str(amount),
+            "currency": "KRW",
+            "orderId": order_id,
+            "orderName": order_name,
+            "successUrl": f"{RETURN_URL}/success",
+            "failUrl": f"{RETURN_URL}/fail",
+            "cardNumber": card_number,
+            "expiry": "12/35",
+            "birth": "900101",
             "action": "submit",
         }
         if customer_key:
@@ -148,7 +182,9 @@ class SandboxServer:
 
     @staticmethod
     def _ok(response: requests.Response) -> Any:
-        assert response.status_code == 200, f"{response.request.method} {response.url}: {response.status_code} {response.text[:300]}"
+        assert response.status_code == 200, (
+            f"{response.request.method} {response.url}: {response.status_code} {response.text[:300]}"
+        )
         return response.json()
 
 
@@ -157,8 +193,9 @@ def running_sandbox(db_path: Path, clock: Clock | None = None, **settings: Any) 
     """Start a sandbox on a free port; stop it (and its webhook thread) on exit."""
     app = create_sandbox_app(SandboxSettings(db_path=str(db_path), **settings), clock=clock)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-http",
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-http", daemon=True
+    )
     thread.start()
     handle = SandboxServer(app, f"http://127.0.0.1:{server.server_port}")
     try:

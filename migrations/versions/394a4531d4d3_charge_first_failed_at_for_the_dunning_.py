@@ -9,22 +9,23 @@ Revises: 6a657cb984aa
 Create Date: 2026-11-23 21:38:32.730978
 
 """
+
 from alembic import op
 import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '394a4531d4d3'
-down_revision = '6a657cb984aa'
+revision = "394a4531d4d3"
+down_revision = "6a657cb984aa"
 branch_labels = None
 depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('charges', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('first_failed_at', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("charges", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("first_failed_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table('charges', schema=None) as batch_op:
-        batch_op.drop_column('first_failed_at')
+    with op.batch_alter_table("charges", schema=None) as batch_op:
+        batch_op.drop_column("first_failed_at")

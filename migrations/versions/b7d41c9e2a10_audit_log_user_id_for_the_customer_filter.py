@@ -10,24 +10,25 @@ Revises: f33956dfedb8
 Create Date: 2026-12-02 10:00:00.000000
 
 """
+
 from alembic import op
 import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'b7d41c9e2a10'
-down_revision = 'f33956dfedb8'
+revision = "b7d41c9e2a10"
+down_revision = "f33956dfedb8"
 branch_labels = None
 depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('audit_logs', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('user_id', sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_audit_logs_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table("audit_logs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("user_id", sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_audit_logs_user_id"), ["user_id"], unique=False)
 
 
 def downgrade():
-    with op.batch_alter_table('audit_logs', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_audit_logs_user_id'))
-        batch_op.drop_column('user_id')
+    with op.batch_alter_table("audit_logs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_logs_user_id"))
+        batch_op.drop_column("user_id")

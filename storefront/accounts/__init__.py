@@ -79,12 +79,29 @@ def find_by_email(session: Session, email: str) -> User | None:
 
 def create_user(session: Session, info: NewUser, *, now: datetime, cheap_hash: bool = False) -> User:
     """Add a user with a fresh random customer_key; raise EmailTaken. Flushes, does not commit."""
-    return add_user(session, email=info.email, password_hash=hasher(cheap_hash).hash(info.password), name=info.name,
-                    phone=info.phone, is_admin=info.is_admin, marketing_opt_in=info.marketing_opt_in, now=now)
+    return add_user(
+        session,
+        email=info.email,
+        password_hash=hasher(cheap_hash).hash(info.password),
+        name=info.name,
+        phone=info.phone,
+        is_admin=info.is_admin,
+        marketing_opt_in=info.marketing_opt_in,
+        now=now,
+    )
 
 
-def add_user(session: Session, *, email: str, password_hash: str, name: str, phone: str | None, now: datetime,
-             is_admin: bool = False, marketing_opt_in: bool = False) -> User:
+def add_user(
+    session: Session,
+    *,
+    email: str,
+    password_hash: str,
+    name: str,
+    phone: str | None,
+    now: datetime,
+    is_admin: bool = False,
+    marketing_opt_in: bool = False,
+) -> User:
     """Add a user whose password is already hashed; raise EmailTaken. Flushes, does not commit."""
     if find_by_email(session, email) is not None:
         raise EmailTaken(email)

@@ -41,7 +41,8 @@ def load(session: Session, identifier: str, *, now: datetime) -> User | None:
     if not token or not user_id.isdigit() or len(user_id) > 10 or int(user_id) > _MAX_USER_ID:
         return None
     user = session.scalar(
-        select(User).join(UserSession, UserSession.user_id == User.id)
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
         .where(User.id == int(user_id), UserSession.token_hash == token_hash(token), UserSession.expires_at > now)
     )
     if user is not None:
@@ -65,11 +66,16 @@ def end_all(session: Session, user_id: int, *, keep: str | None = None) -> int:
 
 def forget_expired(session: Session, *, now: datetime) -> int:
     """Delete every sign-in row past its expiry (no cookie can use it any more); return how many."""
-    result = execute_dml(session, delete(UserSession).where(UserSession.expires_at <= now)
-                             .execution_options(synchronize_session=False))
+    result = execute_dml(
+        session, delete(UserSession).where(UserSession.expires_at <= now).execution_options(synchronize_session=False)
+    )
     return int(result.rowcount or 0)
 
 
 def count_open(session: Session, user_id: int, *, now: datetime) -> int:
-    return int(session.scalar(select(func.count(UserSession.id))
-                              .where(UserSession.user_id == user_id, UserSession.expires_at > now)) or 0)
+    return int(
+        session.scalar(
+            select(func.count(UserSession.id)).where(UserSession.user_id == user_id, UserSession.expires_at > now)
+        )
+        or 0
+    )

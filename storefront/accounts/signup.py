@@ -74,13 +74,22 @@ class Links:
     forgot: str
 
 
-def apply(session: Session, application: Application, *, browser_nonce: str, now: datetime, notifier: Any,
-          links: Links, cheap_hash: bool = False) -> list[int]:
+def apply(
+    session: Session,
+    application: Application,
+    *,
+    browser_nonce: str,
+    now: datetime,
+    notifier: Any,
+    links: Links,
+    cheap_hash: bool = False,
+) -> list[int]:
     """Start a sign-up (or tell a known address's owner); return the outbox ids to deliver."""
     password_hash = accounts.hasher(cheap_hash).hash(application.password)  # hashed in both cases: same time
     email = accounts.normalize_email(application.email)
-    session.execute(delete(SignupRequest).where(SignupRequest.expires_at <= now)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        delete(SignupRequest).where(SignupRequest.expires_at <= now).execution_options(synchronize_session=False)
+    )
     user = accounts.find_by_email(session, email)
     if user is not None:
         return _tell_owner(session, user, now=now, notifier=notifier, links=links)
@@ -88,32 +97,53 @@ def apply(session: Session, application: Application, *, browser_nonce: str, now
     if recent >= MAX_LINKS_PER_DAY:
         return []
     token, hashed = new_token()
-    session.add(SignupRequest(
-        token_hash=hashed, browser_hash=token_hash(browser_nonce), email=email, name=application.name.strip(),
-        phone=accounts.normalize_mobile(application.phone), password_hash=password_hash,
-        marketing_opt_in=application.marketing_opt_in, next_url=application.next_url[:500], created_at=now,
-        expires_at=now + VALID_FOR,
-    ))
-    rows = notifier.queue(session, user=Recipient(email=email, name=application.name.strip()), kind="signup_confirm",
-                          dedup_key=f"signup-confirm:{hashed[:40]}",
-                          context={"confirm_url": links.confirm_for(token), "expires_at": now + VALID_FOR}, now=now)
+    session.add(
+        SignupRequest(
+            token_hash=hashed,
+            browser_hash=token_hash(browser_nonce),
+            email=email,
+            name=application.name.strip(),
+            phone=accounts.normalize_mobile(application.phone),
+            password_hash=password_hash,
+            marketing_opt_in=application.marketing_opt_in,
+            next_url=application.next_url[:500],
+            created_at=now,
+            expires_at=now + VALID_FOR,
+        )
+    )
+    rows = notifier.queue(
+        session,
+        user=Recipient(email=email, name=application.name.strip()),
+        kind="signup_confirm",
+        dedup_key=f"signup-confirm:{hashed[:40]}",
+        context={"confirm_url": links.confirm_for(token), "expires_at": now + VALID_FOR},
+        now=now,
+    )
     return [row.id for row in rows]
 
 
 def _tell_owner(session: Session, user: User, *, now: datetime, notifier: Any, links: Links) -> list[int]:
     if user.email.endswith("@invalid"):  # a deleted account's placeholder (billing/compliance/withdrawal.py): no inbox
         return []
-    rows = notifier.queue(session, user=user, kind="signup_existing",
-                          dedup_key=f"signup-existing:{user.id}:{now:%Y%m%d%H}",
-                          context={"login_url": links.login, "reset_url": links.forgot}, now=now)
+    rows = notifier.queue(
+        session,
+        user=user,
+        kind="signup_existing",
+        dedup_key=f"signup-existing:{user.id}:{now:%Y%m%d%H}",
+        context={"login_url": links.login, "reset_url": links.forgot},
+        now=now,
+    )
     return [row.id for row in rows]
 
 
 def forget_lapsed(session: Session, *, now: datetime) -> int:
     """Delete sign-ups whose link has expired or was used (name, phone, password hash go); return how many."""
-    result = execute_dml(session, delete(SignupRequest)
-                             .where(or_(SignupRequest.expires_at <= now, SignupRequest.confirmed_at.is_not(None)))
-                             .execution_options(synchronize_session=False))
+    result = execute_dml(
+        session,
+        delete(SignupRequest)
+        .where(or_(SignupRequest.expires_at <= now, SignupRequest.confirmed_at.is_not(None)))
+        .execution_options(synchronize_session=False),
+    )
     return int(result.rowcount or 0)
 
 
@@ -137,17 +167,29 @@ def password_matches(pending: SignupRequest, password: str) -> bool:
 
 def confirm(session: Session, pending: SignupRequest, *, now: datetime) -> User:
     """Spend the link and create the account from it. Raise LinkInvalid (spent meanwhile) or AlreadyRegistered."""
-    spent = execute_dml(session, update(SignupRequest)
-                            .where(SignupRequest.id == pending.id, SignupRequest.confirmed_at.is_(None))
-                            .values(confirmed_at=now).execution_options(synchronize_session=False))
+    spent = execute_dml(
+        session,
+        update(SignupRequest)
+        .where(SignupRequest.id == pending.id, SignupRequest.confirmed_at.is_(None))
+        .values(confirmed_at=now)
+        .execution_options(synchronize_session=False),
+    )
     if spent.rowcount != 1:
         raise LinkInvalid(pending.id)
     try:
-        user = accounts.add_user(session, email=pending.email, password_hash=pending.password_hash, name=pending.name,
-                                 phone=pending.phone, marketing_opt_in=pending.marketing_opt_in, now=now)
+        user = accounts.add_user(
+            session,
+            email=pending.email,
+            password_hash=pending.password_hash,
+            name=pending.name,
+            phone=pending.phone,
+            marketing_opt_in=pending.marketing_opt_in,
+            now=now,
+        )
     except accounts.EmailTaken:
         raise AlreadyRegistered(pending.email) from None
     # The account holds what the request held: no copy of the password hash or number stays behind.
-    session.execute(delete(SignupRequest).where(SignupRequest.email == pending.email)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        delete(SignupRequest).where(SignupRequest.email == pending.email).execution_options(synchronize_session=False)
+    )
     return user

@@ -39,7 +39,10 @@ MAX_DELAY = timedelta(minutes=15)
 FORGET_AFTER = timedelta(hours=24)
 
 # Each dialect's INSERT has its own ON CONFLICT; typed as the union so both are checked.
-_INSERTS: dict[str, Callable[..., sqlite.Insert | postgresql.Insert]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_INSERTS: dict[str, Callable[..., sqlite.Insert | postgresql.Insert]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
 
 
 def account_key(normalized_email: str) -> str:
@@ -83,11 +86,18 @@ def record_failure(session: Session, key: str, *, now: datetime) -> int:
     cutoff = now - FORGET_AFTER
     forget_old(session, before=cutoff)
     insert = _INSERTS[session.get_bind(LoginThrottle).dialect.name]
-    stmt = insert(LoginThrottle).values(key=key, failures=1, last_failure_at=now).on_conflict_do_update(
-        index_elements=[LoginThrottle.key],
-        set_={"failures": case((LoginThrottle.last_failure_at <= cutoff, 1), else_=LoginThrottle.failures + 1),
-              "last_failure_at": now},
-    ).returning(LoginThrottle.failures)
+    stmt = (
+        insert(LoginThrottle)
+        .values(key=key, failures=1, last_failure_at=now)
+        .on_conflict_do_update(
+            index_elements=[LoginThrottle.key],
+            set_={
+                "failures": case((LoginThrottle.last_failure_at <= cutoff, 1), else_=LoginThrottle.failures + 1),
+                "last_failure_at": now,
+            },
+        )
+        .returning(LoginThrottle.failures)
+    )
     return int(session.execute(stmt).scalar_one())
 
 
@@ -97,8 +107,12 @@ def forget_old(session: Session, *, before: datetime) -> int:
     Called with `FORGET_AFTER` ago (such keys count from zero anyway) at every wrong password and
     by the daily retention job, so keys nobody types at again go too.
     """
-    result = execute_dml(session, delete(LoginThrottle).where(LoginThrottle.last_failure_at <= before)
-                             .execution_options(synchronize_session=False))
+    result = execute_dml(
+        session,
+        delete(LoginThrottle)
+        .where(LoginThrottle.last_failure_at <= before)
+        .execution_options(synchronize_session=False),
+    )
     return int(result.rowcount or 0)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from storefront.clock import KST, FixedClock
 from storefront.config import Config
 
+
 class AsOfRefused(ValueError):
     """`--as-of` outside the sandbox, or a moment that cannot be read."""
 
@@ -24,8 +25,10 @@ def parse_as_of(value: str | None, config: Config) -> datetime | None:
     if value in (None, ""):
         return None
     if config.toss_env != "sandbox":
-        raise AsOfRefused(f"--as-of is only allowed with TOSS_ENV=sandbox (TOSS_ENV is {config.toss_env}): "
-                          "it would charge real cards as if it were another day")
+        raise AsOfRefused(
+            f"--as-of is only allowed with TOSS_ENV=sandbox (TOSS_ENV is {config.toss_env}): "
+            "it would charge real cards as if it were another day"
+        )
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:

@@ -34,8 +34,7 @@ from storefront.extensions import db, services
 from storefront.jobs.as_of import _clock_for
 from storefront.jobs.notices import _enqueue_notices, _enqueue_pending_sweep
 from storefront.jobs.process import _app, _config
-from storefront.jobs.queues import (BILLING_QUEUE, CHARGE_JOB_TIMEOUT, DEFAULT_ALIVE_WITHIN, get_queue,
-                                    redis_connection)
+from storefront.jobs.queues import BILLING_QUEUE, CHARGE_JOB_TIMEOUT, DEFAULT_ALIVE_WITHIN, get_queue, redis_connection
 from storefront.observability.sweeps import records_sweep
 
 log = logging.getLogger("storefront.jobs")
@@ -95,20 +94,32 @@ def due_periods(session: Session, now: datetime) -> list[Due]:
     due_at: dict[int, datetime] = {}
     open_ids: set[int] = set()
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        rows = session.execute(select(Subscription.id, Subscription.next_charge_at)
-                               .where(Subscription.id.in_(chunk)))
+        chunk = ids[start : start + 500]
+        rows = session.execute(select(Subscription.id, Subscription.next_charge_at).where(Subscription.id.in_(chunk)))
         due_at.update({row_id: at for row_id, at in rows})
-        open_ids.update(session.scalars(
-            select(Charge.subscription_id).join(Attempt, Attempt.charge_id == Charge.id)
-            .where(Charge.subscription_id.in_(chunk), Charge.status == "pending",
-                   Attempt.status.in_(OPEN_ATTEMPT_STATUSES))))
+        open_ids.update(
+            session.scalars(
+                select(Charge.subscription_id)
+                .join(Attempt, Attempt.charge_id == Charge.id)
+                .where(
+                    Charge.subscription_id.in_(chunk),
+                    Charge.status == "pending",
+                    Attempt.status.in_(OPEN_ATTEMPT_STATUSES),
+                )
+            )
+        )
     session.rollback()
     return [Due(i, due_at[i], i in open_ids) for i in ids if due_at.get(i) is not None]
 
 
-def sweep_due(session: Session, queue: Queue, *, now: datetime, as_of: str | None = None,
-              alive_within: float = DEFAULT_ALIVE_WITHIN) -> SweepResult:
+def sweep_due(
+    session: Session,
+    queue: Queue,
+    *,
+    now: datetime,
+    as_of: str | None = None,
+    alive_within: float = DEFAULT_ALIVE_WITHIN,
+) -> SweepResult:
     """Enqueue one charge job per due period not already waiting, running or in flight; never stops at one.
 
     Each period is its own try: an error while looking at or enqueueing one (a half-written
@@ -138,8 +149,9 @@ def sweep_due(session: Session, queue: Queue, *, now: datetime, as_of: str | Non
     return result
 
 
-def enqueue_charge(queue: Queue, due: Due, *, as_of: str | None = None,
-                   alive_within: float = DEFAULT_ALIVE_WITHIN) -> Job | None:
+def enqueue_charge(
+    queue: Queue, due: Due, *, as_of: str | None = None, alive_within: float = DEFAULT_ALIVE_WITHIN
+) -> Job | None:
     """Enqueue `charge_subscription_job` for one period under its deterministic id; None if one is pending.
 
     Pending is decided by `liveness.job_state` from facts: the id in the queue, or started by
@@ -151,8 +163,12 @@ def enqueue_charge(queue: Queue, due: Due, *, as_of: str | None = None,
     carries ``meta["replaces"]``: the state of the job it replaced (``lost`` or ``ended``).
     """
     args = (due.subscription_id, due.period_key, as_of)
-    options: dict[str, Any] = dict(job_id=due.job_id, unique=True, job_timeout=CHARGE_JOB_TIMEOUT,
-                                   description=f"charge subscription {due.subscription_id} due {due.period_key}")
+    options: dict[str, Any] = dict(
+        job_id=due.job_id,
+        unique=True,
+        job_timeout=CHARGE_JOB_TIMEOUT,
+        description=f"charge subscription {due.subscription_id} due {due.period_key}",
+    )
     try:
         return queue.enqueue(charge_subscription_job, *args, **options)
     except DuplicateJobError:
@@ -164,8 +180,12 @@ def enqueue_charge(queue: Queue, due: Due, *, as_of: str | None = None,
     if not queue.connection.set(lock, "1", nx=True, ex=30):
         return None  # another sweep is replacing it right now
     try:
-        log.info("charge job %s is %s (%s) but its period is still due; enqueueing it again",
-                 due.job_id, state.state, state.detail)
+        log.info(
+            "charge job %s is %s (%s) but its period is still due; enqueueing it again",
+            due.job_id,
+            state.state,
+            state.detail,
+        )
         liveness.discard(queue, due.job_id)
         try:
             return queue.enqueue(charge_subscription_job, *args, meta={"replaces": state.state}, **options)
@@ -177,6 +197,7 @@ def enqueue_charge(queue: Queue, due: Due, *, as_of: str | None = None,
 
 # -- the jobs --------------------------------------------------------------------------------------
 
+
 @records_sweep  # its last success and duration, for /healthz and /metrics
 def sweep_due_job(as_of: str | None = None) -> int:
     """The timer's due sweep: enqueue a charge job per due period (see `sweep_due`); returns how many."""
@@ -185,10 +206,17 @@ def sweep_due_job(as_of: str | None = None) -> int:
         clock = _clock_for(as_of, found, config)
         queue = Queue(BILLING_QUEUE, connection=redis_connection(config))
         result = sweep_due(db.session(), queue, now=clock.now(), as_of=as_of, alive_within=alive_within(config))
-    log.info("due sweep%s: %s due, %s enqueued (%s replacing a lost or ended job), %s already waiting or running, "
-             "%s in flight (reconcile settles them), %s skipped after an error",
-             f" as of {as_of}" if as_of else "", len(result.due), len(result.enqueued), len(result.replaced),
-             len(result.already), len(result.in_flight), len(result.errors))
+    log.info(
+        "due sweep%s: %s due, %s enqueued (%s replacing a lost or ended job), %s already waiting or running, "
+        "%s in flight (reconcile settles them), %s skipped after an error",
+        f" as of {as_of}" if as_of else "",
+        len(result.due),
+        len(result.enqueued),
+        len(result.replaced),
+        len(result.already),
+        len(result.in_flight),
+        len(result.errors),
+    )
     return len(result.enqueued)
 
 
@@ -210,10 +238,22 @@ def charge_subscription_job(subscription_id: int, period_key: str, as_of: str | 
     with _app().app_context():
         config, found = _config(), services()
         clock = _clock_for(as_of, found, config)
-        outcome = charging.charge_period(db.session(), int(subscription_id), toss=found.toss, vault=found.vault,
-                                         notifier=found.notifier, clock=clock, config=config)
-        log.info("subscription %s period %s: %s%s", subscription_id, period_key, outcome.outcome,
-                 f" ({outcome.error_code})" if outcome.error_code else "")
+        outcome = charging.charge_period(
+            db.session(),
+            int(subscription_id),
+            toss=found.toss,
+            vault=found.vault,
+            notifier=found.notifier,
+            clock=clock,
+            config=config,
+        )
+        log.info(
+            "subscription %s period %s: %s%s",
+            subscription_id,
+            period_key,
+            outcome.outcome,
+            f" ({outcome.error_code})" if outcome.error_code else "",
+        )
         _enqueue_notices(db.session(), config, subscription_id=int(subscription_id))
     return outcome.outcome
 
@@ -232,9 +272,15 @@ def reconcile_job(as_of: str | None = None) -> int:
     with _app().app_context():
         config, found = _config(), services()
         clock = _clock_for(as_of, found, config)
-        results = charging.reconcile(db.session(), toss=found.toss, vault=found.vault, notifier=found.notifier,
-                                     clock=clock, config=config,
-                                     older_than=timedelta(seconds=config.reconcile_grace_seconds))
+        results = charging.reconcile(
+            db.session(),
+            toss=found.toss,
+            vault=found.vault,
+            notifier=found.notifier,
+            clock=clock,
+            config=config,
+            older_than=timedelta(seconds=config.reconcile_grace_seconds),
+        )
         settled = [r for r in results if r.outcome != "left"]
         if settled:
             _enqueue_pending_sweep(config)

@@ -8,6 +8,7 @@ from typing import TextIO
 
 from rq import get_current_job
 
+
 class JobIdFilter(logging.Filter):
     """Sets ``record.job_id`` to the running RQ job's id (``-`` outside a job); keeps every record."""
 

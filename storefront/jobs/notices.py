@@ -45,6 +45,7 @@ def deliver_pending_job() -> int:
 
 # -- enqueueing notices ----------------------------------------------------------------------------
 
+
 def enqueue_delivery(queue: Queue, message_id: int) -> Job:
     """Enqueue `deliver_message_job` with back-off retries; call after the commit."""
     return queue.enqueue(
@@ -56,6 +57,7 @@ def enqueue_delivery(queue: Queue, message_id: int) -> Job:
 
 
 # -- consent requests and renewal notices (billing/compliance/consent.py, notices.py) ------------------
+
 
 def consent_requests_job(as_of: str | None = None) -> int:
     """Queue due consent requests, reminders and trial advance notices, then enqueue their delivery.
@@ -117,6 +119,7 @@ def _enqueue_collected(notifier: _CollectingNotifier) -> None:
     for message_id in notifier.message_ids:
         enqueue_delivery(queue, message_id)
 
+
 def enqueue_deliveries(queue: Queue, message_ids: Iterable[int]) -> list[Job]:
     return [enqueue_delivery(queue, message_id) for message_id in message_ids]
 
@@ -130,9 +133,17 @@ def _enqueue_notices(session: Session, config: Config, *, subscription_id: int) 
     from storefront.models import EmailMessage, Subscription
 
     user_id = session.scalar(select(Subscription.user_id).where(Subscription.id == subscription_id))
-    ids = list(session.scalars(select(EmailMessage.id).where(EmailMessage.user_id == user_id,
-                                                             EmailMessage.status == "queued")
-                               .order_by(EmailMessage.id))) if user_id is not None else []
+    ids = (
+        list(
+            session.scalars(
+                select(EmailMessage.id)
+                .where(EmailMessage.user_id == user_id, EmailMessage.status == "queued")
+                .order_by(EmailMessage.id)
+            )
+        )
+        if user_id is not None
+        else []
+    )
     session.rollback()
     queue = get_queue(NOTICES_QUEUE, config) if ids else None
     if queue is not None:

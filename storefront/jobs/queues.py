@@ -27,6 +27,7 @@ DEFAULT_ALIVE_WITHIN = 3 * DEFAULT_HEARTBEAT_SECONDS
 
 # -- Redis -----------------------------------------------------------------------------------------
 
+
 def redis_connection(config: Config | None = None) -> Redis | None:
     """The running job's Redis connection, else one to REDIS_URL; None when Redis is not configured."""
     job = get_current_job()

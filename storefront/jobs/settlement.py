@@ -47,8 +47,9 @@ def settle_orders_job() -> int:
 
     with _app().app_context():
         found = services()
-        outcomes = orders.settle_unknown_orders(db.session(), toss=found.toss, clock=found.clock,
-                                                notifier=found.notifier)
+        outcomes = orders.settle_unknown_orders(
+            db.session(), toss=found.toss, clock=found.clock, notifier=found.notifier
+        )
     log.info("order settlement: %s order(s) looked at", len(outcomes))
     return len(outcomes)
 

@@ -21,8 +21,13 @@ log = logging.getLogger("storefront.jobs")
 
 def enqueue_webhook(queue: Queue, event_id: int) -> Job:
     """Enqueue `process_webhook_job` for a recorded event (idempotent: a second run finds it done)."""
-    return queue.enqueue(process_webhook_job, int(event_id), job_timeout=120, result_ttl=3600,
-                         description=f"process webhook event {int(event_id)}")
+    return queue.enqueue(
+        process_webhook_job,
+        int(event_id),
+        job_timeout=120,
+        result_ttl=3600,
+        description=f"process webhook event {int(event_id)}",
+    )
 
 
 def process_webhook_job(event_id: int) -> str:
@@ -55,7 +60,8 @@ def purge_webhooks_job() -> int:
     from storefront.billing.toss_sync import webhook_events
 
     with _app().app_context():
-        count = webhook_events.purge_ignored(db.session(), now=services().clock.now(),
-                                             keep_days=_config().webhook_retention_days)
+        count = webhook_events.purge_ignored(
+            db.session(), now=services().clock.now(), keep_days=_config().webhook_retention_days
+        )
     log.info("webhook purge: %s ignored delivery(ies) deleted", count)
     return count

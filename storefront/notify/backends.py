@@ -27,7 +27,6 @@ from urllib.parse import unquote, urlsplit
 log = logging.getLogger("storefront.notify")
 
 
-
 class EmailBackend(Protocol):
     def send(self, mime: MimeMessage) -> str: ...
 
@@ -99,8 +98,9 @@ class SmtpEmailBackend:
             raise  # the server answered: it does not have the message
         except OSError as exc:  # SMTPServerDisconnected, a reset, a timeout
             if getattr(server, "in_data", False):
-                raise OutcomeUnknown(f"connection lost after the message was sent, before the server's answer "
-                                     f"({type(exc).__name__})") from exc
+                raise OutcomeUnknown(
+                    f"connection lost after the message was sent, before the server's answer ({type(exc).__name__})"
+                ) from exc
             raise
         finally:
             server.close()

@@ -73,7 +73,10 @@ _DELIVERED = ("sent", "logged")
 UNDELIVERABLE_TLD = "invalid"
 SKIPPED_WITHDRAWN = "not sent: the member withdrew (회원탈퇴)"
 # Each dialect's INSERT has its own ON CONFLICT; typed as the union so both are checked.
-_INSERTS: dict[str, Callable[..., sqlite.Insert | postgresql.Insert]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_INSERTS: dict[str, Callable[..., sqlite.Insert | postgresql.Insert]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
 
 
 class DeliveryError(RuntimeError):
@@ -177,7 +180,9 @@ class Notifier:
             status = self._send(row, now)
         except Exception as exc:
             self._record_failure(session, row, exc)
-            raise DeliveryError(f"message {message_id} not delivered (attempt {row.attempts}): {row.last_error}") from exc
+            raise DeliveryError(
+                f"message {message_id} not delivered (attempt {row.attempts}): {row.last_error}"
+            ) from exc
         row.status, row.sent_at, row.last_error = status, now, None
         session.commit()
         log.info("message %s (%s, %s) %s", message_id, row.kind, row.channel, status)
@@ -270,11 +275,12 @@ def _insert_once(session: Session, values: dict[str, Any]) -> EmailMessage | Non
 
 def _claim(session: Session, message_id: int, now: datetime) -> bool:
     """queued -> sending for this row (sent_at: when this send began), committed; False when another has it."""
-    result = execute_dml(session,
+    result = execute_dml(
+        session,
         update(EmailMessage)
         .where(EmailMessage.id == message_id, EmailMessage.status == "queued")
         .values(status="sending", attempts=EmailMessage.attempts + 1, sent_at=now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
     session.commit()
     return result.rowcount == 1
@@ -283,12 +289,15 @@ def _claim(session: Session, message_id: int, now: datetime) -> bool:
 def _requeue_stale_sends(session: Session, now: datetime) -> int:
     """Rows left 'sending' by a worker that died mid-send go back to the queue (sent again, same Message-ID)."""
     cutoff = now - SENDING_GRACE
-    result = execute_dml(session,
+    result = execute_dml(
+        session,
         update(EmailMessage)
-        .where(EmailMessage.status == "sending",
-               or_(EmailMessage.sent_at < cutoff, and_(EmailMessage.sent_at.is_(None), EmailMessage.created_at < cutoff)))
+        .where(
+            EmailMessage.status == "sending",
+            or_(EmailMessage.sent_at < cutoff, and_(EmailMessage.sent_at.is_(None), EmailMessage.created_at < cutoff)),
+        )
         .values(status="queued", last_error=f"{UNKNOWN_NOTE} (발송 중 작업이 끝나지 않았습니다)")
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
     session.commit()
     if result.rowcount:

@@ -56,8 +56,9 @@ class StoreCollector:
         self.queues = queues
 
     def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily("storefront_metrics_source_up", "1 when the source answered this scrape",
-                               labels=["source"])
+        up = GaugeMetricFamily(
+            "storefront_metrics_source_up", "1 when the source answered this scrape", labels=["source"]
+        )
         try:
             found = list(self._database())
         except SQLAlchemyError as exc:
@@ -85,22 +86,31 @@ class StoreCollector:
     def _database(self) -> Iterator[Metric]:
         from storefront.models import Attempt, Charge, EmailMessage, WebhookEvent
 
-        yield _by_status("storefront_charges", "Charges (one per subscription period) by status",
-                         self._count_by(Charge.status))
+        yield _by_status(
+            "storefront_charges", "Charges (one per subscription period) by status", self._count_by(Charge.status)
+        )
         attempts = self._count_by(Attempt.status)
         yield _by_status("storefront_charge_attempts", "Calls to Toss that may move money, by status", attempts)
-        yield GaugeMetricFamily("storefront_attempts_unknown",
-                                "Attempts whose outcome is unknown; reconcile asks Toss about them",
-                                value=sum(n for (status,), n in attempts if status == "unknown"))
-        oldest = self.session.scalar(select(func.min(Attempt.updated_at))
-                                     .where(Attempt.status.in_(OPEN_ATTEMPT_STATUSES)))
+        yield GaugeMetricFamily(
+            "storefront_attempts_unknown",
+            "Attempts whose outcome is unknown; reconcile asks Toss about them",
+            value=sum(n for (status,), n in attempts if status == "unknown"),
+        )
+        oldest = self.session.scalar(
+            select(func.min(Attempt.updated_at)).where(Attempt.status.in_(OPEN_ATTEMPT_STATUSES))
+        )
         lag = max(0.0, (self.now - oldest).total_seconds()) if oldest is not None else 0.0
-        yield GaugeMetricFamily("storefront_reconcile_lag_seconds",
-                                "Age of the oldest attempt still sending or unknown (0 when there is none)", value=lag)
-        yield _by_status("storefront_webhook_events", "Toss webhook deliveries by status",
-                         self._count_by(WebhookEvent.status))
-        outbox = GaugeMetricFamily("storefront_outbox_messages", "Notices (email, SMS) by channel and status",
-                                   labels=["channel", "status"])
+        yield GaugeMetricFamily(
+            "storefront_reconcile_lag_seconds",
+            "Age of the oldest attempt still sending or unknown (0 when there is none)",
+            value=lag,
+        )
+        yield _by_status(
+            "storefront_webhook_events", "Toss webhook deliveries by status", self._count_by(WebhookEvent.status)
+        )
+        outbox = GaugeMetricFamily(
+            "storefront_outbox_messages", "Notices (email, SMS) by channel and status", labels=["channel", "status"]
+        )
         for (channel, status), count in self._count_by(EmailMessage.channel, EmailMessage.status):
             outbox.add_metric([channel, status], count)
         yield outbox
@@ -114,20 +124,25 @@ class StoreCollector:
 
     def _redis(self, connection: Redis) -> Iterator[Metric]:
         depth = GaugeMetricFamily("storefront_queue_depth", "Jobs waiting in each RQ queue", labels=["queue"])
-        failed = GaugeMetricFamily("storefront_jobs_failed", "Jobs in each RQ queue's failed registry",
-                                   labels=["queue"])
+        failed = GaugeMetricFamily(
+            "storefront_jobs_failed", "Jobs in each RQ queue's failed registry", labels=["queue"]
+        )
         for name in self.queues:
             queue = Queue(name, connection=connection)
             depth.add_metric([name], queue.count)
             failed.add_metric([name], FailedJobRegistry(queue=queue).get_job_count(cleanup=False))
         yield depth
         yield failed
-        yield GaugeMetricFamily("storefront_workers", "RQ workers registered in Redis",
-                                value=Worker.count(connection=connection))
+        yield GaugeMetricFamily(
+            "storefront_workers", "RQ workers registered in Redis", value=Worker.count(connection=connection)
+        )
         last = sweeps.last_sweep(connection)
         if last is not None:
-            yield GaugeMetricFamily("storefront_sweep_last_success_timestamp_seconds",
-                                    "When the due sweep last succeeded (Unix time)", value=last.at.timestamp())
+            yield GaugeMetricFamily(
+                "storefront_sweep_last_success_timestamp_seconds",
+                "When the due sweep last succeeded (Unix time)",
+                value=last.at.timestamp(),
+            )
         yield _histogram(connection, sweeps.SWEEP_DURATION)
         yield _histogram(connection, toss_calls.TOSS_LATENCY)
 

@@ -33,12 +33,34 @@ if TYPE_CHECKING:  # sentry-sdk is imported only when SENTRY_DSN is set
     from sentry_sdk.types import Breadcrumb, BreadcrumbHint, Event, Hint
 
 FILTERED = "[Filtered]"
-DENY_KEYS = frozenset({
-    "billing_key", "billingkey", "authkey", "auth_key", "secret_key", "secretkey", "encryption_key",
-    "sealed", "password", "passwd", "authorization", "cookie", "set-cookie", "email", "customer_email",
-    "customeremail", "customer_name", "customername", "customer_mobile_phone", "customermobilephone",
-    "phone", "to", "x-forwarded-for", "x-real-ip",
-})
+DENY_KEYS = frozenset(
+    {
+        "billing_key",
+        "billingkey",
+        "authkey",
+        "auth_key",
+        "secret_key",
+        "secretkey",
+        "encryption_key",
+        "sealed",
+        "password",
+        "passwd",
+        "authorization",
+        "cookie",
+        "set-cookie",
+        "email",
+        "customer_email",
+        "customeremail",
+        "customer_name",
+        "customername",
+        "customer_mobile_phone",
+        "customermobilephone",
+        "phone",
+        "to",
+        "x-forwarded-for",
+        "x-real-ip",
+    }
+)
 _BILLING_PATH = re.compile(r"(/v1/billing/)(?!authorizations/)[^/\s?#\"']+")
 _AUTH_KEY = re.compile(r"(authKey=)[^&\s\"']+")
 _LINK_TOKENS = re.compile(r"(/(?:password/reset|signup/confirm)/)[^/?&\s\"']+")
@@ -64,8 +86,10 @@ class Scrubber:
 
     def walk(self, value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: (FILTERED if isinstance(k, str) and k.lower() in DENY_KEYS and v not in (None, "")
-                        else self.walk(v)) for k, v in value.items()}
+            return {
+                k: (FILTERED if isinstance(k, str) and k.lower() in DENY_KEYS and v not in (None, "") else self.walk(v))
+                for k, v in value.items()
+            }
         if isinstance(value, (list, tuple)):
             # Sentry sends headers as [name, value] pairs in some places.
             if len(value) == 2 and isinstance(value[0], str) and value[0].lower() in DENY_KEYS:
@@ -84,8 +108,12 @@ class Scrubber:
 
 def secrets_of(config: Config) -> list[str]:
     """Every literal secret of this configuration that could end up in a message or a URL."""
-    found = [config.toss_secret_key, config.secret_key, config.encryption_key.hex(),
-             *(key.hex() for key in config.old_encryption_keys)]
+    found = [
+        config.toss_secret_key,
+        config.secret_key,
+        config.encryption_key.hex(),
+        *(key.hex() for key in config.old_encryption_keys),
+    ]
     found.append(base64.b64encode(f"{config.toss_secret_key}:".encode()).decode())
     for url in (config.database_url, config.redis_url, config.smtp_url):
         password = urlsplit(url).password if url else None
@@ -106,8 +134,13 @@ def init_error_reporting(config: Config, *, transport: Any = None) -> bool:
         environment=f"{config.app_env}-{config.toss_env}",
         # No user identity, cookies, request bodies, SQL parameters or stack-frame locals (a charge's
         # frame holds the plaintext billing key); headers and query strings pass the scrubber below.
-        data_collection={"user_info": False, "cookies": {"mode": "off"}, "http_bodies": [],
-                         "database_query_data": False, "stack_frame_variables": False},
+        data_collection={
+            "user_info": False,
+            "cookies": {"mode": "off"},
+            "http_bodies": [],
+            "database_query_data": False,
+            "stack_frame_variables": False,
+        },
         before_send=scrubber.before_send,
         before_breadcrumb=scrubber.before_breadcrumb,
         transport=transport,

@@ -97,8 +97,14 @@ def read(connection: Redis, spec: HistogramSpec) -> list[Series]:
         for bound in (*(_le(b) for b in spec.buckets), "+Inf"):
             running += fields.get("b:" + bound, 0.0)
             buckets.append((bound, running))
-        series.append(Series(labels=tuple(json.loads(labels_json)), buckets=buckets,
-                             sum=fields.get("sum", 0.0), count=fields.get("count", running)))
+        series.append(
+            Series(
+                labels=tuple(json.loads(labels_json)),
+                buckets=buckets,
+                sum=fields.get("sum", 0.0),
+                count=fields.get("count", running),
+            )
+        )
     return series
 
 

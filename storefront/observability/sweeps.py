@@ -43,8 +43,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 def record_sweep(connection: Redis, *, now: datetime, seconds: float) -> None:
     """Note a successful sweep that ended at `now` after `seconds`; raises RedisError."""
     with connection.pipeline(transaction=False) as pipe:
-        pipe.hset(SWEEP_KEY, mapping={"last_success_at": f"{now.timestamp():.3f}",
-                                      "last_duration_seconds": f"{seconds:.6f}"})
+        pipe.hset(
+            SWEEP_KEY, mapping={"last_success_at": f"{now.timestamp():.3f}", "last_duration_seconds": f"{seconds:.6f}"}
+        )
         pipe.delete(WATCH_KEY)
         pipe.execute()
     histograms.observe(connection, SWEEP_DURATION, (), seconds)
@@ -62,8 +63,9 @@ def last_sweep(connection: Redis) -> LastSweep | None:
     at = values.get(b"last_success_at")
     if at is None:
         return None
-    return LastSweep(at=datetime.fromtimestamp(float(at), tz=UTC),
-                     seconds=float(values.get(b"last_duration_seconds") or 0.0))
+    return LastSweep(
+        at=datetime.fromtimestamp(float(at), tz=UTC), seconds=float(values.get(b"last_duration_seconds") or 0.0)
+    )
 
 
 @dataclass(frozen=True)
@@ -81,15 +83,23 @@ def timer_health(connection: Redis, *, now: datetime, interval_minutes: int) -> 
         age = (now - found.at).total_seconds()
         if age <= limit:
             return TimerHealth(True, "ok", found)
-        return TimerHealth(False, f"error: no due sweep for {_minutes(age)} (expected every {interval_minutes} min; "
-                                  "is `flask cron` running, and a worker serving the billing queue?)", found)
+        return TimerHealth(
+            False,
+            f"error: no due sweep for {_minutes(age)} (expected every {interval_minutes} min; "
+            "is `flask cron` running, and a worker serving the billing queue?)",
+            found,
+        )
     connection.set(WATCH_KEY, f"{now.timestamp():.3f}", nx=True)
     since = float(connection.get(WATCH_KEY) or now.timestamp())
     age = now.timestamp() - since
     if age <= limit:
         return TimerHealth(True, "ok", None)
-    return TimerHealth(False, f"error: no due sweep recorded for {_minutes(age)} (expected every {interval_minutes} "
-                              "min; is `flask cron` running, and a worker serving the billing queue?)", None)
+    return TimerHealth(
+        False,
+        f"error: no due sweep recorded for {_minutes(age)} (expected every {interval_minutes} "
+        "min; is `flask cron` running, and a worker serving the billing queue?)",
+        None,
+    )
 
 
 def _minutes(seconds: float) -> str:
@@ -123,5 +133,7 @@ def _record_for_worker(seconds: float) -> None:
         try:
             record_sweep(connection, now=services().clock.now(), seconds=seconds)
         except RedisError as exc:
-            log.warning("due sweep done, but its success could not be recorded (%s); /healthz may report the "
-                        "timer late", type(exc).__name__)
+            log.warning(
+                "due sweep done, but its success could not be recorded (%s); /healthz may report the timer late",
+                type(exc).__name__,
+            )

@@ -28,8 +28,9 @@ class LatencyRecorder:
     """The `on_call` hook: one pipelined Redis round trip per Toss call; never raises."""
 
     def __init__(self, redis_url: str) -> None:
-        self._redis = Redis.from_url(redis_url, socket_timeout=RECORD_TIMEOUT_SECONDS,
-                                     socket_connect_timeout=RECORD_TIMEOUT_SECONDS)
+        self._redis = Redis.from_url(
+            redis_url, socket_timeout=RECORD_TIMEOUT_SECONDS, socket_connect_timeout=RECORD_TIMEOUT_SECONDS
+        )
 
     def __call__(self, endpoint: str, code: str, seconds: float) -> None:
         histograms.observe_quietly(self._redis, TOSS_LATENCY, (endpoint, code), seconds)

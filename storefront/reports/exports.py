@@ -22,8 +22,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from storefront.clock import KST
-from storefront.models import (Attempt, AuditLog, BillingKey, Charge, Order, Plan, Product, Refund, Subscription,
-                               User)
+from storefront.models import Attempt, AuditLog, BillingKey, Charge, Order, Plan, Product, Refund, Subscription, User
 
 BATCH = 1000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -95,8 +94,21 @@ def stream(session: Session, stmt: Select) -> Iterator[Any]:
 
 # -- payments: charges, one-time orders and refunds -----------------------------------------------
 
-PAYMENT_HEADER = ("일시 (KST)", "구분", "주문번호", "회원번호", "이메일", "이름", "상품", "플랜", "금액 (원)",
-                  "카드", "영수증", "환불 사유", "토스 거래 키")
+PAYMENT_HEADER = (
+    "일시 (KST)",
+    "구분",
+    "주문번호",
+    "회원번호",
+    "이메일",
+    "이름",
+    "상품",
+    "플랜",
+    "금액 (원)",
+    "카드",
+    "영수증",
+    "환불 사유",
+    "토스 거래 키",
+)
 KINDS = {"subscription": "정기결제", "order": "1회 구매"}
 
 
@@ -111,23 +123,34 @@ def _payment_columns(moment, amount, *extra, refunds: bool = False):
     sub_user, order_user = aliased(User), aliased(User)
     sub_plan, order_plan = aliased(Plan), aliased(Plan)
     sub_product, order_product = aliased(Product), aliased(Product)
-    stmt = (select(moment.label("at"), Attempt.charge_id, Attempt.order_id,
-                   func.coalesce(sub_user.id, order_user.id), func.coalesce(sub_user.email, order_user.email),
-                   func.coalesce(sub_user.name, order_user.name), func.coalesce(sub_product.name, order_product.name),
-                   func.coalesce(sub_plan.name, order_plan.name), amount, Attempt.card_summary, *extra))
+    stmt = select(
+        moment.label("at"),
+        Attempt.charge_id,
+        Attempt.order_id,
+        func.coalesce(sub_user.id, order_user.id),
+        func.coalesce(sub_user.email, order_user.email),
+        func.coalesce(sub_user.name, order_user.name),
+        func.coalesce(sub_product.name, order_product.name),
+        func.coalesce(sub_plan.name, order_plan.name),
+        amount,
+        Attempt.card_summary,
+        *extra,
+    )
     if refunds:
         stmt = stmt.select_from(Refund).join(Attempt, Attempt.id == Refund.attempt_id)
     else:
         stmt = stmt.select_from(Attempt)
-    stmt = (stmt.outerjoin(Charge, Charge.id == Attempt.charge_id)
-            .outerjoin(Subscription, Subscription.id == Charge.subscription_id)
-            .outerjoin(sub_user, sub_user.id == Subscription.user_id)
-            .outerjoin(sub_plan, sub_plan.id == Subscription.plan_id)
-            .outerjoin(sub_product, sub_product.id == sub_plan.product_id)
-            .outerjoin(Order, Order.id == Attempt.order_pk)
-            .outerjoin(order_user, order_user.id == Order.user_id)
-            .outerjoin(order_plan, order_plan.id == Order.plan_id)
-            .outerjoin(order_product, order_product.id == order_plan.product_id))
+    stmt = (
+        stmt.outerjoin(Charge, Charge.id == Attempt.charge_id)
+        .outerjoin(Subscription, Subscription.id == Charge.subscription_id)
+        .outerjoin(sub_user, sub_user.id == Subscription.user_id)
+        .outerjoin(sub_plan, sub_plan.id == Subscription.plan_id)
+        .outerjoin(sub_product, sub_product.id == sub_plan.product_id)
+        .outerjoin(Order, Order.id == Attempt.order_pk)
+        .outerjoin(order_user, order_user.id == Order.user_id)
+        .outerjoin(order_plan, order_plan.id == Order.plan_id)
+        .outerjoin(order_product, order_product.id == order_plan.product_id)
+    )
     return stmt, func.coalesce(sub_user.email, order_user.email)
 
 
@@ -147,12 +170,14 @@ def payments(session: Session, flt: PaymentFilter) -> Export:
     paid_at = func.coalesce(Attempt.approved_at, Attempt.updated_at)
     charges, email = _payment_columns(paid_at, Attempt.amount_won, Attempt.receipt_url)
     charges = _payment_filters(charges.where(Attempt.status == "done"), email, paid_at, flt)
-    cancels, email = _payment_columns(Refund.created_at, -Refund.amount_won, Refund.reason, Refund.transaction_key,
-                                      refunds=True)
+    cancels, email = _payment_columns(
+        Refund.created_at, -Refund.amount_won, Refund.reason, Refund.transaction_key, refunds=True
+    )
     cancels = _payment_filters(cancels.where(Refund.status == "done"), email, Refund.created_at, flt)
     paid_rows = (_payment_row(row, refund=False) for row in stream(session, charges.order_by(paid_at, Attempt.id)))
-    refund_rows = (_payment_row(row, refund=True)
-                   for row in stream(session, cancels.order_by(Refund.created_at, Refund.id)))
+    refund_rows = (
+        _payment_row(row, refund=True) for row in stream(session, cancels.order_by(Refund.created_at, Refund.id))
+    )
     merged = heapq.merge(paid_rows, refund_rows, key=lambda pair: pair[0])
     return Export(f"payments_{flt.period.suffix()}.csv", PAYMENT_HEADER, (row for _, row in merged))
 
@@ -161,27 +186,64 @@ def _payment_row(row, *, refund: bool) -> tuple[datetime, tuple]:
     at, charge_id, order_id, user_id, email, name, product, plan, amount, card, *rest = row
     kind = "환불" if refund else ("정기결제" if charge_id else "1회 구매")
     receipt, reason, tx = (None, rest[0], rest[1]) if refund else (rest[0], None, None)
-    return at, tuple(cell(v) for v in (at, kind, order_id, user_id, email, name, product, plan, amount, card,
-                                         receipt, reason, tx))
+    return at, tuple(
+        cell(v) for v in (at, kind, order_id, user_id, email, name, product, plan, amount, card, receipt, reason, tx)
+    )
 
 
 # -- subscriptions, customers, refunds -------------------------------------------------------------
 
-SUBSCRIPTION_HEADER = ("구독번호", "회원번호", "이메일", "이름", "상품", "플랜", "결제 주기", "결제 금액 (원)", "상태",
-                       "기간 종료 시 해지", "신청 일시", "현재 기간 시작", "현재 기간 종료", "다음 결제", "체험 종료",
-                       "종료 일시", "종료 사유", "변경 예정 플랜")
+SUBSCRIPTION_HEADER = (
+    "구독번호",
+    "회원번호",
+    "이메일",
+    "이름",
+    "상품",
+    "플랜",
+    "결제 주기",
+    "결제 금액 (원)",
+    "상태",
+    "기간 종료 시 해지",
+    "신청 일시",
+    "현재 기간 시작",
+    "현재 기간 종료",
+    "다음 결제",
+    "체험 종료",
+    "종료 일시",
+    "종료 사유",
+    "변경 예정 플랜",
+)
 
 
 def subscriptions(session: Session, status: str | None, email: str, labels: dict[str, dict[str, str]]) -> Export:
     pending = aliased(Plan)
-    stmt = (select(Subscription.id, User.id, User.email, User.name, Product.name, Plan.name, Plan.interval,
-                   Subscription.amount_won, Subscription.status, Subscription.cancel_at_period_end,
-                   Subscription.created_at, Subscription.current_period_start, Subscription.current_period_end,
-                   Subscription.next_charge_at, Subscription.trial_end_at, Subscription.ended_at,
-                   Subscription.ended_reason, pending.name)
-            .join(User, User.id == Subscription.user_id).join(Plan, Plan.id == Subscription.plan_id)
-            .join(Product, Product.id == Plan.product_id).outerjoin(pending, pending.id == Subscription.pending_plan_id)
-            .order_by(Subscription.id.desc()))
+    stmt = (
+        select(
+            Subscription.id,
+            User.id,
+            User.email,
+            User.name,
+            Product.name,
+            Plan.name,
+            Plan.interval,
+            Subscription.amount_won,
+            Subscription.status,
+            Subscription.cancel_at_period_end,
+            Subscription.created_at,
+            Subscription.current_period_start,
+            Subscription.current_period_end,
+            Subscription.next_charge_at,
+            Subscription.trial_end_at,
+            Subscription.ended_at,
+            Subscription.ended_reason,
+            pending.name,
+        )
+        .join(User, User.id == Subscription.user_id)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .join(Product, Product.id == Plan.product_id)
+        .outerjoin(pending, pending.id == Subscription.pending_plan_id)
+        .order_by(Subscription.id.desc())
+    )
     if status:
         stmt = stmt.where(Subscription.status == status)
     if email:
@@ -201,32 +263,59 @@ CUSTOMER_HEADER = ("회원번호", "이메일", "이름", "휴대전화", "가�
 
 
 def customers(session: Session, email: str) -> Export:
-    count = (select(func.count(Subscription.id)).where(Subscription.user_id == User.id)
-             .correlate(User).scalar_subquery())
-    stmt = (select(User.id, User.email, User.name, User.phone, User.created_at, count, User.marketing_opt_in)
-            .where(User.is_admin.is_(False)).order_by(User.id.desc()))
+    count = select(func.count(Subscription.id)).where(Subscription.user_id == User.id).correlate(User).scalar_subquery()
+    stmt = (
+        select(User.id, User.email, User.name, User.phone, User.created_at, count, User.marketing_opt_in)
+        .where(User.is_admin.is_(False))
+        .order_by(User.id.desc())
+    )
     if email:
         stmt = stmt.where(func.lower(User.email).contains(email.strip().lower(), autoescape=True))
     return Export("customers.csv", CUSTOMER_HEADER, (tuple(cell(v) for v in row) for row in stream(session, stmt)))
 
 
-REFUND_HEADER = ("요청 일시", "처리 일시", "환불번호", "주문번호", "구분", "이메일", "금액 (원)", "상태", "사유",
-                 "토스 거래 키", "요청자", "실패 사유")
+REFUND_HEADER = (
+    "요청 일시",
+    "처리 일시",
+    "환불번호",
+    "주문번호",
+    "구분",
+    "이메일",
+    "금액 (원)",
+    "상태",
+    "사유",
+    "토스 거래 키",
+    "요청자",
+    "실패 사유",
+)
 
 
 def refunds(session: Session, status: str | None, labels: dict[str, dict[str, str]]) -> Export:
     charge_user, order_user, requester = aliased(User), aliased(User), aliased(User)
-    stmt = (select(Refund.created_at, Refund.settled_at, Refund.id, Attempt.order_id, Attempt.charge_id,
-                   func.coalesce(charge_user.email, order_user.email), Refund.amount_won, Refund.status, Refund.reason,
-                   Refund.transaction_key, requester.email, Refund.failure_message)
-            .join(Attempt, Attempt.id == Refund.attempt_id)
-            .outerjoin(Charge, Charge.id == Attempt.charge_id)
-            .outerjoin(Subscription, Subscription.id == Charge.subscription_id)
-            .outerjoin(charge_user, charge_user.id == Subscription.user_id)
-            .outerjoin(Order, Order.id == Attempt.order_pk)
-            .outerjoin(order_user, order_user.id == Order.user_id)
-            .outerjoin(requester, requester.id == Refund.requested_by_id)
-            .order_by(Refund.id.desc()))
+    stmt = (
+        select(
+            Refund.created_at,
+            Refund.settled_at,
+            Refund.id,
+            Attempt.order_id,
+            Attempt.charge_id,
+            func.coalesce(charge_user.email, order_user.email),
+            Refund.amount_won,
+            Refund.status,
+            Refund.reason,
+            Refund.transaction_key,
+            requester.email,
+            Refund.failure_message,
+        )
+        .join(Attempt, Attempt.id == Refund.attempt_id)
+        .outerjoin(Charge, Charge.id == Attempt.charge_id)
+        .outerjoin(Subscription, Subscription.id == Charge.subscription_id)
+        .outerjoin(charge_user, charge_user.id == Subscription.user_id)
+        .outerjoin(Order, Order.id == Attempt.order_pk)
+        .outerjoin(order_user, order_user.id == Order.user_id)
+        .outerjoin(requester, requester.id == Refund.requested_by_id)
+        .order_by(Refund.id.desc())
+    )
     if status:
         stmt = stmt.where(Refund.status == status)
 
@@ -243,8 +332,19 @@ def refunds(session: Session, status: str | None, labels: dict[str, dict[str, st
 
 # -- the audit log ---------------------------------------------------------------------------------
 
-AUDIT_HEADER = ("일시 (KST)", "주체", "주체 번호", "주체 이메일", "행위", "행위 코드", "내용", "IP", "회원번호", "구독번호",
-                "카드번호")
+AUDIT_HEADER = (
+    "일시 (KST)",
+    "주체",
+    "주체 번호",
+    "주체 이메일",
+    "행위",
+    "행위 코드",
+    "내용",
+    "IP",
+    "회원번호",
+    "구독번호",
+    "카드번호",
+)
 
 
 @dataclass(frozen=True)
@@ -265,8 +365,9 @@ def audit_statement(flt: AuditFilter, *columns) -> Select:
         stmt = stmt.where(AuditLog.action == flt.action)
     stmt = stmt.where(*flt.period.where(AuditLog.at))
     if flt.actor_email:
-        actors = select(User.id).where(func.lower(User.email).contains(flt.actor_email.strip().lower(),
-                                                                      autoescape=True))
+        actors = select(User.id).where(
+            func.lower(User.email).contains(flt.actor_email.strip().lower(), autoescape=True)
+        )
         stmt = stmt.where(AuditLog.actor_id.in_(actors))
     if flt.customer_email:
         stmt = stmt.where(_about_customers(flt.customer_email))
@@ -282,16 +383,39 @@ def _about_customers(email: str):
 
 def audit_log(session: Session, flt: AuditFilter, labels: dict[str, dict[str, str]]) -> Export:
     actor = aliased(User)
-    stmt = audit_statement(flt, AuditLog.at, AuditLog.actor_type, AuditLog.actor_id, actor.email, AuditLog.action,
-                           AuditLog.reason, AuditLog.ip, AuditLog.user_id, AuditLog.subscription_id,
-                           AuditLog.billing_key_id).outerjoin(actor, actor.id == AuditLog.actor_id)
+    stmt = audit_statement(
+        flt,
+        AuditLog.at,
+        AuditLog.actor_type,
+        AuditLog.actor_id,
+        actor.email,
+        AuditLog.action,
+        AuditLog.reason,
+        AuditLog.ip,
+        AuditLog.user_id,
+        AuditLog.subscription_id,
+        AuditLog.billing_key_id,
+    ).outerjoin(actor, actor.id == AuditLog.actor_id)
 
     def rows():
-        for at, actor_type, actor_id, actor_email, action, reason, ip, user_id, sub_id, card_id in stream(session, stmt):
-            yield tuple(cell(v) for v in (at, labels["actor"].get(actor_type, actor_type), actor_id,
-                                          actor_email if actor_type != "worker" else "",
-                                          labels["audit_action"].get(action, action), action, reason, ip, user_id,
-                                          sub_id, card_id))
+        for at, actor_type, actor_id, actor_email, action, reason, ip, user_id, sub_id, card_id in stream(
+            session, stmt
+        ):
+            yield tuple(
+                cell(v)
+                for v in (
+                    at,
+                    labels["actor"].get(actor_type, actor_type),
+                    actor_id,
+                    actor_email if actor_type != "worker" else "",
+                    labels["audit_action"].get(action, action),
+                    action,
+                    reason,
+                    ip,
+                    user_id,
+                    sub_id,
+                    card_id,
+                )
+            )
 
     return Export(f"audit_{flt.period.suffix()}.csv", AUDIT_HEADER, rows())
-

@@ -133,6 +133,7 @@ class TrendPoint:
 
 # -- paying subscriptions and MRR ------------------------------------------------------------------
 
+
 def months_in_period(start: datetime, end: datetime) -> int:
     """How many months a charge's period spans: 1 for 28–31 KST days, 12 for a year."""
     days = (kst_date(end) - kst_date(start)).days
@@ -146,11 +147,14 @@ def monthly_value(amount_won: int, start: datetime, end: datetime) -> Fraction:
 def mrr_at(session: Session, at: datetime) -> Mrr:
     """MRR, ARR and the paying subscribers at the instant `at` (see the module docstring)."""
     rows = session.execute(
-        select(Charge.subscription_id, Subscription.plan_id, Charge.amount_won, Charge.period_start,
-               Charge.period_end)
+        select(Charge.subscription_id, Subscription.plan_id, Charge.amount_won, Charge.period_start, Charge.period_end)
         .join(Subscription, Subscription.id == Charge.subscription_id)
-        .where(Charge.status == "paid", Charge.period_start <= at, Charge.period_end > at,
-               or_(Subscription.ended_at.is_(None), Subscription.ended_at > at))
+        .where(
+            Charge.status == "paid",
+            Charge.period_start <= at,
+            Charge.period_end > at,
+            or_(Subscription.ended_at.is_(None), Subscription.ended_at > at),
+        )
     ).all()
     values: dict[int, Fraction] = {}
     plan_of: dict[int, int] = {}
@@ -158,8 +162,13 @@ def mrr_at(session: Session, at: datetime) -> Mrr:
         values[sub_id] = monthly_value(amount, start, end)  # one paid charge covers an instant
         plan_of[sub_id] = plan_id
     total = sum(values.values(), Fraction(0))
-    return Mrr(at=at, mrr_won=int(total), arr_won=int(total * 12), subscribers=len(values),
-               by_plan=_by_plan(session, values, plan_of))
+    return Mrr(
+        at=at,
+        mrr_won=int(total),
+        arr_won=int(total * 12),
+        subscribers=len(values),
+        by_plan=_by_plan(session, values, plan_of),
+    )
 
 
 def _by_plan(session: Session, values: dict[int, Fraction], plan_of: dict[int, int]) -> tuple[PlanCount, ...]:
@@ -170,27 +179,37 @@ def _by_plan(session: Session, values: dict[int, Fraction], plan_of: dict[int, i
         sums[plan_of[sub_id]] += value
     if not counts:
         return ()
-    labels = {plan_id: f"{product} · {plan}" for plan_id, product, plan in session.execute(
-        select(Plan.id, Product.name, Plan.name).join(Product, Product.id == Plan.product_id)
-        .where(Plan.id.in_(counts)))}
+    labels = {
+        plan_id: f"{product} · {plan}"
+        for plan_id, product, plan in session.execute(
+            select(Plan.id, Product.name, Plan.name)
+            .join(Product, Product.id == Plan.product_id)
+            .where(Plan.id.in_(counts))
+        )
+    }
     ordered = sorted(counts, key=lambda plan_id: (-counts[plan_id], labels.get(plan_id, ""), plan_id))
-    return tuple(PlanCount(plan_id, labels.get(plan_id, f"플랜 #{plan_id}"), counts[plan_id], int(sums[plan_id]))
-                 for plan_id in ordered)
+    return tuple(
+        PlanCount(plan_id, labels.get(plan_id, f"플랜 #{plan_id}"), counts[plan_id], int(sums[plan_id]))
+        for plan_id in ordered
+    )
 
 
 # -- starts, churn, trials, recovery -------------------------------------------------------------
 
+
 def _first_paid():
-    return (select(Charge.subscription_id.label("subscription_id"),
-                   func.min(Charge.period_start).label("first_paid_start"))
-            .where(Charge.status.in_(PAID)).group_by(Charge.subscription_id).subquery())
+    return (
+        select(Charge.subscription_id.label("subscription_id"), func.min(Charge.period_start).label("first_paid_start"))
+        .where(Charge.status.in_(PAID))
+        .group_by(Charge.subscription_id)
+        .subquery()
+    )
 
 
 def _started_in(session: Session, start: datetime, end: datetime) -> list[tuple[int, int, datetime]]:
     """(subscription id, user id, start) of the subscriptions that started in [start, end)."""
     first = _first_paid()
-    started_at = case((Subscription.trial_end_at.is_not(None), Subscription.created_at),
-                      else_=first.c.first_paid_start)
+    started_at = case((Subscription.trial_end_at.is_not(None), Subscription.created_at), else_=first.c.first_paid_start)
     rows = session.execute(
         select(Subscription.id, Subscription.user_id, started_at.label("started_at"))
         .outerjoin(first, first.c.subscription_id == Subscription.id)
@@ -209,23 +228,27 @@ def _returning(session: Session, started: list[tuple[int, int, datetime]]) -> in
         .join(first, first.c.subscription_id == Subscription.id)
         .where(Subscription.user_id.in_({user_id for _, user_id, _ in started}), Subscription.ended_at.is_not(None))
     ).all()
-    return sum(1 for sub_id, user_id, at in started
-               if any(uid == user_id and ended_at <= at for uid, ended_at in ended))
+    return sum(
+        1 for sub_id, user_id, at in started if any(uid == user_id and ended_at <= at for uid, ended_at in ended)
+    )
 
 
 def _churned_in(session: Session, start: datetime, end: datetime) -> tuple[int, Fraction]:
     """Subscriptions that ended in [start, end) after paying, and the monthly value of their last paid period."""
     ended = session.scalars(
-        select(Subscription.id).where(Subscription.ended_at >= start, Subscription.ended_at < end,
-                                      select(Charge.id).where(Charge.subscription_id == Subscription.id,
-                                                              Charge.status.in_(PAID)).exists())
+        select(Subscription.id).where(
+            Subscription.ended_at >= start,
+            Subscription.ended_at < end,
+            select(Charge.id).where(Charge.subscription_id == Subscription.id, Charge.status.in_(PAID)).exists(),
+        )
     ).all()
     lost = Fraction(0)
     for sub_id in ended:
         last = session.execute(
             select(Charge.amount_won, Charge.period_start, Charge.period_end)
             .where(Charge.subscription_id == sub_id, Charge.status.in_(PAID))
-            .order_by(Charge.period_start.desc()).limit(1)
+            .order_by(Charge.period_start.desc())
+            .limit(1)
         ).one()
         lost += monthly_value(*last)
     return len(ended), lost
@@ -249,28 +272,34 @@ def _renewal():
     is still at the checkout, and trying again makes a new Charge.
     """
     earlier = aliased(Charge)
-    paid_before = select(earlier.id).where(earlier.subscription_id == Charge.subscription_id,
-                                           earlier.status.in_(PAID), earlier.period_start < Charge.period_start)
-    had_trial = select(Subscription.id).where(Subscription.id == Charge.subscription_id,
-                                              Subscription.trial_end_at.is_not(None))
+    paid_before = select(earlier.id).where(
+        earlier.subscription_id == Charge.subscription_id,
+        earlier.status.in_(PAID),
+        earlier.period_start < Charge.period_start,
+    )
+    had_trial = select(Subscription.id).where(
+        Subscription.id == Charge.subscription_id, Subscription.trial_end_at.is_not(None)
+    )
     return or_(paid_before.exists(), had_trial.exists())
 
 
 def _recovery(session: Session, start: datetime, end: datetime) -> tuple[int, int, int, int]:
     """(renewals first declined this month, of which paid by now, paid this month after a decline, won recovered)."""
     failed, failed_paid = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((Charge.status.in_(PAID), 1), else_=0)), 0))
-        .where(Charge.first_failed_at >= start, Charge.first_failed_at < end, _renewal())
+        select(func.count(), func.coalesce(func.sum(case((Charge.status.in_(PAID), 1), else_=0)), 0)).where(
+            Charge.first_failed_at >= start, Charge.first_failed_at < end, _renewal()
+        )
     ).one()
     recovered, recovered_won = session.execute(
-        select(func.count(), func.coalesce(func.sum(Charge.amount_won), 0))
-        .where(Charge.first_failed_at.is_not(None), Charge.status.in_(PAID),
-               Charge.paid_at >= start, Charge.paid_at < end)
+        select(func.count(), func.coalesce(func.sum(Charge.amount_won), 0)).where(
+            Charge.first_failed_at.is_not(None), Charge.status.in_(PAID), Charge.paid_at >= start, Charge.paid_at < end
+        )
     ).one()
     return int(failed), int(failed_paid), int(recovered), int(recovered_won)
 
 
 # -- money -----------------------------------------------------------------------------------------
+
 
 def paid_at():
     """When an approved Attempt was paid: Toss's approvedAt, else when we recorded it."""
@@ -280,9 +309,10 @@ def paid_at():
 def revenue(session: Session, start: datetime, end: datetime) -> tuple[int, int]:
     """Won approved in [start, end): (subscription charges, one-time orders). VAT included."""
     subs, orders = session.execute(
-        select(func.coalesce(func.sum(case((Attempt.charge_id.is_not(None), Attempt.amount_won), else_=0)), 0),
-               func.coalesce(func.sum(case((Attempt.order_pk.is_not(None), Attempt.amount_won), else_=0)), 0))
-        .where(Attempt.status == "done", paid_at() >= start, paid_at() < end)
+        select(
+            func.coalesce(func.sum(case((Attempt.charge_id.is_not(None), Attempt.amount_won), else_=0)), 0),
+            func.coalesce(func.sum(case((Attempt.order_pk.is_not(None), Attempt.amount_won), else_=0)), 0),
+        ).where(Attempt.status == "done", paid_at() >= start, paid_at() < end)
     ).one()
     return int(subs), int(orders)
 
@@ -290,13 +320,15 @@ def revenue(session: Session, start: datetime, end: datetime) -> tuple[int, int]
 def refunds(session: Session, start: datetime, end: datetime) -> tuple[int, int]:
     """(count, won) of refunds Toss carried out, by when they were made (`Refund.created_at`), in [start, end)."""
     count, won = session.execute(
-        select(func.count(), func.coalesce(func.sum(Refund.amount_won), 0))
-        .where(Refund.status == "done", Refund.created_at >= start, Refund.created_at < end)
+        select(func.count(), func.coalesce(func.sum(Refund.amount_won), 0)).where(
+            Refund.status == "done", Refund.created_at >= start, Refund.created_at < end
+        )
     ).one()
     return int(count), int(won)
 
 
 # -- the month and the trend -----------------------------------------------------------------------
+
 
 def stop_at(month: Month, now: datetime) -> datetime:
     """The exclusive end of what counts in `month`: its end, or for the current month just after `now`."""
@@ -315,15 +347,27 @@ def month_figures(session: Session, month: Month, *, now: datetime) -> MonthFigu
     subs_won, orders_won = revenue(session, start, stop)
     refund_count, refund_won = refunds(session, start, stop)
     return MonthFigures(
-        month=month, until=until, mrr_start=mrr_start, mrr_end=mrr_end,
-        new=len(started) - reactivated, reactivated=reactivated, churned=churned,
+        month=month,
+        until=until,
+        mrr_start=mrr_start,
+        mrr_end=mrr_end,
+        new=len(started) - reactivated,
+        reactivated=reactivated,
+        churned=churned,
         churned_mrr_won=int(churned_value),
         logo_churn=Ratio(churned, mrr_start.subscribers),
         revenue_churn=_revenue_churn(churned_value, mrr_start),
-        trials_ended=trials, trials_converted=converted, trial_conversion=Ratio(converted, trials),
-        failed_first=failed, failed_first_recovered=failed_paid, recovered=recovered, recovered_won=recovered_won,
-        revenue_subscriptions_won=subs_won, revenue_orders_won=orders_won,
-        refunds=refund_count, refunds_won=refund_won,
+        trials_ended=trials,
+        trials_converted=converted,
+        trial_conversion=Ratio(converted, trials),
+        failed_first=failed,
+        failed_first_recovered=failed_paid,
+        recovered=recovered,
+        recovered_won=recovered_won,
+        revenue_subscriptions_won=subs_won,
+        revenue_orders_won=orders_won,
+        refunds=refund_count,
+        refunds_won=refund_won,
     )
 
 
@@ -346,8 +390,9 @@ def trend(session: Session, *, now: datetime, months: int = 12) -> list[TrendPoi
 
 def trial_subscribers(session: Session) -> int:
     """Subscriptions in a free trial now (not in MRR)."""
-    return int(session.scalar(select(func.count()).select_from(Subscription)
-                              .where(Subscription.status == "trialing")) or 0)
+    return int(
+        session.scalar(select(func.count()).select_from(Subscription).where(Subscription.status == "trialing")) or 0
+    )
 
 
 def at_risk(session: Session) -> tuple[int, int]:
@@ -361,5 +406,20 @@ def at_risk(session: Session) -> tuple[int, int]:
     return int(count), int(won)
 
 
-__all__ = ["Month", "MonthFigures", "Mrr", "PlanCount", "Ratio", "TrendPoint", "at_risk", "month_figures",
-           "monthly_value", "months_in_period", "mrr_at", "refunds", "revenue", "trend", "trial_subscribers"]
+__all__ = [
+    "Month",
+    "MonthFigures",
+    "Mrr",
+    "PlanCount",
+    "Ratio",
+    "TrendPoint",
+    "at_risk",
+    "month_figures",
+    "monthly_value",
+    "months_in_period",
+    "mrr_at",
+    "refunds",
+    "revenue",
+    "trend",
+    "trial_subscribers",
+]

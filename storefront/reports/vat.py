@@ -66,8 +66,9 @@ def year_summary(session: Session, year: int, *, now: datetime) -> VatYear:
     """Every month and quarter of `year` up to `now` (included); months after `now`'s month are left out."""
     start, end = Month(year, 1).start, stop_at(Month(year, 12), now)
     buckets = _book(session, start, end)
-    months = tuple(_line(m.label, str(m), [buckets.get(m, _ZERO)])
-                   for m in (Month(year, n) for n in range(1, 13)) if m.start < end)
+    months = tuple(
+        _line(m.label, str(m), [buckets.get(m, _ZERO)]) for m in (Month(year, n) for n in range(1, 13)) if m.start < end
+    )
     quarters = []
     for q in (Quarter(year, n) for n in range(1, 5)):
         if q.start < end:
@@ -88,8 +89,9 @@ def _book(session: Session, start: datetime, end: datetime) -> dict[Month, tuple
     """(approvals, cancels, 합계, 부가세) per month for everything that happened in [start, end)."""
     book: dict[Month, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     paid_at = func.coalesce(Attempt.approved_at, Attempt.updated_at)
-    for at, amount in session.execute(select(paid_at, Attempt.amount_won)
-                                      .where(Attempt.status == "done", paid_at >= start, paid_at < end)):
+    for at, amount in session.execute(
+        select(paid_at, Attempt.amount_won).where(Attempt.status == "done", paid_at >= start, paid_at < end)
+    ):
         entry = book[Month.of(at)]
         entry[0] += 1
         entry[2] += amount
@@ -104,8 +106,9 @@ def _book(session: Session, start: datetime, end: datetime) -> dict[Month, tuple
 
 def _cancel_changes(session: Session, start: datetime, end: datetime) -> list[tuple[datetime, int, int]]:
     """For each cancel made in [start, end): when, −amount, and the change in the payment's VAT."""
-    touched = select(Refund.attempt_id).where(Refund.status == "done", Refund.created_at >= start,
-                                              Refund.created_at < end)
+    touched = select(Refund.attempt_id).where(
+        Refund.status == "done", Refund.created_at >= start, Refund.created_at < end
+    )
     rows = session.execute(
         select(Refund.attempt_id, Attempt.amount_won, Refund.created_at, Refund.amount_won)
         .join(Attempt, Attempt.id == Refund.attempt_id)

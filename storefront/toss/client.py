@@ -116,13 +116,19 @@ class TossClient:
     (read ≥ 60 s, as Toss asks). `sleep` is called between 409 re-asks (tests pass a recorder).
     """
 
-    def __init__(self, base_url: str, secret_key: str, *, session: requests.Session | None = None,
-                 timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-                 charge_timeout: tuple[float, float] = CHARGE_TIMEOUT,
-                 sleep: Callable[[float], None] = time.sleep,
-                 busy_retry_delays: Sequence[float] = BUSY_RETRY_DELAYS,
-                 user_agent: str = DEFAULT_USER_AGENT,
-                 on_call: Callable[[str, str, float], None] | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        secret_key: str,
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        charge_timeout: tuple[float, float] = CHARGE_TIMEOUT,
+        sleep: Callable[[float], None] = time.sleep,
+        busy_retry_delays: Sequence[float] = BUSY_RETRY_DELAYS,
+        user_agent: str = DEFAULT_USER_AGENT,
+        on_call: Callable[[str, str, float], None] | None = None,
+    ) -> None:
         secret = (secret_key or "").strip().lstrip("\ufeff")  # a BOM from an edited .env file
         if not secret or not secret.isascii() or ":" in secret:
             raise ValueError("TossClient: the secret key must be a non-empty ASCII string without ':'")
@@ -154,14 +160,28 @@ class TossClient:
         (an UNKNOWN_OUTCOME here is settled by asking again with the same idempotency key).
         """
         _require_text(auth_key=auth_key, customer_key=customer_key)
-        call = self._post("/v1/billing/authorizations/issue", "/v1/billing/authorizations/issue",
-                          {"authKey": auth_key, "customerKey": customer_key}, idempotency_key)
+        call = self._post(
+            "/v1/billing/authorizations/issue",
+            "/v1/billing/authorizations/issue",
+            {"authKey": auth_key, "customerKey": customer_key},
+            idempotency_key,
+        )
         return self._parse(Billing.from_json, self._request(call), call)
 
-    def charge_billing_key(self, billing_key: str, *, customer_key: str, amount: int, order_id: str,
-                           order_name: str, idempotency_key: str, customer_email: str | None = None,
-                           customer_name: str | None = None, customer_ip: str | None = None,
-                           test_code: str | None = None) -> Payment:
+    def charge_billing_key(
+        self,
+        billing_key: str,
+        *,
+        customer_key: str,
+        amount: int,
+        order_id: str,
+        order_name: str,
+        idempotency_key: str,
+        customer_email: str | None = None,
+        customer_name: str | None = None,
+        customer_ip: str | None = None,
+        test_code: str | None = None,
+    ) -> Payment:
         """Charge `amount` won to a billing key (자동결제 승인); returns the DONE Payment.
 
         Send the same `idempotency_key` (and order_id) for every try of one charge: Toss then
@@ -169,18 +189,28 @@ class TossClient:
         `test_code` sets TossPayments-Test-Code (test keys only) to make Toss answer that error.
         The billing key travels percent-encoded in the path and never appears in errors or logs.
         """
-        _require_text(billing_key=billing_key, customer_key=customer_key, order_id=order_id,
-                      order_name=order_name)
+        _require_text(billing_key=billing_key, customer_key=customer_key, order_id=order_id, order_name=order_name)
         _require_won(amount)
-        body: dict[str, Any] = {"customerKey": customer_key, "amount": amount, "orderId": order_id,
-                                "orderName": order_name}
+        body: dict[str, Any] = {
+            "customerKey": customer_key,
+            "amount": amount,
+            "orderId": order_id,
+            "orderName": order_name,
+        }
         optional = {"customerEmail": customer_email, "customerName": customer_name, "customerIp": customer_ip}
         body.update({k: v for k, v in optional.items() if v is not None})
         headers = {"TossPayments-Test-Code": _header_value("test_code", test_code)} if test_code else {}
-        call = _Call("POST", "/v1/billing/" + quote(billing_key, safe=""), _BILLING_PATH_LABEL,
-                     money_moving=True, timeout=self._charge_timeout, body=body,
-                     idempotency_key=_idempotency(idempotency_key), headers=headers,
-                     hide=_forms(billing_key))
+        call = _Call(
+            "POST",
+            "/v1/billing/" + quote(billing_key, safe=""),
+            _BILLING_PATH_LABEL,
+            money_moving=True,
+            timeout=self._charge_timeout,
+            body=body,
+            idempotency_key=_idempotency(idempotency_key),
+            headers=headers,
+            hide=_forms(billing_key),
+        )
         return self._parse(Payment.from_json, self._request(call), call)
 
     def delete_billing_key(self, billing_key: str) -> bool:
@@ -191,15 +221,22 @@ class TossClient:
         Callers deactivate the key locally whatever this returns.
         """
         _require_text(billing_key=billing_key)
-        call = _Call("DELETE", "/v1/billing/" + quote(billing_key, safe=""), _BILLING_PATH_LABEL,
-                     money_moving=False, timeout=self._timeout, hide=_forms(billing_key))
+        call = _Call(
+            "DELETE",
+            "/v1/billing/" + quote(billing_key, safe=""),
+            _BILLING_PATH_LABEL,
+            money_moving=False,
+            timeout=self._timeout,
+            hide=_forms(billing_key),
+        )
         try:
             self._request(call, want_body=False)
         except TossError as error:
             if error.code in _BILLING_KEY_GONE:
                 return True
-            log.warning("toss: billing key not deleted: %s (%s, %s)", error.code, error.http_status,
-                        error.category.value)
+            log.warning(
+                "toss: billing key not deleted: %s (%s, %s)", error.code, error.http_status, error.category.value
+            )
             return False
         return True
 
@@ -213,8 +250,12 @@ class TossClient:
         """
         _require_text(payment_key=payment_key, order_id=order_id)
         _require_won(amount)
-        call = self._post("/v1/payments/confirm", "/v1/payments/confirm",
-                          {"paymentKey": payment_key, "orderId": order_id, "amount": amount}, idempotency_key)
+        call = self._post(
+            "/v1/payments/confirm",
+            "/v1/payments/confirm",
+            {"paymentKey": payment_key, "orderId": order_id, "amount": amount},
+            idempotency_key,
+        )
         return self._parse(Payment.from_json, self._request(call), call)
 
     def get_payment(self, payment_key: str) -> Payment:
@@ -230,8 +271,9 @@ class TossClient:
         _require_text(order_id=order_id)
         return self._get("/v1/payments/orders/" + quote(order_id, safe=""))
 
-    def cancel_payment(self, payment_key: str, *, reason: str, idempotency_key: str,
-                       amount: int | None = None) -> Payment:
+    def cancel_payment(
+        self, payment_key: str, *, reason: str, idempotency_key: str, amount: int | None = None
+    ) -> Payment:
         """Cancel (refund) a payment: the whole balance when `amount` is None, else `amount` won.
 
         Use one idempotency key per refund decision so a retry never refunds twice. Returns the
@@ -250,8 +292,9 @@ class TossClient:
 
     # -- transactions and settlements (거래 조회, 정산 조회) -------------------------------------
 
-    def list_transactions(self, start: datetime, end: datetime, *, starting_after: str | None = None,
-                          limit: int = DEFAULT_PAGE) -> list[Transaction]:
+    def list_transactions(
+        self, start: datetime, end: datetime, *, starting_after: str | None = None, limit: int = DEFAULT_PAGE
+    ) -> list[Transaction]:
         """One page of the approvals and cancels whose transactionAt is in [start, end].
 
         `start`/`end` are aware datetimes, sent in Korean time to the second (Toss reads
@@ -276,20 +319,27 @@ class TossClient:
                 return
             after = page[-1].transaction_key
 
-    def list_settlements(self, start: date, end: date, *, date_type: str = "soldDate", page: int = 1,
-                         size: int = DEFAULT_PAGE) -> list[Settlement]:
+    def list_settlements(
+        self, start: date, end: date, *, date_type: str = "soldDate", page: int = 1, size: int = DEFAULT_PAGE
+    ) -> list[Settlement]:
         """One page (from 1) of the settlements whose soldDate (or paidOutDate) is in [start, end]."""
         if date_type not in SETTLEMENT_DATE_TYPES:
             raise ValueError(f"date_type must be one of {', '.join(SETTLEMENT_DATE_TYPES)}")
         _require_limit(size, "size")
         if isinstance(page, bool) or not isinstance(page, int) or page < 1:
             raise ValueError("page must be a whole number from 1")
-        query = {"startDate": start.isoformat(), "endDate": end.isoformat(), "dateType": date_type,
-                 "page": page, "size": size}
+        query = {
+            "startDate": start.isoformat(),
+            "endDate": end.isoformat(),
+            "dateType": date_type,
+            "page": page,
+            "size": size,
+        }
         return self._get_list("/v1/settlements", query, Settlement.from_json)
 
-    def iter_settlements(self, start: date, end: date, *, date_type: str = "soldDate",
-                         page_size: int = MAX_PAGE) -> Iterator[Settlement]:
+    def iter_settlements(
+        self, start: date, end: date, *, date_type: str = "soldDate", page_size: int = MAX_PAGE
+    ) -> Iterator[Settlement]:
         """Every settlement in [start, end], page after page until a page comes back short."""
         page = 1
         while True:
@@ -313,8 +363,15 @@ class TossClient:
             raise self._unreadable(call, 200, str(exc)) from None
 
     def _post(self, path: str, label: str, body: dict[str, Any], idempotency_key: str) -> _Call:
-        return _Call("POST", path, label, money_moving=True, timeout=self._timeout, body=body,
-                     idempotency_key=_idempotency(idempotency_key))
+        return _Call(
+            "POST",
+            path,
+            label,
+            money_moving=True,
+            timeout=self._timeout,
+            body=body,
+            idempotency_key=_idempotency(idempotency_key),
+        )
 
     def _get(self, path: str) -> Payment:
         call = _Call("GET", path, path, money_moving=False, timeout=self._timeout)
@@ -332,26 +389,46 @@ class TossClient:
                 raise error
             delay = next(delays, None)
             if delay is None:
-                raise TossError(BUSY, "Toss was still processing the first request after "
-                                f"{len(self._busy_retry_delays) + 1} tries; look it up before retrying",
-                                409, Category.UNKNOWN_OUTCOME, trace_id=error.trace_id)
+                raise TossError(
+                    BUSY,
+                    "Toss was still processing the first request after "
+                    f"{len(self._busy_retry_delays) + 1} tries; look it up before retrying",
+                    409,
+                    Category.UNKNOWN_OUTCOME,
+                    trace_id=error.trace_id,
+                )
             log.info("toss %s %s: still processing, asking again in %ss", call.method, call.label, delay)
             self._sleep(delay)
 
     def _send(self, call: _Call) -> requests.Response:
-        headers = {"Authorization": self._auth.value, "User-Agent": self._user_agent,
-                   "Accept": "application/json", **call.headers}
+        headers = {
+            "Authorization": self._auth.value,
+            "User-Agent": self._user_agent,
+            "Accept": "application/json",
+            **call.headers,
+        }
         if call.idempotency_key:
             headers["Idempotency-Key"] = call.idempotency_key
         started = time.perf_counter()
         try:
-            response = self._session.request(call.method, self.base_url + call.path, json=call.body,
-                                             headers=headers, timeout=call.timeout, allow_redirects=False)
+            response = self._session.request(
+                call.method,
+                self.base_url + call.path,
+                json=call.body,
+                headers=headers,
+                timeout=call.timeout,
+                allow_redirects=False,
+            )
         except requests.RequestException as exc:
             failure = _transport_error(exc, call)
         else:
-            log.info("toss %s %s -> %s in %.2fs", call.method, call.label, response.status_code,
-                     response.elapsed.total_seconds())
+            log.info(
+                "toss %s %s -> %s in %.2fs",
+                call.method,
+                call.label,
+                response.status_code,
+                response.elapsed.total_seconds(),
+            )
             self._heard(call, str(response.status_code), time.perf_counter() - started)
             return response
         self._heard(call, failure.code, time.perf_counter() - started)
@@ -394,8 +471,13 @@ class TossClient:
             message = message or f"Toss answered HTTP {status} without an error code"
         category = classify(code, status, money_moving=call.money_moving)
         log.warning("toss %s %s -> %s %s (%s)", call.method, call.label, status, code, category.value)
-        return TossError(code, self._scrub(message or code, call), status, category,
-                         trace_id=response.headers.get("X-TossPayments-Trace-Id"))
+        return TossError(
+            code,
+            self._scrub(message or code, call),
+            status,
+            category,
+            trace_id=response.headers.get("X-TossPayments-Trace-Id"),
+        )
 
     def _scrub(self, text: str, call: _Call) -> str:
         for secret in (*self._secrets.value, *call.hide):
@@ -415,26 +497,34 @@ def _error_fields(response: requests.Response) -> tuple[str | None, str | None]:
     if not isinstance(body, Mapping):
         return None, None
     code, message = body.get("code"), body.get("message")
-    return (code if isinstance(code, str) and code else None,
-            message if isinstance(message, str) else None)
+    return (code if isinstance(code, str) and code else None, message if isinstance(message, str) else None)
 
 
 def _transport_error(exc: requests.RequestException, call: _Call) -> TossError:
     """No HTTP answer: TRANSIENT if nothing was sent, else UNKNOWN_OUTCOME on money-moving calls."""
     after_sending = Category.UNKNOWN_OUTCOME if call.money_moving else Category.TRANSIENT
     kind = type(exc).__name__
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                        requests.exceptions.InvalidSchema)):
-        return TossError("INVALID_URL", f"the Toss API base URL cannot be requested ({kind})", None,
-                         Category.CONFIG)
+    if isinstance(
+        exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)
+    ):
+        return TossError("INVALID_URL", f"the Toss API base URL cannot be requested ({kind})", None, Category.CONFIG)
     if _nothing_sent(exc):
-        return TossError("CONNECT_FAILED", f"could not connect to Toss; nothing was sent ({kind})", None,
-                         Category.TRANSIENT)
+        return TossError(
+            "CONNECT_FAILED", f"could not connect to Toss; nothing was sent ({kind})", None, Category.TRANSIENT
+        )
     if isinstance(exc, requests.Timeout):
-        return TossError("TIMEOUT", f"no answer from Toss within {call.timeout[1]}s after sending "
-                         f"{call.method} {call.label}", None, after_sending)
-    return TossError("CONNECTION_ERROR", f"the connection to Toss failed after sending {call.method} "
-                     f"{call.label} ({kind})", None, after_sending)
+        return TossError(
+            "TIMEOUT",
+            f"no answer from Toss within {call.timeout[1]}s after sending {call.method} {call.label}",
+            None,
+            after_sending,
+        )
+    return TossError(
+        "CONNECTION_ERROR",
+        f"the connection to Toss failed after sending {call.method} {call.label} ({kind})",
+        None,
+        after_sending,
+    )
 
 
 def _nothing_sent(exc: requests.RequestException) -> bool:

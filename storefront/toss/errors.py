@@ -161,8 +161,15 @@ class TossError(Exception):
     client scrubs Toss's text and never copies request URLs or headers into it.
     """
 
-    def __init__(self, code: str, message: str, http_status: int | None = None,
-                 category: Category | None = None, *, trace_id: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        http_status: int | None = None,
+        category: Category | None = None,
+        *,
+        trace_id: str | None = None,
+    ) -> None:
         self.code = code
         self.message = message
         self.http_status = http_status

@@ -155,8 +155,9 @@ class Billing:
             customer_key=_required(data, "customerKey", "Billing"),
             authenticated_at=parse_time(data.get("authenticatedAt")),
             method=_str(data.get("method")),
-            card=CardSummary.from_json(data.get("card"), company=data.get("cardCompany"),
-                                       number=data.get("cardNumber")),
+            card=CardSummary.from_json(
+                data.get("card"), company=data.get("cardCompany"), number=data.get("cardNumber")
+            ),
             raw=dict(data),
         )
 

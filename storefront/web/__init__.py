@@ -23,8 +23,20 @@ def register(app: Flask) -> None:
     from storefront.web.shop import bp as shop_bp
     from storefront.web.webhooks import bp as webhooks_bp
 
-    for bp in (shop_bp, legal_bp, auth_bp, account_bp, checkout_bp, orders_bp, consent_bp, admin_bp, webhooks_bp,
-               health_bp, metrics_bp, media_bp):
+    for bp in (
+        shop_bp,
+        legal_bp,
+        auth_bp,
+        account_bp,
+        checkout_bp,
+        orders_bp,
+        consent_bp,
+        admin_bp,
+        webhooks_bp,
+        health_bp,
+        metrics_bp,
+        media_bp,
+    ):
         app.register_blueprint(bp)
     request_ids.register(app)
     app.add_template_global(product_image_url)
@@ -34,8 +46,9 @@ def register(app: Flask) -> None:
     # Browsers ask for /favicon.ico whatever the page links; answer with the SVG icon.
     static_folder = app.static_folder
     assert static_folder is not None  # create_app passes the repository's static/
-    app.add_url_rule("/favicon.ico", "favicon",
-                     lambda: send_from_directory(static_folder, "favicon.svg", mimetype="image/svg+xml"))
+    app.add_url_rule(
+        "/favicon.ico", "favicon", lambda: send_from_directory(static_folder, "favicon.svg", mimetype="image/svg+xml")
+    )
 
 
 def _register_error_pages(app: Flask) -> None:

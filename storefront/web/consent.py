@@ -47,10 +47,17 @@ def page(token: str):
     change = _change_or_404(token)
     sub = change.subscription
     now = services().clock.now()
-    return render_template("consent/page.html", change=change, sub=sub, form=AnswerForm(),
-                           state=consent.state(change, sub, now), shown=consent.shown(change, sub),
-                           opens_at=consent.window_opens_at(change, sub), access_until=consent.access_until(sub),
-                           ended_reason=_ended_reason(sub))
+    return render_template(
+        "consent/page.html",
+        change=change,
+        sub=sub,
+        form=AnswerForm(),
+        state=consent.state(change, sub, now),
+        shown=consent.shown(change, sub),
+        opens_at=consent.window_opens_at(change, sub),
+        access_until=consent.access_until(sub),
+        ended_reason=_ended_reason(sub),
+    )
 
 
 @bp.post("/<token>")
@@ -66,8 +73,15 @@ def answer(token: str):
     decision = form.decision.data
     assert decision is not None  # InputRequired
     try:
-        consent.record_answer(db.session(), change.token, decision, user_id=current_user.id, ip=client_ip(),
-                              now=svc.clock.now(), notifier=svc.notifier)
+        consent.record_answer(
+            db.session(),
+            change.token,
+            decision,
+            user_id=current_user.id,
+            ip=client_ip(),
+            now=svc.clock.now(),
+            notifier=svc.notifier,
+        )
     except consent.ConsentError as exc:
         db.session.rollback()
         flash(exc.message, "error")

@@ -42,7 +42,13 @@ class BoundedIntConverter(IntegerConverter):
 
     regex = digits_at_most(MAX_ID)
 
-    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,
-                 signed: bool = False) -> None:
-        super().__init__(map, fixed_digits=fixed_digits, min=min,
-                         max=MAX_ID if max is None else builtins.min(max, MAX_ID), signed=signed)
+    def __init__(
+        self, map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = None, signed: bool = False
+    ) -> None:
+        super().__init__(
+            map,
+            fixed_digits=fixed_digits,
+            min=min,
+            max=MAX_ID if max is None else builtins.min(max, MAX_ID),
+            signed=signed,
+        )

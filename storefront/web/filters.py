@@ -56,8 +56,9 @@ def hidden_fields(form: Any) -> Markup:
     `form.hidden_tag()` gives every token `id="csrf_token"`, a duplicate id on pages with
     more than one form; nothing points at that id.
     """
-    return Markup("".join(str(field(id=False)) for field in form
-                          if getattr(field.widget, "input_type", None) == "hidden"))
+    return Markup(
+        "".join(str(field(id=False)) for field in form if getattr(field.widget, "input_type", None) == "hidden")
+    )
 
 
 def register(app: Flask) -> None:

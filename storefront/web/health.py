@@ -72,8 +72,9 @@ def _timer_status(config) -> tuple[str, dict]:
     from storefront.observability.sweeps import timer_health
 
     try:
-        health = timer_health(_connect(config.redis_url), now=services().clock.now(),
-                              interval_minutes=config.billing_sweep_minutes)
+        health = timer_health(
+            _connect(config.redis_url), now=services().clock.now(), interval_minutes=config.billing_sweep_minutes
+        )
     except RedisError as exc:
         return f"error: {type(exc).__name__}", {}
     last = health.last_sweep

@@ -46,8 +46,12 @@ def terms():
 
 @bp.get("/privacy")
 def privacy():
-    return render_template("legal/privacy.html", version=PRIVACY_VERSION, effective=effective_date(PRIVACY_VERSION),
-                           retention_rules=retention.RULES)
+    return render_template(
+        "legal/privacy.html",
+        version=PRIVACY_VERSION,
+        effective=effective_date(PRIVACY_VERSION),
+        retention_rules=retention.RULES,
+    )
 
 
 @bp.get("/refund-policy")
@@ -58,4 +62,3 @@ def refund_policy():
 @bp.get("/support")
 def support():
     return render_template("legal/support.html")
-

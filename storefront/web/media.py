@@ -24,8 +24,9 @@ def product_image(name: str):
     directory = current_app.config["STOREFRONT"].product_image_dir
     if not (directory / name).is_file():
         abort(404)
-    response = send_from_directory(directory, name, mimetype=media.CONTENT_TYPES[name.rsplit(".", 1)[1]],
-                                   max_age=ONE_YEAR)
+    response = send_from_directory(
+        directory, name, mimetype=media.CONTENT_TYPES[name.rsplit(".", 1)[1]], max_age=ONE_YEAR
+    )
     response.headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
     return response
 

@@ -31,8 +31,9 @@ def metrics():
     redis = Redis.from_url(config.redis_url, socket_timeout=2, socket_connect_timeout=2) if config.redis_url else None
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(db.session(), redis, now=services().clock.now(), queues=jobs.QUEUES))
-    return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST,
-                                                        "Cache-Control": "no-store"})
+    return Response(
+        generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"}
+    )
 
 
 def _allowed() -> bool:

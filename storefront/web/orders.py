@@ -88,16 +88,21 @@ def buy(plan_id: int):
         return redirect(url_for("auth.signup", next=request.path))
     form = BuyForm()
     if form.validate_on_submit():
-        order = orders.create_order(db.session(), user=current_user, plan=plan, text_version=CONSENT_VERSION,
-                                    ip=client_ip(), clock=services().clock)
+        order = orders.create_order(
+            db.session(),
+            user=current_user,
+            plan=plan,
+            text_version=CONSENT_VERSION,
+            ip=client_ip(),
+            clock=services().clock,
+        )
         pay_url = url_for(".pay", order_id=order.order_id)
         if request.accept_mimetypes.best == "application/json":
             # static/js/payment.js opens Toss's payment window with these at once; the pay page is the fallback
             return jsonify(pay_url=pay_url, toss=_payment_params(order))
         return redirect(pay_url)
     config = current_app.config["STOREFRONT"]
-    return render_template("orders/buy.html", plan=plan, product=plan.product, form=form,
-                           sdk_url=config.toss_sdk_url)
+    return render_template("orders/buy.html", plan=plan, product=plan.product, form=form, sdk_url=config.toss_sdk_url)
 
 
 @bp.get("/orders/<order_id>/pay")
@@ -109,20 +114,29 @@ def pay(order_id: str):
         return redirect(url_for(".detail", order_id=order.order_id))
     config = current_app.config["STOREFRONT"]
     params = _payment_params(order)
-    return render_template("orders/pay.html", order=order, sdk_url=config.toss_sdk_url,
-                           client_key=params["client_key"], success_url=params["success_url"],
-                           fail_url=params["fail_url"])
+    return render_template(
+        "orders/pay.html",
+        order=order,
+        sdk_url=config.toss_sdk_url,
+        client_key=params["client_key"],
+        success_url=params["success_url"],
+        fail_url=params["fail_url"],
+    )
 
 
 def _payment_params(order: Order) -> dict[str, str | int]:
     """What the SDK's requestPayment needs for this order (the server still confirms only its own amount)."""
     config = current_app.config["STOREFRONT"]
     return {
-        "client_key": config.toss_client_key, "customer_key": current_user.customer_key,
-        "amount": order.amount_won, "order_id": order.order_id, "order_name": order.order_name,
+        "client_key": config.toss_client_key,
+        "customer_key": current_user.customer_key,
+        "amount": order.amount_won,
+        "order_id": order.order_id,
+        "order_name": order.order_name,
         "success_url": config.site_url + url_for(".payment_success"),
         "fail_url": config.site_url + url_for(".payment_fail", order=order.order_id),
-        "customer_email": current_user.email, "customer_name": current_user.name,
+        "customer_email": current_user.email,
+        "customer_name": current_user.name,
     }
 
 
@@ -144,9 +158,16 @@ def confirm_withdraw(order_id: str):
     """청약철회's one confirmation page for a paid order, or why it cannot be done here."""
     order = _own_order_or_404(order_id)
     cooling = cooling_off.for_order(db.session(), order, now=services().clock.now())
-    return render_template("cooling_off/confirm.html", cooling=cooling, product=order.plan.product, plan=order.plan,
-                           order=order, action=url_for(".withdraw", order_id=order.order_id),
-                           back=url_for(".detail", order_id=order.order_id), form=ActionForm())
+    return render_template(
+        "cooling_off/confirm.html",
+        cooling=cooling,
+        product=order.plan.product,
+        plan=order.plan,
+        order=order,
+        action=url_for(".withdraw", order_id=order.order_id),
+        back=url_for(".detail", order_id=order.order_id),
+        form=ActionForm(),
+    )
 
 
 @bp.post("/orders/<order_id>/withdraw")
@@ -158,8 +179,9 @@ def withdraw(order_id: str):
         abort(400)
     svc = services()
     try:
-        result = cooling_off.withdraw_order(db.session(), user=current_user, order_pk=order.id, toss=svc.toss,
-                                            notifier=svc.notifier, clock=svc.clock)
+        result = cooling_off.withdraw_order(
+            db.session(), user=current_user, order_pk=order.id, toss=svc.toss, notifier=svc.notifier, clock=svc.clock
+        )
     except ActionRefused as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -184,8 +206,9 @@ def payment_success():
     if orders.current_state(db.session(), order, clock=svc.clock).state == "pending":
         return render_template("orders/processing.html", order=order, form=ConfirmForm())
     # a reload: the outcome (an answer Toss's confirm lost is asked for again, as on the order page)
-    return _render_outcome(orders.settle_order(db.session(), order, toss=svc.toss, notifier=svc.notifier,
-                                               clock=svc.clock))
+    return _render_outcome(
+        orders.settle_order(db.session(), order, toss=svc.toss, notifier=svc.notifier, clock=svc.clock)
+    )
 
 
 @bp.post("/payments/success")
@@ -200,9 +223,15 @@ def confirm_payment():
         return refusal
     svc = services()
     try:
-        outcome = orders.confirm_order(db.session(), order, payment_key=params.payment_key,
-                                       amount_won=params.amount_won, toss=svc.toss, notifier=svc.notifier,
-                                       clock=svc.clock)
+        outcome = orders.confirm_order(
+            db.session(),
+            order,
+            payment_key=params.payment_key,
+            amount_won=params.amount_won,
+            toss=svc.toss,
+            notifier=svc.notifier,
+            clock=svc.clock,
+        )
     except orders.AmountMismatch:
         return render_template("orders/refused.html", reason="amount", order=order), 400
     # Rendered here, not redirected: a lost answer shows 확인 중 without asking Toss again at once; a
@@ -236,19 +265,29 @@ def payment_fail():
     if current_user.is_authenticated:
         order_id = request.args.get("orderId") or request.args.get("order")
         order = orders.order_for_user(db.session(), order_id, current_user.id)
-    can_retry = order is not None and orders.current_state(
-        db.session(), order, clock=services().clock).state == "pending"
-    return render_template("orders/payment_fail.html", code=code, toss_message=toss_message,
-                           explanation=orders.failure_message(code), order=order, can_retry=can_retry)
+    can_retry = (
+        order is not None and orders.current_state(db.session(), order, clock=services().clock).state == "pending"
+    )
+    return render_template(
+        "orders/payment_fail.html",
+        code=code,
+        toss_message=toss_message,
+        explanation=orders.failure_message(code),
+        order=order,
+        can_retry=can_retry,
+    )
 
 
 def _render_outcome(outcome: orders.OrderOutcome):
     order = db.session.get_one(Order, outcome.order_pk)
     if outcome.state in ("paid", "canceled"):
-        return render_template("orders/complete.html", order=order,
-                               refunded_won=orders.refunded_won(db.session(), order),
-                               attempt=orders.confirm_attempt(order),
-                               cooling=cooling_off.for_order(db.session(), order, now=services().clock.now()))
+        return render_template(
+            "orders/complete.html",
+            order=order,
+            refunded_won=orders.refunded_won(db.session(), order),
+            attempt=orders.confirm_attempt(order),
+            cooling=cooling_off.for_order(db.session(), order, now=services().clock.now()),
+        )
     if outcome.state in ("checking", "pending"):
         return render_template("orders/checking.html", order=order)
     return render_template("orders/failed.html", order=order, message=outcome.message)

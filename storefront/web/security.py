@@ -84,7 +84,9 @@ def register(app: Flask) -> None:
     def set_headers(response):
         config = current_app.config["STOREFRONT"]
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", content_security_policy(config.toss_sdk_url, config.toss_api_base))
+        headers.setdefault(
+            "Content-Security-Policy", content_security_policy(config.toss_sdk_url, config.toss_api_base)
+        )
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

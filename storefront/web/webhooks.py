@@ -42,8 +42,13 @@ def toss():
         return jsonify(status="forbidden"), 403
     body, complete = _read_body()
     try:
-        event, new = webhook_events.record(db.session(), transmission_id=request.headers.get(TRANSMISSION_HEADER),
-                                           body=body, now=services().clock.now(), complete=complete)
+        event, new = webhook_events.record(
+            db.session(),
+            transmission_id=request.headers.get(TRANSMISSION_HEADER),
+            body=body,
+            now=services().clock.now(),
+            complete=complete,
+        )
     except SQLAlchemyError:
         current_app.logger.exception("webhook delivery could not be recorded")
         db.session.rollback()
@@ -70,8 +75,9 @@ def dispatch(event: WebhookEvent) -> WebhookEvent:
     try:
         jobs.enqueue_webhook(queue, event.id)
     except RedisError:
-        current_app.logger.warning("webhook event %s: Redis is not answering; the webhook sweep will process it",
-                                   event.id)
+        current_app.logger.warning(
+            "webhook event %s: Redis is not answering; the webhook sweep will process it", event.id
+        )
     return event
 
 

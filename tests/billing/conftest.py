@@ -58,44 +58,86 @@ class Shop:
         return user
 
     def card(self, user: User, billing_key: str | None = None) -> BillingKey:
-        row = BillingKey(user_id=user.id, customer_key=user.customer_key, issued_at=self.clock.now(),
-                         card_company="현대", card_number_masked="43301234****123*")
+        row = BillingKey(
+            user_id=user.id,
+            customer_key=user.customer_key,
+            issued_at=self.clock.now(),
+            card_company="현대",
+            card_number_masked="43301234****123*",
+        )
         self.session.add(row)
         self.session.flush()
         self.vault.seal(row, billing_key or f"bk_{user.id}_{row.id}_secretvalue")
         self.session.flush()
         return row
 
-    def subscribe(self, *, plan: Plan | None = None, user: User | None = None, status: str = "incomplete",
-                  start: datetime | None = None, **fields: Any) -> Subscription:
+    def subscribe(
+        self,
+        *,
+        plan: Plan | None = None,
+        user: User | None = None,
+        status: str = "incomplete",
+        start: datetime | None = None,
+        **fields: Any,
+    ) -> Subscription:
         """A subscription as the subscribe flow leaves it: due now (`start`), not yet charged."""
         plan = plan or self.plan()
         user = user or self.user()
         start = start or self.clock.now()
         card = fields.pop("billing_key", None) or self.card(user)
-        sub = Subscription(user_id=user.id, plan_id=plan.id, billing_key_id=card.id, status=status,
-                           amount_won=plan.amount_won, anchor_day=charging.cycle.anchor_day_for(start),
-                           next_charge_at=start, created_at=self.clock.now(), **fields)
+        sub = Subscription(
+            user_id=user.id,
+            plan_id=plan.id,
+            billing_key_id=card.id,
+            status=status,
+            amount_won=plan.amount_won,
+            anchor_day=charging.cycle.anchor_day_for(start),
+            next_charge_at=start,
+            created_at=self.clock.now(),
+            **fields,
+        )
         self.session.add(sub)
         self.session.commit()
         return sub
 
     # -- the engine --
     def charge(self, subscription_id: int, **kwargs: Any) -> charging.ChargeResult:
-        return charging.charge_period(self.session, subscription_id, toss=self.toss, vault=self.vault,
-                                      notifier=self.notifier, clock=self.clock, config=self.config, **kwargs)
+        return charging.charge_period(
+            self.session,
+            subscription_id,
+            toss=self.toss,
+            vault=self.vault,
+            notifier=self.notifier,
+            clock=self.clock,
+            config=self.config,
+            **kwargs,
+        )
 
     def charge_due(self) -> list[charging.ChargeResult]:
         return [self.charge(i) for i in charging.due_subscription_ids(self.session, self.clock.now())]
 
     def reconcile(self, **kwargs: Any) -> list[charging.ReconcileResult]:
-        return charging.reconcile(self.session, toss=self.toss, vault=self.vault, notifier=self.notifier,
-                                  clock=self.clock, config=self.config, **kwargs)
+        return charging.reconcile(
+            self.session,
+            toss=self.toss,
+            vault=self.vault,
+            notifier=self.notifier,
+            clock=self.clock,
+            config=self.config,
+            **kwargs,
+        )
 
     def retry_after_card_change(self, subscription_id: int, **kwargs: Any) -> charging.ChargeResult:
-        return charging.retry_after_card_change(self.session, subscription_id, toss=self.toss, vault=self.vault,
-                                                notifier=self.notifier, clock=self.clock, config=self.config,
-                                                **kwargs)
+        return charging.retry_after_card_change(
+            self.session,
+            subscription_id,
+            toss=self.toss,
+            vault=self.vault,
+            notifier=self.notifier,
+            clock=self.clock,
+            config=self.config,
+            **kwargs,
+        )
 
     # -- reading --
     def sub(self, subscription_id: int) -> Subscription:
@@ -104,8 +146,11 @@ class Shop:
 
     def charges(self, subscription_id: int) -> list[Charge]:
         self.session.expire_all()
-        return list(self.session.scalars(select(Charge).where(Charge.subscription_id == subscription_id)
-                                         .order_by(Charge.period_start)))
+        return list(
+            self.session.scalars(
+                select(Charge).where(Charge.subscription_id == subscription_id).order_by(Charge.period_start)
+            )
+        )
 
     def audits(self) -> int:
         return self.session.scalar(select(func.count(AuditLog.id))) or 0
@@ -117,4 +162,3 @@ class Shop:
 @pytest.fixture
 def shop(app, db_session, toss: FakeToss, notifier: RecordingNotifier, clock: FixedClock, config: Config) -> Shop:
     return Shop(db_session, toss, app.extensions["storefront"].vault, notifier, clock, config)
-

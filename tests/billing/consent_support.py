@@ -20,8 +20,9 @@ def kst(*args: int) -> datetime:
     return datetime(*args, tzinfo=KST).astimezone(UTC)
 
 
-def start_trial(shop, *, days: int = 14, amount_won: int = 12900, user: User | None = None,
-                phone: str | None = PHONE) -> Subscription:
+def start_trial(
+    shop, *, days: int = 14, amount_won: int = 12900, user: User | None = None, phone: str | None = PHONE
+) -> Subscription:
     """A trial as the subscribe flow leaves it: trialing, due (and converting) at the trial's end."""
     now = shop.clock.now()
     plan = shop.plan(amount_won=amount_won, name=f"월간 플랜 ({days}일 무료 체험)")
@@ -32,10 +33,13 @@ def start_trial(shop, *, days: int = 14, amount_won: int = 12900, user: User | N
     return shop.subscribe(plan=plan, user=user, status="trialing", start=end, trial_end_at=end)
 
 
-def paid_subscriber(shop, *, amount_won: int = 9900, interval: str = "month", plan: Plan | None = None,
-                    user: User | None = None) -> Subscription:
+def paid_subscriber(
+    shop, *, amount_won: int = 9900, interval: str = "month", plan: Plan | None = None, user: User | None = None
+) -> Subscription:
     """A subscriber whose first period is paid now."""
-    plan = plan or shop.plan(amount_won=amount_won, interval=interval, name="연간 플랜" if interval == "year" else "월간 플랜")
+    plan = plan or shop.plan(
+        amount_won=amount_won, interval=interval, name="연간 플랜" if interval == "year" else "월간 플랜"
+    )
     sub = shop.subscribe(plan=plan, user=user)
     assert shop.charge(sub.id).outcome == "paid"
     return shop.sub(sub.id)
@@ -59,14 +63,16 @@ def outbox(session, kind: str | None = None, channel: str = "email") -> list[Ema
 
 def changes(session, subscription_id: int) -> list[PriceChange]:
     session.expire_all()
-    return list(session.scalars(select(PriceChange).where(PriceChange.subscription_id == subscription_id)
-                                .order_by(PriceChange.id)))
+    return list(
+        session.scalars(
+            select(PriceChange).where(PriceChange.subscription_id == subscription_id).order_by(PriceChange.id)
+        )
+    )
 
 
 def consents(session, subscription_id: int) -> list[Consent]:
     session.expire_all()
-    return list(session.scalars(select(Consent).where(Consent.subscription_id == subscription_id)
-                                .order_by(Consent.id)))
+    return list(session.scalars(select(Consent).where(Consent.subscription_id == subscription_id).order_by(Consent.id)))
 
 
 def detail(row: Consent) -> dict:

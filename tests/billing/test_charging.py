@@ -45,8 +45,12 @@ def test_first_charge_in_a_web_request_pays_and_starts_the_period(shop):
     assert call.billing_key == f"bk_{sub.user_id}_{sub.billing_key_id}_secretvalue"
     assert call.customer_key == sub.user.customer_key
     audit = shop.session.scalars(select(AuditLog)).one()
-    assert (audit.actor_type, audit.actor_id, audit.ip, audit.subscription_id) == ("user", sub.user_id,
-                                                                                     "203.0.113.7", sub.id)
+    assert (audit.actor_type, audit.actor_id, audit.ip, audit.subscription_id) == (
+        "user",
+        sub.user_id,
+        "203.0.113.7",
+        sub.id,
+    )
     [receipt] = shop.notices("payment_receipt")
     assert receipt.context["first"] is True
     assert receipt.context["amount_won"] == 9900
@@ -69,9 +73,18 @@ def test_a_year_of_monthly_renewals_on_a_jan_31_anchor(shop):
 
     charges = shop.charges(sub.id)
     assert [kst_day(c.period_start) for c in charges] == [
-        date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31), date(2026, 4, 30), date(2026, 5, 31),
-        date(2026, 6, 30), date(2026, 7, 31), date(2026, 8, 31), date(2026, 9, 30), date(2026, 10, 31),
-        date(2026, 11, 30), date(2026, 12, 31),
+        date(2026, 1, 31),
+        date(2026, 2, 28),
+        date(2026, 3, 31),
+        date(2026, 4, 30),
+        date(2026, 5, 31),
+        date(2026, 6, 30),
+        date(2026, 7, 31),
+        date(2026, 8, 31),
+        date(2026, 9, 30),
+        date(2026, 10, 31),
+        date(2026, 11, 30),
+        date(2026, 12, 31),
     ]
     assert all(c.status == "paid" and c.amount_won == 9900 for c in charges)
     assert all(a.period_end == b.period_start for a, b in pairwise(charges))  # no gap, no overlap
@@ -80,7 +93,8 @@ def test_a_year_of_monthly_renewals_on_a_jan_31_anchor(shop):
     audits = list(shop.session.scalars(select(AuditLog).order_by(AuditLog.id)))
     assert len(audits) == 12  # one audited opening of the key per charge, no more
     assert {(a.actor_type, a.billing_key_id, a.subscription_id) for a in audits[1:]} == {
-        ("worker", sub.billing_key_id, sub.id)}
+        ("worker", sub.billing_key_id, sub.id)
+    }
     assert all("renewal" in a.reason for a in audits[1:])
     assert len(shop.notices("payment_receipt")) == 12
     assert [n.context["first"] for n in shop.notices("payment_receipt")].count(True) == 1
@@ -95,7 +109,11 @@ def test_yearly_plan_anchored_on_feb_29(shop):
         shop.clock.set(shop.sub(sub.id).next_charge_at)
         assert [r.outcome for r in shop.charge_due()] == ["paid"]
     assert [kst_day(c.period_start) for c in shop.charges(sub.id)] == [
-        date(2028, 2, 29), date(2029, 2, 28), date(2030, 2, 28), date(2031, 2, 28), date(2032, 2, 29),
+        date(2028, 2, 29),
+        date(2029, 2, 28),
+        date(2030, 2, 28),
+        date(2031, 2, 28),
+        date(2032, 2, 29),
     ]
     assert sum(p.total_amount for p in shop.toss.approved) == 5 * 99000
 
@@ -144,8 +162,15 @@ def test_trial_converts_at_trial_end(shop):
     # The first paid period needs the shopper's separate consent inside the trial (tests/billing/test_consent.py).
     shop.clock.advance(days=3)
     change = consent.open_trial_conversion(shop.session, sub, now=shop.clock.now())
-    consent.record_answer(shop.session, change.token, "agreed", user_id=sub.user_id, ip="203.0.113.7",
-                          now=shop.clock.now(), notifier=shop.notifier)
+    consent.record_answer(
+        shop.session,
+        change.token,
+        "agreed",
+        user_id=sub.user_id,
+        ip="203.0.113.7",
+        now=shop.clock.now(),
+        notifier=shop.notifier,
+    )
     shop.session.commit()
     shop.clock.set(trial_end)
     assert [r.outcome for r in shop.charge_due()] == ["paid"]
@@ -167,7 +192,11 @@ def test_cancel_at_period_end_is_not_charged_and_ends_quietly_with_a_notice(shop
     assert result.outcome == "ended"
     sub = shop.sub(sub.id)
     assert (sub.status, sub.ended_at, sub.ended_reason, sub.next_charge_at) == (
-        "canceled", period_end, "canceled_at_period_end", None)
+        "canceled",
+        period_end,
+        "canceled_at_period_end",
+        None,
+    )
     assert len(shop.toss.calls) == 1 and len(shop.charges(sub.id)) == 1
     [ended] = shop.notices("subscription_ended")
     assert ended.context["ended_at"] == period_end.isoformat()
@@ -201,8 +230,14 @@ def test_charge_amount_is_fixed_at_creation_and_a_plan_change_waits_for_the_next
 
 def test_an_existing_charge_for_the_period_is_reused_never_duplicated(shop):
     sub = shop.subscribe(status="active")
-    existing = Charge(subscription_id=sub.id, period_start=sub.next_charge_at, period_end=sub.next_charge_at,
-                      amount_won=5000, status="pending", created_at=shop.clock.now())
+    existing = Charge(
+        subscription_id=sub.id,
+        period_start=sub.next_charge_at,
+        period_end=sub.next_charge_at,
+        amount_won=5000,
+        status="pending",
+        created_at=shop.clock.now(),
+    )
     shop.session.add(existing)
     shop.session.commit()
     assert shop.charge(sub.id).outcome == "paid"

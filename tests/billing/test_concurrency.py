@@ -50,8 +50,16 @@ def _in_threads(app: Flask, n: int, work: Callable[[], object]) -> list[object]:
 
 def _charge_in_own_session(shop: Shop, subscription_id: int) -> Callable[[], charging.ChargeResult]:
     def work() -> charging.ChargeResult:
-        return charging.charge_period(db.session, subscription_id, toss=shop.toss, vault=shop.vault,
-                                      notifier=shop.notifier, clock=shop.clock, config=shop.config)
+        return charging.charge_period(
+            db.session,
+            subscription_id,
+            toss=shop.toss,
+            vault=shop.vault,
+            notifier=shop.notifier,
+            clock=shop.clock,
+            config=shop.config,
+        )
+
     return work
 
 
@@ -106,6 +114,7 @@ def _with_context(app: Flask, work: Callable[[], object]) -> object:
 
 # -- SQLite ----------------------------------------------------------------------------------------
 
+
 def test_workers_racing_on_sqlite_charge_once(app, shop):
     _race(app, shop)
 
@@ -118,8 +127,7 @@ def test_many_subscriptions_many_workers_on_sqlite_each_paid_once(app, shop):
     subs = [shop.subscribe(status="active").id for _ in range(5)]
 
     def work() -> list:
-        return [_charge_in_own_session(shop, i)() for i in charging.due_subscription_ids(db.session,
-                                                                                          shop.clock.now())]
+        return [_charge_in_own_session(shop, i)() for i in charging.due_subscription_ids(db.session, shop.clock.now())]
 
     outcomes = [r.outcome for batch in _in_threads(app, 4, work) for r in batch]
     assert outcomes.count("paid") == 5
@@ -129,6 +137,7 @@ def test_many_subscriptions_many_workers_on_sqlite_each_paid_once(app, shop):
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def pg_app(tmp_path, postgres_url, clock, toss) -> Iterator[Flask]:
@@ -156,9 +165,12 @@ def _wait_until_someone_waits_for_a_lock(app: Flask) -> None:
     deadline = time.monotonic() + 20
     with app.app_context(), db.engine.connect() as conn:
         while time.monotonic() < deadline:
-            waiting = conn.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'")).scalar()
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+            ).scalar()
             if waiting:
                 return
             conn.rollback()
@@ -182,8 +194,7 @@ def test_postgres_row_lock_makes_a_worker_wait_then_recheck(pg_app, pg_shop):
     sub = shop.subscribe(status="active")
     locked = charging.lock_subscription(shop.session, sub.id)
     result: list = []
-    worker = threading.Thread(target=lambda: result.append(_with_context(pg_app, _charge_in_own_session(shop,
-                                                                                                          sub.id))))
+    worker = threading.Thread(target=lambda: result.append(_with_context(pg_app, _charge_in_own_session(shop, sub.id))))
     worker.start()
     _wait_until_someone_waits_for_a_lock(pg_app)
     assert result == []  # blocked behind our lock, not finished
@@ -199,8 +210,14 @@ def test_postgres_unique_period_constraint_returns_the_existing_charge(pg_app, p
     """Without the row lock, two inserts of one period race; the loser gets the winner's row."""
     shop = pg_shop
     sub = shop.subscribe(status="active")
-    first = Charge(subscription_id=sub.id, period_start=sub.next_charge_at, period_end=sub.next_charge_at,
-                   amount_won=sub.amount_won, status="pending", created_at=shop.clock.now())
+    first = Charge(
+        subscription_id=sub.id,
+        period_start=sub.next_charge_at,
+        period_end=sub.next_charge_at,
+        amount_won=sub.amount_won,
+        status="pending",
+        created_at=shop.clock.now(),
+    )
     shop.session.add(first)
     shop.session.flush()  # inserted, not committed: the other session cannot see it yet
     opened: list = []

@@ -17,8 +17,18 @@ from storefront.billing.compliance import consent
 from storefront.extensions import db
 from storefront.models import Consent
 from tests.billing.conftest import Shop
-from tests.billing.consent_support import (CARD, PHONE, changes, consents, detail, kst, outbox, paid_subscriber,
-                                           start_trial, sweep)
+from tests.billing.consent_support import (
+    CARD,
+    PHONE,
+    changes,
+    consents,
+    detail,
+    kst,
+    outbox,
+    paid_subscriber,
+    start_trial,
+    sweep,
+)
 from tests.conftest import make_config
 
 IP = "203.0.113.7"
@@ -30,8 +40,15 @@ def notifier(app):
 
 
 def answer(shop, change, decision: str, *, ip: str = IP):
-    result = consent.record_answer(shop.session, change.token, decision, user_id=change.subscription.user_id, ip=ip,
-                                   now=shop.clock.now(), notifier=shop.notifier)
+    result = consent.record_answer(
+        shop.session,
+        change.token,
+        decision,
+        user_id=change.subscription.user_id,
+        ip=ip,
+        now=shop.clock.now(),
+        notifier=shop.notifier,
+    )
     shop.session.commit()
     return result
 
@@ -42,6 +59,7 @@ def dedup_keys(session, kind: str, channel: str = "email") -> list[str]:
 
 # -- trials ----------------------------------------------------------------------------------------
 
+
 def test_trial_converts_with_consent_and_is_charged_the_plan_price_once_at_trial_end(shop):
     sub = start_trial(shop)
     trial_end = kst(2026, 3, 24, 10)
@@ -50,13 +68,24 @@ def test_trial_converts_with_consent_and_is_charged_the_plan_price_once_at_trial
     assert sweep(shop) == 0  # never at the moment of sign-up
     [change] = changes(shop.session, sub.id)
     assert (change.kind, change.old_amount_won, change.new_amount_won, change.effective_at, change.status) == (
-        "trial_conversion", 0, 12900, trial_end, "pending")
+        "trial_conversion",
+        0,
+        12900,
+        trial_end,
+        "pending",
+    )
 
     shop.clock.advance(days=1)
     assert sweep(shop) == 1
     [request] = outbox(shop.session, "consent_request")
-    for fact in ("2026년 3월 24일", "0원", "12,900원", CARD, f"{shop.config.site_url}/consent/{change.token}",
-                 "아무것도 결제되지 않으며"):
+    for fact in (
+        "2026년 3월 24일",
+        "0원",
+        "12,900원",
+        CARD,
+        f"{shop.config.site_url}/consent/{change.token}",
+        "아무것도 결제되지 않으며",
+    ):
         assert fact in request.body_text
     [sms] = outbox(shop.session, "consent_request", "sms")
     assert sms.to == PHONE and change.token in sms.body_text
@@ -65,9 +94,20 @@ def test_trial_converts_with_consent_and_is_charged_the_plan_price_once_at_trial
     answer(shop, change, "agreed")
     [row] = consents(shop.session, sub.id)
     assert (row.kind, row.decision, row.ip, row.at, row.text_version) == (
-        "trial_conversion", "agreed", IP, shop.clock.now(), consent.TEXT_VERSION)
-    assert {"price_change_id": change.id, "change_type": "trial_conversion", "old_amount_won": 0,
-            "new_amount_won": 12900, "effective_at": trial_end.isoformat(), "card_label": CARD}.items() <= detail(row).items()
+        "trial_conversion",
+        "agreed",
+        IP,
+        shop.clock.now(),
+        consent.TEXT_VERSION,
+    )
+    assert {
+        "price_change_id": change.id,
+        "change_type": "trial_conversion",
+        "old_amount_won": 0,
+        "new_amount_won": 12900,
+        "effective_at": trial_end.isoformat(),
+        "card_label": CARD,
+    }.items() <= detail(row).items()
 
     for day in (16, 17, 21, 23):  # the advance notice still goes out; no reminder after an answer
         shop.clock.set(kst(2026, 3, day, 10))
@@ -89,9 +129,17 @@ def test_trial_converts_with_consent_and_is_charged_the_plan_price_once_at_trial
 def test_trial_without_consent_ends_at_trial_end_uncharged_and_the_shopper_is_told(shop):
     sub = start_trial(shop)
     trial_end = kst(2026, 3, 24, 10)
-    moments = [kst(2026, 3, 10, 10), kst(2026, 3, 11, 10), kst(2026, 3, 11, 10, 30), kst(2026, 3, 16, 10),
-               kst(2026, 3, 17, 10), kst(2026, 3, 17, 11), kst(2026, 3, 21, 10), kst(2026, 3, 21, 23),
-               kst(2026, 3, 23, 10)]
+    moments = [
+        kst(2026, 3, 10, 10),
+        kst(2026, 3, 11, 10),
+        kst(2026, 3, 11, 10, 30),
+        kst(2026, 3, 16, 10),
+        kst(2026, 3, 17, 10),
+        kst(2026, 3, 17, 11),
+        kst(2026, 3, 21, 10),
+        kst(2026, 3, 21, 23),
+        kst(2026, 3, 23, 10),
+    ]
     for moment in moments:
         shop.clock.set(moment)
         sweep(shop)
@@ -99,8 +147,10 @@ def test_trial_without_consent_ends_at_trial_end_uncharged_and_the_shopper_is_to
 
     [change] = changes(shop.session, sub.id)
     assert dedup_keys(shop.session, "consent_request") == [f"consent:{change.id}:request:email"]
-    assert dedup_keys(shop.session, "consent_reminder") == [f"consent:{change.id}:reminder:7:email",
-                                                            f"consent:{change.id}:reminder:3:email"]
+    assert dedup_keys(shop.session, "consent_reminder") == [
+        f"consent:{change.id}:reminder:7:email",
+        f"consent:{change.id}:reminder:3:email",
+    ]
     assert len(outbox(shop.session, "consent_reminder", "sms")) == 2
     assert len(outbox(shop.session, "trial_conversion_notice")) == 1
 
@@ -109,7 +159,11 @@ def test_trial_without_consent_ends_at_trial_end_uncharged_and_the_shopper_is_to
     assert shop.toss.calls == [] and shop.charges(sub.id) == []
     sub = shop.sub(sub.id)
     assert (sub.status, sub.ended_at, sub.ended_reason, sub.next_charge_at) == (
-        "canceled", trial_end, "trial_conversion_no_consent", None)
+        "canceled",
+        trial_end,
+        "trial_conversion_no_consent",
+        None,
+    )
     assert changes(shop.session, sub.id)[0].status == "lapsed"
     [ended] = outbox(shop.session, "subscription_ended")
     assert "유료 전환에 동의하지 않으셔서, 결제 없이" in ended.body_text and "2026년 3월 24일" in ended.body_text
@@ -154,8 +208,16 @@ def test_a_short_trial_is_asked_one_day_after_sign_up_never_at_it(shop):
 def test_a_consent_bundled_at_sign_up_does_not_count(shop):
     sub = start_trial(shop)
     change = consent.open_trial_conversion(shop.session, sub, now=shop.clock.now())
-    bundled = Consent(user_id=sub.user_id, subscription_id=sub.id, kind="trial_conversion", decision="agreed",
-                      text_version="checkout-1", detail="{}", ip=IP, at=shop.clock.now())
+    bundled = Consent(
+        user_id=sub.user_id,
+        subscription_id=sub.id,
+        kind="trial_conversion",
+        decision="agreed",
+        text_version="checkout-1",
+        detail="{}",
+        ip=IP,
+        at=shop.clock.now(),
+    )
     shop.session.add(bundled)
     shop.session.flush()
     change.status, change.consent_id = "agreed", bundled.id  # even pointed at the change, it is outside the window
@@ -194,11 +256,19 @@ def test_a_trial_with_no_conversion_change_at_all_is_not_charged(shop):
 
 # -- price rises -----------------------------------------------------------------------------------
 
-def raise_price(shop, sub, *, new_amount_won: int = 12900, effective_on: date = date(2026, 4, 20),
-                reason: str = "plan_price"):
-    change = consent.schedule_price_change(shop.session, sub, new_amount_won=new_amount_won,
-                                           effective_on=effective_on, reason=reason, now=shop.clock.now(),
-                                           config=shop.config)
+
+def raise_price(
+    shop, sub, *, new_amount_won: int = 12900, effective_on: date = date(2026, 4, 20), reason: str = "plan_price"
+):
+    change = consent.schedule_price_change(
+        shop.session,
+        sub,
+        new_amount_won=new_amount_won,
+        effective_on=effective_on,
+        reason=reason,
+        now=shop.clock.now(),
+        config=shop.config,
+    )
     shop.session.commit()
     return change
 
@@ -229,7 +299,11 @@ def test_a_price_rise_refused_by_silence_is_never_charged_and_ends_at_period_end
     assert [c.amount_won for c in shop.charges(sub.id)] == [9900, 9900]
     sub = shop.sub(sub.id)
     assert (sub.status, sub.amount_won, sub.ended_at, sub.ended_reason) == (
-        "canceled", 9900, kst(2026, 5, 10, 10), "price_increase_no_consent")
+        "canceled",
+        9900,
+        kst(2026, 5, 10, 10),
+        "price_increase_no_consent",
+    )
     [ended] = outbox(shop.session, "subscription_ended")
     assert "변경된 요금에 동의하지 않으셔서 인상된 요금은 결제되지 않았으며" in ended.body_text
 
@@ -253,12 +327,18 @@ def test_a_price_rise_agreed_is_charged_from_the_effective_renewal(shop):
     renew(shop, sub.id)  # 2026-06-10
     assert [p.total_amount for p in shop.toss.approved] == [9900, 9900, 12900, 12900]
     assert [(c.period_start, c.amount_won) for c in shop.charges(sub.id)][2:] == [
-        (kst(2026, 5, 10, 10), 12900), (kst(2026, 6, 10, 10), 12900)]
+        (kst(2026, 5, 10, 10), 12900),
+        (kst(2026, 6, 10, 10), 12900),
+    ]
     assert shop.sub(sub.id).status == "active"
     assert changes(shop.session, sub.id)[0].status == "applied"
     [row] = consents(shop.session, sub.id)
     assert (row.kind, row.decision, detail(row)["old_amount_won"], detail(row)["new_amount_won"]) == (
-        "price_increase", "agreed", 9900, 12900)
+        "price_increase",
+        "agreed",
+        9900,
+        12900,
+    )
 
 
 def test_refusing_ends_the_subscription_at_the_end_of_the_paid_period_and_confirms_it(shop):
@@ -300,8 +380,16 @@ def test_an_answer_before_the_window_opens_does_not_count_and_records_nothing(sh
 def test_an_agreement_older_than_thirty_days_before_the_change_is_not_consent(shop):
     sub = paid_subscriber(shop)
     change = raise_price(shop, sub)
-    stale = Consent(user_id=sub.user_id, subscription_id=sub.id, kind="price_increase", decision="agreed",
-                    text_version=consent.TEXT_VERSION, detail="{}", ip=IP, at=kst(2026, 4, 10, 9))
+    stale = Consent(
+        user_id=sub.user_id,
+        subscription_id=sub.id,
+        kind="price_increase",
+        decision="agreed",
+        text_version=consent.TEXT_VERSION,
+        detail="{}",
+        ip=IP,
+        at=kst(2026, 4, 10, 9),
+    )
     shop.session.add(stale)
     shop.session.flush()
     change.status, change.consent_id = "agreed", stale.id
@@ -334,8 +422,15 @@ def test_answers_after_the_date_are_refused(shop):
     with pytest.raises(consent.Closed):
         answer(shop, change, "agreed")
     with pytest.raises(consent.UnknownChange):
-        consent.record_answer(shop.session, change.token, "agreed", user_id=sub.user_id + 999, ip=IP,
-                              now=kst(2026, 4, 20, 10), notifier=shop.notifier)
+        consent.record_answer(
+            shop.session,
+            change.token,
+            "agreed",
+            user_id=sub.user_id + 999,
+            ip=IP,
+            now=kst(2026, 4, 20, 10),
+            notifier=shop.notifier,
+        )
 
 
 def test_the_end_of_a_discount_is_a_price_rise_like_any_other(shop):
@@ -345,7 +440,11 @@ def test_the_end_of_a_discount_is_a_price_rise_like_any_other(shop):
     shop.session.commit()
     change = raise_price(shop, sub, new_amount_won=9900, effective_on=date(2026, 5, 1), reason="discount_end")
     assert (change.reason, change.old_amount_won, change.new_amount_won, change.effective_at) == (
-        "discount_end", 7900, 9900, kst(2026, 5, 10, 10))
+        "discount_end",
+        7900,
+        9900,
+        kst(2026, 5, 10, 10),
+    )
     renew(shop, sub.id)
     shop.clock.set(kst(2026, 4, 26, 10))
     assert sweep(shop) == 1
@@ -377,20 +476,27 @@ def test_applying_a_plan_price_asks_risers_lowers_the_others_and_skips_trials(sh
     shop.session.commit()
 
     with pytest.raises(consent.TooSoon):
-        consent.apply_plan_price(shop.session, plan, effective_on=date(2026, 4, 1), now=shop.clock.now(),
-                                 config=shop.config)
-    rollout = consent.apply_plan_price(shop.session, plan, effective_on=date(2026, 4, 10), now=shop.clock.now(),
-                                       config=shop.config, created_by_id=None)
+        consent.apply_plan_price(
+            shop.session, plan, effective_on=date(2026, 4, 1), now=shop.clock.now(), config=shop.config
+        )
+    rollout = consent.apply_plan_price(
+        shop.session, plan, effective_on=date(2026, 4, 10), now=shop.clock.now(), config=shop.config, created_by_id=None
+    )
     shop.session.commit()
     assert (rollout.requested, rollout.lowered, rollout.skipped) == (1, 1, 1)
     [change] = changes(shop.session, cheaper.id)
     assert (change.old_amount_won, change.new_amount_won, change.effective_at, change.plan_id) == (
-        9900, 12900, kst(2026, 4, 10, 10), plan.id)
+        9900,
+        12900,
+        kst(2026, 4, 10, 10),
+        plan.id,
+    )
     assert shop.sub(dearer.id).amount_won == 12900 and changes(shop.session, dearer.id) == []
     assert changes(shop.session, trial.id) == []
 
 
 # -- PostgreSQL (the migrated schema, row locks) ---------------------------------------------------
+
 
 @pytest.fixture
 def pg_shop(tmp_path, postgres_url, clock, toss) -> Iterator[Shop]:

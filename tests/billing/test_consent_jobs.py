@@ -21,8 +21,10 @@ def notifier(app):
 
 def rows(db_session, kind: str) -> list[tuple[str, str]]:
     db_session.expire_all()
-    return [(row.channel, row.status) for row in
-            db_session.query(EmailMessage).filter_by(kind=kind).order_by(EmailMessage.id)]
+    return [
+        (row.channel, row.status)
+        for row in db_session.query(EmailMessage).filter_by(kind=kind).order_by(EmailMessage.id)
+    ]
 
 
 def test_the_consent_job_sends_the_request_once_and_delivers_it(worker_env, queue, shop, smtp_server):

@@ -7,8 +7,7 @@ from datetime import date
 import pytest
 
 from storefront.billing.compliance import consent
-from tests.billing.consent_support import (CARD, kst, outbox, paid_subscriber, renewal_sweep, start_trial,
-                                           sweep)
+from tests.billing.consent_support import CARD, kst, outbox, paid_subscriber, renewal_sweep, start_trial, sweep
 
 
 @pytest.fixture
@@ -50,10 +49,14 @@ def test_a_yearly_renewal_is_announced_thirty_and_seven_days_ahead_once_each(sho
     assert at(shop, 2027, 2, 8, 10) + at(shop, 2027, 2, 20, 10) == 0
     assert at(shop, 2027, 3, 3, 10) == 1
     assert at(shop, 2027, 3, 3, 10) + at(shop, 2027, 3, 9, 10) == 0
-    assert keys(shop.session) == [f"renewal:subscription:{sub.id}:2027031010:d30:email",
-                                  f"renewal:subscription:{sub.id}:2027031010:d7:email"]
-    assert all("99,000원" in row.body_text and "2027년 3월 10일" in row.body_text
-               for row in outbox(shop.session, "renewal_notice"))
+    assert keys(shop.session) == [
+        f"renewal:subscription:{sub.id}:2027031010:d30:email",
+        f"renewal:subscription:{sub.id}:2027031010:d7:email",
+    ]
+    assert all(
+        "99,000원" in row.body_text and "2027년 3월 10일" in row.body_text
+        for row in outbox(shop.session, "renewal_notice")
+    )
 
 
 def test_a_missed_sweep_sends_only_the_nearest_notice(shop):
@@ -82,15 +85,29 @@ def test_no_notice_for_what_will_not_renew_or_has_its_own_messages(shop):
 
 def test_a_renewal_with_a_pending_rise_waits_for_the_answer_then_shows_the_new_price(shop):
     sub = paid_subscriber(shop)
-    change = consent.schedule_price_change(shop.session, sub, new_amount_won=12900, effective_on=date(2026, 4, 9),
-                                           reason="plan_price", now=shop.clock.now(), config=shop.config)
+    change = consent.schedule_price_change(
+        shop.session,
+        sub,
+        new_amount_won=12900,
+        effective_on=date(2026, 4, 9),
+        reason="plan_price",
+        now=shop.clock.now(),
+        config=shop.config,
+    )
     shop.session.commit()
     shop.clock.set(kst(2026, 4, 3, 10))
     sweep(shop)
     assert renewal_sweep(shop) == 0  # the consent messages say what will happen
     shop.clock.set(kst(2026, 4, 4, 10))
-    consent.record_answer(shop.session, change.token, "agreed", user_id=sub.user_id, ip="203.0.113.7",
-                          now=shop.clock.now(), notifier=shop.notifier)
+    consent.record_answer(
+        shop.session,
+        change.token,
+        "agreed",
+        user_id=sub.user_id,
+        ip="203.0.113.7",
+        now=shop.clock.now(),
+        notifier=shop.notifier,
+    )
     shop.session.commit()
     assert renewal_sweep(shop) == 1
     [notice] = outbox(shop.session, "renewal_notice")

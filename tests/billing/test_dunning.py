@@ -31,8 +31,7 @@ def test_soft_decline_is_retried_on_the_same_card_and_recovers(shop):
     sub = shop.sub(sub.id)
     assert (sub.status, sub.next_charge_at) == ("past_due", due_at + timedelta(days=1))
     charge = shop.charges(sub.id)[-1]
-    assert (charge.retry_count, charge.next_retry_at, charge.first_failed_at) == (1, due_at + timedelta(days=1),
-                                                                                  due_at)
+    assert (charge.retry_count, charge.next_retry_at, charge.first_failed_at) == (1, due_at + timedelta(days=1), due_at)
     [failed] = shop.notices("payment_failed")
     assert failed.context["retry_at"] == (due_at + timedelta(days=1)).isoformat()
     assert failed.context["final"] is False and failed.context["hard_decline"] is False
@@ -129,8 +128,9 @@ def test_after_the_last_retry_fails_the_subscription_ends_with_the_configured_st
     assert (charge.status, charge.retry_count) == ("failed", 4)
     notices = shop.notices("payment_failed")
     assert [n.context["final"] for n in notices] == [False, False, False, True]
-    assert [n.context["retry_at"] for n in notices] == [
-        (due_at + timedelta(days=d)).isoformat() for d in (1, 3, 5)] + [None]
+    assert [n.context["retry_at"] for n in notices] == [(due_at + timedelta(days=d)).isoformat() for d in (1, 3, 5)] + [
+        None
+    ]
     shop.clock.advance(days=60)
     assert charging.due_subscription_ids(shop.session, shop.clock.now()) == []
     assert len(shop.toss.approved) == 1

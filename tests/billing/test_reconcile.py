@@ -8,9 +8,15 @@ from sqlalchemy import select
 from storefront.billing.recurring import charging
 from storefront.models import Attempt
 from storefront.toss.errors import Category, TossError
-from tests.fakes import (CRASH_AFTER_APPROVE, CRASH_BEFORE_SEND, SERVER_ERROR, TIMEOUT_AFTER_APPROVE,
-                         TIMEOUT_BEFORE_APPROVE, SimulatedCrash,
-                         timeout_after_decline)
+from tests.fakes import (
+    CRASH_AFTER_APPROVE,
+    CRASH_BEFORE_SEND,
+    SERVER_ERROR,
+    TIMEOUT_AFTER_APPROVE,
+    TIMEOUT_BEFORE_APPROVE,
+    SimulatedCrash,
+    timeout_after_decline,
+)
 
 
 def _attempts(shop):
@@ -86,7 +92,7 @@ def test_worker_killed_before_the_request_left_then_a_new_attempt_charges_once(s
     [settled] = shop.reconcile()
 
     assert (settled.outcome, settled.error_code) == ("retry", "NO_PAYMENT")
-    first, = _attempts(shop)
+    (first,) = _attempts(shop)
     assert (first.status, first.failure_code) == ("failed", "NO_PAYMENT")
     assert shop.sub(sub.id).status == "active"  # not a decline
     assert [r.outcome for r in shop.charge_due()] == ["paid"]
@@ -151,8 +157,14 @@ def test_duplicated_order_id_is_an_unknown_outcome_settled_by_lookup(shop):
     attempt = _attempts(shop)[0]
     # Someone resends the same order id under another Idempotency-Key: Toss refuses it.
     with pytest.raises(TossError) as refused:
-        shop.toss.charge_billing_key("bk", customer_key=sub.user.customer_key, amount=9900,
-                                     order_id=attempt.order_id, order_name="x", idempotency_key="other")
+        shop.toss.charge_billing_key(
+            "bk",
+            customer_key=sub.user.customer_key,
+            amount=9900,
+            order_id=attempt.order_id,
+            order_name="x",
+            idempotency_key="other",
+        )
     assert refused.value.category is Category.UNKNOWN_OUTCOME
     shop.clock.advance(minutes=10)
     assert [r.outcome for r in shop.reconcile()] == ["paid"]
@@ -163,9 +175,14 @@ def test_the_same_idempotency_key_never_pays_twice_at_the_fake(shop):
     sub = shop.subscribe(status="active")
     shop.charge(sub.id)
     call = shop.toss.calls[0]
-    again = shop.toss.charge_billing_key(call.billing_key, customer_key=call.customer_key, amount=call.amount,
-                                         order_id=call.order_id, order_name=call.order_name,
-                                         idempotency_key=call.idempotency_key)
+    again = shop.toss.charge_billing_key(
+        call.billing_key,
+        customer_key=call.customer_key,
+        amount=call.amount,
+        order_id=call.order_id,
+        order_name=call.order_name,
+        idempotency_key=call.idempotency_key,
+    )
     assert again.payment_key == shop.toss.approved[0].payment_key
     assert len(shop.toss.approved) == 1
 
@@ -174,7 +191,13 @@ def test_reconcile_settling_after_the_worker_did_changes_nothing(shop):
     sub = shop.subscribe(status="active")
     shop.charge(sub.id)
     attempt = _attempts(shop)[0]
-    again = charging._settle(shop.session, attempt.id, shop.toss.approved[0], notifier=shop.notifier,
-                             config=shop.config, now=shop.clock.now() + timedelta(minutes=1))
+    again = charging._settle(
+        shop.session,
+        attempt.id,
+        shop.toss.approved[0],
+        notifier=shop.notifier,
+        config=shop.config,
+        now=shop.clock.now() + timedelta(minutes=1),
+    )
     assert again.outcome == "already_paid"
     assert len(shop.notices("payment_receipt")) == 1

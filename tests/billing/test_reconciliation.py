@@ -16,7 +16,16 @@ from sqlalchemy import func, select
 
 from storefront.billing.toss_sync import reconciliation
 from storefront.billing.wallet.vault import Actor
-from storefront.models import Attempt, BillingKey, Charge, EmailMessage, Order, Reconciliation, ReconciliationItem, Refund
+from storefront.models import (
+    Attempt,
+    BillingKey,
+    Charge,
+    EmailMessage,
+    Order,
+    Reconciliation,
+    ReconciliationItem,
+    Refund,
+)
 from storefront.toss.client import TossClient
 from storefront.toss.errors import Category as TossCategory
 from storefront.toss.errors import TossError
@@ -26,22 +35,41 @@ from tests.sandbox.calls import billing_path, post
 
 
 def _figures(row: Reconciliation) -> tuple[Any, ...]:
-    return (row.status, row.toss_approved_count, row.toss_approved_won, row.toss_canceled_count, row.toss_canceled_won,
-            row.our_paid_count, row.our_paid_won, row.our_refunded_count, row.our_refunded_won, row.matched_count,
-            row.recorded_count, row.flagged_count, row.settlement_amount_won, row.settlement_fee_won,
-            row.settlement_payout_won, row.payout_dates)
+    return (
+        row.status,
+        row.toss_approved_count,
+        row.toss_approved_won,
+        row.toss_canceled_count,
+        row.toss_canceled_won,
+        row.our_paid_count,
+        row.our_paid_won,
+        row.our_refunded_count,
+        row.our_refunded_won,
+        row.matched_count,
+        row.recorded_count,
+        row.flagged_count,
+        row.settlement_amount_won,
+        row.settlement_fee_won,
+        row.settlement_payout_won,
+        row.payout_dates,
+    )
 
 
 def _payment_rows(client: FlaskClient) -> list[str]:
     """The status cells of 내 구독's 결제 내역, as the shopper reads them."""
     page = client.get("/account").get_data(as_text=True)
     section = page.split('class="account-payments"', 1)[1].split("</table>", 1)[0]
-    return [re.sub(r"<[^>]+>", " ", cells[4]).split()[0]
-            for cells in (re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", section, re.S))
-            if len(cells) == 6]
+    return [
+        re.sub(r"<[^>]+>", " ", cells[4]).split()[0]
+        for cells in (
+            re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", section, re.S)
+        )
+        if len(cells) == 6
+    ]
 
 
 # -- what Toss has and we lack is recorded, once ----------------------------------------------------
+
 
 def test_a_dashboard_refund_is_found_the_next_day_and_shown_to_the_shopper_once(store, client):
     sub = store.paid_subscription()
@@ -106,8 +134,16 @@ def test_a_refund_our_side_lost_the_answer_to_is_settled_not_doubled(store):
     sub = store.paid_subscription()
     attempt = store.attempt(sub.id)
     toss_payment = store.cancel_at_toss(attempt.payment_key, 2000, reason="일할 환불")
-    store.session.add(Refund(attempt_id=attempt.id, amount_won=2000, reason="일할 환불", idempotency_key="refund-lost",
-                             status="unknown", created_at=store.clock.now()))
+    store.session.add(
+        Refund(
+            attempt_id=attempt.id,
+            amount_won=2000,
+            reason="일할 환불",
+            idempotency_key="refund-lost",
+            status="unknown",
+            created_at=store.clock.now(),
+        )
+    )
     store.session.commit()
     store.next_morning()
 
@@ -121,17 +157,26 @@ def test_a_refund_our_side_lost_the_answer_to_is_settled_not_doubled(store):
 
 # -- what differs is flagged, never fixed -----------------------------------------------------------
 
+
 def test_a_charge_recorded_as_failed_but_approved_at_toss_is_flagged(store):
     sub = store.paid_subscription(card_number="4330000000000051")  # the card declines ...
     user = sub.user
     attempt = store.attempt(sub.id)
     assert (attempt.status, attempt.failure_code) == ("failed", "REJECT_CARD_PAYMENT")
     store.sandbox.set_outcome(user.customer_key, None)  # ... and Toss approves the same order after all
-    billing_key = store.services.vault.open(store.session, store.session.get(BillingKey, sub.billing_key_id),
-                                            actor=Actor.worker(), reason="test", now=store.clock.now())
+    billing_key = store.services.vault.open(
+        store.session,
+        store.session.get(BillingKey, sub.billing_key_id),
+        actor=Actor.worker(),
+        reason="test",
+        now=store.clock.now(),
+    )
     store.session.commit()
-    approved = post(store.sandbox, billing_path(billing_key), {"customerKey": user.customer_key, "amount": 9900,
-                                                               "orderId": attempt.order_id, "orderName": "구독"})
+    approved = post(
+        store.sandbox,
+        billing_path(billing_key),
+        {"customerKey": user.customer_key, "amount": 9900, "orderId": attempt.order_id, "orderName": "구독"},
+    )
     assert approved.status_code == 200
     store.next_morning()
 
@@ -140,7 +185,11 @@ def test_a_charge_recorded_as_failed_but_approved_at_toss_is_flagged(store):
     assert (day.status, day.flagged_count, day.matched_count) == ("differences", 1, 0)
     [item] = store.session.scalars(select(ReconciliationItem)).all()
     assert (item.kind, item.resolution, item.order_id, item.attempt_id) == (
-        "approved_not_recorded", "flagged", attempt.order_id, attempt.id)
+        "approved_not_recorded",
+        "flagged",
+        attempt.order_id,
+        attempt.id,
+    )
     assert (item.toss_amount_won, item.our_amount_won) == (9900, 9900) and "REJECT_CARD_PAYMENT" in item.note
     assert store.attempt(sub.id).status == "failed"  # flagged, not "fixed"
     store.session.expire_all()
@@ -180,20 +229,39 @@ def test_what_we_have_and_toss_lacks_is_flagged(store):
     sub = store.paid_subscription()
     attempt = store.attempt(sub.id)
     charge = store.session.get(Charge, attempt.charge_id)
-    ghost = Attempt(charge_id=charge.id, order_id="ghost-order-0001", idempotency_key="ghost-order-0001",
-                    amount_won=4900, status="done", payment_key="tsbx-ghost", approved_at=store.clock.now(),
-                    created_at=store.clock.now(), updated_at=store.clock.now())
+    ghost = Attempt(
+        charge_id=charge.id,
+        order_id="ghost-order-0001",
+        idempotency_key="ghost-order-0001",
+        amount_won=4900,
+        status="done",
+        payment_key="tsbx-ghost",
+        approved_at=store.clock.now(),
+        created_at=store.clock.now(),
+        updated_at=store.clock.now(),
+    )
     store.session.add(ghost)
-    store.session.add(Refund(attempt=attempt, amount_won=1000, reason="환불", idempotency_key="refund-ghost",
-                             status="done", transaction_key="NO-SUCH-CANCEL", created_at=store.clock.now(),
-                             settled_at=store.clock.now()))
+    store.session.add(
+        Refund(
+            attempt=attempt,
+            amount_won=1000,
+            reason="환불",
+            idempotency_key="refund-ghost",
+            status="done",
+            transaction_key="NO-SUCH-CANCEL",
+            created_at=store.clock.now(),
+            settled_at=store.clock.now(),
+        )
+    )
     store.session.commit()
     store.next_morning()
 
     day = store.reconcile()
 
     assert sorted((kind, ref) for kind, _, ref, _ in store.items()) == [
-        ("missing_at_toss", "ghost-order-0001"), ("refund_missing_at_toss", "NO-SUCH-CANCEL")]
+        ("missing_at_toss", "ghost-order-0001"),
+        ("refund_missing_at_toss", "NO-SUCH-CANCEL"),
+    ]
     assert (day.status, day.flagged_count, day.matched_count) == ("differences", 2, 1)
     assert (day.our_paid_count, day.our_paid_won, day.our_refunded_won) == (2, 9900 + 4900, 1000)
     assert [r.transaction_key for r in store.refunds()] == ["NO-SUCH-CANCEL"]  # nothing invented or removed
@@ -213,6 +281,7 @@ def test_an_approval_our_side_has_not_settled_yet_is_flagged_for_the_sweep(store
 
 
 # -- paging, settlements, failures ------------------------------------------------------------------
+
 
 def test_a_day_with_more_transactions_than_a_page_is_read_whole(store):
     subs = [store.paid_subscription(amount_won=1000 + n) for n in range(5)]
@@ -234,7 +303,11 @@ def test_the_days_settlement_is_set_against_our_revenue(store):
     day = store.reconcile()
 
     assert (day.settlement_count, day.settlement_amount_won, day.settlement_fee_won, day.settlement_payout_won) == (
-        2, 7500, 320 - 80, 7500 - 240)
+        2,
+        7500,
+        320 - 80,
+        7500 - 240,
+    )
     assert day.payout_dates == "2026-03-12"
     assert (day.our_paid_won, day.our_refunded_won, day.our_revenue_won) == (10000, 2500, 7500)
 

@@ -43,17 +43,25 @@ def settle_refunds_job(store, monkeypatch):
 
 def emails(store, kind: str = refund_notices.KIND) -> list[EmailMessage]:
     store.session.expire_all()
-    return list(store.session.scalars(select(EmailMessage).where(EmailMessage.kind == kind,
-                                                                 EmailMessage.channel == "email")
-                                      .order_by(EmailMessage.id)))
+    return list(
+        store.session.scalars(
+            select(EmailMessage)
+            .where(EmailMessage.kind == kind, EmailMessage.channel == "email")
+            .order_by(EmailMessage.id)
+        )
+    )
 
 
 def webhook(client, payment_key: str, order_id: str, transmission_id: str):
     """What Toss posts after a cancel: the body only names the payment, the store asks Toss the rest."""
-    body = {"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-03-10T11:00:00.000000",
-            "data": {"paymentKey": payment_key, "orderId": order_id, "status": "CANCELED"}}
-    response = client.post("/webhooks/toss", data=json.dumps(body), headers={HEADER: transmission_id},
-                           content_type="application/json")
+    body = {
+        "eventType": "PAYMENT_STATUS_CHANGED",
+        "createdAt": "2026-03-10T11:00:00.000000",
+        "data": {"paymentKey": payment_key, "orderId": order_id, "status": "CANCELED"},
+    }
+    response = client.post(
+        "/webhooks/toss", data=json.dumps(body), headers={HEADER: transmission_id}, content_type="application/json"
+    )
     assert response.status_code == 200
     return response.get_json()
 
@@ -87,7 +95,8 @@ def test_a_dashboard_refund_found_by_the_reconciliation_is_emailed_once(store, c
 
 
 def test_a_full_dashboard_refund_delivered_by_webhook_is_emailed_once_and_the_subscription_goes_on(
-        store, client, settle_refunds_job):
+    store, client, settle_refunds_job
+):
     sub = store.paid_subscription()
     attempt = store.attempt(sub.id)
     next_charge_at = store.session.get(Subscription, sub.id).next_charge_at
@@ -109,7 +118,9 @@ def test_a_full_dashboard_refund_delivered_by_webhook_is_emailed_once_and_the_su
     Auth(client).login(sub.user.email, PASSWORD)
     account = text(client.get("/account").get_data(as_text=True))
     assert "다음 결제일 2026년 4월 10일 (9,900원)" in account
-    assert "환불 이번 기간 결제 9,900원 전액 환불 (2026년 3월 10일). 구독은 유지되며 다음 결제일에 결제됩니다" in account
+    assert (
+        "환불 이번 기간 결제 9,900원 전액 환불 (2026년 3월 10일). 구독은 유지되며 다음 결제일에 결제됩니다" in account
+    )
 
 
 def test_the_admin_sees_what_toss_refunded_of_the_current_period(store, client, settle_refunds_job):
@@ -149,8 +160,16 @@ def test_a_refund_the_store_made_itself_is_announced_by_its_own_flow_only(store,
     store.clock.advance(days=10)
     found = store.services
     ended = subscriptions.cancel_now_with_refund(
-        store.session, user=store.session.get(User, sub.user_id), subscription_id=sub.id, toss=store.toss,
-        vault=found.vault, notifier=found.notifier, clock=store.clock, config=store.config, ip="127.0.0.1")
+        store.session,
+        user=store.session.get(User, sub.user_id),
+        subscription_id=sub.id,
+        toss=store.toss,
+        vault=found.vault,
+        notifier=found.notifier,
+        clock=store.clock,
+        config=store.config,
+        ip="127.0.0.1",
+    )
     assert ended.refund_status == "done" and ended.refund_won > 0
 
     webhook(client, attempt.payment_key, attempt.order_id, "whtrans-own")  # Toss reports our own cancel back
@@ -168,8 +187,15 @@ def test_a_withdrawn_member_is_not_emailed(store, settle_refunds_job):
     order = store.paid_order()
     store.session.expire_all()
     paid = store.session.get(Order, order.id)
-    withdrawal.delete_account(store.session, user=paid.user, password=PASSWORD, toss=store.toss,
-                              vault=store.services.vault, clock=store.clock, ip="127.0.0.1")
+    withdrawal.delete_account(
+        store.session,
+        user=paid.user,
+        password=PASSWORD,
+        toss=store.toss,
+        vault=store.services.vault,
+        clock=store.clock,
+        ip="127.0.0.1",
+    )
     store.cancel_at_toss(paid.payment_key)
     store.next_morning()
     store.reconcile()

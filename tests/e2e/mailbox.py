@@ -14,9 +14,11 @@ from storefront.models import EmailMessage
 def signup_link(app: Flask, email: str) -> str:
     """The path of the newest 가입 확인 link sent to `email`."""
     with app.app_context():
-        body = db.session.scalars(select(EmailMessage.body_text)
-                                  .where(EmailMessage.to == email.lower(), EmailMessage.kind == "signup_confirm")
-                                  .order_by(EmailMessage.id.desc())).first()
+        body = db.session.scalars(
+            select(EmailMessage.body_text)
+            .where(EmailMessage.to == email.lower(), EmailMessage.kind == "signup_confirm")
+            .order_by(EmailMessage.id.desc())
+        ).first()
         db.session.remove()
     assert body, f"no sign-up link was sent to {email}"
     return re.search(r"https?://[^/\s]+(/signup/confirm/[\w-]+)", body).group(1)

@@ -41,8 +41,14 @@ def store(sandbox, clock, tmp_path: Path, smtp_server: SmtpServer) -> Iterator[S
     built: list = []
 
     def build(url: str):
-        config = make_config(tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard",
-                             SITE_URL=url, SMTP_URL=smtp_server.url, MAIL_FROM="notice@test-shop.example")
+        config = make_config(
+            tmp_path,
+            TOSS_API_BASE=sandbox.url,
+            TOSS_SDK_URL=f"{sandbox.url}/v2/standard",
+            SITE_URL=url,
+            SMTP_URL=smtp_server.url,
+            MAIL_FROM="notice@test-shop.example",
+        )
         app = create_app(config, clock=clock)
         with app.app_context():
             db.create_all()
@@ -89,8 +95,15 @@ def test_a_guest_signs_up_from_the_order_and_later_resets_the_password_by_email(
     page.get_by_label("이메일", exact=True).fill(EMAIL)
     page.get_by_label("비밀번호 (10자 이상)", exact=True).fill("correct horse 1")
     page.get_by_label("비밀번호 확인", exact=True).fill("correct horse 1")
-    items = [page.get_by_label(label) for label in ("(필수) 이용약관에 동의합니다.", "(필수) 개인정보 수집·이용에 동의합니다.",
-                                                     "(필수) 만 14세 이상입니다.", "(선택) 이벤트·혜택 정보를 이메일로 받겠습니다.")]
+    items = [
+        page.get_by_label(label)
+        for label in (
+            "(필수) 이용약관에 동의합니다.",
+            "(필수) 개인정보 수집·이용에 동의합니다.",
+            "(필수) 만 14세 이상입니다.",
+            "(선택) 이벤트·혜택 정보를 이메일로 받겠습니다.",
+        )
+    ]
     agree_all = page.get_by_label("전체 동의 (필수 항목과 선택 항목 모두)")
     agree_all.check()
     for item in items:

@@ -30,8 +30,9 @@ def site(tmp_path: Path, sandbox, clock) -> Iterator[tuple[str, Flask]]:
     built: list[Flask] = []
 
     def build(url: str) -> Flask:
-        config = make_config(tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard",
-                             SITE_URL=url)
+        config = make_config(
+            tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard", SITE_URL=url
+        )
         app = create_app(config, clock=clock)
         with app.app_context():
             db.create_all()
@@ -49,12 +50,19 @@ def _yesterday_with_a_dashboard_refund(app: Flask, sandbox, clock) -> None:
     with app.app_context():
         services = app.extensions["storefront"]
         store = Store(app, db.session, services.toss, sandbox, clock, app.config["STOREFRONT"])
-        create_user(db.session, NewUser(email=ADMIN[0], password=ADMIN[1], name="관리자", is_admin=True),
-                    now=clock.now(), cheap_hash=True)
+        create_user(
+            db.session,
+            NewUser(email=ADMIN[0], password=ADMIN[1], name="관리자", is_admin=True),
+            now=clock.now(),
+            cheap_hash=True,
+        )
         db.session.commit()
         sub = store.paid_subscription()
-        response = post(sandbox, f"/v1/payments/{store.attempt(sub.id).payment_key}/cancel",
-                        {"cancelReason": "고객 요청 (대시보드)", "cancelAmount": 2900})
+        response = post(
+            sandbox,
+            f"/v1/payments/{store.attempt(sub.id).payment_key}/cancel",
+            {"cancelReason": "고객 요청 (대시보드)", "cancelAmount": 2900},
+        )
         assert response.status_code == 200
         store.next_morning()
         db.session.remove()

@@ -37,8 +37,9 @@ def store(tmp_path: Path, sandbox, clock) -> Iterator[Store]:
     built: list[Flask] = []
 
     def build(url: str) -> Flask:
-        config = make_config(tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard",
-                             SITE_URL=url)
+        config = make_config(
+            tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard", SITE_URL=url
+        )
         app = create_app(config, clock=clock)
         with app.app_context():
             db.create_all()
@@ -107,12 +108,14 @@ def test_the_admin_refunds_part_of_a_payment_and_everyone_sees_it(store, sandbox
     assert payment["status"] == "PARTIAL_CANCELED"
     assert [c["cancelAmount"] for c in payment["cancels"]] == [10_000]
     # The 부가세 summary books what Toss reports after the cancel: 19,000 = 17,273 + 1,727.
-    toss_view = requests.get(f"{sandbox.url}/v1/payments/{payment['paymentKey']}", auth=sandbox.auth,
-                             timeout=10).json()
+    toss_view = requests.get(f"{sandbox.url}/v1/payments/{payment['paymentKey']}", auth=sandbox.auth, timeout=10).json()
     with store.app.app_context():
         march = vat.year_summary(db.session, 2026, now=store.app.extensions["storefront"].clock.now()).months[2]
-    assert (march.total_won, march.supplied_won, march.vat_won) == \
-        (toss_view["balanceAmount"], toss_view["suppliedAmount"], toss_view["vat"]) == (19_000, 17_273, 1_727)
+    assert (
+        (march.total_won, march.supplied_won, march.vat_won)
+        == (toss_view["balanceAmount"], toss_view["suppliedAmount"], toss_view["vat"])
+        == (19_000, 17_273, 1_727)
+    )
 
     admin.goto(f"{store.url}/admin/orders/{order_id}")
     expect(admin.locator("h1 [data-order-state]")).to_have_text("부분 환불")

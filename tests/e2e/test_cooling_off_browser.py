@@ -42,8 +42,9 @@ def store(tmp_path: Path, sandbox, clock) -> Iterator[Store]:
     built: list[Flask] = []
 
     def build(url: str) -> Flask:
-        config = make_config(tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard",
-                             SITE_URL=url)
+        config = make_config(
+            tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard", SITE_URL=url
+        )
         app = create_app(config, clock=clock)
         with app.app_context():
             db.create_all()
@@ -109,8 +110,9 @@ def test_a_subscription_is_withdrawn_from_my_subscriptions_and_cancelled_once(st
     from playwright.sync_api import expect
 
     with store.app.app_context():  # subscribe the way the card window would, without drawing it
-        plan = db.session.scalar(select(Plan).join(Product).where(Product.slug == "excel-master",
-                                                                  Plan.interval == "month"))
+        plan = db.session.scalar(
+            select(Plan).join(Product).where(Product.slug == "excel-master", Plan.interval == "month")
+        )
         shopper = Shopper(store.app.test_client(), db.session, "e2e-sub@example.com").signup()
         button = shopper.toss_button(shopper.card_page(plan))
         assert shopper.come_back(button, auth_key=sandbox.register_card(button["customer_key"])).status_code == 302

@@ -34,8 +34,9 @@ def store(sandbox, clock, tmp_path: Path) -> Iterator[Store]:
     built: list = []
 
     def build(url: str):
-        config = make_config(tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard",
-                             SITE_URL=url)
+        config = make_config(
+            tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard", SITE_URL=url
+        )
         app = create_app(config, clock=clock)
         with app.app_context():
             db.create_all()

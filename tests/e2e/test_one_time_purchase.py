@@ -37,8 +37,9 @@ def store(tmp_path: Path, sandbox, clock) -> Iterator[Store]:
     built: list[Flask] = []
 
     def build(url: str) -> Flask:
-        config = make_config(tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard",
-                             SITE_URL=url)
+        config = make_config(
+            tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard", SITE_URL=url
+        )
         app = create_app(config, clock=clock)
         with app.app_context():
             db.create_all()
@@ -57,8 +58,10 @@ def test_a_new_shopper_buys_the_one_time_product_through_the_card_window(store, 
     from playwright.sync_api import expect
 
     csp_errors: list[str] = []
-    page.on("console", lambda message: csp_errors.append(message.text)
-            if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: csp_errors.append(message.text) if "Content Security Policy" in message.text else None,
+    )
 
     page.goto(store.url + PRODUCT)
     page.get_by_role("link", name="구매하기").click()

@@ -28,7 +28,6 @@ from tests.web.checkout_support import make_catalog
 pytestmark = pytest.mark.e2e
 
 
-
 @dataclass
 class Store:
     url: str
@@ -43,8 +42,9 @@ def store(sandbox, clock, tmp_path: Path) -> Iterator[Store]:
     built: list = []
 
     def build(url: str):
-        config = make_config(tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard",
-                             SITE_URL=url)
+        config = make_config(
+            tmp_path, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard", SITE_URL=url
+        )
         app = create_app(config, clock=clock)
         with app.app_context():
             db.create_all()
@@ -59,8 +59,6 @@ def store(sandbox, clock, tmp_path: Path) -> Iterator[Store]:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
 
 
 def fill_card_window(page, sandbox_url: str, card_number: str) -> None:
@@ -99,7 +97,9 @@ def test_a_shopper_subscribes_and_manages_it_and_is_charged_once(store, sandbox,
     expect(page.get_by_role("heading", name="결제가 완료되었습니다")).to_be_visible()
     expect(page.locator(".card-label")).to_contain_text("4330")
     expect(page.locator("dd.amount")).to_contain_text("9,900원")
-    expect(page.locator("a.receipt")).to_have_attribute("href", re.compile(rf"^{re.escape(sandbox.url)}/_sandbox/receipts/"))
+    expect(page.locator("a.receipt")).to_have_attribute(
+        "href", re.compile(rf"^{re.escape(sandbox.url)}/_sandbox/receipts/")
+    )
 
     # 내 구독
     page.get_by_role("link", name="내 구독").first.click()

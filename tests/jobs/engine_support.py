@@ -79,15 +79,22 @@ def worker_env(config: Config, redis_url: str, **extra: str) -> dict[str, str]:
     """The environment of a worker process pointed at this test's database, Redis and Toss base URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "DATABASE_", "REDIS_", "TOSS_"))}
     env.update(BASE_ENV)
-    env.update(DATABASE_URL=config.database_url, REDIS_URL=redis_url, TOSS_API_BASE=config.toss_api_base,
-               FLASK_APP="storefront", FLASK_SKIP_DOTENV="1", TOSS_CALLS_PER_MINUTE="100000",
-               PYTHONUNBUFFERED="1")
+    env.update(
+        DATABASE_URL=config.database_url,
+        REDIS_URL=redis_url,
+        TOSS_API_BASE=config.toss_api_base,
+        FLASK_APP="storefront",
+        FLASK_SKIP_DOTENV="1",
+        TOSS_CALLS_PER_MINUTE="100000",
+        PYTHONUNBUFFERED="1",
+    )
     env.update(extra)
     return env
 
 
-def worker_process(env: dict[str, str], log_path: Path, *queues: str, burst: bool = True, fork: bool = True,
-                   name: str | None = None) -> subprocess.Popen:
+def worker_process(
+    env: dict[str, str], log_path: Path, *queues: str, burst: bool = True, fork: bool = True, name: str | None = None
+) -> subprocess.Popen:
     """`flask worker` (`--burst` by default) in its own process group, so a test can SIGKILL it with its job process."""
     args = [sys.executable, "-m", "flask", "worker"] + (["--burst"] if burst else []) + ([] if fork else ["--no-fork"])
     if name:
@@ -95,8 +102,15 @@ def worker_process(env: dict[str, str], log_path: Path, *queues: str, burst: boo
     for queue in queues:
         args += ["-q", queue]
     with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     _started.append(proc)
     return proc
 
@@ -163,10 +177,26 @@ class PrivateRedis:
         from tests.redis_server import _binary, _wait_until_ready
 
         log_path = self.workdir / f"redis-{self.port}.log"
-        self.proc = subprocess.Popen([_binary(), "--bind", "127.0.0.1", "--port", str(self.port), "--dir",
-                                      str(self.workdir), "--save", "", "--appendonly", "no", "--logfile",
-                                      str(log_path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                _binary(),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.workdir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--logfile",
+                str(log_path),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         _wait_until_ready(self.proc, self.url, str(log_path))
 
     def kill(self) -> None:
@@ -184,6 +214,7 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
 
 
 # -- real workers against the sandbox -------------------------------------------------------------
+
 
 def subscriber(shop: Shop, sandbox: SandboxServer, card_number: str = APPROVED_CARD) -> Subscription:
     """An active subscription due now, its billing key issued by the sandbox and sealed in our vault."""

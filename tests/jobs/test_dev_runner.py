@@ -58,12 +58,30 @@ def test_a_crashing_process_is_restarted_the_others_stay_up_and_ctrl_c_stops_eve
     procfile.write_text(
         f"steady: {PY} -c \"import os, time; print('steady pid', os.getpid(), flush=True); time.sleep(600)\"\n"
         f"crashy: {PY} -c \"import os, sys; print('crashy pid', os.getpid(), flush=True); sys.exit(3)\"\n"
-        f"stubborn: {PY} -c \"import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-        f"print('stubborn pid', os.getpid(), flush=True); time.sleep(600)\"\n")
-    runner = subprocess.Popen([PY, str(ROOT / "scripts" / "devrun.py"), "-f", str(procfile), "-e",
-                               str(tmp_path / "none.env"), "--first-pause", "0.1", "--max-pause", "0.4",
-                               "--grace", "1"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, start_new_session=True)
+        f'stubborn: {PY} -c "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); '
+        f"print('stubborn pid', os.getpid(), flush=True); time.sleep(600)\"\n"
+    )
+    runner = subprocess.Popen(
+        [
+            PY,
+            str(ROOT / "scripts" / "devrun.py"),
+            "-f",
+            str(procfile),
+            "-e",
+            str(tmp_path / "none.env"),
+            "--first-pause",
+            "0.1",
+            "--max-pause",
+            "0.4",
+            "--grace",
+            "1",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     out = Output(runner.stdout)
     try:
         crashes = out.wait_for(r"crashy \s*\| crashy pid (\d+)", count=4)
@@ -87,4 +105,3 @@ def test_a_crashing_process_is_restarted_the_others_stay_up_and_ctrl_c_stops_eve
             os.killpg(runner.pid, signal.SIGKILL)
             runner.wait()
         runner.stdout.close()
-

@@ -12,8 +12,14 @@ from storefront.config import ROOT
 
 def test_the_billing_bench_charges_every_subscription_once_and_reports_it():
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    result = subprocess.run([sys.executable, "bench/billing.py", "--n", "10", "--workers", "2", "--latency-ms", "20"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "bench/billing.py", "--n", "10", "--workers", "2", "--latency-ms", "20"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -27,8 +33,14 @@ def test_the_billing_bench_charges_every_subscription_once_and_reports_it():
 
 def test_the_drills_report_double_missed_stuck_and_time_to_the_last_payment():
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    result = subprocess.run([sys.executable, "bench/drills.py", "--drill", "racing-crons", "--n", "10"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "bench/drills.py", "--drill", "racing-crons", "--n", "10"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
     output = result.stdout + result.stderr
     assert result.returncode == 0, output

@@ -80,8 +80,15 @@ def test_as_of_moves_the_dry_run_to_that_moment_read_in_korean_time(app, shop, c
 
 
 @pytest.mark.settings(**NOT_SANDBOX)
-@pytest.mark.parametrize("command", [["billing", "run-due"], ["billing", "run-due", "--dry-run"],
-                                     ["billing", "run-due", "--sync"], ["billing", "reconcile"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["billing", "run-due"],
+        ["billing", "run-due", "--dry-run"],
+        ["billing", "run-due", "--sync"],
+        ["billing", "reconcile"],
+    ],
+)
 def test_as_of_is_refused_outside_the_sandbox(app, shop, toss, command):
     shop.subscribe(status="active")
 
@@ -118,8 +125,10 @@ class TestWithRedis:
         second = flask(app, "billing", "run-due")
 
         assert first.exit_code == 0, first.output
-        assert first.output.strip() == ("2 subscription(s) due as of 2026-03-10 10:00 KST: 2 charge job(s) enqueued "
-                                        "on 'billing', 0 already waiting or running")
+        assert first.output.strip() == (
+            "2 subscription(s) due as of 2026-03-10 10:00 KST: 2 charge job(s) enqueued "
+            "on 'billing', 0 already waiting or running"
+        )
         assert "0 charge job(s) enqueued on 'billing', 2 already waiting or running" in second.output
         assert toss.calls == []  # enqueued, not charged here
 
@@ -156,5 +165,7 @@ def test_sync_charges_here_and_reconcile_settles_a_lost_answer(app, shop, toss, 
     settled = flask(app, "billing", "reconcile", "--as-of", later)
 
     assert settled.exit_code == 0, settled.output
-    assert "): paid" in settled.output and "1 attempt(s) looked at, 1 settled, 0 left for the next run" in settled.output
+    assert (
+        "): paid" in settled.output and "1 attempt(s) looked at, 1 settled, 0 left for the next run" in settled.output
+    )
     assert shop.charges(lost.id)[0].status == "paid" and len(toss.approved) == 2

@@ -52,8 +52,10 @@ def _outbox(kind: str) -> list[EmailMessage]:
 
 # -- the sweep -------------------------------------------------------------------------------------
 
-def test_two_sweeps_enqueue_one_job_per_period_and_every_subscription_is_charged_once(shop, toss, clock, connection,
-                                                                                        billing_queue):
+
+def test_two_sweeps_enqueue_one_job_per_period_and_every_subscription_is_charged_once(
+    shop, toss, clock, connection, billing_queue
+):
     due = [shop.subscribe(status="active") for _ in range(3)]
     later = shop.subscribe(status="active", start=clock.now() + timedelta(days=1))
 
@@ -108,8 +110,9 @@ def test_as_of_travels_with_the_jobs_and_charges_at_that_moment(shop, toss, cloc
     assert charge.attempts[0].created_at == due_at
 
 
-def test_a_charge_job_that_ended_does_not_block_its_period_and_one_in_the_queue_does(shop, clock, connection,
-                                                                                    billing_queue):
+def test_a_charge_job_that_ended_does_not_block_its_period_and_one_in_the_queue_does(
+    shop, clock, connection, billing_queue
+):
     sub = shop.subscribe(status="active")
     (due,) = jobs.due_periods(db.session, clock.now())
 
@@ -132,8 +135,10 @@ def test_a_charge_job_that_ended_does_not_block_its_period_and_one_in_the_queue_
 
 # -- unknown outcomes ------------------------------------------------------------------------------
 
-def test_a_toss_timeout_is_never_counted_as_a_failure_and_reconcile_settles_it(shop, toss, clock, connection,
-                                                                                billing_queue):
+
+def test_a_toss_timeout_is_never_counted_as_a_failure_and_reconcile_settles_it(
+    shop, toss, clock, connection, billing_queue
+):
     sub = shop.subscribe(status="active")
     toss.will(TIMEOUT_AFTER_APPROVE)  # Toss approves; the answer never reaches us
 
@@ -164,6 +169,7 @@ def test_a_toss_timeout_is_never_counted_as_a_failure_and_reconcile_settles_it(s
 
 
 # -- notices and logs ------------------------------------------------------------------------------
+
 
 def test_the_receipt_is_delivered_by_a_job_the_charge_enqueued(shop, connection, billing_queue, notices_queue):
     sub = shop.subscribe(status="active")
@@ -206,6 +212,7 @@ def test_every_log_line_a_job_writes_names_the_job(shop, connection, billing_que
 
 # -- audit purge (a rule of the retention job) ---------------------------------------------------
 
+
 def _audit(at: datetime) -> AuditLog:
     return AuditLog(at=at, actor_type="worker", actor_id=None, action="open_billing_key", reason="test", ip="worker")
 
@@ -236,14 +243,14 @@ def test_the_retention_cutoff_is_two_calendar_years_even_from_a_leap_day():
 
 # -- the timer -------------------------------------------------------------------------------------
 
+
 def _load_cron(connection) -> CronScheduler:
     scheduler = CronScheduler(connection=connection)
     scheduler.load_config_from_file("storefront.cron")
     return scheduler
 
 
-def test_the_cron_file_registers_the_timer_and_its_first_tick_charges_what_is_due(shop, toss, connection,
-                                                                                   monkeypatch):
+def test_the_cron_file_registers_the_timer_and_its_first_tick_charges_what_is_due(shop, toss, connection, monkeypatch):
     monkeypatch.setenv("BILLING_SWEEP_MINUTES", "2")
     sub = shop.subscribe(status="active")
     scheduler = _load_cron(connection)
@@ -266,8 +273,16 @@ def test_the_cron_file_registers_the_timer_and_its_first_tick_charges_what_is_du
 
     ticked = scheduler.enqueue_jobs()  # interval jobs run as soon as the timer starts
     assert sorted(job.name for job in ticked) == [
-        "consent_requests_job", "deliver_pending_job", "reconcile_job", "release_cards_job", "renewal_notices_job",
-        "settle_orders_job", "settle_refunds_job", "sweep_due_job", "webhook_sweep_job"]
+        "consent_requests_job",
+        "deliver_pending_job",
+        "reconcile_job",
+        "release_cards_job",
+        "renewal_notices_job",
+        "settle_orders_job",
+        "settle_refunds_job",
+        "sweep_due_job",
+        "webhook_sweep_job",
+    ]
     run_worker(connection)
 
     (charge,) = shop.charges(sub.id)
@@ -282,6 +297,7 @@ def test_a_bad_timer_setting_stops_the_cron_naming_the_variable(connection, monk
     monkeypatch.delenv("BILLING_SWEEP_MINUTES")
     with pytest.raises(ConfigError):
         from storefront.cron import CronSettings
+
         CronSettings.from_env({"OUTBOX_SWEEP_MINUTES": "0"})
 
 

@@ -46,8 +46,9 @@ def shop(worker_app, db_session, clock, config) -> Shop:
     return make_shop(worker_app, services().toss, clock, config)
 
 
-def _race(shop: Shop, sandbox: SandboxServer, clock, config, redis_url: str, connection, billing_queue,
-          tmp_path: Path) -> None:
+def _race(
+    shop: Shop, sandbox: SandboxServer, clock, config, redis_url: str, connection, billing_queue, tmp_path: Path
+) -> None:
     subs = [subscriber(shop, sandbox) for _ in range(8)]
     sandbox.settings(latency_ms=150)  # long enough for both workers to be mid-charge together
     as_of = clock.now().isoformat()
@@ -57,8 +58,11 @@ def _race(shop: Shop, sandbox: SandboxServer, clock, config, redis_url: str, con
     duplicates = []
     for due in jobs.due_periods(db.session, clock.now()):
         assert jobs.enqueue_charge(billing_queue, due, as_of=as_of) is not None
-        duplicates.append(billing_queue.enqueue(jobs.charge_subscription_job, due.subscription_id, due.period_key,
-                                                as_of, job_id=f"dup-{due.job_id}"))
+        duplicates.append(
+            billing_queue.enqueue(
+                jobs.charge_subscription_job, due.subscription_id, due.period_key, as_of, job_id=f"dup-{due.job_id}"
+            )
+        )
     again = jobs.sweep_due(db.session, billing_queue, now=clock.now(), as_of=as_of)  # a second sweep adds nothing
     assert again.enqueued == [] and len(again.already) == len(subs)
 
@@ -76,13 +80,15 @@ def _race(shop: Shop, sandbox: SandboxServer, clock, config, redis_url: str, con
         assert charge.status == "paid"
         assert [a.status for a in charge.attempts] == ["done"]
     outcomes = [job.return_value() for job in duplicates] + [
-        Queue(jobs.BILLING_QUEUE, connection=connection).fetch_job(due_id).return_value() for due_id in again.already]
+        Queue(jobs.BILLING_QUEUE, connection=connection).fetch_job(due_id).return_value() for due_id in again.already
+    ]
     assert outcomes.count("paid") == len(subs), outcomes
     assert set(outcomes) <= {"paid", "in_flight", "skipped"}, outcomes
 
 
 def test_two_worker_processes_racing_for_the_same_periods_charge_each_subscription_once(
-        shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path):
+    shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path
+):
     _race(shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path)
 
 
@@ -93,12 +99,14 @@ class TestOnPostgres:
 
     @pytest.mark.postgres
     def test_two_worker_processes_racing_charge_each_subscription_once(
-            self, shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path):
+        self, shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path
+    ):
         _race(shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path)
 
 
 def test_a_worker_killed_mid_charge_leaves_a_state_reconcile_completes_with_one_payment(
-        shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path):
+    shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path
+):
     sub = subscriber(shop, sandbox)
     as_of = clock.now().isoformat()
     with sandbox.hold_requests() as gate:  # the charge reaches Toss and stays there

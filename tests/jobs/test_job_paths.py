@@ -53,8 +53,12 @@ def test_a_job_enqueued_now_is_stored_under_the_same_path_as_before():
 def test_every_job_function_in_the_package_is_listed():
     from storefront.jobs import charging, notices, retention, settlement, webhooks
 
-    defined = {f"storefront.jobs.{name}" for module in (charging, notices, retention, settlement, webhooks)
-               for name, value in vars(module).items()
-               if name.endswith("_job") and inspect.isfunction(value)
-               and inspect.unwrap(value).__code__.co_filename == module.__file__}
+    defined = {
+        f"storefront.jobs.{name}"
+        for module in (charging, notices, retention, settlement, webhooks)
+        for name, value in vars(module).items()
+        if name.endswith("_job")
+        and inspect.isfunction(value)
+        and inspect.unwrap(value).__code__.co_filename == module.__file__
+    }
     assert defined == set(EVER_ENQUEUED)

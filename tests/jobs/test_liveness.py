@@ -54,8 +54,14 @@ def shop(worker_app, db_session, clock, config):
 
 
 def sweep(queue: Queue, clock, **kw) -> jobs.SweepResult:
-    return jobs.sweep_due(db.session, queue, now=clock.now(), as_of=clock.now().isoformat(),
-                          alive_within=kw.pop("alive_within", 3 * BEAT), **kw)
+    return jobs.sweep_due(
+        db.session,
+        queue,
+        now=clock.now(),
+        as_of=clock.now().isoformat(),
+        alive_within=kw.pop("alive_within", 3 * BEAT),
+        **kw,
+    )
 
 
 def started_by_a_worker(connection, job_id: str) -> bool:
@@ -67,7 +73,8 @@ def heartbeat_of(connection, name: str) -> bytes | None:
 
 
 def test_an_abandoned_job_whose_execution_expired_is_replaced_and_the_sweep_goes_on(
-        shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path):
+    shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path
+):
     first, second = subscriber(shop, sandbox), subscriber(shop, sandbox)
     env = worker_env(config, redis_url, WORKER_HEARTBEAT_SECONDS=str(BEAT))
     with database_held(config.database_url):
@@ -96,7 +103,8 @@ def test_an_abandoned_job_whose_execution_expired_is_replaced_and_the_sweep_goes
 
 
 def test_run_due_enqueues_the_other_periods_when_one_cannot_be_looked_at(
-        shop, sandbox, clock, config, redis_url, connection, billing_queue, monkeypatch, app):
+    shop, sandbox, clock, config, redis_url, connection, billing_queue, monkeypatch, app
+):
     subs = [subscriber(shop, sandbox) for _ in range(3)]
     broken = jobs.due_periods(db.session, clock.now())[0].job_id
     billing_queue.enqueue(jobs.charge_subscription_job, 0, "0", job_id=broken)
@@ -112,22 +120,25 @@ def test_run_due_enqueues_the_other_periods_when_one_cannot_be_looked_at(
 
     assert result.exit_code == 0, result.output
     assert "3 subscription(s) due" in result.output and "2 charge job(s) enqueued" in result.output
-    assert f"1 could not be enqueued and were skipped (see the log); the next sweep tries again: {broken}" \
-        in result.output
+    assert (
+        f"1 could not be enqueued and were skipped (see the log); the next sweep tries again: {broken}" in result.output
+    )
     assert sorted(billing_queue.job_ids) == sorted(jobs.charge_job_id(s.id, s.next_charge_at) for s in subs)
 
 
 @pytest.mark.parametrize("served", [(jobs.BILLING_QUEUE,), jobs.QUEUES], ids=["one-queue", "several-queues"])
 def test_a_job_popped_by_a_worker_that_died_before_starting_it_is_replaced_by_the_second_sweep(
-        shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path, served):
+    shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path, served
+):
     sub = subscriber(shop, sandbox)
     (job_id,) = sweep(billing_queue, clock).enqueued
     # What a worker does first, then dies: one queue → LMOVE into rq:queue:billing:intermediate;
     # several → BLPOP, after which the job is in no list at all.
     job, _ = Queue.dequeue_any([Queue(name, connection=connection) for name in served], None, connection=connection)
     assert job.id == job_id and billing_queue.job_ids == []
-    assert connection.lrange(billing_queue.intermediate_queue_key, 0, -1) == ([job_id.encode()] if len(served) == 1
-                                                                               else [])
+    assert connection.lrange(billing_queue.intermediate_queue_key, 0, -1) == (
+        [job_id.encode()] if len(served) == 1 else []
+    )
     assert job.get_status() == "queued"
 
     first = sweep(billing_queue, clock)  # a live worker may be between popping and starting it: leave it once
@@ -146,25 +157,31 @@ def test_a_job_popped_by_a_worker_that_died_before_starting_it_is_replaced_by_th
 
 @pytest.mark.parametrize("fork", [False, True], ids=["no-fork", "fork"])
 def test_a_job_held_by_a_dead_worker_is_replaced_by_the_next_sweep_and_a_live_one_is_left_alone(
-        shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path, fork):
+    shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path, fork
+):
     sub = subscriber(shop, sandbox)
     env = worker_env(config, redis_url, WORKER_HEARTBEAT_SECONDS=str(BEAT))
     with database_held(config.database_url):
         (job_id,) = sweep(billing_queue, clock).enqueued
-        worker = worker_process(env, tmp_path / "worker.log", jobs.BILLING_QUEUE, burst=False, fork=fork,
-                                name="holder")
+        worker = worker_process(env, tmp_path / "worker.log", jobs.BILLING_QUEUE, burst=False, fork=fork, name="holder")
         wait_for(lambda: started_by_a_worker(connection, job_id), "the worker to start the charge", timeout=60)
         # Alive and busy for longer than three beats: it keeps its heartbeat, so the job is left alone.
         beats: set = set()
-        wait_for(lambda: beats.add(heartbeat_of(connection, "holder")) or len(beats) >= 5,
-                 "five heartbeats of the busy worker", timeout=25)
+        wait_for(
+            lambda: beats.add(heartbeat_of(connection, "holder")) or len(beats) >= 5,
+            "five heartbeats of the busy worker",
+            timeout=25,
+        )
         assert sweep(billing_queue, clock).already == [job_id]
 
         kill_worker(worker)
         assert liveness.job_state(billing_queue, job_id, alive_within=3 * BEAT).state == liveness.RUNNING  # not yet
         replaced: list[str] = []
-        wait_for(lambda: bool(replaced.extend(sweep(billing_queue, clock).replaced) or replaced),
-                 "a sweep to replace the job of the dead worker", timeout=20)
+        wait_for(
+            lambda: bool(replaced.extend(sweep(billing_queue, clock).replaced) or replaced),
+            "a sweep to replace the job of the dead worker",
+            timeout=20,
+        )
         assert replaced == [job_id] and billing_queue.job_ids == [job_id]
         assert billing_queue.fetch_job(job_id).meta["replaces"] == "lost"
     assert attempts() == []

@@ -9,8 +9,9 @@ from tests.jobs.test_mail_outbox import RECEIPT, make_user
 
 def queue_one(clock) -> int:
     user = make_user(db.session, clock)
-    (row,) = services().notifier.queue(db.session, user=user, kind="payment_receipt", dedup_key="charge:1:paid",
-                                       context=RECEIPT, now=clock.now())
+    (row,) = services().notifier.queue(
+        db.session, user=user, kind="payment_receipt", dedup_key="charge:1:paid", context=RECEIPT, now=clock.now()
+    )
     db.session.commit()
     return row.id
 

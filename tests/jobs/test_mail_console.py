@@ -18,8 +18,9 @@ def user(db_session, clock):
 
 
 def queue(user, clock, kind="payment_receipt", context=RECEIPT, channels=("email",)) -> list[int]:
-    rows = services().notifier.queue(db.session, user=user, kind=kind, dedup_key="event:1", context=context,
-                                     now=clock.now(), channels=channels)
+    rows = services().notifier.queue(
+        db.session, user=user, kind=kind, dedup_key="event:1", context=context, now=clock.now(), channels=channels
+    )
     db.session.commit()
     return [r.id for r in rows]
 
@@ -42,7 +43,9 @@ def test_without_smtp_url_the_email_is_printed_and_logged_once(user, clock, conf
 
 
 def test_the_default_sms_backend_prints_the_text(user, clock, capsys):
-    (email_id, sms_id) = queue(user, clock, kind="trial_conversion_notice", context=TRIAL_NOTICE, channels=("email", "sms"))
+    (email_id, sms_id) = queue(
+        user, clock, kind="trial_conversion_notice", context=TRIAL_NOTICE, channels=("email", "sms")
+    )
     assert services().notifier.deliver(db.session, sms_id, now=clock.now()) == "logged"
     printed = capsys.readouterr().out
     assert "SMS to 010-1234-5678" in printed and "9,900원" in printed and "2026년 3월 17일" in printed

@@ -16,8 +16,12 @@ from tests.jobs.test_mail_outbox import RECEIPT, make_user
 from tests.smtp_server import SmtpServer, tls_pair
 
 FAILED = {
-    "product_name": "프리미엄 뉴스레터", "amount_won": 9900, "failure_message": "카드 잔액이 부족합니다.",
-    "retry_at": "2026-03-11T01:00:00+00:00", "final": False, "hard_decline": False,
+    "product_name": "프리미엄 뉴스레터",
+    "amount_won": 9900,
+    "failure_message": "카드 잔액이 부족합니다.",
+    "retry_at": "2026-03-11T01:00:00+00:00",
+    "final": False,
+    "hard_decline": False,
 }
 
 
@@ -34,8 +38,9 @@ def user(db_session, clock):
 
 
 def queue_for(user, kind: str, context: dict, clock, dedup_key: str = "charge:1:paid", channels=("email",)) -> int:
-    (row, *_) = services().notifier.queue(db.session, user=user, kind=kind, dedup_key=dedup_key, context=context,
-                                          now=clock.now(), channels=channels)
+    (row, *_) = services().notifier.queue(
+        db.session, user=user, kind=kind, dedup_key=dedup_key, context=context, now=clock.now(), channels=channels
+    )
     db.session.commit()
     return row.id
 
@@ -78,7 +83,9 @@ def test_a_failure_notice_arrives_with_its_subject_and_retry_time(app, user, clo
 
 
 @pytest.mark.parametrize("reply", ["451 4.3.0 Try again later", "554 5.7.1 Rejected for now"])
-def test_an_smtp_error_keeps_the_row_queued_raises_and_a_later_delivery_sends_once(app, user, clock, smtp_server, reply):
+def test_an_smtp_error_keeps_the_row_queued_raises_and_a_later_delivery_sends_once(
+    app, user, clock, smtp_server, reply
+):
     message_id = queue_for(user, "payment_receipt", RECEIPT, clock)
     notifier = services().notifier
     smtp_server.reply = reply
@@ -164,7 +171,9 @@ def test_credentials_from_the_url_are_used_and_never_shown(app, config, user, cl
         assert "SMTPAuthenticationError" in row(first).last_error
         assert "wrong-pass" not in row(first).last_error and "wrong-pass" not in str(failure.value)
 
-        assert Notifier(app.jinja_env, config, email_backend=good).deliver(db.session, second, now=clock.now()) == "sent"
+        assert (
+            Notifier(app.jinja_env, config, email_backend=good).deliver(db.session, second, now=clock.now()) == "sent"
+        )
         assert server.logins == ["mailer@test-shop.example"] and len(server.received) == 1
     finally:
         server.stop()
@@ -176,7 +185,10 @@ def test_starttls_is_used_when_the_server_offers_it(app, config, user, clock, tm
     try:
         backend = SmtpEmailBackend(f"smtp://mailer:secret-pass@127.0.0.1:{server.port}", ssl_context=client_ctx)
         message_id = queue_for(user, "payment_receipt", RECEIPT, clock)
-        assert Notifier(app.jinja_env, config, email_backend=backend).deliver(db.session, message_id, now=clock.now()) == "sent"
+        assert (
+            Notifier(app.jinja_env, config, email_backend=backend).deliver(db.session, message_id, now=clock.now())
+            == "sent"
+        )
         (got,) = server.received
         assert got.peer_tls is True and server.logins == ["mailer"]
     finally:
@@ -190,7 +202,10 @@ def test_smtps_speaks_tls_from_the_first_byte(app, config, user, clock, tmp_path
         assert server.url.startswith("smtps://")
         backend = SmtpEmailBackend(server.url, ssl_context=client_ctx)
         message_id = queue_for(user, "payment_receipt", RECEIPT, clock)
-        assert Notifier(app.jinja_env, config, email_backend=backend).deliver(db.session, message_id, now=clock.now()) == "sent"
+        assert (
+            Notifier(app.jinja_env, config, email_backend=backend).deliver(db.session, message_id, now=clock.now())
+            == "sent"
+        )
         assert len(server.received) == 1
     finally:
         server.stop()
@@ -211,8 +226,8 @@ def test_a_certificate_the_client_does_not_trust_is_refused(app, config, user, c
 
 # -- the resend rule: after a lost answer, the same message again (same Message-ID) ----------------
 
-def test_a_lost_250_sends_the_message_again_with_the_same_message_id(app: Flask, user, clock,
-                                                                     smtp_server: SmtpServer):
+
+def test_a_lost_250_sends_the_message_again_with_the_same_message_id(app: Flask, user, clock, smtp_server: SmtpServer):
     message_id = queue_for(user, "payment_receipt", RECEIPT, clock)
     notifier = services().notifier
     smtp_server.lose_replies = 1  # the server keeps the message; the connection dies before "250"
@@ -228,8 +243,10 @@ def test_a_lost_250_sends_the_message_again_with_the_same_message_id(app: Flask,
 
     first, second = (got.message for got in smtp_server.received)
     assert first["Message-ID"] == second["Message-ID"] and first["Message-ID"].startswith(f"<outbox-{message_id}.")
-    assert first["Date"] == second["Date"] and first.get_body(("plain",)).get_content() == \
-        second.get_body(("plain",)).get_content()
+    assert (
+        first["Date"] == second["Date"]
+        and first.get_body(("plain",)).get_content() == second.get_body(("plain",)).get_content()
+    )
     assert (row(message_id).status, row(message_id).attempts) == ("sent", 2)
 
 
@@ -242,7 +259,8 @@ def test_a_refused_message_is_not_a_lost_answer(app: Flask, user, clock, smtp_se
 
 
 def test_a_send_whose_worker_died_is_sent_again_by_the_pending_sweep_with_the_same_message_id(
-        app: Flask, user, clock, smtp_server: SmtpServer):
+    app: Flask, user, clock, smtp_server: SmtpServer
+):
     from storefront.notify.notifier import SENDING_GRACE, _claim
 
     message_id = queue_for(user, "payment_receipt", RECEIPT, clock)

@@ -60,8 +60,9 @@ def run_worker(queue: Queue) -> None:
 @pytest.fixture
 def message_id(db_session, clock) -> int:
     user = make_user(db_session, clock)
-    (row,) = services().notifier.queue(db_session, user=user, kind="payment_receipt", dedup_key="charge:1:paid",
-                                       context=RECEIPT, now=clock.now())
+    (row,) = services().notifier.queue(
+        db_session, user=user, kind="payment_receipt", dedup_key="charge:1:paid", context=RECEIPT, now=clock.now()
+    )
     db_session.commit()
     return row.id
 
@@ -90,7 +91,9 @@ def test_two_jobs_for_one_message_send_it_once(worker_env, queue, message_id, sm
     assert len(smtp_server.received) == 1
 
 
-def test_an_smtp_error_schedules_a_retry_with_back_off_and_the_retry_sends_once(worker_env, queue, message_id, smtp_server):
+def test_an_smtp_error_schedules_a_retry_with_back_off_and_the_retry_sends_once(
+    worker_env, queue, message_id, smtp_server
+):
     smtp_server.reply = "451 4.3.0 Try again later"
     job = jobs.enqueue_delivery(queue, message_id)
     run_worker(queue)

@@ -29,8 +29,9 @@ def withdraw(user) -> None:
     db.session.commit()
 
 
-def test_a_notice_queued_before_the_member_withdrew_is_skipped_with_the_reason(app, db_session, clock,
-                                                                                smtp_server: SmtpServer):
+def test_a_notice_queued_before_the_member_withdrew_is_skipped_with_the_reason(
+    app, db_session, clock, smtp_server: SmtpServer
+):
     user = make_user(db_session, clock)
     db_session.commit()
     email_id = queue_for(user, "payment_failed", FAILED, clock, channels=("email", "sms"))
@@ -50,13 +51,25 @@ def test_a_notice_queued_before_the_member_withdrew_is_skipped_with_the_reason(a
 def test_nothing_is_queued_for_a_member_who_has_withdrawn(app, db_session, clock, smtp_server: SmtpServer):
     user = make_user(db_session, clock)
     withdraw(user)
-    rows = services().notifier.queue(db.session, user=user, kind="payment_receipt", dedup_key="charge:9:paid",
-                                     context=RECEIPT, now=clock.now())
+    rows = services().notifier.queue(
+        db.session, user=user, kind="payment_receipt", dedup_key="charge:9:paid", context=RECEIPT, now=clock.now()
+    )
     db.session.commit()
     assert rows == [] and notifier_rows() == 0
     other = make_user(db_session, clock, email="stays@example.com")
-    assert len(services().notifier.queue(db.session, user=other, kind="payment_receipt", dedup_key="charge:10:paid",
-                                         context=RECEIPT, now=clock.now())) == 1
+    assert (
+        len(
+            services().notifier.queue(
+                db.session,
+                user=other,
+                kind="payment_receipt",
+                dedup_key="charge:10:paid",
+                context=RECEIPT,
+                now=clock.now(),
+            )
+        )
+        == 1
+    )
 
 
 def notifier_rows() -> int:

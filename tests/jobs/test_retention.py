@@ -17,8 +17,22 @@ from sqlalchemy import select
 
 from storefront import accounts, jobs, retention
 from storefront.billing.compliance import withdrawal
-from storefront.models import (Attempt, AuditLog, BillingKey, Category, Charge, Consent, EmailMessage, Order, Plan,
-                               Product, Refund, Subscription, User, WebhookEvent)
+from storefront.models import (
+    Attempt,
+    AuditLog,
+    BillingKey,
+    Category,
+    Charge,
+    Consent,
+    EmailMessage,
+    Order,
+    Plan,
+    Product,
+    Refund,
+    Subscription,
+    User,
+    WebhookEvent,
+)
 
 PASSWORD = "correct horse 1"
 
@@ -49,8 +63,12 @@ def plans(db_session):
 
 
 def member(session, email: str, name: str, now: datetime) -> User:
-    user = accounts.create_user(session, accounts.NewUser(email=email, password=PASSWORD, name=name,
-                                                          phone="010-1234-5678"), now=now, cheap_hash=True)
+    user = accounts.create_user(
+        session,
+        accounts.NewUser(email=email, password=PASSWORD, name=name, phone="010-1234-5678"),
+        now=now,
+        cheap_hash=True,
+    )
     session.commit()
     return user
 
@@ -58,33 +76,114 @@ def member(session, email: str, name: str, now: datetime) -> User:
 def purchase(session, user: User, plans, now: datetime, tag: str) -> Trail:
     """One paid, partly refunded period, a destroyed card, a paid order, a consent and a sent receipt."""
     monthly, once = plans
-    card = BillingKey(user_id=user.id, customer_key=user.customer_key, sealed=None, card_company="현대",
-                      card_number_masked="4330****1234", card_type="신용", owner_type="개인", issued_at=now,
-                      deactivated_at=now, destroyed_at=now, fingerprint="f" * 64)
-    sub = Subscription(user_id=user.id, plan_id=monthly.id, billing_key=card, status="canceled", amount_won=9900,
-                       anchor_day=10, current_period_start=now, current_period_end=now + timedelta(days=31),
-                       ended_at=now, ended_reason="canceled_now_by_customer", created_at=now)
-    charge = Charge(subscription=sub, period_start=now, period_end=now + timedelta(days=31), amount_won=9900,
-                    status="paid", paid_at=now, created_at=now)
-    attempt = Attempt(charge=charge, order_id=f"sub-{tag}", idempotency_key=f"sub-{tag}", amount_won=9900,
-                      status="done", payment_key=f"tpay_{tag}", receipt_url=f"https://receipt/{tag}",
-                      card_summary="현대 4330****1234", raw_response='{"orderId": "x"}', approved_at=now,
-                      created_at=now, updated_at=now)
-    refund = Refund(attempt=attempt, amount_won=3000, reason="중도 해지 일할 환불", idempotency_key=f"prorata-{tag}",
-                    status="done", transaction_key=f"tx_{tag}", created_at=now, settled_at=now)
+    card = BillingKey(
+        user_id=user.id,
+        customer_key=user.customer_key,
+        sealed=None,
+        card_company="현대",
+        card_number_masked="4330****1234",
+        card_type="신용",
+        owner_type="개인",
+        issued_at=now,
+        deactivated_at=now,
+        destroyed_at=now,
+        fingerprint="f" * 64,
+    )
+    sub = Subscription(
+        user_id=user.id,
+        plan_id=monthly.id,
+        billing_key=card,
+        status="canceled",
+        amount_won=9900,
+        anchor_day=10,
+        current_period_start=now,
+        current_period_end=now + timedelta(days=31),
+        ended_at=now,
+        ended_reason="canceled_now_by_customer",
+        created_at=now,
+    )
+    charge = Charge(
+        subscription=sub,
+        period_start=now,
+        period_end=now + timedelta(days=31),
+        amount_won=9900,
+        status="paid",
+        paid_at=now,
+        created_at=now,
+    )
+    attempt = Attempt(
+        charge=charge,
+        order_id=f"sub-{tag}",
+        idempotency_key=f"sub-{tag}",
+        amount_won=9900,
+        status="done",
+        payment_key=f"tpay_{tag}",
+        receipt_url=f"https://receipt/{tag}",
+        card_summary="현대 4330****1234",
+        raw_response='{"orderId": "x"}',
+        approved_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    refund = Refund(
+        attempt=attempt,
+        amount_won=3000,
+        reason="중도 해지 일할 환불",
+        idempotency_key=f"prorata-{tag}",
+        status="done",
+        transaction_key=f"tx_{tag}",
+        created_at=now,
+        settled_at=now,
+    )
     session.add_all([card, sub, charge, attempt, refund])
     session.flush()
-    consent = Consent(user_id=user.id, subscription_id=sub.id, kind="terms", decision="agreed",
-                      text_version="2026-11-24", detail='{"plan_id": 1}', ip="203.0.113.7", at=now)
-    order = Order(order_id=f"O-{tag}-0000", user_id=user.id, plan_id=once.id, order_name="영어 회화 단품",
-                  amount_won=29000, status="paid", payment_key=f"tpay_o_{tag}", receipt_url=f"https://receipt/o/{tag}",
-                  created_at=now, expires_at=now + timedelta(minutes=30), paid_at=now)
-    order_attempt = Attempt(order=order, order_id=f"O-{tag}-0000", idempotency_key=f"confirm-{tag}",
-                            amount_won=29000, status="done", payment_key=f"tpay_o_{tag}", created_at=now,
-                            updated_at=now)
-    email = EmailMessage(channel="email", dedup_key=f"receipt:{tag}", user_id=user.id, to=user.email,
-                         kind="payment_receipt", subject="결제 완료 안내", body_text=f"{user.name}님, 결제되었습니다.",
-                         body_html=f"<p>{user.name}님</p>", status="sent", attempts=1, created_at=now, sent_at=now)
+    consent = Consent(
+        user_id=user.id,
+        subscription_id=sub.id,
+        kind="terms",
+        decision="agreed",
+        text_version="2026-11-24",
+        detail='{"plan_id": 1}',
+        ip="203.0.113.7",
+        at=now,
+    )
+    order = Order(
+        order_id=f"O-{tag}-0000",
+        user_id=user.id,
+        plan_id=once.id,
+        order_name="영어 회화 단품",
+        amount_won=29000,
+        status="paid",
+        payment_key=f"tpay_o_{tag}",
+        receipt_url=f"https://receipt/o/{tag}",
+        created_at=now,
+        expires_at=now + timedelta(minutes=30),
+        paid_at=now,
+    )
+    order_attempt = Attempt(
+        order=order,
+        order_id=f"O-{tag}-0000",
+        idempotency_key=f"confirm-{tag}",
+        amount_won=29000,
+        status="done",
+        payment_key=f"tpay_o_{tag}",
+        created_at=now,
+        updated_at=now,
+    )
+    email = EmailMessage(
+        channel="email",
+        dedup_key=f"receipt:{tag}",
+        user_id=user.id,
+        to=user.email,
+        kind="payment_receipt",
+        subject="결제 완료 안내",
+        body_text=f"{user.name}님, 결제되었습니다.",
+        body_html=f"<p>{user.name}님</p>",
+        status="sent",
+        attempts=1,
+        created_at=now,
+        sent_at=now,
+    )
     session.add_all([consent, order, order_attempt, email])
     session.commit()
     return Trail(user.id, attempt.id, order.id, order_attempt.id, refund.id, card.id, consent.id, email.id)
@@ -98,8 +197,13 @@ def access_log(session, now: datetime) -> int:
 
 
 def webhook(session, now: datetime, tag: str) -> int:
-    row = WebhookEvent(transmission_id=tag, event_type="PAYMENT_STATUS_CHANGED", payload='{"orderId": "x"}',
-                       status="processed", received_at=now)
+    row = WebhookEvent(
+        transmission_id=tag,
+        event_type="PAYMENT_STATUS_CHANGED",
+        payload='{"orderId": "x"}',
+        status="processed",
+        received_at=now,
+    )
     session.add(row)
     session.commit()
     return row.id
@@ -129,14 +233,24 @@ def test_each_period_passes_and_only_what_is_due_goes(app, db_session, clock, pl
 
     # 탈퇴 the next day; a notice queued just before it must not go out
     clock.advance(days=1)
-    queued = EmailMessage(channel="email", dedup_key="renewal:leave", user_id=leaves.id, to=leaves.email,
-                          kind="renewal_notice", subject="결제 예정 안내", body_text="박탈퇴님", status="queued",
-                          attempts=0, created_at=clock.now())
+    queued = EmailMessage(
+        channel="email",
+        dedup_key="renewal:leave",
+        user_id=leaves.id,
+        to=leaves.email,
+        kind="renewal_notice",
+        subject="결제 예정 안내",
+        body_text="박탈퇴님",
+        status="queued",
+        attempts=0,
+        created_at=clock.now(),
+    )
     db_session.add(queued)
     db_session.commit()
     found = app.extensions["storefront"]
-    withdrawal.delete_account(db_session, user=leaves, password=PASSWORD, toss=None, vault=found.vault, clock=clock,
-                              ip="198.51.100.1")
+    withdrawal.delete_account(
+        db_session, user=leaves, password=PASSWORD, toss=None, vault=found.vault, clock=clock, ip="198.51.100.1"
+    )
     run_job()
     email, consent = get(EmailMessage, gone.email_id), get(Consent, gone.consent_id)
     assert (email.to, email.body_text, email.body_html, email.status) == ("", "", None, "sent")
@@ -153,8 +267,15 @@ def test_each_period_passes_and_only_what_is_due_goes(app, db_session, clock, pl
     run_job()
     assert get(Consent, kept.consent_id).ip == "203.0.113.7"
     clock.set(start + relativedelta(months=3) + timedelta(hours=1))
-    recent = Consent(user_id=stays.id, kind="order_terms", decision="agreed", text_version="v", detail="{}",
-                     ip="203.0.113.9", at=clock.now())
+    recent = Consent(
+        user_id=stays.id,
+        kind="order_terms",
+        decision="agreed",
+        text_version="v",
+        detail="{}",
+        ip="203.0.113.9",
+        at=clock.now(),
+    )
     db_session.add(recent)
     db_session.commit()
     assert run_job()["visits"] == 1
@@ -207,24 +328,47 @@ def test_every_rule_is_applied_by_the_job_or_says_who_applies_it():
     for rule in retention.RULES:
         assert (rule.step is None) != (rule.handled_by == ""), rule.key
     periods = {rule.key: rule.keep for rule in retention.RULES if rule.keep is not None}
-    assert periods == {"contract": relativedelta(years=5), "payment": relativedelta(years=5),
-                       "complaints": relativedelta(years=3), "advertising": relativedelta(months=6),
-                       "visits": relativedelta(months=3), "access_log": relativedelta(years=2),
-                       "password_resets": relativedelta(days=1), "login_throttles": relativedelta(hours=24)}
+    assert periods == {
+        "contract": relativedelta(years=5),
+        "payment": relativedelta(years=5),
+        "complaints": relativedelta(years=3),
+        "advertising": relativedelta(months=6),
+        "visits": relativedelta(months=3),
+        "access_log": relativedelta(years=2),
+        "password_resets": relativedelta(days=1),
+        "login_throttles": relativedelta(hours=24),
+    }
 
 
 def test_sign_up_requests_reset_links_sign_ins_and_wrong_password_counts_go_when_their_time_is_up(
-        app, db_session, clock, run_job):
+    app, db_session, clock, run_job
+):
     """What sign-up, 비밀번호 찾기, sign-in and the throttle leave is gone once it can no longer be used."""
     from storefront.accounts import reset, sessions, signup, throttle
     from storefront.models import LoginThrottle, PasswordReset, SignupRequest, UserSession
 
     notifier, start = app.extensions["storefront"].notifier, clock.now()
-    links = signup.Links(confirm_for=lambda token: f"https://shop.example/signup/{token}",
-                         login="https://shop.example/login", forgot="https://shop.example/forgot")
-    signup.apply(db_session, signup.Application(email="later@example.com", password=PASSWORD, name="이미정",
-                                                phone="010-2222-3333", marketing_opt_in=False, next_url="/"),
-                 browser_nonce="nonce", now=start, notifier=notifier, links=links, cheap_hash=True)
+    links = signup.Links(
+        confirm_for=lambda token: f"https://shop.example/signup/{token}",
+        login="https://shop.example/login",
+        forgot="https://shop.example/forgot",
+    )
+    signup.apply(
+        db_session,
+        signup.Application(
+            email="later@example.com",
+            password=PASSWORD,
+            name="이미정",
+            phone="010-2222-3333",
+            marketing_opt_in=False,
+            next_url="/",
+        ),
+        browser_nonce="nonce",
+        now=start,
+        notifier=notifier,
+        links=links,
+        cheap_hash=True,
+    )
     user = member(db_session, "kim@example.com", "김회원", start)
     reset.request_reset(db_session, user.email, now=start, notifier=notifier, link_for=lambda t: f"https://x/{t}")
     sessions.start(db_session, user, now=start)
@@ -232,8 +376,10 @@ def test_sign_up_requests_reset_links_sign_ins_and_wrong_password_counts_go_when
     db_session.commit()
 
     def left() -> tuple[int, int, int, int]:
-        return tuple(len(db_session.scalars(select(model)).all())
-                     for model in (SignupRequest, PasswordReset, UserSession, LoginThrottle))
+        return tuple(
+            len(db_session.scalars(select(model)).all())
+            for model in (SignupRequest, PasswordReset, UserSession, LoginThrottle)
+        )
 
     clock.set(start + timedelta(hours=23))  # the reset link has expired, the rest is still usable
     changed = run_job()

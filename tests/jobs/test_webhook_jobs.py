@@ -44,14 +44,19 @@ HEADER = "tosspayments-webhook-transmission-id"
 
 
 def status_changed(payment_key: str, order_id: str) -> bytes:
-    return json.dumps({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-03-10T10:00:00.000000",
-                       "data": {"paymentKey": payment_key, "orderId": order_id,
-                                "status": "PARTIAL_CANCELED"}}).encode()
+    return json.dumps(
+        {
+            "eventType": "PAYMENT_STATUS_CHANGED",
+            "createdAt": "2026-03-10T10:00:00.000000",
+            "data": {"paymentKey": payment_key, "orderId": order_id, "status": "PARTIAL_CANCELED"},
+        }
+    ).encode()
 
 
 def post(client, body: bytes, transmission_id: str, **kw):
-    return client.post("/webhooks/toss", data=body, headers={HEADER: transmission_id},
-                       content_type="application/json", **kw)
+    return client.post(
+        "/webhooks/toss", data=body, headers={HEADER: transmission_id}, content_type="application/json", **kw
+    )
 
 
 def events() -> list[WebhookEvent]:
@@ -75,8 +80,7 @@ class TestOnAQueue:
     def config(self, tmp_path: Path, redis_url: str):
         return make_config(tmp_path, REDIS_URL=redis_url)
 
-    def test_a_delivery_is_answered_before_toss_is_asked_and_a_worker_acts_on_it(
-            self, client, paid, toss, connection):
+    def test_a_delivery_is_answered_before_toss_is_asked_and_a_worker_acts_on_it(self, client, paid, toss, connection):
         toss.cancel_payment(paid.payment_key, reason="대시보드 부분 취소", idempotency_key="dash-1", amount=3000)
         toss.get_calls.clear()
 
@@ -91,8 +95,9 @@ class TestOnAQueue:
         [refund] = db.session.scalars(select(Refund)).all()
         assert (refund.amount_won, refund.status) == (3000, "done")
 
-    def test_the_daily_purge_deletes_old_ignored_deliveries_only(self, worker_app, db_session, client, clock,
-                                                                 connection):
+    def test_the_daily_purge_deletes_old_ignored_deliveries_only(
+        self, worker_app, db_session, client, clock, connection
+    ):
         post(client, b"garbage", "whtrans_old_garbage")
         post(client, json.dumps({"eventType": "METHOD_UPDATED", "data": {}}).encode(), "whtrans_old_type")
         run_worker(connection, jobs.WEBHOOKS_QUEUE)
@@ -113,7 +118,8 @@ class TestRedisDown:
         return make_config(tmp_path, REDIS_URL=private_redis.url)
 
     def test_a_delivery_recorded_while_redis_is_down_is_processed_by_the_webhook_sweep(
-            self, client, paid, toss, clock, private_redis):
+        self, client, paid, toss, clock, private_redis
+    ):
         toss.cancel_payment(paid.payment_key, reason="부분 취소", idempotency_key="dash-2", amount=2000)
         private_redis.kill()
 
@@ -142,8 +148,8 @@ class TestConcurrentDeliveriesOnPostgres:
 
     @pytest.mark.postgres
     def test_two_partial_cancel_deliveries_processed_at_once_record_each_cancel_once_and_no_error(
-            self, worker_app, db_session, client, sandbox, clock, config, postgres_url, redis_url, connection,
-            tmp_path):
+        self, worker_app, db_session, client, sandbox, clock, config, postgres_url, redis_url, connection, tmp_path
+    ):
         shop = make_shop(worker_app, services().toss, clock, config)
         subscriber(shop, sandbox)
         billing = Queue(jobs.BILLING_QUEUE, connection=connection)
@@ -152,8 +158,12 @@ class TestConcurrentDeliveriesOnPostgres:
         (attempt,) = attempts()
         assert attempt.status == "done", (attempt.status, attempt.failure_code, attempt.failure_message)
         for n, amount in enumerate((1000, 2000)):  # two partial cancels in the Toss dashboard
-            requests.post(f"{sandbox.url}/v1/payments/{attempt.payment_key}/cancel", auth=sandbox.auth, timeout=10,
-                          json={"cancelReason": f"부분 취소 {n}", "cancelAmount": amount}).raise_for_status()
+            requests.post(
+                f"{sandbox.url}/v1/payments/{attempt.payment_key}/cancel",
+                auth=sandbox.auth,
+                timeout=10,
+                json={"cancelReason": f"부분 취소 {n}", "cancelAmount": amount},
+            ).raise_for_status()
         body = status_changed(attempt.payment_key, attempt.order_id)
         assert [post(client, body, f"whtrans_race_{n}").status_code for n in range(2)] == [200, 200]
 
@@ -165,15 +175,23 @@ class TestConcurrentDeliveriesOnPostgres:
             holder.execute("LOCK TABLE refunds IN EXCLUSIVE MODE")
             workers = [worker_process(env, tmp_path / f"worker{n}.log", jobs.WEBHOOKS_QUEUE) for n in range(2)]
             with psycopg.connect(plain_url, autocommit=True) as probe:
-                wait_for(lambda: probe.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'").fetchone()[0] == 2, "both deliveries to wait to write", 60)
+                wait_for(
+                    lambda: (
+                        probe.execute(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND wait_event_type = 'Lock'"
+                        ).fetchone()[0]
+                        == 2
+                    ),
+                    "both deliveries to wait to write",
+                    60,
+                )
             holder.rollback()
         assert [w.wait(timeout=60) for w in workers] == [0, 0], logs(tmp_path)
 
         assert [(e.status, e.note.split(";")[0]) for e in events()] == [
-            ("processed", "토스 상태 PARTIAL_CANCELED, 잔액 6,900원")] * 2, logs(tmp_path)
+            ("processed", "토스 상태 PARTIAL_CANCELED, 잔액 6,900원")
+        ] * 2, logs(tmp_path)
         refunds = db.session.scalars(select(Refund).order_by(Refund.amount_won)).all()
         assert [(r.amount_won, r.status) for r in refunds] == [(1000, "done"), (2000, "done")]
         assert len({r.transaction_key for r in refunds}) == 2
-

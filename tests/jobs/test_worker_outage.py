@@ -46,7 +46,8 @@ def shop(worker_app, db_session, clock, config):
 
 
 def test_busy_workers_finish_their_charges_through_a_redis_outage_and_serve_again_after_it(
-        shop, sandbox, clock, config, private_redis, tmp_path):
+    shop, sandbox, clock, config, private_redis, tmp_path
+):
     held = [subscriber(shop, sandbox) for _ in range(2)]
     connection = Redis.from_url(private_redis.url)
     queue = Queue(jobs.BILLING_QUEUE, connection=connection)
@@ -55,23 +56,39 @@ def test_busy_workers_finish_their_charges_through_a_redis_outage_and_serve_agai
     names = ("w-fork", "w-nofork")
     with sandbox.hold_requests() as gate:  # both charges reach Toss and stay there
         assert len(jobs.sweep_due(db.session, queue, now=clock.now(), as_of=as_of).enqueued) == 2
-        workers = [worker_process(env, tmp_path / f"worker-{name}.log", jobs.BILLING_QUEUE, burst=False,
-                                  fork=name == "w-fork", name=name) for name in names]
+        workers = [
+            worker_process(
+                env, tmp_path / f"worker-{name}.log", jobs.BILLING_QUEUE, burst=False, fork=name == "w-fork", name=name
+            )
+            for name in names
+        ]
         wait_for(lambda: gate.arrivals == 2, "both workers to be mid-charge")
         private_redis.kill()
     # Toss answers; the workers commit the charges, then find Redis gone for their bookkeeping.
     wait_for(lambda: [a.status for a in attempts()] == ["done", "done"], "the held charges to be settled")
-    wait_for(lambda: all(w.poll() is not None or "lost Redis while" in (tmp_path / f"worker-{n}.log").read_text()
-                         for w, n in zip(workers, names, strict=True)), "both workers to meet the outage", timeout=30)
+    wait_for(
+        lambda: all(
+            w.poll() is not None or "lost Redis while" in (tmp_path / f"worker-{n}.log").read_text()
+            for w, n in zip(workers, names, strict=True)
+        ),
+        "both workers to meet the outage",
+        timeout=30,
+    )
     assert [w.poll() for w in workers] == [None, None], logs(tmp_path)  # waiting for Redis, not gone
 
     private_redis.start()  # back, and empty
-    wait_for(lambda: {w.name for w in Worker.all(connection=connection)} == set(names),
-             "both workers to register again", timeout=60)
+    wait_for(
+        lambda: {w.name for w in Worker.all(connection=connection)} == set(names),
+        "both workers to register again",
+        timeout=60,
+    )
     later = subscriber(shop, sandbox)
     (job_id,) = jobs.sweep_due(db.session, queue, now=clock.now(), as_of=as_of).enqueued
-    wait_for(lambda: queue.fetch_job(job_id) is not None and queue.fetch_job(job_id).get_status() == "finished",
-             "a worker to charge the next period", timeout=60)
+    wait_for(
+        lambda: queue.fetch_job(job_id) is not None and queue.fetch_job(job_id).get_status() == "finished",
+        "a worker to charge the next period",
+        timeout=60,
+    )
 
     for worker in workers:
         worker.send_signal(signal.SIGTERM)

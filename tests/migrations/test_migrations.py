@@ -56,11 +56,27 @@ def test_postgres_enforces_one_charge_per_period(tmp_path, postgres_url):
         sub = Subscription(user=user, plan=plan, status="active", amount_won=9900, anchor_day=31, created_at=now)
         db.session.add_all([user, cat, product, plan, sub])
         db.session.flush()
-        db.session.add(Charge(subscription_id=sub.id, period_start=now, period_end=now, amount_won=9900,
-                              status="pending", created_at=now))
+        db.session.add(
+            Charge(
+                subscription_id=sub.id,
+                period_start=now,
+                period_end=now,
+                amount_won=9900,
+                status="pending",
+                created_at=now,
+            )
+        )
         db.session.commit()
-        db.session.add(Charge(subscription_id=sub.id, period_start=now, period_end=now, amount_won=9900,
-                              status="pending", created_at=now))
+        db.session.add(
+            Charge(
+                subscription_id=sub.id,
+                period_start=now,
+                period_end=now,
+                amount_won=9900,
+                status="pending",
+                created_at=now,
+            )
+        )
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()

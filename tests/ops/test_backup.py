@@ -37,8 +37,13 @@ def shop_database(tmp_path: Path, postgres_url: str, clock) -> str:
         user = User(email="buyer@example.com", password_hash="x", name="김구매", created_at=clock.now())
         db.session.add(user)
         db.session.flush()
-        card = BillingKey(user_id=user.id, customer_key=user.customer_key, issued_at=clock.now(),
-                          card_company="현대", card_number_masked="43301234****123*")
+        card = BillingKey(
+            user_id=user.id,
+            customer_key=user.customer_key,
+            issued_at=clock.now(),
+            card_company="현대",
+            card_number_masked="43301234****123*",
+        )
         db.session.add(card)
         db.session.flush()
         services().vault.seal(card, BILLING_KEY)
@@ -50,8 +55,14 @@ def shop_database(tmp_path: Path, postgres_url: str, clock) -> str:
 def run(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "ENCRYPTION_"))}
     environ.update(BASE_ENV, DATABASE_URL=database_url, **env)
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "backup.py"), *args], cwd=ROOT, env=environ,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "backup.py"), *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def databases(database_url: str) -> set[str]:

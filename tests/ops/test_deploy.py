@@ -51,9 +51,14 @@ def app_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def test_gunicorn_loads_the_config_and_the_app(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "gunicorn", "--check-config", "-c", str(DEPLOY / "gunicorn.conf.py")],
-                            cwd=ROOT, env=app_env(tmp_path, LOG_FORMAT="json"), capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "-c", str(DEPLOY / "gunicorn.conf.py")],
+        cwd=ROOT,
+        env=app_env(tmp_path, LOG_FORMAT="json"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -75,11 +80,21 @@ def test_systemd_accepts_the_units(tmp_path):
     for unit in (DEPLOY / "systemd").iterdir():
         # Point the units at this checkout, whose .venv has gunicorn and flask, as /srv/storefront would.
         (units / unit.name).write_text(unit.read_text().replace("/srv/storefront", str(ROOT)))
-    names = ["storefront-web.service", "storefront-worker@1.service", "storefront-worker@2.service",
-             "storefront-cron.service", "storefront.target"]
-    result = subprocess.run(["systemd-analyze", "verify", *(str(units / n) if "@" not in n else n for n in names)],
-                            cwd=units, capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "SYSTEMD_UNIT_PATH": f"{units}:"})
+    names = [
+        "storefront-web.service",
+        "storefront-worker@1.service",
+        "storefront-worker@2.service",
+        "storefront-cron.service",
+        "storefront.target",
+    ]
+    result = subprocess.run(
+        ["systemd-analyze", "verify", *(str(units / n) if "@" not in n else n for n in names)],
+        cwd=units,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SYSTEMD_UNIT_PATH": f"{units}:"},
+    )
     assert (result.returncode, result.stderr.strip()) == (0, ""), result.stdout + result.stderr
 
 
@@ -112,9 +127,18 @@ class TestCompose:
             env = {k: _interpolate(str(v)) for k, v in service["environment"].items()}
             unknown = set(env) - set(example) - {"FLASK_APP", "GUNICORN_BIND"}
             assert not unknown, f"{name}: settings not in .env.example: {unknown}"
-            config = load_config({**example, "SECRET_KEY": "s" * 40, "ENCRYPTION_KEY": "ab" * 32, "TOSS_ENV": "live",
-                                  "TOSS_CLIENT_KEY": "live_ck_x", "TOSS_SECRET_KEY": "live_sk_x",
-                                  "SMTP_URL": "smtp://mail.example.com:587", **env})
+            config = load_config(
+                {
+                    **example,
+                    "SECRET_KEY": "s" * 40,
+                    "ENCRYPTION_KEY": "ab" * 32,
+                    "TOSS_ENV": "live",
+                    "TOSS_CLIENT_KEY": "live_ck_x",
+                    "TOSS_SECRET_KEY": "live_sk_x",
+                    "SMTP_URL": "smtp://mail.example.com:587",
+                    **env,
+                }
+            )
             assert config.app_env == "production" and config.trusted_proxy_hops == 1
             assert config.database_url == "postgresql+psycopg://storefront:pg-secret@postgres:5432/storefront"
             assert config.redis_url == "redis://:redis-secret@redis:6379/0"
@@ -133,10 +157,29 @@ def _seconds(value: str) -> int:
 
 # -- nginx ----------------------------------------------------------------------------------------
 
+
 def self_signed(tmp_path: Path) -> tuple[Path, Path]:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "2", "-subj", "/CN=shop.example.co.kr"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=shop.example.co.kr",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -165,8 +208,8 @@ def nginx_config(tmp_path: Path, *, http_port: int, https_port: int, upstream_po
     conf = tmp_path / "nginx.conf"
     conf.write_text(f"""
         {"user root root;" if os.geteuid() == 0 else ""}
-        pid {tmp_path / 'nginx.pid'};
-        error_log {tmp_path / 'error.log'};
+        pid {tmp_path / "nginx.pid"};
+        error_log {tmp_path / "error.log"};
         events {{ worker_connections 64; }}
         http {{
             include /etc/nginx/mime.types;
@@ -176,7 +219,7 @@ def nginx_config(tmp_path: Path, *, http_port: int, https_port: int, upstream_po
             fastcgi_temp_path {temp}/fastcgi;
             uwsgi_temp_path {temp}/uwsgi;
             scgi_temp_path {temp}/scgi;
-            include {tmp_path / 'site.conf'};
+            include {tmp_path / "site.conf"};
         }}
     """)
     return conf
@@ -184,8 +227,9 @@ def nginx_config(tmp_path: Path, *, http_port: int, https_port: int, upstream_po
 
 def test_nginx_accepts_the_site(tmp_path):
     conf = nginx_config(tmp_path, http_port=_free_port(), https_port=_free_port(), upstream_port=_free_port())
-    result = subprocess.run(["nginx", "-t", "-c", str(conf), "-p", str(tmp_path)], capture_output=True, text=True,
-                            timeout=30)
+    result = subprocess.run(
+        ["nginx", "-t", "-c", str(conf), "-p", str(tmp_path)], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
 
@@ -207,14 +251,30 @@ def _wait_until(check, what: str, timeout: float = 60.0) -> None:
 def behind_nginx(tmp_path) -> Iterator[dict]:
     """gunicorn (deploy config, JSON logs, TRUSTED_PROXY_HOPS=1) behind nginx (deploy site), both real."""
     web_port, http_port, https_port = _free_port(), _free_port(), _free_port()
-    env = app_env(tmp_path, LOG_FORMAT="json", TRUSTED_PROXY_HOPS="1", METRICS_ALLOWED_IPS="127.0.0.2",
-                  GUNICORN_BIND=f"127.0.0.1:{web_port}", GUNICORN_WORKERS="2")
+    env = app_env(
+        tmp_path,
+        LOG_FORMAT="json",
+        TRUSTED_PROXY_HOPS="1",
+        METRICS_ALLOWED_IPS="127.0.0.2",
+        GUNICORN_BIND=f"127.0.0.1:{web_port}",
+        GUNICORN_WORKERS="2",
+    )
     with open(tmp_path / "gunicorn.log", "wb") as log:
-        web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(DEPLOY / "gunicorn.conf.py")], cwd=ROOT,
-                               env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        web = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(DEPLOY / "gunicorn.conf.py")],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         conf = nginx_config(tmp_path, http_port=http_port, https_port=https_port, upstream_port=web_port)
-        nginx = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path), "-g", "daemon off;"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        nginx = subprocess.Popen(
+            ["nginx", "-c", str(conf), "-p", str(tmp_path), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
         try:
             _wait_until(lambda: _get(web_port, "/healthz/web", tls=False)[0] == 200, "gunicorn")
             _wait_until(lambda: _get(https_port, "/healthz/web")[0] == 200, "nginx")
@@ -226,8 +286,16 @@ def behind_nginx(tmp_path) -> Iterator[dict]:
             web.wait(timeout=100)
 
 
-def _get(port: int, path: str, *, tls: bool = True, method: str = "GET", body: bytes | None = None,
-         headers: dict | None = None, source: str = "127.0.0.1") -> tuple[int, http.client.HTTPMessage, bytes]:
+def _get(
+    port: int,
+    path: str,
+    *,
+    tls: bool = True,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict | None = None,
+    source: str = "127.0.0.1",
+) -> tuple[int, http.client.HTTPMessage, bytes]:
     if tls:
         context = ssl.create_default_context()
         context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
@@ -250,21 +318,39 @@ def test_behind_nginx_tls_hsts_body_limits_client_address_and_request_ids(behind
     assert status == 200
     assert headers.get_all("Strict-Transport-Security") == ["max-age=31536000; includeSubDomains"]
     assert re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-ID"])  # nginx's $request_id, echoed by the app
-    assert headers.get_all("Strict-Transport-Security") == _get(behind_nginx["https"], "/static/css/site.css")[1] \
-        .get_all("Strict-Transport-Security")
+    assert headers.get_all("Strict-Transport-Security") == _get(behind_nginx["https"], "/static/css/site.css")[
+        1
+    ].get_all("Strict-Transport-Security")
 
     # Webhooks: the app's 64 kB, enforced by nginx; an ordinary delivery goes through.
-    assert _get(behind_nginx["https"], "/webhooks/toss", method="POST", body=b"x" * (65 * 1024),
-                headers={"Content-Type": "application/json"})[0] == 413
-    assert _get(behind_nginx["https"], "/webhooks/toss", method="POST", body=b"x" * (60 * 1024),
-                headers={"Content-Type": "application/json"})[0] == 200
+    assert (
+        _get(
+            behind_nginx["https"],
+            "/webhooks/toss",
+            method="POST",
+            body=b"x" * (65 * 1024),
+            headers={"Content-Type": "application/json"},
+        )[0]
+        == 413
+    )
+    assert (
+        _get(
+            behind_nginx["https"],
+            "/webhooks/toss",
+            method="POST",
+            body=b"x" * (60 * 1024),
+            headers={"Content-Type": "application/json"},
+        )[0]
+        == 200
+    )
     assert _get(behind_nginx["https"], "/login", method="POST", body=b"x" * (1100 * 1024))[0] == 413
 
     # The real client: /metrics is allowed from 127.0.0.2 only (METRICS_ALLOWED_IPS).
     assert _get(behind_nginx["https"], "/metrics", source="127.0.0.2")[0] == 200
     assert _get(behind_nginx["https"], "/metrics", source="127.0.0.3")[0] == 403
-    assert _get(behind_nginx["https"], "/metrics", source="127.0.0.3",
-                headers={"X-Forwarded-For": "127.0.0.2"})[0] == 403  # a written header is not believed
+    assert (
+        _get(behind_nginx["https"], "/metrics", source="127.0.0.3", headers={"X-Forwarded-For": "127.0.0.2"})[0] == 403
+    )  # a written header is not believed
 
     status, headers, _ = _get(behind_nginx["https"], "/billing/success?customerKey=c&authKey=bln_ONETIME_SECRET1")
     request_id = headers["X-Request-ID"]

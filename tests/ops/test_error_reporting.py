@@ -83,8 +83,9 @@ def test_a_failing_request_is_reported_without_keys_emails_or_secrets(reported):
         reported.logger.info("looking at %s", customer_email)  # a breadcrumb
         raise RuntimeError(f"charging {billing_key} for {customer_email} with {config.toss_secret_key}")
 
-    response = reported.test_client().get(f"/_boom?customerKey=c1&authKey={AUTH_KEY}",
-                                          headers={"Cookie": "session=abc", "Authorization": AUTHORIZATION})
+    response = reported.test_client().get(
+        f"/_boom?customerKey=c1&authKey={AUTH_KEY}", headers={"Cookie": "session=abc", "Authorization": AUTHORIZATION}
+    )
     assert response.status_code == 500
 
     sent = everything_sent()
@@ -103,27 +104,33 @@ def test_a_failing_job_is_reported_without_keys_or_emails(reported, connection):
     assert BILLING_KEY not in sent and EMAIL not in sent
 
 
-@pytest.mark.parametrize("text, expected", [
-    (f"GET /v1/billing/{BILLING_KEY}", "GET /v1/billing/[Filtered]"),
-    (f"/billing/success?customerKey=c&authKey={AUTH_KEY}", "/billing/success?customerKey=c&authKey=[Filtered]"),
-    ("/password/reset/AbCdEf0123456789xyzTOKEN", "/password/reset/[Filtered]"),
-    (f"notice to {EMAIL} queued", "notice to [Filtered] queued"),
-    (f"key {BILLING_KEY.rstrip('=')} in a message", "key [Filtered] in a message"),
-    ("storefront.billing.charging.charge_period failed", "storefront.billing.charging.charge_period failed"),
-    ("subscription 12 period 1775782800: paid", "subscription 12 period 1775782800: paid"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (f"GET /v1/billing/{BILLING_KEY}", "GET /v1/billing/[Filtered]"),
+        (f"/billing/success?customerKey=c&authKey={AUTH_KEY}", "/billing/success?customerKey=c&authKey=[Filtered]"),
+        ("/password/reset/AbCdEf0123456789xyzTOKEN", "/password/reset/[Filtered]"),
+        (f"notice to {EMAIL} queued", "notice to [Filtered] queued"),
+        (f"key {BILLING_KEY.rstrip('=')} in a message", "key [Filtered] in a message"),
+        ("storefront.billing.charging.charge_period failed", "storefront.billing.charging.charge_period failed"),
+        ("subscription 12 period 1775782800: paid", "subscription 12 period 1775782800: paid"),
+    ],
+)
 def test_the_scrubber_blanks_secrets_and_keeps_what_helps(text, expected):
     assert Scrubber().text(text) == expected
 
 
 def test_the_scrubber_blanks_named_fields_and_known_secrets_everywhere():
-    event = {"extra": {"billing_key": "anything", "Email": "a@b.co", "count": 3},
-             "request": {"headers": [["Authorization", "Basic abc"], ["Accept", "text/html"]]},
-             "message": "secret is test_sk_LIVEVALUE here"}
+    event = {
+        "extra": {"billing_key": "anything", "Email": "a@b.co", "count": 3},
+        "request": {"headers": [["Authorization", "Basic abc"], ["Accept", "text/html"]]},
+        "message": "secret is test_sk_LIVEVALUE here",
+    }
     assert Scrubber(["test_sk_LIVEVALUE"]).before_send(event, {}) == {
         "extra": {"billing_key": "[Filtered]", "Email": "[Filtered]", "count": 3},
         "request": {"headers": [["Authorization", "[Filtered]"], ["Accept", "text/html"]]},
-        "message": "secret is [Filtered] here"}
+        "message": "secret is [Filtered] here",
+    }
 
 
 def test_without_a_dsn_nothing_is_started(tmp_path):

@@ -27,8 +27,7 @@ def sweep(connection) -> None:
     run_worker(connection, jobs.BILLING_QUEUE)
 
 
-def test_healthy_while_the_timer_sweeps_and_503_two_intervals_after_it_stops(client, clock, connection,
-                                                                             worker_app):
+def test_healthy_while_the_timer_sweeps_and_503_two_intervals_after_it_stops(client, clock, connection, worker_app):
     sweep(connection)
     answer = client.get("/healthz")
     assert answer.status_code == 200

@@ -37,13 +37,15 @@ class TestWorker:
         return make_config(tmp_path, TOSS_API_BASE=sandbox.url)
 
     def test_a_charge_job_writes_json_lines_with_its_job_id_and_no_billing_key(
-            self, worker_app, db_session, clock, config, sandbox, redis_url, billing_queue, tmp_path):
+        self, worker_app, db_session, clock, config, sandbox, redis_url, billing_queue, tmp_path
+    ):
         shop = make_shop(worker_app, services().toss, clock, config)
         sub = subscriber(shop, sandbox)
         (job_id,) = jobs.sweep_due(db.session, billing_queue, now=clock.now(), as_of=clock.now().isoformat()).enqueued
 
-        worker = worker_process(worker_env(config, redis_url, LOG_FORMAT="json"), tmp_path / "worker.log",
-                                jobs.BILLING_QUEUE)
+        worker = worker_process(
+            worker_env(config, redis_url, LOG_FORMAT="json"), tmp_path / "worker.log", jobs.BILLING_QUEUE
+        )
         assert worker.wait(timeout=120) == 0
         text = (tmp_path / "worker.log").read_text()
 
@@ -84,8 +86,11 @@ class TestRequest:
         logger.removeHandler(handler)
 
     def test_lines_a_request_writes_carry_its_id_which_the_answer_shows(self, client, lines):
-        response = client.post("/webhooks/toss", json={"eventType": "PAYMENT_STATUS_CHANGED", "data": {}},
-                               headers={"X-Request-ID": "rid-from-nginx-0001"})
+        response = client.post(
+            "/webhooks/toss",
+            json={"eventType": "PAYMENT_STATUS_CHANGED", "data": {}},
+            headers={"X-Request-ID": "rid-from-nginx-0001"},
+        )
         assert response.headers["X-Request-ID"] == "rid-from-nginx-0001"
         (line,) = [r for r in lines() if "Redis is not answering" in r["message"]]
         assert line["request_id"] == "rid-from-nginx-0001" and line["job_id"] is None

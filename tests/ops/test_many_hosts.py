@@ -67,9 +67,13 @@ class Hosts:
         self.procs: list[subprocess.Popen] = []
 
     def env(self, name: str) -> dict[str, str]:
-        return many_hosts.host_env(name, {**BASE_ENV, "TOSS_CALLS_PER_MINUTE": "100000"},
-                                   database_url=self.config.database_url, redis_url=self.redis_url,
-                                   toss_api_base=self.config.toss_api_base)
+        return many_hosts.host_env(
+            name,
+            {**BASE_ENV, "TOSS_CALLS_PER_MINUTE": "100000"},
+            database_url=self.config.database_url,
+            redis_url=self.redis_url,
+            toss_api_base=self.config.toss_api_base,
+        )
 
     def home(self, name: str) -> Path:
         if name not in self.homes:
@@ -77,14 +81,22 @@ class Hosts:
         return self.homes[name]
 
     def worker(self, name: str, *, burst: bool = True) -> subprocess.Popen:
-        args = ["-m", "flask", "worker", "--name", f"{name}-1", "-q", jobs.BILLING_QUEUE] + (["--burst"] if burst else [])
+        args = ["-m", "flask", "worker", "--name", f"{name}-1", "-q", jobs.BILLING_QUEUE] + (
+            ["--burst"] if burst else []
+        )
         proc = many_hosts.start(self.home(name), self.env(name), args, self.log(name))
         self.procs.append(proc)
         return proc
 
     def flask(self, name: str, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "flask", *args], cwd=self.home(name), env=self.env(name),
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "flask", *args],
+            cwd=self.home(name),
+            env=self.env(name),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     def log(self, name: str) -> Path:
         return self.tmp_path / f"{name}.log"
@@ -109,14 +121,16 @@ def test_every_host_runs_its_own_copy_of_the_code(hosts):
 
 
 def test_workers_on_two_hosts_racing_for_the_same_periods_charge_each_subscription_once(
-        shop, sandbox, clock, config, connection, billing_queue, hosts):
+    shop, sandbox, clock, config, connection, billing_queue, hosts
+):
     subs = [subscriber(shop, sandbox) for _ in range(10)]
     sandbox.settings(latency_ms=300)  # long enough for both hosts to be mid-charge together
     as_of = clock.now().isoformat()
     for due in jobs.due_periods(db.session, clock.now()):
         jobs.enqueue_charge(billing_queue, due, as_of=as_of)
-        billing_queue.enqueue(jobs.charge_subscription_job, due.subscription_id, due.period_key, as_of,
-                              job_id=f"dup-{due.job_id}")
+        billing_queue.enqueue(
+            jobs.charge_subscription_job, due.subscription_id, due.period_key, as_of, job_id=f"dup-{due.job_id}"
+        )
 
     workers = [hosts.worker("host-a"), hosts.worker("host-b")]
     seen = set()
@@ -133,15 +147,18 @@ def test_workers_on_two_hosts_racing_for_the_same_periods_charge_each_subscripti
     for sub in subs:
         (charge,) = shop.charges(sub.id)
         assert charge.status == "paid" and [a.status for a in charge.attempts] == ["done"]
-    ran_on = {Job.fetch(job_id, connection=connection).worker_name
-              for job_id in billing_queue.finished_job_registry.get_job_ids()}
+    ran_on = {
+        Job.fetch(job_id, connection=connection).worker_name
+        for job_id in billing_queue.finished_job_registry.get_job_ids()
+    }
     assert ran_on == {"host-a-1", "host-b-1"}, hosts.logs()  # both hosts did part of the work
     assert seen <= {("host-a", "127.0.0.1"), ("host-b", "127.0.0.1")} and {h for h, _ in seen} == {"host-a", "host-b"}
     assert _redis_addresses(connection) <= {"127.0.0.1"}
 
 
 def test_a_worker_killed_on_one_host_leaves_a_period_another_host_completes_once(
-        shop, sandbox, clock, config, connection, billing_queue, hosts):
+    shop, sandbox, clock, config, connection, billing_queue, hosts
+):
     sub = subscriber(shop, sandbox)
     as_of = clock.now().isoformat()
     with sandbox.hold_requests() as gate:  # the charge reaches Toss and stays there
@@ -176,8 +193,9 @@ def _connected_hosts(database_url: str) -> set[tuple[str, str]]:
     import psycopg
 
     with psycopg.connect(database_url.replace("+psycopg", "")) as conn:
-        rows = conn.execute("SELECT application_name, host(client_addr) FROM pg_stat_activity "
-                            "WHERE application_name LIKE 'host-%'").fetchall()
+        rows = conn.execute(
+            "SELECT application_name, host(client_addr) FROM pg_stat_activity WHERE application_name LIKE 'host-%'"
+        ).fetchall()
     return {(name, address or "unix socket") for name, address in rows}
 
 
@@ -187,9 +205,24 @@ def _redis_addresses(connection: Redis) -> set[str]:
 
 def test_the_demonstration_script_passes(tmp_path):
     """scripts/many_hosts.py end to end, small: web, workers on two hosts, the cron on the second."""
-    result = subprocess.run([sys.executable, str(many_hosts.ROOT / "scripts" / "many_hosts.py"), "--hosts", "2",
-                             "--workers", "1", "--n", "6", "--latency-ms", "50"], capture_output=True, text=True,
-                            timeout=600, cwd=tmp_path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(many_hosts.ROOT / "scripts" / "many_hosts.py"),
+            "--hosts",
+            "2",
+            "--workers",
+            "1",
+            "--n",
+            "6",
+            "--latency-ms",
+            "50",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all 6 periods paid" in result.stdout and "double 0, missed 0" in result.stdout
     assert "/healthz: 200" in result.stdout and result.stdout.rstrip().endswith("OK")

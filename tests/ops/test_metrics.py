@@ -24,8 +24,9 @@ from tests.web.admin_support import login_admin
 @pytest.fixture
 def config(tmp_path: Path, redis_url: str, request):
     marker = request.node.get_closest_marker("settings")
-    return make_config(tmp_path, REDIS_URL=redis_url, METRICS_ALLOWED_IPS="10.1.0.0/16, 192.0.2.7",
-                       **(marker.kwargs if marker else {}))
+    return make_config(
+        tmp_path, REDIS_URL=redis_url, METRICS_ALLOWED_IPS="10.1.0.0/16, 192.0.2.7", **(marker.kwargs if marker else {})
+    )
 
 
 @pytest.fixture
@@ -56,7 +57,8 @@ def value(samples, name: str, **labels: str) -> float | None:
 
 
 def test_the_page_shows_charges_unknown_outcomes_lag_queues_webhooks_emails_and_the_sweep(
-        app, client, auth, shop, toss, clock, db_session, connection, worker_app):
+    app, client, auth, shop, toss, clock, db_session, connection, worker_app
+):
     paid, declined, unknown = (shop.subscribe(status="active") for _ in range(3))
     toss.will_for(declined.user.customer_key, decline())
     toss.will_for(unknown.user.customer_key, TIMEOUT_AFTER_APPROVE)
@@ -65,8 +67,13 @@ def test_the_page_shows_charges_unknown_outcomes_lag_queues_webhooks_emails_and_
     charged_at = clock.now()
     # A webhook that is garbage (recorded as ignored) and one that waits for its job on the webhooks queue.
     assert client.post("/webhooks/toss", data=b"not json", content_type="application/json").status_code == 200
-    assert client.post("/webhooks/toss", json={"eventType": "PAYMENT_STATUS_CHANGED",
-                                               "data": {"paymentKey": "pk_1", "status": "CANCELED"}}).status_code == 200
+    assert (
+        client.post(
+            "/webhooks/toss",
+            json={"eventType": "PAYMENT_STATUS_CHANGED", "data": {"paymentKey": "pk_1", "status": "CANCELED"}},
+        ).status_code
+        == 200
+    )
     Queue(jobs.DEFAULT_QUEUE, connection=connection).enqueue(jobs.reconcile_day_job, "not-a-date")  # fails
     run_worker(connection, jobs.DEFAULT_QUEUE)
     auth.signup(email="new@example.com", confirm=False)  # one email queued in the outbox, no worker sends it
@@ -113,13 +120,19 @@ def test_behind_nginx_the_allowlist_sees_the_real_client(client):
     assert client.get("/metrics", environ_base=proxied, headers={"X-Forwarded-For": "10.1.9.9"}).status_code == 200
     assert client.get("/metrics", environ_base=proxied, headers={"X-Forwarded-For": "203.0.113.5"}).status_code == 403
     # A client cannot put itself on the list by writing the header: nginx appends the address it saw.
-    assert client.get("/metrics", environ_base=proxied,
-                      headers={"X-Forwarded-For": "10.1.9.9, 203.0.113.5"}).status_code == 403
+    assert (
+        client.get("/metrics", environ_base=proxied, headers={"X-Forwarded-For": "10.1.9.9, 203.0.113.5"}).status_code
+        == 403
+    )
 
 
 def test_a_header_is_not_believed_without_a_proxy(client):
-    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.5"},
-                      headers={"X-Forwarded-For": "10.1.9.9"}).status_code == 403
+    assert (
+        client.get(
+            "/metrics", environ_base={"REMOTE_ADDR": "203.0.113.5"}, headers={"X-Forwarded-For": "10.1.9.9"}
+        ).status_code
+        == 403
+    )
 
 
 class TestRedisDown:
@@ -155,8 +168,14 @@ class TestTossLatency:
         user_key = "cust-latency-0001"
         issued = sandbox.issue_billing_key(user_key)
         toss = services().toss
-        toss.charge_billing_key(issued["billingKey"], customer_key=user_key, amount=9900, order_id="order-lat-0001",
-                                order_name="정기결제", idempotency_key="order-lat-0001")
+        toss.charge_billing_key(
+            issued["billingKey"],
+            customer_key=user_key,
+            amount=9900,
+            order_id="order-lat-0001",
+            order_name="정기결제",
+            idempotency_key="order-lat-0001",
+        )
         with pytest.raises(TossError):
             toss.get_payment_by_order_id("order-missing-0001")
         page = client.get("/metrics").get_data(as_text=True)

@@ -23,22 +23,32 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "toss"
 
 
 def client(heard: list, **kwargs) -> TossClient:
-    return TossClient(BASE, SECRET, on_call=lambda endpoint, code, seconds: heard.append((endpoint, code, seconds)),
-                      sleep=lambda _s: None, **kwargs)
+    return TossClient(
+        BASE,
+        SECRET,
+        on_call=lambda endpoint, code, seconds: heard.append((endpoint, code, seconds)),
+        sleep=lambda _s: None,
+        **kwargs,
+    )
 
 
 @responses.activate
 def test_each_endpoint_is_reported_by_its_template_with_the_status():
     charge = json.loads((FIXTURES / "billing-charge.response.json").read_text())
     responses.post(f"{BASE}/v1/billing/{quote(BILLING_KEY, safe='')}", json=charge)
-    responses.get(f"{BASE}/v1/payments/orders/order-77", json={"code": "NOT_FOUND_PAYMENT", "message": "없음"},
-                  status=404)
-    responses.post(f"{BASE}/v1/payments/pk_abc123/cancel", json={"code": "ALREADY_CANCELED_PAYMENT",
-                                                                  "message": "이미 취소"}, status=400)
+    responses.get(
+        f"{BASE}/v1/payments/orders/order-77", json={"code": "NOT_FOUND_PAYMENT", "message": "없음"}, status=404
+    )
+    responses.post(
+        f"{BASE}/v1/payments/pk_abc123/cancel",
+        json={"code": "ALREADY_CANCELED_PAYMENT", "message": "이미 취소"},
+        status=400,
+    )
     heard: list = []
     toss = client(heard)
-    toss.charge_billing_key(BILLING_KEY, customer_key="c1", amount=4900, order_id="o1", order_name="n",
-                            idempotency_key="o1")
+    toss.charge_billing_key(
+        BILLING_KEY, customer_key="c1", amount=4900, order_id="o1", order_name="n", idempotency_key="o1"
+    )
     with pytest.raises(TossError):
         toss.get_payment_by_order_id("order-77")
     with pytest.raises(TossError):
@@ -58,12 +68,14 @@ def test_every_re_ask_of_a_busy_toss_is_its_own_report():
     busy = {"code": "IDEMPOTENT_REQUEST_PROCESSING", "message": "처리 중"}
     responses.post(f"{BASE}/v1/payments/confirm", json=busy, status=409)
     responses.post(f"{BASE}/v1/payments/confirm", json=busy, status=409)
-    responses.post(f"{BASE}/v1/payments/confirm", json=json.loads(
-        (FIXTURES / "billing-charge.response.json").read_text()))
+    responses.post(
+        f"{BASE}/v1/payments/confirm", json=json.loads((FIXTURES / "billing-charge.response.json").read_text())
+    )
     heard: list = []
     client(heard).confirm_payment("pk_1", "o1", 4900, idempotency_key="o1")
     assert [(e, c) for e, c, _ in heard] == [("POST /v1/payments/confirm", "409")] * 2 + [
-        ("POST /v1/payments/confirm", "200")]
+        ("POST /v1/payments/confirm", "200")
+    ]
 
 
 def test_a_call_without_an_answer_is_reported_with_the_transport_code():

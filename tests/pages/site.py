@@ -26,8 +26,18 @@ from storefront.billing.recurring import admin_actions, checkout
 from storefront.billing.compliance import consent
 from storefront.extensions import db
 from storefront.clock import KST
-from storefront.models import (Attempt, Category, Order, Plan, PriceChange, Product, Reconciliation, Subscription,
-                               User, WebhookEvent)
+from storefront.models import (
+    Attempt,
+    Category,
+    Order,
+    Plan,
+    PriceChange,
+    Product,
+    Reconciliation,
+    Subscription,
+    User,
+    WebhookEvent,
+)
 from storefront.seed import seed_demo
 from tests.conftest import Auth, csrf_token
 from tests.sandbox_server import SandboxServer
@@ -54,8 +64,11 @@ class Site:
     extra: dict[str, list[str]] = field(default_factory=lambda: {role: [] for role in ROLES})
 
     def credentials(self, role: str) -> tuple[str, str] | None:
-        return {"guest": None, "shopper": (SHOPPER_EMAIL, SHOPPER_PASSWORD),
-                "admin": (self.admin_email, self.admin_password)}[role]
+        return {
+            "guest": None,
+            "shopper": (SHOPPER_EMAIL, SHOPPER_PASSWORD),
+            "admin": (self.admin_email, self.admin_password),
+        }[role]
 
 
 def build_site(app: Flask, url: str, sandbox: SandboxServer, now: datetime) -> Site:
@@ -73,8 +86,12 @@ def build_site(app: Flask, url: str, sandbox: SandboxServer, now: datetime) -> S
 
 
 def _plan(slug: str, interval: str, trial: bool = False) -> Plan:
-    return db.session.scalars(select(Plan).join(Product).where(
-        Product.slug == slug, Plan.interval == interval, (Plan.trial_days > 0) if trial else (Plan.trial_days == 0))
+    return db.session.scalars(
+        select(Plan)
+        .join(Product)
+        .where(
+            Product.slug == slug, Plan.interval == interval, (Plan.trial_days > 0) if trial else (Plan.trial_days == 0)
+        )
     ).first()
 
 
@@ -92,9 +109,11 @@ def _shopper_story(site: Site, client: FlaskClient, sandbox: SandboxServer) -> N
 def _subscriptions(site: Site, shopper: Shopper, sandbox: SandboxServer) -> None:
     """이용 중, 체험 중 then 해지 예정, 결제 미완료; a price rise waiting for the shopper's answer."""
     key = shopper.user.customer_key
-    for plan, card in ((_plan("excel-master", "month"), "4330123412341234"),
-                       (_plan("daily-english", "month", trial=True), "4330123412341234"),
-                       (_plan("template-library", "year"), DECLINING_CARD)):
+    for plan, card in (
+        (_plan("excel-master", "month"), "4330123412341234"),
+        (_plan("daily-english", "month", trial=True), "4330123412341234"),
+        (_plan("template-library", "year"), DECLINING_CARD),
+    ):
         page = shopper.card_page(plan)
         response = shopper.come_back(shopper.toss_button(page), auth_key=sandbox.register_card(key, card))
         assert response.status_code == 302, response.get_data(as_text=True)[:300]
@@ -103,9 +122,15 @@ def _subscriptions(site: Site, shopper: Shopper, sandbox: SandboxServer) -> None
     cancel = f"/account/subscriptions/{trial.id}/cancel"
     assert shopper.post(cancel, form_page=cancel).status_code == 302
     paid = next(s for s in subs if s.status == "active")
-    consent.schedule_price_change(db.session, paid, new_amount_won=paid.amount_won + 1000,
-                                  effective_on=paid.next_charge_at.date(), reason="plan_price",
-                                  now=paid.created_at, config=site.app.config["STOREFRONT"])
+    consent.schedule_price_change(
+        db.session,
+        paid,
+        new_amount_won=paid.amount_won + 1000,
+        effective_on=paid.next_charge_at.date(),
+        reason="plan_price",
+        now=paid.created_at,
+        config=site.app.config["STOREFRONT"],
+    )
     db.session.commit()
 
 
@@ -113,16 +138,22 @@ def _orders(site: Site, client: FlaskClient, sandbox: SandboxServer, customer_ke
     """A paid one-time order; another left unpaid, whose success redirect shows the progress page."""
     once = _plan("presentation-pack", "once")
     for pay in (True, False):
-        response = client.post(f"/buy/{once.id}", data={"csrf_token": csrf_token(client, f"/buy/{once.id}"),
-                                                         "agree": "y"})
+        response = client.post(
+            f"/buy/{once.id}", data={"csrf_token": csrf_token(client, f"/buy/{once.id}"), "agree": "y"}
+        )
         order_id = re.fullmatch(r"/orders/([^/]+)/pay", response.headers["Location"]).group(1)
         if not pay:  # its script, which would send the form, is blocked in the browser checks
-            query = {"paymentType": "NORMAL", "orderId": order_id, "paymentKey": "page-check-key",
-                     "amount": str(once.amount_won)}
+            query = {
+                "paymentType": "NORMAL",
+                "orderId": order_id,
+                "paymentKey": "page-check-key",
+                "amount": str(once.amount_won),
+            }
             site.extra["shopper"].append("/payments/success?" + urlencode(query))
             continue
-        url = "/payments/success?" + urlencode(sandbox.pay(order_id=order_id, amount=once.amount_won,
-                                                           customer_key=customer_key))
+        url = "/payments/success?" + urlencode(
+            sandbox.pay(order_id=order_id, amount=once.amount_won, customer_key=customer_key)
+        )
         assert client.post(url, data={"csrf_token": _token(client.get(url).get_data(as_text=True))}).status_code == 200
 
 
@@ -136,12 +167,20 @@ def _checkout_pages(site: Site, shopper: Shopper) -> None:
     site.extra["shopper"] += [card_url, card_url.replace("/billing/card?", "/billing/success?") + "&" + urlencode(back)]
     claimed = local(shopper.consent(plan).headers["Location"])
     token = parse_qs(urlsplit(claimed).query)["intent"][0]
-    checkout.claim_intent(db.session, user=shopper.user, token=token, customer_key=key, auth_key="page-check-2",
-                          now=site.app.extensions["storefront"].clock.now())
+    checkout.claim_intent(
+        db.session,
+        user=shopper.user,
+        token=token,
+        customer_key=key,
+        auth_key="page-check-2",
+        now=site.app.extensions["storefront"].clock.now(),
+    )
     site.extra["shopper"].append(f"/billing/success?intent={token}&" + urlencode({**back, "authKey": "page-check-2"}))
-    site.extra["shopper"] += ["/billing/fail?code=PAY_PROCESS_CANCELED&message=%EC%B7%A8%EC%86%8C",
-                              "/billing/fail?code=INVALID_CARD_NUMBER&message=card",
-                              "/payments/fail?code=PAY_PROCESS_CANCELED&message=cancel"]
+    site.extra["shopper"] += [
+        "/billing/fail?code=PAY_PROCESS_CANCELED&message=%EC%B7%A8%EC%86%8C",
+        "/billing/fail?code=INVALID_CARD_NUMBER&message=card",
+        "/payments/fail?code=PAY_PROCESS_CANCELED&message=cancel",
+    ]
     site.extra["guest"] += ["/payments/fail?code=REJECT_CARD_COMPANY&message=x"]
 
 
@@ -150,20 +189,30 @@ def _admin_story(site: Site, admin: FlaskClient, toss: FlaskClient) -> None:
     attempt = db.session.scalars(select(Attempt).where(Attempt.status == "done").order_by(Attempt.id)).first()
     page = admin.get(f"/admin/attempts/{attempt.id}/refund").get_data(as_text=True)
     form = dict(re.findall(r'name="(csrf_token|request_id|amount_won)"[^>]*value="([^"]*)"', page))
-    admin.post(f"/admin/attempts/{attempt.id}/refund", data={**form, "amount_won": "1000", "reason": "부분 환불 테스트"})
+    admin.post(
+        f"/admin/attempts/{attempt.id}/refund", data={**form, "amount_won": "1000", "reason": "부분 환불 테스트"}
+    )
     # today's 대사 against the sandbox (the day page and its CSV)
     today = site.app.extensions["storefront"].clock.now().astimezone(KST).date().isoformat()
-    admin.post("/admin/reconciliation/run", data={"csrf_token": _token(admin.get("/admin/reconciliation").get_data(
-        as_text=True)), "day": today})
+    admin.post(
+        "/admin/reconciliation/run",
+        data={"csrf_token": _token(admin.get("/admin/reconciliation").get_data(as_text=True)), "day": today},
+    )
     body = Path(__file__).resolve().parent.parent / "fixtures" / "toss" / "webhook.payment-status-changed.json"
-    toss.post("/webhooks/toss", data=body.read_bytes(), content_type="application/json",
-                 headers={"tosspayments-webhook-transmission-id": "page-check-1"})
+    toss.post(
+        "/webhooks/toss",
+        data=body.read_bytes(),
+        content_type="application/json",
+        headers={"tosspayments-webhook-transmission-id": "page-check-1"},
+    )
 
 
 # -- enumerating pages -----------------------------------------------------------------------------
 
+
 def argument_values(session) -> dict[str, list[str]]:
     """Values to try for each URL argument name, from the database (newest first where it matters)."""
+
     def ids(model, column=None) -> list[str]:
         column = column if column is not None else model.id
         return [str(v) for v in session.scalars(select(column).order_by(model.id.desc()))]
@@ -236,8 +285,9 @@ def _first_page(client: FlaskClient, rule: str, candidates: list[str]) -> Reache
         response = client.get(path, follow_redirects=True)
         if response.mimetype != "text/html":
             continue
-        final = response.request.path + (f"?{response.request.query_string.decode()}"
-                                         if response.request.query_string else "")
+        final = response.request.path + (
+            f"?{response.request.query_string.decode()}" if response.request.query_string else ""
+        )
         reached = Reached(rule, path, final, response.status_code, response.get_data(as_text=True))
         if response.status_code == 200:
             return reached
@@ -251,4 +301,3 @@ def signed_in_client(app: Flask, site: Site, role: str) -> FlaskClient:
     if credentials is not None:
         assert Auth(client).login(*credentials).status_code == 302
     return client
-

@@ -41,8 +41,11 @@ def settle(client, url: str, page: str):
 
 def test_the_order_form_answers_a_script_with_the_card_window_parameters(shopper, catalog, db_session, app):
     path = f"/subscribe/{catalog.monthly.id}"
-    response = shopper.client.post(path, headers=JSON, data={"csrf_token": csrf_token(shopper.client, path),
-                                                             "agree_terms": "y", "agree_renewal": "y"})
+    response = shopper.client.post(
+        path,
+        headers=JSON,
+        data={"csrf_token": csrf_token(shopper.client, path), "agree_terms": "y", "agree_renewal": "y"},
+    )
 
     assert response.status_code == 200 and response.is_json
     body = response.get_json()
@@ -58,8 +61,9 @@ def test_the_order_form_answers_a_script_with_the_card_window_parameters(shopper
 
 def test_a_missing_consent_is_summarised_at_the_top_with_a_link_to_the_box(shopper, catalog, db_session):
     path = f"/subscribe/{catalog.monthly.id}"
-    response = shopper.client.post(path, headers=JSON, data={"csrf_token": csrf_token(shopper.client, path),
-                                                             "agree_terms": "y"})
+    response = shopper.client.post(
+        path, headers=JSON, data={"csrf_token": csrf_token(shopper.client, path), "agree_terms": "y"}
+    )
 
     assert response.status_code == 400 and not response.is_json  # the script then sends the form as usual
     page = response.get_data(as_text=True)
@@ -68,8 +72,11 @@ def test_a_missing_consent_is_summarised_at_the_top_with_a_link_to_the_box(shopp
     assert page.index("error-summary") < page.index("<h2>주문 내용</h2>")  # above everything else
     assert 'href="#agree_renewal"' in summary.group(0)
     assert "정기결제(자동갱신) 조건에 동의해야 구독할 수 있습니다." in summary.group(0)
-    assert re.search(r'<input[^>]*aria-invalid="true"[^>]*id="agree_renewal"|<input[^>]*id="agree_renewal"[^>]*'
-                     r'aria-invalid="true"', page)
+    assert re.search(
+        r'<input[^>]*aria-invalid="true"[^>]*id="agree_renewal"|<input[^>]*id="agree_renewal"[^>]*'
+        r'aria-invalid="true"',
+        page,
+    )
     assert count(db_session, CheckoutIntent) == 0
 
 
@@ -107,13 +114,20 @@ def test_a_double_submit_and_a_reload_charge_once(shopper, catalog, db_session, 
     assert count(db_session, Subscription) == 1
 
 
-def test_a_reload_while_another_request_works_waits_instead_of_starting_again(shopper, catalog, db_session, toss,
-                                                                               clock):
+def test_a_reload_while_another_request_works_waits_instead_of_starting_again(
+    shopper, catalog, db_session, toss, clock
+):
     auth_key = new_auth_key()
     url = success_url(shopper, catalog.monthly, auth_key)
     # another request (the first tab) has claimed the intent and is talking to Toss right now
-    checkout.claim_intent(db_session, user=shopper.user, token=intent_token(url),
-                          customer_key=shopper.user.customer_key, auth_key=auth_key, now=clock.now())
+    checkout.claim_intent(
+        db_session,
+        user=shopper.user,
+        token=intent_token(url),
+        customer_key=shopper.user.customer_key,
+        auth_key=auth_key,
+        now=clock.now(),
+    )
 
     page = shopper.client.get(url)
     html = page.get_data(as_text=True)

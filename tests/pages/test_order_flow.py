@@ -52,8 +52,9 @@ def test_a_missing_tick_is_summarised_at_the_top(client, catalog, db_session):
     assert db_session.query(Order).count() == 0
 
 
-def test_the_success_url_answers_before_the_confirm_and_its_form_confirms_once(client, catalog, sandbox, toss,
-                                                                               db_session):
+def test_the_success_url_answers_before_the_confirm_and_its_form_confirms_once(
+    client, catalog, sandbox, toss, db_session
+):
     order_id = place_order(client, catalog.once_plan_id)
     query = sandbox.pay(order_id=order_id, amount=PRICE, order_name="팩")
 

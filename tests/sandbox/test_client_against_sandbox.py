@@ -33,8 +33,9 @@ def test_issue_charge_replay_partial_and_full_cancel(client, sandbox):
     assert billing.customer_key == customer_key and billing.card.number
 
     order_id = _order()
-    charge = dict(customer_key=customer_key, amount=9900, order_id=order_id, order_name="영어 회화 월간",
-                  idempotency_key=order_id)
+    charge = dict(
+        customer_key=customer_key, amount=9900, order_id=order_id, order_name="영어 회화 월간", idempotency_key=order_id
+    )
     first = client.charge_billing_key(billing.billing_key, **charge)
     again = client.charge_billing_key(billing.billing_key, **charge)
     assert first.status == "DONE" and first.total_amount == 9900
@@ -56,17 +57,35 @@ def test_errors_arrive_with_their_categories(client, sandbox):
     billing = client.issue_billing_key(sandbox.register_card(customer_key), customer_key, idempotency_key=_key())
 
     with pytest.raises(TossError) as wrong_customer:
-        client.charge_billing_key(billing.billing_key, customer_key=_key(), amount=9900, order_id=_order(),
-                                  order_name="x", idempotency_key=_key())
+        client.charge_billing_key(
+            billing.billing_key,
+            customer_key=_key(),
+            amount=9900,
+            order_id=_order(),
+            order_name="x",
+            idempotency_key=_key(),
+        )
     assert wrong_customer.value.code == "NOT_MATCHES_CUSTOMER_KEY"
     assert billing.billing_key not in str(wrong_customer.value)
 
     order_id = _order()
-    client.charge_billing_key(billing.billing_key, customer_key=customer_key, amount=9900, order_id=order_id,
-                              order_name="x", idempotency_key=order_id)
+    client.charge_billing_key(
+        billing.billing_key,
+        customer_key=customer_key,
+        amount=9900,
+        order_id=order_id,
+        order_name="x",
+        idempotency_key=order_id,
+    )
     with pytest.raises(TossError) as duplicate:
-        client.charge_billing_key(billing.billing_key, customer_key=customer_key, amount=9900, order_id=order_id,
-                                  order_name="x", idempotency_key=_key())
+        client.charge_billing_key(
+            billing.billing_key,
+            customer_key=customer_key,
+            amount=9900,
+            order_id=order_id,
+            order_name="x",
+            idempotency_key=_key(),
+        )
     assert duplicate.value.code == "DUPLICATED_ORDER_ID"
     assert duplicate.value.category is Category.UNKNOWN_OUTCOME  # may already be paid: settle by lookup
 
@@ -89,8 +108,14 @@ def test_each_test_card_declines_with_its_code(client, sandbox, card, code, cate
     customer_key = _key()
     billing = client.issue_billing_key(sandbox.register_card(customer_key, card), customer_key, idempotency_key=_key())
     with pytest.raises(TossError) as declined:
-        client.charge_billing_key(billing.billing_key, customer_key=customer_key, amount=9900, order_id=_order(),
-                                  order_name="x", idempotency_key=_key())
+        client.charge_billing_key(
+            billing.billing_key,
+            customer_key=customer_key,
+            amount=9900,
+            order_id=_order(),
+            order_name="x",
+            idempotency_key=_key(),
+        )
     assert (declined.value.code, declined.value.category) == (code, category)
 
 
@@ -100,8 +125,14 @@ def test_deleted_billing_key_is_deleted_once_and_then_refused(client, sandbox):
     assert client.delete_billing_key(billing.billing_key) is True
     assert client.delete_billing_key(billing.billing_key) is True  # ALREADY_REMOVED counts as done
     with pytest.raises(TossError) as refused:
-        client.charge_billing_key(billing.billing_key, customer_key=customer_key, amount=9900, order_id=_order(),
-                                  order_name="x", idempotency_key=_key())
+        client.charge_billing_key(
+            billing.billing_key,
+            customer_key=customer_key,
+            amount=9900,
+            order_id=_order(),
+            order_name="x",
+            idempotency_key=_key(),
+        )
     assert refused.value.category is Category.HARD_DECLINE
 
 
@@ -114,8 +145,14 @@ def test_a_days_transactions_are_read_across_page_boundaries(client, sandbox, cl
     orders = []
     for n in range(7):
         order_id = _order()
-        payment = client.charge_billing_key(billing.billing_key, customer_key=customer_key, amount=1000 + n,
-                                            order_id=order_id, order_name="구독", idempotency_key=order_id)
+        payment = client.charge_billing_key(
+            billing.billing_key,
+            customer_key=customer_key,
+            amount=1000 + n,
+            order_id=order_id,
+            order_name="구독",
+            idempotency_key=order_id,
+        )
         orders.append(order_id)
         clock.advance(seconds=30)
     client.cancel_payment(payment.payment_key, reason="환불", idempotency_key=_key(), amount=500)

@@ -11,26 +11,47 @@ from tests.sandbox.calls import charge, error_of, get, post
 CUSTOMER = "cust-faults"
 
 
-@pytest.mark.parametrize("code", ["REJECT_CARD_PAYMENT", "PROVIDER_ERROR", "FAILED_INTERNAL_SYSTEM_PROCESSING",
-                                  "NOT_SUPPORTED_METHOD", "INVALID_STOPPED_CARD", "ALREADY_PROCESSED_PAYMENT"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "REJECT_CARD_PAYMENT",
+        "PROVIDER_ERROR",
+        "FAILED_INTERNAL_SYSTEM_PROCESSING",
+        "NOT_SUPPORTED_METHOD",
+        "INVALID_STOPPED_CARD",
+        "ALREADY_PROCESSED_PAYMENT",
+    ],
+)
 def test_test_code_header_reproduces_the_error_with_its_status(sandbox, code):
     billing = sandbox.issue_billing_key(CUSTOMER)
-    response = post(sandbox, "/v1/billing/" + billing["billingKey"],
-                    {"customerKey": CUSTOMER, "amount": 1000, "orderId": "order-testcode", "orderName": "x"},
-                    headers={"TossPayments-Test-Code": code})
+    response = post(
+        sandbox,
+        "/v1/billing/" + billing["billingKey"],
+        {"customerKey": CUSTOMER, "amount": 1000, "orderId": "order-testcode", "orderName": "x"},
+        headers={"TossPayments-Test-Code": code},
+    )
     assert error_of(response) == (CATALOGUE[code][0], code)
     assert sandbox.ledger() == []
 
 
 def test_test_code_works_without_a_real_payment(sandbox):
-    response = requests.post(f"{sandbox.url}/v1/payments/confirm", json={}, auth=sandbox.auth,
-                             headers={"TossPayments-Test-Code": "NOT_FOUND_PAYMENT_SESSION"}, timeout=10)
+    response = requests.post(
+        f"{sandbox.url}/v1/payments/confirm",
+        json={},
+        auth=sandbox.auth,
+        headers={"TossPayments-Test-Code": "NOT_FOUND_PAYMENT_SESSION"},
+        timeout=10,
+    )
     assert error_of(response) == (404, "NOT_FOUND_PAYMENT_SESSION")
 
 
 def test_unknown_test_code_is_invalid(sandbox):
-    response = requests.get(f"{sandbox.url}/v1/payments/orders/any-order", auth=sandbox.auth,
-                            headers={"TossPayments-Test-Code": "NOT_A_TOSS_CODE"}, timeout=10)
+    response = requests.get(
+        f"{sandbox.url}/v1/payments/orders/any-order",
+        auth=sandbox.auth,
+        headers={"TossPayments-Test-Code": "NOT_A_TOSS_CODE"},
+        timeout=10,
+    )
     assert error_of(response) == (400, "INVALID_TEST_CODE")
 
 
@@ -94,8 +115,16 @@ def test_the_seed_makes_fault_patterns_repeatable(sandbox):
 
 @pytest.mark.parametrize(
     "change",
-    [{"fail_rate": 1.5}, {"fail_rate": 0.6, "drop_rate": 0.6}, {"latency_ms": -1}, {"seed": "abc"},
-     {"webhook_url": "ftp://x"}, {"secret_key": "test_sk_other"}, {"no_such_setting": 1}, {"rate_limit": "maybe"}],
+    [
+        {"fail_rate": 1.5},
+        {"fail_rate": 0.6, "drop_rate": 0.6},
+        {"latency_ms": -1},
+        {"seed": "abc"},
+        {"webhook_url": "ftp://x"},
+        {"secret_key": "test_sk_other"},
+        {"no_such_setting": 1},
+        {"rate_limit": "maybe"},
+    ],
 )
 def test_bad_settings_are_refused_and_leave_the_old_ones(sandbox, change):
     before = sandbox.settings()

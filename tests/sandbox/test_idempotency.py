@@ -118,6 +118,10 @@ def test_get_ignores_the_header_and_cancel_honours_it(sandbox):
     assert again.json() == first.json()
     [entry] = sandbox.ledger()
     assert entry["balanceAmount"] == 8900 and len(entry["cancels"]) == 1
-    lookup = requests.get(f"{sandbox.url}/v1/payments/{payment['paymentKey']}", auth=sandbox.auth,
-                          headers={"Idempotency-Key": "k" * 400}, timeout=10)
+    lookup = requests.get(
+        f"{sandbox.url}/v1/payments/{payment['paymentKey']}",
+        auth=sandbox.auth,
+        headers={"Idempotency-Key": "k" * 400},
+        timeout=10,
+    )
     assert lookup.status_code == 200

@@ -29,14 +29,14 @@ def test_a_days_transactions_are_every_approval_and_every_cancel(sandbox, clock)
     billing = sandbox.issue_billing_key(CUSTOMER)
     paid = charge(sandbox, billing["billingKey"], CUSTOMER, "order-tx-1", 9900).json()
     clock.advance(minutes=5)
-    partial = post(sandbox, f"/v1/payments/{paid['paymentKey']}/cancel",
-                   {"cancelReason": "부분 환불", "cancelAmount": 3900}).json()
+    partial = post(
+        sandbox, f"/v1/payments/{paid['paymentKey']}/cancel", {"cancelReason": "부분 환불", "cancelAmount": 3900}
+    ).json()
     clock.advance(minutes=5)
     full = post(sandbox, f"/v1/payments/{paid['paymentKey']}/cancel", {"cancelReason": "해지"}).json()
     clock.advance(minutes=5)
     window = sandbox.pay(order_id="order-tx-2", amount=5000)
-    post(sandbox, "/v1/payments/confirm", {"paymentKey": window["paymentKey"], "orderId": "order-tx-2",
-                                           "amount": 5000})
+    post(sandbox, "/v1/payments/confirm", {"paymentKey": window["paymentKey"], "orderId": "order-tx-2", "amount": 5000})
     sandbox.pay(order_id="order-tx-3", amount=7000)  # authenticated, never confirmed: no transaction
 
     items = _transactions(sandbox)
@@ -49,11 +49,24 @@ def test_a_days_transactions_are_every_approval_and_every_cancel(sandbox, clock)
     approval, first_cancel, second_cancel, _ = items
     assert approval["transactionKey"] not in (first_cancel["transactionKey"], second_cancel["transactionKey"])
     assert [first_cancel["transactionKey"], second_cancel["transactionKey"]] == [
-        c["transactionKey"] for c in full["cancels"]]
+        c["transactionKey"] for c in full["cancels"]
+    ]
     assert partial["cancels"][0]["transactionKey"] == first_cancel["transactionKey"]
     assert approval["transactionAt"] == "2026-03-10T10:00:00+09:00"
-    assert set(approval) == {"mId", "transactionKey", "paymentKey", "orderId", "method", "customerKey", "useEscrow",
-                             "receiptUrl", "status", "transactionAt", "currency", "amount"}
+    assert set(approval) == {
+        "mId",
+        "transactionKey",
+        "paymentKey",
+        "orderId",
+        "method",
+        "customerKey",
+        "useEscrow",
+        "receiptUrl",
+        "status",
+        "transactionAt",
+        "currency",
+        "amount",
+    }
     assert (approval["method"], approval["currency"], approval["customerKey"]) == ("카드", "KRW", CUSTOMER)
 
 
@@ -80,18 +93,25 @@ def test_more_transactions_than_the_limit_come_in_pages_after_the_last_key(sandb
     third = _transactions(sandbox, limit="2", startingAfter=second[-1]["transactionKey"])
     last = _transactions(sandbox, limit="2", startingAfter=third[-1]["transactionKey"])
     assert [[t["orderId"][-1] for t in page] for page in (first, second, third, last)] == [
-        ["0", "1"], ["2", "3"], ["4"], []]
+        ["0", "1"],
+        ["2", "3"],
+        ["4"],
+        [],
+    ]
     assert len(_transactions(sandbox)) == 5  # default limit 100
 
 
-@pytest.mark.parametrize(("params", "status", "code"), [
-    ({"startingAfter": "NOT-A-KEY"}, 400, "INVALID_TRANSACTION_KEY"),
-    ({"limit": "5001"}, 400, "INVALID_REQUEST"),
-    ({"limit": "0"}, 400, "INVALID_REQUEST"),
-    ({"startDate": "yesterday"}, 400, "INVALID_REQUEST"),
-    ({"startDate": ""}, 400, "INVALID_REQUEST"),
-    ({"endDate": "2026-03-09T00:00:00"}, 400, "INVALID_REQUEST"),
-])
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"startingAfter": "NOT-A-KEY"}, 400, "INVALID_TRANSACTION_KEY"),
+        ({"limit": "5001"}, 400, "INVALID_REQUEST"),
+        ({"limit": "0"}, 400, "INVALID_REQUEST"),
+        ({"startDate": "yesterday"}, 400, "INVALID_REQUEST"),
+        ({"startDate": ""}, 400, "INVALID_REQUEST"),
+        ({"endDate": "2026-03-09T00:00:00"}, 400, "INVALID_REQUEST"),
+    ],
+)
 def test_bad_transaction_queries_are_refused(sandbox, params, status, code):
     response = get(sandbox, "/v1/transactions", params={**DAY, **params})
     assert error_of(response) == (status, code)
@@ -102,6 +122,7 @@ def test_a_limit_of_5000_is_allowed(sandbox):
 
 
 # -- settlements ----------------------------------------------------------------------------------
+
 
 def _settlements(sandbox, **params):
     response = get(sandbox, "/v1/settlements", params={"startDate": "2026-03-10", "endDate": "2026-03-10", **params})
@@ -116,10 +137,18 @@ def test_settlements_take_the_fee_and_give_it_back_on_a_cancel(sandbox):
     post(sandbox, f"/v1/payments/{paid['paymentKey']}/cancel", {"cancelReason": "부분 환불", "cancelAmount": 2500})
     sale, refund = _settlements(sandbox)
     assert (sale["amount"], sale["fee"], sale["supplyAmount"], sale["vat"], sale["payOutAmount"]) == (
-        10000, 320, 291, 29, 9680)
+        10000,
+        320,
+        291,
+        29,
+        9680,
+    )
     assert sale["fees"] == [{"type": "BASE", "fee": 320}] and sale["cancel"] is None
     assert (sale["soldDate"], sale["paidOutDate"], sale["approvedAt"]) == (
-        "2026-03-10", "2026-03-12", "2026-03-10T10:00:00+09:00")
+        "2026-03-10",
+        "2026-03-12",
+        "2026-03-10T10:00:00+09:00",
+    )
     assert (refund["amount"], refund["fee"], refund["payOutAmount"]) == (-2500, -80, -2420)
     assert refund["cancel"]["cancelAmount"] == 2500 and refund["transactionKey"] == refund["cancel"]["transactionKey"]
     assert refund["paymentKey"] == sale["paymentKey"] == paid["paymentKey"]
@@ -133,7 +162,10 @@ def test_a_payments_fee_rate_is_fixed_when_it_is_approved(sandbox):
     charge(sandbox, billing["billingKey"], CUSTOMER, "order-settle-3", 10000)
     post(sandbox, f"/v1/payments/{paid['paymentKey']}/cancel", {"cancelReason": "환불"})
     assert [(s["orderId"], s["fee"]) for s in _settlements(sandbox)] == [
-        ("order-settle-2", 200), ("order-settle-3", 500), ("order-settle-2", -200)]
+        ("order-settle-2", 200),
+        ("order-settle-3", 500),
+        ("order-settle-2", -200),
+    ]
 
 
 def test_settlements_by_payout_date_and_in_pages(sandbox, clock):
@@ -146,8 +178,13 @@ def test_settlements_by_payout_date_and_in_pages(sandbox, clock):
     assert [s["orderId"] for s in by_payout] == ["order-payout-0", "order-payout-1", "order-payout-2"]
     assert [s["orderId"] for s in _settlements(sandbox, size="2", page="2")] == ["order-payout-2"]
     assert error_of(get(sandbox, "/v1/settlements", params={"startDate": "2026-03-10"})) == (400, "INVALID_REQUEST")
-    assert error_of(get(sandbox, "/v1/settlements", params={"startDate": "2026-03-10", "endDate": "2026-03-10",
-                                                            "dateType": "approvedAt"})) == (400, "INVALID_REQUEST")
+    assert error_of(
+        get(
+            sandbox,
+            "/v1/settlements",
+            params={"startDate": "2026-03-10", "endDate": "2026-03-10", "dateType": "approvedAt"},
+        )
+    ) == (400, "INVALID_REQUEST")
 
 
 def test_fee_rate_and_payout_days_are_sandbox_settings():

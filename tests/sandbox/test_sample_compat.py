@@ -40,8 +40,10 @@ class SampleMerchant:
 
     def issue_billing_key(self, body: dict[str, str]) -> tuple[dict[str, Any], int]:
         """views.issueBillingKey: remembers the key per customerKey on success."""
-        resjson, status = self._send(f"{self.api_base}/v1/billing/authorizations/issue",
-                                     {"customerKey": body["customerKey"], "authKey": body["authKey"]})
+        resjson, status = self._send(
+            f"{self.api_base}/v1/billing/authorizations/issue",
+            {"customerKey": body["customerKey"], "authKey": body["authKey"]},
+        )
         if status == 200:
             self.billing_key_map[body["customerKey"]] = resjson.get("billingKey")
         return resjson, status
@@ -49,8 +51,10 @@ class SampleMerchant:
     def confirm_billing(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """views.confirm_billing: f"https://api.tosspayments.com/v1/billing/{billingKey}", key unencoded."""
         billing_key = self.billing_key_map[body["customerKey"]]
-        params = {name: body[name] for name in ("customerKey", "amount", "orderId", "orderName", "customerEmail",
-                                                "customerName")}
+        params = {
+            name: body[name]
+            for name in ("customerKey", "amount", "orderId", "orderName", "customerEmail", "customerName")
+        }
         return self._send(f"{self.api_base}/v1/billing/{billing_key}", params)
 
 
@@ -92,16 +96,30 @@ def test_the_samples_billing_flow(sandbox):
 
     assert status == 200, issued
     assert issued["billingKey"].endswith("=")  # travels raw in the path below
-    charged, status = merchant.confirm_billing({
-        "customerKey": customer_key, "amount": "4900", "orderId": "ZbiAf8QsWA979_j-TEp_N",
-        "orderName": "토스 프라임 구독", "customerEmail": "customer@email.com", "customerName": "박토스"})
+    charged, status = merchant.confirm_billing(
+        {
+            "customerKey": customer_key,
+            "amount": "4900",
+            "orderId": "ZbiAf8QsWA979_j-TEp_N",
+            "orderName": "토스 프라임 구독",
+            "customerEmail": "customer@email.com",
+            "customerName": "박토스",
+        }
+    )
     assert status == 200, charged
     assert (charged["status"], charged["type"], charged["totalAmount"]) == ("DONE", "BILLING", 4900)
     assert [(e["orderId"], e["amount"]) for e in sandbox.ledger()] == [("ZbiAf8QsWA979_j-TEp_N", 4900)]
 
-    twice, status = merchant.confirm_billing({
-        "customerKey": customer_key, "amount": 4900, "orderId": "ZbiAf8QsWA979_j-TEp_N",
-        "orderName": "토스 프라임 구독", "customerEmail": "customer@email.com", "customerName": "박토스"})
+    twice, status = merchant.confirm_billing(
+        {
+            "customerKey": customer_key,
+            "amount": 4900,
+            "orderId": "ZbiAf8QsWA979_j-TEp_N",
+            "orderName": "토스 프라임 구독",
+            "customerEmail": "customer@email.com",
+            "customerName": "박토스",
+        }
+    )
     assert (status, twice["code"]) == (400, "DUPLICATED_ORDER_ID")
     reused, status = merchant.issue_billing_key({"customerKey": customer_key, "authKey": auth_key})
     assert (status, reused["code"]) == (400, "INVALID_BILLING_AUTH")

@@ -52,8 +52,10 @@ class Merchant:
         if request.path.startswith("/billing/"):
             return Response(f"<p id='landed'>{request.path}</p>", mimetype="text/html")
         success = request.args.get("success", self.success_url)
-        return Response(_page(self.sandbox.url, request.args.get("ck", self.sandbox.client_key), success,
-                              self.fail_url), mimetype="text/html")
+        return Response(
+            _page(self.sandbox.url, request.args.get("ck", self.sandbox.client_key), success, self.fail_url),
+            mimetype="text/html",
+        )
 
 
 @pytest.fixture
@@ -64,8 +66,6 @@ def merchant(sandbox) -> Iterator[Merchant]:
     yield m
     m.server.shutdown()
     m.server.server_close()
-
-
 
 
 def test_requesting_billing_auth_opens_the_window_and_returns_an_auth_key(sandbox, merchant, page):
@@ -80,8 +80,12 @@ def test_requesting_billing_auth_opens_the_window_and_returns_an_auth_key(sandbo
     page.wait_for_url(f"{merchant.url}/billing/success*")
     query = parse_qs(urlsplit(page.url).query)
     assert query["plan"] == ["3"] and query["customerKey"] == ["cust-browser-1"]
-    issued = requests.post(f"{sandbox.url}/v1/billing/authorizations/issue", auth=sandbox.auth, timeout=10,
-                           json={"authKey": query["authKey"][0], "customerKey": "cust-browser-1"})
+    issued = requests.post(
+        f"{sandbox.url}/v1/billing/authorizations/issue",
+        auth=sandbox.auth,
+        timeout=10,
+        json={"authKey": query["authKey"][0], "customerKey": "cust-browser-1"},
+    )
     assert issued.status_code == 200
 
 

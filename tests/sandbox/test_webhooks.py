@@ -25,14 +25,14 @@ class Receiver:
         self._lock = threading.Lock()
         self.server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}/webhooks/toss"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @Request.application
     def _app(self, request: Request) -> Response:
         with self._lock:
-            self.received.append({"headers": dict(request.headers), "body": json.loads(request.get_data()),
-                                  "path": request.path})
+            self.received.append(
+                {"headers": dict(request.headers), "body": json.loads(request.get_data()), "path": request.path}
+            )
             status = self.statuses.pop(0) if self.statuses else 200
         return Response("ok", status=status)
 
@@ -58,17 +58,25 @@ def test_billing_charge_sends_nothing_but_cancel_and_delete_do(sandbox, receiver
     deliveries = sandbox.flush_webhooks()
 
     assert [(d["eventType"], d["status"]) for d in deliveries] == [
-        ("PAYMENT_STATUS_CHANGED", "delivered"), ("PAYMENT_STATUS_CHANGED", "delivered"),
-        ("BILLING_DELETED", "delivered")]
+        ("PAYMENT_STATUS_CHANGED", "delivered"),
+        ("PAYMENT_STATUS_CHANGED", "delivered"),
+        ("BILLING_DELETED", "delivered"),
+    ]
     bodies = {(r["body"]["eventType"], r["body"]["data"].get("status")): r["body"] for r in receiver.received}
-    assert set(bodies) == {("PAYMENT_STATUS_CHANGED", "PARTIAL_CANCELED"), ("PAYMENT_STATUS_CHANGED", "CANCELED"),
-                           ("BILLING_DELETED", None)}
+    assert set(bodies) == {
+        ("PAYMENT_STATUS_CHANGED", "PARTIAL_CANCELED"),
+        ("PAYMENT_STATUS_CHANGED", "CANCELED"),
+        ("BILLING_DELETED", None),
+    }
     deleted = bodies["BILLING_DELETED", None]
     partial = bodies["PAYMENT_STATUS_CHANGED", "PARTIAL_CANCELED"]
     canceled = bodies["PAYMENT_STATUS_CHANGED", "CANCELED"]
     assert deleted["data"] == {"billingKey": billing["billingKey"], "reason": "삭제 API 요청"}
     assert (partial["data"]["status"], partial["data"]["balanceAmount"], partial["data"]["type"]) == (
-        "PARTIAL_CANCELED", 9000, "BILLING")
+        "PARTIAL_CANCELED",
+        9000,
+        "BILLING",
+    )
     assert (canceled["data"]["status"], canceled["data"]["balanceAmount"]) == ("CANCELED", 0)
     assert len(partial["createdAt"]) == len("2022-01-01T00:00:00.000000")
     for r in receiver.received:
@@ -84,8 +92,11 @@ def test_billing_charge_sends_nothing_but_cancel_and_delete_do(sandbox, receiver
 def test_one_time_payment_done_sends_payment_status_changed(sandbox, receiver):
     sandbox.settings(webhook_url=receiver.url)
     window = sandbox.pay(order_id="order-once-1", amount=15000)
-    confirmed = post(sandbox, "/v1/payments/confirm", {"paymentKey": window["paymentKey"],
-                                                       "orderId": "order-once-1", "amount": 15000})
+    confirmed = post(
+        sandbox,
+        "/v1/payments/confirm",
+        {"paymentKey": window["paymentKey"], "orderId": "order-once-1", "amount": 15000},
+    )
     assert confirmed.status_code == 200
     [delivery] = sandbox.flush_webhooks()
     assert delivery["status"] == "delivered"
@@ -133,7 +144,10 @@ def test_failed_deliveries_are_retried_on_tosss_schedule_divided_by_the_factor(s
     assert [a["statusCode"] for a in delivery["attempts"]] == [500, 503, 200]
 
     assert [r["headers"]["Tosspayments-Webhook-Transmission-Retried-Count"] for r in receiver.received] == [
-        "0", "1", "2"]
+        "0",
+        "1",
+        "2",
+    ]
     assert len({r["headers"]["Tosspayments-Webhook-Transmission-Id"] for r in receiver.received}) == 1
     assert len({json.dumps(r["body"], sort_keys=True) for r in receiver.received}) == 1
 

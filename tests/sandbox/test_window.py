@@ -16,14 +16,30 @@ FAIL = "https://shop.example/billing/fail"
 
 
 def _billing_params(sandbox, **changes):
-    return {"clientKey": sandbox.client_key, "customerKey": "cust-window", "method": "CARD",
-            "successUrl": SUCCESS, "failUrl": FAIL, "customerEmail": "kim@example.com", "customerName": "김구매",
-            **changes}
+    return {
+        "clientKey": sandbox.client_key,
+        "customerKey": "cust-window",
+        "method": "CARD",
+        "successUrl": SUCCESS,
+        "failUrl": FAIL,
+        "customerEmail": "kim@example.com",
+        "customerName": "김구매",
+        **changes,
+    }
 
 
 def _payment_params(sandbox, **changes):
-    return {"clientKey": sandbox.client_key, "method": "CARD", "amount": "15000", "currency": "KRW",
-            "orderId": "order-window-1", "orderName": "원두 1kg", "successUrl": SUCCESS, "failUrl": FAIL, **changes}
+    return {
+        "clientKey": sandbox.client_key,
+        "method": "CARD",
+        "amount": "15000",
+        "currency": "KRW",
+        "orderId": "order-window-1",
+        "orderName": "원두 1kg",
+        "successUrl": SUCCESS,
+        "failUrl": FAIL,
+        **changes,
+    }
 
 
 def _card(number="4330123412341234", expiry="12/35", birth="900101", action="submit"):
@@ -41,10 +57,21 @@ def test_sdk_stub_is_served_as_javascript_with_the_v2_entry_points(sandbox):
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/javascript")
     js = response.text
-    for needle in ("TossPayments", "payment", "requestBillingAuth", "requestPayment", "/_sandbox/window/billing",
-                   "/_sandbox/window/payment", "test_ck_", "IncorrectSuccessUrlFormatError",
-                   "IncorrectFailUrlFormatError", "InvalidParametersError", "INVALID_CUSTOMER_KEY",
-                   "InsecureKeyUsageError", "location.assign"):
+    for needle in (
+        "TossPayments",
+        "payment",
+        "requestBillingAuth",
+        "requestPayment",
+        "/_sandbox/window/billing",
+        "/_sandbox/window/payment",
+        "test_ck_",
+        "IncorrectSuccessUrlFormatError",
+        "IncorrectFailUrlFormatError",
+        "InvalidParametersError",
+        "INVALID_CUSTOMER_KEY",
+        "InsecureKeyUsageError",
+        "location.assign",
+    ):
         assert needle in js
 
 
@@ -61,19 +88,29 @@ def test_billing_window_is_a_labelled_korean_form_without_inline_script(sandbox)
 
 
 def test_registering_a_card_redirects_to_success_url_keeping_its_query(sandbox):
-    response = requests.post(f"{sandbox.url}/_sandbox/window/billing",
-                             data={**_billing_params(sandbox), **_card()}, allow_redirects=False, timeout=10)
+    response = requests.post(
+        f"{sandbox.url}/_sandbox/window/billing",
+        data={**_billing_params(sandbox), **_card()},
+        allow_redirects=False,
+        timeout=10,
+    )
     base, query = _query(response)
     assert base == "https://shop.example/billing/success"
     assert (query["plan"], query["step"], query["customerKey"]) == ("7", "card", "cust-window")
-    issued = post(sandbox, "/v1/billing/authorizations/issue", {"authKey": query["authKey"], "customerKey": "cust-window"})
+    issued = post(
+        sandbox, "/v1/billing/authorizations/issue", {"authKey": query["authKey"], "customerKey": "cust-window"}
+    )
     assert issued.status_code == 200
 
 
 def test_cancel_goes_to_fail_url_without_order_id(sandbox):
     for kind, params in (("billing", _billing_params(sandbox)), ("payment", _payment_params(sandbox))):
-        response = requests.post(f"{sandbox.url}/_sandbox/window/{kind}",
-                                 data={**params, "action": "cancel"}, allow_redirects=False, timeout=10)
+        response = requests.post(
+            f"{sandbox.url}/_sandbox/window/{kind}",
+            data={**params, "action": "cancel"},
+            allow_redirects=False,
+            timeout=10,
+        )
         base, query = _query(response)
         assert base == FAIL
         assert query["code"] == "PAY_PROCESS_CANCELED" and query["message"]
@@ -92,8 +129,12 @@ def test_cancel_goes_to_fail_url_without_order_id(sandbox):
     ],
 )
 def test_bad_card_entries_re_render_the_window_with_the_error(sandbox, card, field, message):
-    response = requests.post(f"{sandbox.url}/_sandbox/window/billing", data={**_billing_params(sandbox), **card},
-                             allow_redirects=False, timeout=10)
+    response = requests.post(
+        f"{sandbox.url}/_sandbox/window/billing",
+        data={**_billing_params(sandbox), **card},
+        allow_redirects=False,
+        timeout=10,
+    )
     if message is None:  # "1230" is a valid way to type 12/30
         assert response.status_code == 303
         return
@@ -103,9 +144,12 @@ def test_bad_card_entries_re_render_the_window_with_the_error(sandbox, card, fie
 
 
 def test_this_month_is_still_a_valid_expiry(sandbox):
-    response = requests.post(f"{sandbox.url}/_sandbox/window/billing",
-                             data={**_billing_params(sandbox), **_card(expiry="03/26")}, allow_redirects=False,
-                             timeout=10)
+    response = requests.post(
+        f"{sandbox.url}/_sandbox/window/billing",
+        data={**_billing_params(sandbox), **_card(expiry="03/26")},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert response.status_code == 303
 
 
@@ -122,8 +166,9 @@ def test_this_month_is_still_a_valid_expiry(sandbox):
     ],
 )
 def test_billing_window_refuses_what_the_sdk_refuses(sandbox, change, code):
-    response = requests.get(f"{sandbox.url}/_sandbox/window/billing", params=_billing_params(sandbox, **change),
-                            timeout=10)
+    response = requests.get(
+        f"{sandbox.url}/_sandbox/window/billing", params=_billing_params(sandbox, **change), timeout=10
+    )
     assert response.status_code == 400 and code in response.text and "샌드박스" in response.text
 
 
@@ -139,8 +184,9 @@ def test_billing_window_refuses_what_the_sdk_refuses(sandbox, change, code):
     ],
 )
 def test_payment_window_refuses_what_the_sdk_refuses(sandbox, change, code):
-    response = requests.get(f"{sandbox.url}/_sandbox/window/payment", params=_payment_params(sandbox, **change),
-                            timeout=10)
+    response = requests.get(
+        f"{sandbox.url}/_sandbox/window/payment", params=_payment_params(sandbox, **change), timeout=10
+    )
     assert response.status_code == 400 and code in response.text
 
 
@@ -150,8 +196,12 @@ def test_payment_window_shows_the_order_and_the_pay_button(sandbox):
 
 
 def test_one_time_payment_window_then_confirm_then_lookup(sandbox):
-    response = requests.post(f"{sandbox.url}/_sandbox/window/payment", data={**_payment_params(sandbox), **_card()},
-                             allow_redirects=False, timeout=10)
+    response = requests.post(
+        f"{sandbox.url}/_sandbox/window/payment",
+        data={**_payment_params(sandbox), **_card()},
+        allow_redirects=False,
+        timeout=10,
+    )
     base, query = _query(response)
     assert base == "https://shop.example/billing/success" and query["plan"] == "7"
     assert (query["orderId"], query["amount"], query["paymentType"]) == ("order-window-1", "15000", "NORMAL")
@@ -163,7 +213,11 @@ def test_one_time_payment_window_then_confirm_then_lookup(sandbox):
     confirmed = post(sandbox, "/v1/payments/confirm", body, key="confirm-1")
     payment = confirmed.json()
     assert (confirmed.status_code, payment["status"], payment["type"], payment["totalAmount"]) == (
-        200, "DONE", "NORMAL", 15000)
+        200,
+        "DONE",
+        "NORMAL",
+        15000,
+    )
     assert payment["approvedAt"].endswith("+09:00") and payment["receipt"]["url"].startswith(sandbox.url)
     assert get(sandbox, "/v1/payments/orders/order-window-1").json() == payment
     assert error_of(post(sandbox, "/v1/payments/confirm", body)) == (400, "ALREADY_PROCESSED_PAYMENT")
@@ -205,16 +259,21 @@ def test_declining_card_aborts_the_one_time_payment_at_confirm(sandbox):
 
 def test_paying_an_already_paid_order_id_goes_to_fail_url(sandbox):
     window = sandbox.pay(order_id="order-paid-1", amount=5000)
-    post(sandbox, "/v1/payments/confirm", {"paymentKey": window["paymentKey"], "orderId": "order-paid-1", "amount": 5000})
+    post(
+        sandbox, "/v1/payments/confirm", {"paymentKey": window["paymentKey"], "orderId": "order-paid-1", "amount": 5000}
+    )
     with pytest.raises(CardRefused) as refused:
         sandbox.pay(order_id="order-paid-1", amount=5000)
     assert refused.value.code == "DUPLICATED_ORDER_ID"
 
 
 def test_refused_card_in_payment_window_reports_order_id_to_fail_url(sandbox):
-    response = requests.post(f"{sandbox.url}/_sandbox/window/payment",
-                             data={**_payment_params(sandbox), **_card(number="4330000000000092")},
-                             allow_redirects=False, timeout=10)
+    response = requests.post(
+        f"{sandbox.url}/_sandbox/window/payment",
+        data={**_payment_params(sandbox), **_card(number="4330000000000092")},
+        allow_redirects=False,
+        timeout=10,
+    )
     base, query = _query(response)
     assert base == FAIL
     assert (query["code"], query["orderId"]) == ("NOT_SUPPORTED_CARD_TYPE", "order-window-1")

@@ -25,14 +25,31 @@ def env(**changes):
         ({"ENCRYPTION_KEY": None}, "ENCRYPTION_KEY"),
         ({"ENCRYPTION_KEYS_OLD": "1234"}, "ENCRYPTION_KEYS_OLD"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
-        ({"TOSS_ENV": "sandbox", "TOSS_SECRET_KEY": "live_sk_abc", "TOSS_CLIENT_KEY": "live_ck_abc"}, "TOSS_CLIENT_KEY"),
+        (
+            {"TOSS_ENV": "sandbox", "TOSS_SECRET_KEY": "live_sk_abc", "TOSS_CLIENT_KEY": "live_ck_abc"},
+            "TOSS_CLIENT_KEY",
+        ),
         ({"TOSS_ENV": "sandbox", "TOSS_CLIENT_KEY": "test_ck_a", "TOSS_SECRET_KEY": "live_sk_abc"}, "TOSS_SECRET_KEY"),
         ({"TOSS_ENV": "test", "TOSS_CLIENT_KEY": "live_ck_a", "TOSS_SECRET_KEY": "test_sk_a"}, "TOSS_CLIENT_KEY"),
         ({"TOSS_ENV": "live", "TOSS_CLIENT_KEY": "test_ck_a", "TOSS_SECRET_KEY": "test_sk_a"}, "TOSS_CLIENT_KEY"),
-        ({"TOSS_ENV": "test", "TOSS_CLIENT_KEY": "test_ck_a", "TOSS_SECRET_KEY": "test_sk_a",
-          "TOSS_API_BASE": "http://api.tosspayments.com"}, "TOSS_API_BASE"),
-        ({"TOSS_ENV": "live", "TOSS_CLIENT_KEY": "live_ck_a", "TOSS_SECRET_KEY": "live_sk_a",
-          "TOSS_API_BASE": "https://127.0.0.1:5055"}, "TOSS_API_BASE"),
+        (
+            {
+                "TOSS_ENV": "test",
+                "TOSS_CLIENT_KEY": "test_ck_a",
+                "TOSS_SECRET_KEY": "test_sk_a",
+                "TOSS_API_BASE": "http://api.tosspayments.com",
+            },
+            "TOSS_API_BASE",
+        ),
+        (
+            {
+                "TOSS_ENV": "live",
+                "TOSS_CLIENT_KEY": "live_ck_a",
+                "TOSS_SECRET_KEY": "live_sk_a",
+                "TOSS_API_BASE": "https://127.0.0.1:5055",
+            },
+            "TOSS_API_BASE",
+        ),
         ({"TOSS_ENV": "sandbox", "TOSS_API_BASE": "https://api.tosspayments.com"}, "TOSS_API_BASE"),
         ({"TOSS_ENV": "staging"}, "TOSS_ENV"),
         ({"BUSINESS_PHONE": "010-1234-5678"}, "BUSINESS_PHONE"),
@@ -40,8 +57,15 @@ def env(**changes):
         ({"BUSINESS_NAME": ""}, "BUSINESS_NAME"),
         ({"DATABASE_URL": "postgresql://u@h/db"}, "DATABASE_URL"),
         ({"APP_ENV": "production"}, "TOSS_ENV"),
-        ({"APP_ENV": "production", "TOSS_ENV": "test", "TOSS_CLIENT_KEY": "test_ck_a", "TOSS_SECRET_KEY": "test_sk_a"},
-         "SMTP_URL"),
+        (
+            {
+                "APP_ENV": "production",
+                "TOSS_ENV": "test",
+                "TOSS_CLIENT_KEY": "test_ck_a",
+                "TOSS_SECRET_KEY": "test_sk_a",
+            },
+            "SMTP_URL",
+        ),
         ({"DUNNING_RETRY_DAYS": "3,1"}, "DUNNING_RETRY_DAYS"),
     ],
 )
@@ -74,10 +98,20 @@ def test_test_keys_with_toss_test_environment_use_https_toss():
 )
 def test_app_refuses_to_start_with_one_clear_line(tmp_path, changes, variable):
     """The real entry point (the flask CLI) exits non-zero, printing one line naming the variable."""
-    run_env = {**env(**changes), "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "FLASK_APP": "storefront",
-               "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    run_env = {
+        **env(**changes),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        "FLASK_APP": "storefront",
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+    }
     proc = subprocess.run(
-        [sys.executable, "-m", "flask", "routes"], env=run_env, capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        [sys.executable, "-m", "flask", "routes"],
+        env=run_env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
         check=False,
     )
     assert proc.returncode != 0

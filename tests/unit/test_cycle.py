@@ -20,9 +20,18 @@ def kst_days(moments: list[datetime]) -> list[date]:
 def test_month_end_anchor_keeps_its_day_for_a_whole_year():
     ends = cycle.schedule(kst(2026, 1, 31, 10), "month", 31, 10, 12)
     assert kst_days(ends) == [
-        date(2026, 2, 28), date(2026, 3, 31), date(2026, 4, 30), date(2026, 5, 31), date(2026, 6, 30),
-        date(2026, 7, 31), date(2026, 8, 31), date(2026, 9, 30), date(2026, 10, 31), date(2026, 11, 30),
-        date(2026, 12, 31), date(2027, 1, 31),
+        date(2026, 2, 28),
+        date(2026, 3, 31),
+        date(2026, 4, 30),
+        date(2026, 5, 31),
+        date(2026, 6, 30),
+        date(2026, 7, 31),
+        date(2026, 8, 31),
+        date(2026, 9, 30),
+        date(2026, 10, 31),
+        date(2026, 11, 30),
+        date(2026, 12, 31),
+        date(2027, 1, 31),
     ]
     assert all(m.astimezone(KST).hour == 10 and m.tzinfo == UTC for m in ends)
 
@@ -31,11 +40,14 @@ def test_leap_year_february_gets_the_29th():
     assert kst_days(cycle.schedule(kst(2028, 1, 31, 10), "month", 31, 10, 2)) == [date(2028, 2, 29), date(2028, 3, 31)]
 
 
-@pytest.mark.parametrize("anchor, expected", [
-    (29, [date(2026, 2, 28), date(2026, 3, 29), date(2026, 4, 29)]),
-    (30, [date(2026, 2, 28), date(2026, 3, 30), date(2026, 4, 30)]),
-    (15, [date(2026, 2, 15), date(2026, 3, 15), date(2026, 4, 15)]),
-])
+@pytest.mark.parametrize(
+    "anchor, expected",
+    [
+        (29, [date(2026, 2, 28), date(2026, 3, 29), date(2026, 4, 29)]),
+        (30, [date(2026, 2, 28), date(2026, 3, 30), date(2026, 4, 30)]),
+        (15, [date(2026, 2, 15), date(2026, 3, 15), date(2026, 4, 15)]),
+    ],
+)
 def test_anchor_days_29_30_and_mid_month(anchor, expected):
     assert kst_days(cycle.schedule(kst(2026, 1, anchor, 10), "month", anchor, 10, 3)) == expected
 
@@ -72,12 +84,15 @@ def test_trial_end_is_that_many_kst_days_later_at_the_billing_hour():
     assert cycle.trial_end(kst(2026, 1, 25, 22), 0, 10) == kst(2026, 1, 25, 10)
 
 
-@pytest.mark.parametrize("after, expected", [
-    (kst(2026, 2, 10, 12), kst(2026, 2, 28, 10)),   # later this month, clamped
-    (kst(2026, 2, 28, 10), kst(2026, 3, 31, 10)),   # strictly after: the moment itself is not next
-    (kst(2026, 2, 28, 9, 59), kst(2026, 2, 28, 10)),
-    (kst(2026, 4, 30, 11), kst(2026, 5, 31, 10)),
-])
+@pytest.mark.parametrize(
+    "after, expected",
+    [
+        (kst(2026, 2, 10, 12), kst(2026, 2, 28, 10)),  # later this month, clamped
+        (kst(2026, 2, 28, 10), kst(2026, 3, 31, 10)),  # strictly after: the moment itself is not next
+        (kst(2026, 2, 28, 9, 59), kst(2026, 2, 28, 10)),
+        (kst(2026, 4, 30, 11), kst(2026, 5, 31, 10)),
+    ],
+)
 def test_next_charge_at_on_a_monthly_schedule(after, expected):
     assert cycle.next_charge_at(after, "month", 31, 10) == expected
 
@@ -105,13 +120,16 @@ def test_every_start_day_of_a_leap_year_gets_a_period_of_28_to_31_days():
         day += timedelta(days=1)
 
 
-@pytest.mark.parametrize("call", [
-    lambda: cycle.period_end(kst(2026, 1, 1), "week", 1, 10),
-    lambda: cycle.period_end(kst(2026, 1, 1), "month", 32, 10),
-    lambda: cycle.period_end(kst(2026, 1, 1), "month", 1, 24),
-    lambda: cycle.period_end(datetime(2026, 1, 1), "month", 1, 10),
-    lambda: cycle.trial_end(kst(2026, 1, 1), -1, 10),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: cycle.period_end(kst(2026, 1, 1), "week", 1, 10),
+        lambda: cycle.period_end(kst(2026, 1, 1), "month", 32, 10),
+        lambda: cycle.period_end(kst(2026, 1, 1), "month", 1, 24),
+        lambda: cycle.period_end(datetime(2026, 1, 1), "month", 1, 10),
+        lambda: cycle.trial_end(kst(2026, 1, 1), -1, 10),
+    ],
+)
 def test_bad_input_is_refused(call):
     with pytest.raises(ValueError):
         call()

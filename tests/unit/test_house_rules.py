@@ -52,7 +52,11 @@ def test_only_clock_reads_the_time():
                 name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", "")
                 if name in ("datetime", "date"):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-            if isinstance(node, ast.Attribute) and node.attr == "time" and isinstance(node.value, ast.Name) \
-                    and node.value.id == "time":
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == "time"
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "time"
+            ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []

@@ -16,8 +16,9 @@ def image_bytes(fmt: str, size=(64, 40), color=(200, 30, 30), **save) -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("fmt,ext,content_type", [("JPEG", "jpg", "image/jpeg"), ("PNG", "png", "image/png"),
-                                                   ("WEBP", "webp", "image/webp")])
+@pytest.mark.parametrize(
+    "fmt,ext,content_type", [("JPEG", "jpg", "image/jpeg"), ("PNG", "png", "image/png"), ("WEBP", "webp", "image/webp")]
+)
 def test_the_three_formats_are_stored_re_encoded_under_their_hash(tmp_path, fmt, ext, content_type):
     data = image_bytes(fmt)
 
@@ -46,17 +47,20 @@ def test_metadata_is_dropped_and_orientation_applied(tmp_path):
     assert b"Camera Maker" not in (tmp_path / stored.name).read_bytes()
 
 
-@pytest.mark.parametrize("data,message", [
-    (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "SVG·HTML 같은 문서 파일은"),
-    (b'<?xml version="1.0"?><svg/>', "SVG·HTML 같은 문서 파일은"),
-    (b"\xef\xbb\xbf  <!doctype html><html><body>hi</body></html>", "SVG·HTML 같은 문서 파일은"),
-    (image_bytes("JPEG") + b"<script>alert(document.cookie)</script>", "HTML·스크립트)이 섞인 파일"),
-    (image_bytes("PNG")[:40] + b"<html><body onload=x()>" + image_bytes("PNG")[40:], "HTML·스크립트)이 섞인 파일"),
-    (image_bytes("GIF"), "JPEG, PNG, WebP 이미지만"),
-    (b"%PDF-1.7 not an image", "JPEG, PNG, WebP 이미지만"),
-    (image_bytes("PNG")[:60], "손상되어 열 수 없습니다"),
-    (b"", "빈 파일입니다"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "SVG·HTML 같은 문서 파일은"),
+        (b'<?xml version="1.0"?><svg/>', "SVG·HTML 같은 문서 파일은"),
+        (b"\xef\xbb\xbf  <!doctype html><html><body>hi</body></html>", "SVG·HTML 같은 문서 파일은"),
+        (image_bytes("JPEG") + b"<script>alert(document.cookie)</script>", "HTML·스크립트)이 섞인 파일"),
+        (image_bytes("PNG")[:40] + b"<html><body onload=x()>" + image_bytes("PNG")[40:], "HTML·스크립트)이 섞인 파일"),
+        (image_bytes("GIF"), "JPEG, PNG, WebP 이미지만"),
+        (b"%PDF-1.7 not an image", "JPEG, PNG, WebP 이미지만"),
+        (image_bytes("PNG")[:60], "손상되어 열 수 없습니다"),
+        (b"", "빈 파일입니다"),
+    ],
+)
 def test_what_is_not_a_plain_image_is_refused_with_a_reason(tmp_path, data, message):
     with pytest.raises(media.ImageRefused) as refused:
         media.store_product_image(data, tmp_path / "images")
@@ -89,6 +93,13 @@ def test_an_animated_webp_is_refused(tmp_path):
 def test_only_stored_names_count_as_uploads():
     name = "a" * 64 + ".png"
     assert media.uploaded_name("media/" + name) == name
-    for other in ("img/plan.png", "media/../secret.png", "media/" + "a" * 63 + ".png", "media/" + "A" * 64 + ".png",
-                  "media/" + "a" * 64 + ".svg", "", None):
+    for other in (
+        "img/plan.png",
+        "media/../secret.png",
+        "media/" + "a" * 63 + ".png",
+        "media/" + "A" * 64 + ".png",
+        "media/" + "a" * 64 + ".svg",
+        "",
+        None,
+    ):
         assert media.uploaded_name(other) is None

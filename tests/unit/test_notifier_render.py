@@ -17,68 +17,160 @@ SITE = "http://127.0.0.1:5000"
 
 SAMPLES: dict[str, tuple[dict, list[str]]] = {
     "card_registered": ({"card_label": CARD}, [CARD, "결제수단이 등록되었습니다"]),
-    "signup_confirm": ({"confirm_url": f"{SITE}/signup/confirm/tok", "expires_at": NEXT},
-                       [f"{SITE}/signup/confirm/tok", "2026-04-10 00:30", "가입 완료하기", "무시해 주세요"]),
-    "signup_existing": ({"login_url": f"{SITE}/login", "reset_url": f"{SITE}/password/forgot"},
-                        [f"{SITE}/login", f"{SITE}/password/forgot", "이미 가입되어 있어 새 계정을 만들지 않았습니다"]),
-    "password_reset": ({"reset_url": f"{SITE}/password/reset/tok", "expires_at": NEXT},
-                       [f"{SITE}/password/reset/tok", "2026-04-10 00:30", "30분", "한 번만"]),
-    "password_changed": ({"changed_at": NEXT, "reset_url": f"{SITE}/password/forgot", "ended_elsewhere": True},
-                         ["2026-04-10 00:30", "비밀번호가 바뀌었습니다", f"{SITE}/password/forgot",
-                          "다른 기기와 브라우저의 로그인은 모두 끝냈습니다"]),
+    "signup_confirm": (
+        {"confirm_url": f"{SITE}/signup/confirm/tok", "expires_at": NEXT},
+        [f"{SITE}/signup/confirm/tok", "2026-04-10 00:30", "가입 완료하기", "무시해 주세요"],
+    ),
+    "signup_existing": (
+        {"login_url": f"{SITE}/login", "reset_url": f"{SITE}/password/forgot"},
+        [f"{SITE}/login", f"{SITE}/password/forgot", "이미 가입되어 있어 새 계정을 만들지 않았습니다"],
+    ),
+    "password_reset": (
+        {"reset_url": f"{SITE}/password/reset/tok", "expires_at": NEXT},
+        [f"{SITE}/password/reset/tok", "2026-04-10 00:30", "30분", "한 번만"],
+    ),
+    "password_changed": (
+        {"changed_at": NEXT, "reset_url": f"{SITE}/password/forgot", "ended_elsewhere": True},
+        [
+            "2026-04-10 00:30",
+            "비밀번호가 바뀌었습니다",
+            f"{SITE}/password/forgot",
+            "다른 기기와 브라우저의 로그인은 모두 끝냈습니다",
+        ],
+    ),
     "payment_receipt": (
         {
-            "product_name": "프리미엄 뉴스레터", "plan_name": "월간", "amount_won": 9900,
-            "period_start": "2026-03-09T15:30:00+00:00", "period_end": NEXT, "card_label": CARD,
-            "receipt_url": "https://dashboard.tosspayments.com/receipt/abc", "order_id": "sub-7-202603",
-            "next_charge_at": NEXT, "first": True, "paid_at": "2026-03-10T01:00:00+00:00",
-            "getting_started": "가입하신 이메일로 강의실 초대 메일을 보내 드립니다.", "cooling_off_until": "2026년 3월 17일",
+            "product_name": "프리미엄 뉴스레터",
+            "plan_name": "월간",
+            "amount_won": 9900,
+            "period_start": "2026-03-09T15:30:00+00:00",
+            "period_end": NEXT,
+            "card_label": CARD,
+            "receipt_url": "https://dashboard.tosspayments.com/receipt/abc",
+            "order_id": "sub-7-202603",
+            "next_charge_at": NEXT,
+            "first": True,
+            "paid_at": "2026-03-10T01:00:00+00:00",
+            "getting_started": "가입하신 이메일로 강의실 초대 메일을 보내 드립니다.",
+            "cooling_off_until": "2026년 3월 17일",
             "cooling_off_exclusion": "",
         },
-        ["9,900원", "2026년 3월 10일 ~ 2026년 4월 10일", CARD, "sub-7-202603",
-         "https://dashboard.tosspayments.com/receipt/abc", "다음 결제 예정일", "2026-03-10 10:00", "해지",
-         "이용 방법", "가입하신 이메일로 강의실 초대 메일을 보내 드립니다.", "2026년 3월 17일까지", "마이페이지(내 구독)",
-         "전액"],
+        [
+            "9,900원",
+            "2026년 3월 10일 ~ 2026년 4월 10일",
+            CARD,
+            "sub-7-202603",
+            "https://dashboard.tosspayments.com/receipt/abc",
+            "다음 결제 예정일",
+            "2026-03-10 10:00",
+            "해지",
+            "이용 방법",
+            "가입하신 이메일로 강의실 초대 메일을 보내 드립니다.",
+            "2026년 3월 17일까지",
+            "마이페이지(내 구독)",
+            "전액",
+        ],
     ),
     "order_receipt": (
         {
-            "product_name": "프레젠테이션 템플릿 팩", "plan_name": "단품 구매", "amount_won": 29000,
-            "order_id": "O20260310-0123456789abcdef", "paid_at": "2026-03-10T01:00:00+00:00", "card_label": CARD,
-            "receipt_url": "https://dashboard.tosspayments.com/receipt/xyz", "provision": "1영업일 이내 이메일로 발송",
-            "getting_started": "다운로드 링크를 이메일로 보내 드립니다.", "cooling_off_until": "2026년 3월 17일",
+            "product_name": "프레젠테이션 템플릿 팩",
+            "plan_name": "단품 구매",
+            "amount_won": 29000,
+            "order_id": "O20260310-0123456789abcdef",
+            "paid_at": "2026-03-10T01:00:00+00:00",
+            "card_label": CARD,
+            "receipt_url": "https://dashboard.tosspayments.com/receipt/xyz",
+            "provision": "1영업일 이내 이메일로 발송",
+            "getting_started": "다운로드 링크를 이메일로 보내 드립니다.",
+            "cooling_off_until": "2026년 3월 17일",
             "cooling_off_exclusion": "",
         },
-        ["29,000원", "O20260310-0123456789abcdef", "2026-03-10 10:00", CARD, "1영업일 이내 이메일로 발송",
-         "https://dashboard.tosspayments.com/receipt/xyz", f"{SITE}/orders/O20260310-0123456789abcdef",
-         "자동으로 다시 결제되지 않습니다", "이용 방법", "다운로드 링크를 이메일로 보내 드립니다.",
-         "2026년 3월 17일까지 주문 내역 화면에서 직접 청약철회", f"{SITE}/refund-policy"],
+        [
+            "29,000원",
+            "O20260310-0123456789abcdef",
+            "2026-03-10 10:00",
+            CARD,
+            "1영업일 이내 이메일로 발송",
+            "https://dashboard.tosspayments.com/receipt/xyz",
+            f"{SITE}/orders/O20260310-0123456789abcdef",
+            "자동으로 다시 결제되지 않습니다",
+            "이용 방법",
+            "다운로드 링크를 이메일로 보내 드립니다.",
+            "2026년 3월 17일까지 주문 내역 화면에서 직접 청약철회",
+            f"{SITE}/refund-policy",
+        ],
     ),
     "order_withdrawn": (
-        {"product_name": "프레젠테이션 템플릿 팩", "plan_name": "단품 구매", "order_id": "O20260310-0123456789abcdef",
-         "refund_amount_won": 29000, "withdrawn_at": "2026-03-12T01:00:00+00:00"},
-        ["청약철회", "29,000원", "전액", "O20260310-0123456789abcdef", "2026-03-12 10:00",
-         f"{SITE}/orders/O20260310-0123456789abcdef", "두 번 환불되지는 않습니다"],
+        {
+            "product_name": "프레젠테이션 템플릿 팩",
+            "plan_name": "단품 구매",
+            "order_id": "O20260310-0123456789abcdef",
+            "refund_amount_won": 29000,
+            "withdrawn_at": "2026-03-12T01:00:00+00:00",
+        },
+        [
+            "청약철회",
+            "29,000원",
+            "전액",
+            "O20260310-0123456789abcdef",
+            "2026-03-12 10:00",
+            f"{SITE}/orders/O20260310-0123456789abcdef",
+            "두 번 환불되지는 않습니다",
+        ],
     ),
     "payment_refunded": (
-        {"product_name": "프리미엄 뉴스레터", "plan_name": "월간", "refund_amount_won": 3900, "paid_amount_won": 9900,
-         "remaining_won": 6000, "full": False, "refunded_at": "2026-03-11T01:00:00+00:00", "card_label": CARD,
-         "period_start": "2026-03-09T15:30:00+00:00", "period_end": NEXT, "subscription_state": "renews",
-         "next_charge_at": NEXT},
-        ["결제 중 3,900원이 카드 결제 취소로 환불되었습니다", "9,900원", "6,000원", "2026-03-11 10:00", CARD,
-         "2026년 3월 10일 ~ 2026년 4월 10일", "구독은 그대로 유지됩니다", "다음 결제일(2026년 4월 10일)", "고객센터"],
+        {
+            "product_name": "프리미엄 뉴스레터",
+            "plan_name": "월간",
+            "refund_amount_won": 3900,
+            "paid_amount_won": 9900,
+            "remaining_won": 6000,
+            "full": False,
+            "refunded_at": "2026-03-11T01:00:00+00:00",
+            "card_label": CARD,
+            "period_start": "2026-03-09T15:30:00+00:00",
+            "period_end": NEXT,
+            "subscription_state": "renews",
+            "next_charge_at": NEXT,
+        },
+        [
+            "결제 중 3,900원이 카드 결제 취소로 환불되었습니다",
+            "9,900원",
+            "6,000원",
+            "2026-03-11 10:00",
+            CARD,
+            "2026년 3월 10일 ~ 2026년 4월 10일",
+            "구독은 그대로 유지됩니다",
+            "다음 결제일(2026년 4월 10일)",
+            "고객센터",
+        ],
     ),
     "payment_failed": (
         {
-            "product_name": "프리미엄 뉴스레터", "amount_won": 9900, "failure_message": "카드 한도가 초과되었습니다.",
-            "retry_at": "2026-03-11T01:00:00+00:00", "final": False, "hard_decline": False,
+            "product_name": "프리미엄 뉴스레터",
+            "amount_won": 9900,
+            "failure_message": "카드 한도가 초과되었습니다.",
+            "retry_at": "2026-03-11T01:00:00+00:00",
+            "final": False,
+            "hard_decline": False,
             "change_card_url": f"{SITE}/account/card",
         },
-        ["9,900원", "카드 한도가 초과되었습니다.", "2026-03-11 10:00", f"{SITE}/account/card", "다시 결제를 시도합니다"],
+        [
+            "9,900원",
+            "카드 한도가 초과되었습니다.",
+            "2026-03-11 10:00",
+            f"{SITE}/account/card",
+            "다시 결제를 시도합니다",
+        ],
     ),
     "renewal_notice": (
         {
-            "product_name": "프리미엄 뉴스레터", "plan_name": "연간", "amount_won": 99000, "next_charge_at": NEXT,
-            "card_label": CARD, "cancel_url": f"{SITE}/account/cancel/7",
+            "product_name": "프리미엄 뉴스레터",
+            "plan_name": "연간",
+            "amount_won": 99000,
+            "next_charge_at": NEXT,
+            "card_label": CARD,
+            "cancel_url": f"{SITE}/account/cancel/7",
         },
         ["99,000원", "2026년 4월 10일", CARD, f"{SITE}/account/cancel/7"],
     ),
@@ -91,42 +183,79 @@ SAMPLES: dict[str, tuple[dict, list[str]]] = {
         ["2026년 4월 10일", "9,900원", "구독이 계속됩니다"],
     ),
     "subscription_ended": (
-        {"product_name": "프리미엄 뉴스레터", "ended_reason": "결제 실패가 계속되어 구독이 종료되었습니다.", "ended_at": NEXT},
+        {
+            "product_name": "프리미엄 뉴스레터",
+            "ended_reason": "결제 실패가 계속되어 구독이 종료되었습니다.",
+            "ended_at": NEXT,
+        },
         ["2026년 4월 10일", "결제 실패가 계속되어 구독이 종료되었습니다.", "구독이 종료되었습니다"],
     ),
     "plan_changed": (
-        {"product_name": "프리미엄 뉴스레터", "old_plan_name": "월간", "new_plan_name": "연간",
-         "new_amount_won": 99000, "effective_at": NEXT},
+        {
+            "product_name": "프리미엄 뉴스레터",
+            "old_plan_name": "월간",
+            "new_plan_name": "연간",
+            "new_amount_won": 99000,
+            "effective_at": NEXT,
+        },
         ["월간", "연간", "99,000원", "2026년 4월 10일"],
     ),
     "consent_request": (
         {
-            "change_type": "price_increase", "product_name": "프리미엄 뉴스레터", "effective_at": NEXT,
-            "old_amount_won": 9900, "new_amount_won": 12900, "card_label": CARD,
-            "consent_url": f"{SITE}/consent/tok123", "cancel_url": f"{SITE}/account/cancel/7",
+            "change_type": "price_increase",
+            "product_name": "프리미엄 뉴스레터",
+            "effective_at": NEXT,
+            "old_amount_won": 9900,
+            "new_amount_won": 12900,
+            "card_label": CARD,
+            "consent_url": f"{SITE}/consent/tok123",
+            "cancel_url": f"{SITE}/account/cancel/7",
             "deadline": "2026-04-08T14:59:00+00:00",
         },
-        ["2026년 4월 10일", "9,900원", "12,900원", CARD, "2026년 4월 8일까지",
-         "아무것도 결제되지 않으며, 구독은 2026년 4월 10일에 종료됩니다", f"{SITE}/consent/tok123", f"{SITE}/account/cancel/7"],
+        [
+            "2026년 4월 10일",
+            "9,900원",
+            "12,900원",
+            CARD,
+            "2026년 4월 8일까지",
+            "아무것도 결제되지 않으며, 구독은 2026년 4월 10일에 종료됩니다",
+            f"{SITE}/consent/tok123",
+            f"{SITE}/account/cancel/7",
+        ],
     ),
     "consent_reminder": (
         {
-            "change_type": "trial_conversion", "product_name": "프리미엄 뉴스레터", "effective_at": NEXT,
-            "old_amount_won": 0, "new_amount_won": 9900, "card_label": CARD,
-            "consent_url": f"{SITE}/consent/tok123", "cancel_url": f"{SITE}/account/cancel/7",
+            "change_type": "trial_conversion",
+            "product_name": "프리미엄 뉴스레터",
+            "effective_at": NEXT,
+            "old_amount_won": 0,
+            "new_amount_won": 9900,
+            "card_label": CARD,
+            "consent_url": f"{SITE}/consent/tok123",
+            "cancel_url": f"{SITE}/account/cancel/7",
         },
         ["다시 안내", "무료 체험", "0원", "9,900원", CARD, "아무것도 결제되지 않으며", f"{SITE}/consent/tok123"],
     ),
     "trial_conversion_notice": (
-        {"product_name": "프리미엄 뉴스레터", "effective_at": NEXT, "new_amount_won": 9900,
-         "cancel_url": f"{SITE}/account/cancel/7"},
+        {
+            "product_name": "프리미엄 뉴스레터",
+            "effective_at": NEXT,
+            "new_amount_won": 9900,
+            "cancel_url": f"{SITE}/account/cancel/7",
+        },
         ["2026년 4월 10일", "9,900원", f"{SITE}/account/cancel/7", "동의하지 않으신 경우 아무것도 결제되지 않고"],
     ),
 }
 
 FOOTER = [
-    "주식회사 테스트상점", "홍길동", "220-81-12345", "제2026-서울마포-0042호", "서울특별시 마포구 월드컵북로 1, 3층",
-    "02-555-0100", "help@test-shop.example", "광고성 정보 수신 동의 여부와 관계없이 발송되는 정보성",
+    "주식회사 테스트상점",
+    "홍길동",
+    "220-81-12345",
+    "제2026-서울마포-0042호",
+    "서울특별시 마포구 월드컵북로 1, 3층",
+    "02-555-0100",
+    "help@test-shop.example",
+    "광고성 정보 수신 동의 여부와 관계없이 발송되는 정보성",
 ]
 
 
@@ -176,8 +305,11 @@ def test_dates_follow_seoul_not_utc(renderer: Renderer):
 
 
 def test_a_renewal_receipt_drops_the_first_charge_explanations_and_missing_optional_facts(renderer: Renderer):
-    context = {k: v for k, v in SAMPLES["payment_receipt"][0].items()
-               if k not in ("receipt_url", "order_id", "next_charge_at", "paid_at", "first")}
+    context = {
+        k: v
+        for k, v in SAMPLES["payment_receipt"][0].items()
+        if k not in ("receipt_url", "order_id", "next_charge_at", "paid_at", "first")
+    }
     out = renderer.render("payment_receipt", context, user_name="김구매")
     assert out.subject == "[주식회사 테스트상점] 결제 완료 안내"
     for body in (out.text, out.html):
@@ -235,7 +367,9 @@ def test_consent_email_offers_agree_and_cancel_with_equal_weight(renderer: Rende
     assert agree_attrs["href"] == f"{SITE}/consent/tok123"
     assert cancel_attrs["href"] == f"{SITE}/account/cancel/7"
     # Same element, same class, same container: neither choice is dressed up over the other.
-    assert {k: v for k, v in agree_attrs.items() if k != "href"} == {k: v for k, v in cancel_attrs.items() if k != "href"}
+    assert {k: v for k, v in agree_attrs.items() if k != "href"} == {
+        k: v for k, v in cancel_attrs.items() if k != "href"
+    }
     assert agree_parent == cancel_parent == "td"
     assert f"동의: {SITE}/consent/tok123\n해지: {SITE}/account/cancel/7\n" in out.text
 
@@ -259,7 +393,9 @@ def test_sms_texts_are_one_line_with_seller_amount_and_link(renderer: Renderer, 
 
 
 def test_trial_conversion_sms_has_date_amount_and_cancel_link(renderer: Renderer):
-    out = renderer.render("trial_conversion_notice", SAMPLES["trial_conversion_notice"][0], user_name="김구매", sms=True)
+    out = renderer.render(
+        "trial_conversion_notice", SAMPLES["trial_conversion_notice"][0], user_name="김구매", sms=True
+    )
     assert "2026년 4월 10일" in out.sms and "9,900원" in out.sms and f"{SITE}/account/cancel/7" in out.sms
 
 
@@ -313,6 +449,7 @@ def test_smtp_url_is_read_without_ever_showing_the_password(url: str, shown: str
 
 
 def test_the_footer_cannot_be_replaced_by_the_callers_context(renderer: Renderer):
-    out = renderer.render("card_registered", {"card_label": CARD, "business": None, "site_url": "http://evil.example"},
-                          user_name="김구매")
+    out = renderer.render(
+        "card_registered", {"card_label": CARD, "business": None, "site_url": "http://evil.example"}, user_name="김구매"
+    )
     assert "220-81-12345" in out.text and "evil.example" not in out.text + out.html

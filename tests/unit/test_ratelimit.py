@@ -101,8 +101,9 @@ def test_a_rate_limited_client_takes_a_slot_for_each_call_to_toss_only(redis_url
     budget = limiter(redis_url, 2, t, reserve=0)
     fake = FakeToss()
     toss = RateLimitedToss(fake, budget)
-    toss.charge_billing_key("bk_1", customer_key="c1", amount=9900, order_id="order-0001", order_name="플랜",
-                            idempotency_key="order-0001")
+    toss.charge_billing_key(
+        "bk_1", customer_key="c1", amount=9900, order_id="order-0001", order_name="플랜", idempotency_key="order-0001"
+    )
     assert toss.ledger is fake.ledger  # not a call: passed through, no slot taken
     with pytest.raises(TossError):
         toss.get_payment_by_order_id("order-0002")
@@ -128,8 +129,14 @@ def _charge(client, keys: list[tuple[str, str]], prefix: str) -> list[str]:
     for i, (customer_key, billing_key) in enumerate(keys):
         order_id = f"{prefix}-order-{i:03d}"
         try:
-            client.charge_billing_key(billing_key, customer_key=customer_key, amount=9900, order_id=order_id,
-                                      order_name="월간 플랜", idempotency_key=order_id)
+            client.charge_billing_key(
+                billing_key,
+                customer_key=customer_key,
+                amount=9900,
+                order_id=order_id,
+                order_name="월간 플랜",
+                idempotency_key=order_id,
+            )
             outcomes.append("DONE")
         except TossError as exc:
             outcomes.append(exc.code)
@@ -149,8 +156,9 @@ def test_the_budget_spreads_a_burst_over_the_minutes_instead_of_a_wall_of_429s(s
         sleeps.append(seconds)
         clock.advance(seconds=seconds)  # the sandbox's clock moves with ours
 
-    budget = TossRateLimiter(Redis.from_url(redis_url), 5, reserve=0, clock=lambda: clock.now().timestamp(),
-                             sleep=sleep)
+    budget = TossRateLimiter(
+        Redis.from_url(redis_url), 5, reserve=0, clock=lambda: clock.now().timestamp(), sleep=sleep
+    )
     assert _charge(RateLimitedToss(client, budget), keys, "limited") == ["DONE"] * 7
     # One wait: the burst's first five go at once, the other two a minute later.
     assert sleeps == [pytest.approx(60.0, abs=0.01)]

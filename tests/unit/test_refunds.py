@@ -19,8 +19,16 @@ def fake(clock) -> FakeToss:
 
 
 def _refund(db_session, paid, fake, clock, *, amount, key=KEY, reason="고객 요청"):
-    return refunds.refund(db_session, paid.attempt.id, amount_won=amount, reason=reason, requested_by=None,
-                          idempotency_key=key, toss=fake, clock=clock)
+    return refunds.refund(
+        db_session,
+        paid.attempt.id,
+        amount_won=amount,
+        reason=reason,
+        requested_by=None,
+        idempotency_key=key,
+        toss=fake,
+        clock=clock,
+    )
 
 
 def test_full_refund_cancels_once_and_marks_the_charge_refunded(db_session, fake, clock):
@@ -85,7 +93,11 @@ def test_decline_is_kept_with_its_message_and_frees_the_balance(db_session, fake
     paid = make_paid(db_session, clock.now(), toss=fake)
     fake.decline_next = TossError("NOT_CANCELABLE_PAYMENT", "취소 할 수 없는 결제 입니다.", 403, Category.CONFIG)
     row = _refund(db_session, paid, fake, clock, amount=9900)
-    assert (row.status, row.failure_code, row.failure_message) == ("failed", "NOT_CANCELABLE_PAYMENT", "취소 할 수 없는 결제 입니다.")
+    assert (row.status, row.failure_code, row.failure_message) == (
+        "failed",
+        "NOT_CANCELABLE_PAYMENT",
+        "취소 할 수 없는 결제 입니다.",
+    )
     assert paid.charge.status == "paid"
     assert refunds.refundable_won(db_session, paid.attempt) == 9900
     assert fake.ledger(paid.attempt.payment_key) == []
@@ -129,8 +141,16 @@ def test_a_sending_row_left_by_a_crash_is_settled(db_session, fake, clock):
     paid = make_paid(db_session, clock.now(), toss=fake)
     # The process died after Toss cancelled but before it wrote the answer down.
     fake.cancel_payment(paid.attempt.payment_key, reason="r", idempotency_key=KEY, amount=None)
-    db_session.add(Refund(attempt_id=paid.attempt.id, amount_won=9900, reason="r", idempotency_key=KEY,
-                          status="sending", created_at=clock.now()))
+    db_session.add(
+        Refund(
+            attempt_id=paid.attempt.id,
+            amount_won=9900,
+            reason="r",
+            idempotency_key=KEY,
+            status="sending",
+            created_at=clock.now(),
+        )
+    )
     db_session.commit()
     clock.advance(minutes=30)
     [row] = refunds.settle_unknown_refunds(db_session, toss=fake, clock=clock)
@@ -147,12 +167,19 @@ def test_sync_records_a_dashboard_cancel_once(db_session, fake, clock):
     db_session.commit()
     assert (first.created, again.created, again.settled) == (1, 0, 0)
     [row] = db_session.scalars(select(Refund)).all()
-    assert (row.amount_won, row.reason, row.transaction_key, row.requested_by_id) == (4000, "대시보드 취소", "tx-0001", None)
+    assert (row.amount_won, row.reason, row.transaction_key, row.requested_by_id) == (
+        4000,
+        "대시보드 취소",
+        "tx-0001",
+        None,
+    )
 
 
 def test_idempotency_key_comes_from_a_uuid_only():
-    assert refunds.idempotency_key_for("0B7E3C2A-8D1F-4C55-9A39-6F0F7A1D2E11") == "refund-0b7e3c2a-8d1f-4c55-9a39-6f0f7a1d2e11"
+    assert (
+        refunds.idempotency_key_for("0B7E3C2A-8D1F-4C55-9A39-6F0F7A1D2E11")
+        == "refund-0b7e3c2a-8d1f-4c55-9a39-6f0f7a1d2e11"
+    )
     for bad in ("", "x", "'; drop table refunds; --", "a" * 300):
         with pytest.raises(refunds.InvalidRefund):
             refunds.idempotency_key_for(bad)
-

@@ -28,4 +28,3 @@ def test_next_url_never_leaves_site(target):
 @pytest.mark.parametrize("target", ["/", "/account", "/subscribe/3?x=1", "/products/a#plans"])
 def test_next_url_keeps_paths_on_this_site(target):
     assert safe_next_url(target) == target
-

@@ -64,16 +64,25 @@ def card(session, vault, fake, owner: User, clock) -> tuple[BillingKey, str]:
 
 def sub(session, owner: User, plan: Plan, key: BillingKey, clock, status: str = "active") -> Subscription:
     now = clock.now()
-    row = Subscription(user_id=owner.id, plan_id=plan.id, billing_key_id=key.id, status=status,
-                       amount_won=plan.amount_won, anchor_day=charging.cycle.anchor_day_for(now),
-                       current_period_start=now, current_period_end=now + timedelta(days=30),
-                       next_charge_at=now + timedelta(days=30), created_at=now)
+    row = Subscription(
+        user_id=owner.id,
+        plan_id=plan.id,
+        billing_key_id=key.id,
+        status=status,
+        amount_won=plan.amount_won,
+        anchor_day=charging.cycle.anchor_day_for(now),
+        current_period_start=now,
+        current_period_end=now + timedelta(days=30),
+        next_charge_at=now + timedelta(days=30),
+        created_at=now,
+    )
     session.add(row)
     session.commit()
     return row
 
 
 # -- releasing cards -------------------------------------------------------------------------------
+
 
 def test_a_card_a_live_subscription_uses_is_kept(db_session, vault, fake, clock, plans):
     owner = user(db_session, clock)
@@ -85,8 +94,9 @@ def test_a_card_a_live_subscription_uses_is_kept(db_session, vault, fake, clock,
     assert key.sealed is not None and fake.deleted_keys == []
 
 
-def test_an_unused_card_is_destroyed_here_deleted_at_toss_and_the_opening_audited(db_session, vault, fake, clock,
-                                                                                  plans):
+def test_an_unused_card_is_destroyed_here_deleted_at_toss_and_the_opening_audited(
+    db_session, vault, fake, clock, plans
+):
     owner = user(db_session, clock)
     key, plaintext = card(db_session, vault, fake, owner, clock)
     sub(db_session, owner, plans["monthly"], key, clock, status="unpaid")
@@ -139,6 +149,7 @@ def test_the_sweep_releases_every_card_no_live_subscription_uses(db_session, vau
 
 # -- exchanging the authKey ------------------------------------------------------------------------
 
+
 def test_a_config_error_is_not_retried_and_speaks_korean(fake):
     fake.issue_errors.append(TossError("UNAUTHORIZED_KEY", "인증되지 않은 키", 401, ErrorCategory.CONFIG))
     with pytest.raises(cards.CardRegistrationFailed) as raised:
@@ -164,55 +175,96 @@ def test_registration_failures_read_as_plain_korean():
 
 # -- trials and plan bookings through the engine -------------------------------------------------
 
-def test_cancelling_a_trial_ends_it_at_the_trial_end_without_a_charge(db_session, vault, fake, clock, plans,
-                                                                       notifier, config):
+
+def test_cancelling_a_trial_ends_it_at_the_trial_end_without_a_charge(
+    db_session, vault, fake, clock, plans, notifier, config
+):
     owner = user(db_session, clock)
     key, _ = card(db_session, vault, fake, owner, clock)
     end = charging.cycle.trial_end(clock.now(), 14, config.billing_hour_kst)
-    trial = Subscription(user_id=owner.id, plan_id=plans["trial"].id, billing_key_id=key.id, status="trialing",
-                         amount_won=9900, anchor_day=charging.cycle.anchor_day_for(end), next_charge_at=end,
-                         trial_end_at=end, current_period_start=clock.now(), current_period_end=end,
-                         created_at=clock.now())
+    trial = Subscription(
+        user_id=owner.id,
+        plan_id=plans["trial"].id,
+        billing_key_id=key.id,
+        status="trialing",
+        amount_won=9900,
+        anchor_day=charging.cycle.anchor_day_for(end),
+        next_charge_at=end,
+        trial_end_at=end,
+        current_period_start=clock.now(),
+        current_period_end=end,
+        created_at=clock.now(),
+    )
     db_session.add(trial)
     db_session.commit()
 
-    result = subscriptions.cancel_subscription(db_session, user=owner, subscription_id=trial.id, toss=fake,
-                                               vault=vault, notifier=notifier, clock=clock, config=config, ip="1.2.3.4")
+    result = subscriptions.cancel_subscription(
+        db_session,
+        user=owner,
+        subscription_id=trial.id,
+        toss=fake,
+        vault=vault,
+        notifier=notifier,
+        clock=clock,
+        config=config,
+        ip="1.2.3.4",
+    )
     assert (result.ended_now, result.access_until) == (False, end)
     clock.set(end)
-    outcome = charging.charge_period(db_session, trial.id, toss=fake, vault=vault, notifier=RecordingNotifier(),
-                                     clock=clock, config=config)
+    outcome = charging.charge_period(
+        db_session, trial.id, toss=fake, vault=vault, notifier=RecordingNotifier(), clock=clock, config=config
+    )
     assert outcome.outcome == "ended" and fake.calls == []
     assert cards.release_card_if_unused(db_session, key.id, toss=fake, vault=vault, clock=clock) is True
 
 
-def test_a_plan_booked_during_a_trial_is_what_the_trial_converts_to(db_session, vault, fake, clock, plans, notifier,
-                                                                     config):
+def test_a_plan_booked_during_a_trial_is_what_the_trial_converts_to(
+    db_session, vault, fake, clock, plans, notifier, config
+):
     owner = user(db_session, clock)
     key, _ = card(db_session, vault, fake, owner, clock)
     end = charging.cycle.trial_end(clock.now(), 14, config.billing_hour_kst)
-    trial = Subscription(user_id=owner.id, plan_id=plans["trial"].id, billing_key_id=key.id, status="trialing",
-                         amount_won=9900, anchor_day=charging.cycle.anchor_day_for(end), next_charge_at=end,
-                         trial_end_at=end, current_period_start=clock.now(), current_period_end=end,
-                         created_at=clock.now())
+    trial = Subscription(
+        user_id=owner.id,
+        plan_id=plans["trial"].id,
+        billing_key_id=key.id,
+        status="trialing",
+        amount_won=9900,
+        anchor_day=charging.cycle.anchor_day_for(end),
+        next_charge_at=end,
+        trial_end_at=end,
+        current_period_start=clock.now(),
+        current_period_end=end,
+        created_at=clock.now(),
+    )
     db_session.add(trial)
     db_session.commit()
 
-    change = subscriptions.change_plan(db_session, user=owner, subscription_id=trial.id, plan_id=plans["yearly"].id,
-                                       ip="1.2.3.4", notifier=notifier, clock=clock, config=config,
-                                       terms_version="v1")
+    change = subscriptions.change_plan(
+        db_session,
+        user=owner,
+        subscription_id=trial.id,
+        plan_id=plans["yearly"].id,
+        ip="1.2.3.4",
+        notifier=notifier,
+        clock=clock,
+        config=config,
+        terms_version="v1",
+    )
     assert change.option.effective_at == end
     assert change.option.following_at == charging.cycle.period_end(end, "year", trial.anchor_day, 10)
     # The conversion still needs its own consent, and it names the booked plan's price.
     clock.advance(days=3)
     conversion = consent.open_trial_conversion(db_session, trial, now=clock.now())
     assert (conversion.old_amount_won, conversion.new_amount_won) == (0, 99000)
-    consent.record_answer(db_session, conversion.token, "agreed", user_id=owner.id, ip="1.2.3.4", now=clock.now(),
-                          notifier=notifier)
+    consent.record_answer(
+        db_session, conversion.token, "agreed", user_id=owner.id, ip="1.2.3.4", now=clock.now(), notifier=notifier
+    )
     db_session.commit()
     clock.set(end)
-    charging.charge_period(db_session, trial.id, toss=fake, vault=vault, notifier=RecordingNotifier(), clock=clock,
-                           config=config)
+    charging.charge_period(
+        db_session, trial.id, toss=fake, vault=vault, notifier=RecordingNotifier(), clock=clock, config=config
+    )
     assert [p.total_amount for p in fake.approved] == [99000]
     db_session.expire_all()
     converted = db_session.get(Subscription, trial.id)
@@ -222,25 +274,37 @@ def test_a_plan_booked_during_a_trial_is_what_the_trial_converts_to(db_session, 
 def test_order_summary_dates_match_what_the_engine_charges(plans, clock, config):
     summary = checkout.order_summary(plans["monthly"], now=clock.now(), billing_hour_kst=config.billing_hour_kst)
     assert summary.charge_now and summary.first_charge_at == clock.now()
-    assert summary.next_billing_at == charging.cycle.period_end(clock.now(), "month",
-                                                               charging.cycle.anchor_day_for(clock.now()), 10)
+    assert summary.next_billing_at == charging.cycle.period_end(
+        clock.now(), "month", charging.cycle.anchor_day_for(clock.now()), 10
+    )
     trial = checkout.order_summary(plans["trial"], now=clock.now(), billing_hour_kst=config.billing_hour_kst)
     assert not trial.charge_now and trial.first_charge_at == trial.trial_end_at
 
 
 def test_a_booked_plan_is_charged_at_the_price_the_shopper_agreed_to_even_after_a_price_rise(
-        db_session, vault, fake, clock, plans, notifier, config):
+    db_session, vault, fake, clock, plans, notifier, config
+):
     owner = user(db_session, clock)
     key, _ = card(db_session, vault, fake, owner, clock)
     monthly = sub(db_session, owner, plans["monthly"], key, clock)
-    subscriptions.change_plan(db_session, user=owner, subscription_id=monthly.id, plan_id=plans["yearly"].id,
-                              ip="1.2.3.4", notifier=notifier, clock=clock, config=config, terms_version="v1")
+    subscriptions.change_plan(
+        db_session,
+        user=owner,
+        subscription_id=monthly.id,
+        plan_id=plans["yearly"].id,
+        ip="1.2.3.4",
+        notifier=notifier,
+        clock=clock,
+        config=config,
+        terms_version="v1",
+    )
     plans["yearly"].amount_won = 120000  # the merchant raises the yearly price after the booking
     db_session.commit()
 
     clock.set(monthly.next_charge_at)
-    charging.charge_period(db_session, monthly.id, toss=fake, vault=vault, notifier=RecordingNotifier(), clock=clock,
-                           config=config)
+    charging.charge_period(
+        db_session, monthly.id, toss=fake, vault=vault, notifier=RecordingNotifier(), clock=clock, config=config
+    )
     assert [p.total_amount for p in fake.approved] == [99000]
     db_session.expire_all()
     assert db_session.get(Subscription, monthly.id).amount_won == 99000

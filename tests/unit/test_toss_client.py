@@ -52,8 +52,13 @@ def rsps() -> Iterator[responses.RequestsMock]:
 
 
 def charge(toss: TossClient, **overrides: Any) -> Any:
-    kwargs: dict[str, Any] = dict(customer_key="qLKNEQdVbLshykFfzorKz", amount=4900, order_id=ORDER_ID,
-                                  order_name="토스 프라임 구독", idempotency_key=ORDER_ID)
+    kwargs: dict[str, Any] = dict(
+        customer_key="qLKNEQdVbLshykFfzorKz",
+        amount=4900,
+        order_id=ORDER_ID,
+        order_name="토스 프라임 구독",
+        idempotency_key=ORDER_ID,
+    )
     kwargs.update(overrides)
     return toss.charge_billing_key(BILLING_KEY, **kwargs)
 
@@ -98,9 +103,15 @@ def test_charge_posts_to_the_percent_encoded_billing_key(toss: TossClient, rsps:
     rsps.post(CHARGE_URL, json=fixture("billing-charge.response.json"))
     request = fixture("billing-charge.request.json")
 
-    payment = charge(toss, customer_key=request["customerKey"], order_id=request["orderId"],
-                     order_name=request["orderName"], customer_email=request["customerEmail"],
-                     customer_name=request["customerName"], idempotency_key="renew:7:1717200000")
+    payment = charge(
+        toss,
+        customer_key=request["customerKey"],
+        order_id=request["orderId"],
+        order_name=request["orderName"],
+        customer_email=request["customerEmail"],
+        customer_name=request["customerName"],
+        idempotency_key="renew:7:1717200000",
+    )
 
     assert (payment.status, payment.total_amount, payment.payment_key) == ("DONE", 4900, PAYMENT_KEY)
     [call] = rsps.calls
@@ -128,9 +139,13 @@ def test_charge_sends_optional_fields_only_when_given(toss: TossClient, rsps: re
 
     charge(toss, customer_ip="203.0.113.7")
 
-    assert sent_json(rsps.calls[0]) == {"customerKey": "qLKNEQdVbLshykFfzorKz", "amount": 4900,
-                                        "orderId": ORDER_ID, "orderName": "토스 프라임 구독",
-                                        "customerIp": "203.0.113.7"}
+    assert sent_json(rsps.calls[0]) == {
+        "customerKey": "qLKNEQdVbLshykFfzorKz",
+        "amount": 4900,
+        "orderId": ORDER_ID,
+        "orderName": "토스 프라임 구독",
+        "customerIp": "203.0.113.7",
+    }
 
 
 def test_charge_test_code_sets_the_header_and_gets_the_error(toss: TossClient, rsps: responses.RequestsMock) -> None:
@@ -189,7 +204,10 @@ def test_unknown_payment_is_not_found(toss: TossClient, rsps: responses.Requests
         getattr(toss, lookup)(ORDER_ID)
 
     assert (caught.value.code, caught.value.http_status, caught.value.category) == (
-        "NOT_FOUND_PAYMENT", 404, Category.NOT_FOUND)
+        "NOT_FOUND_PAYMENT",
+        404,
+        Category.NOT_FOUND,
+    )
     assert caught.value.message == "존재하지 않는 결제 입니다."
 
 
@@ -227,22 +245,27 @@ def test_delete_billing_key_succeeds_on_an_empty_200(toss: TossClient, rsps: res
 
 
 @pytest.mark.parametrize("code", ["ALREADY_REMOVED_BILLING_KEY", "NOT_FOUND_BILLING"])
-def test_delete_billing_key_already_gone_counts_as_deleted(toss: TossClient, rsps: responses.RequestsMock,
-                                                           code: str) -> None:
+def test_delete_billing_key_already_gone_counts_as_deleted(
+    toss: TossClient, rsps: responses.RequestsMock, code: str
+) -> None:
     rsps.delete(CHARGE_URL, status=400, json={"code": code, "message": "이미 삭제된 빌링키입니다.", "data": None})
 
     assert toss.delete_billing_key(BILLING_KEY) is True
 
 
-@pytest.mark.parametrize("reply", [
-    {"status": 401, "json": ERRORS["UNAUTHORIZED_KEY"]["body"]},
-    {"status": 500, "json": ERRORS["FAILED_INTERNAL_SYSTEM_PROCESSING"]["body"]},
-    {"status": 502, "body": "<html>Bad Gateway</html>"},
-    {"body": requests.ReadTimeout("read timed out")},
-    {"body": requests.ConnectTimeout("connect timed out")},
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"status": 401, "json": ERRORS["UNAUTHORIZED_KEY"]["body"]},
+        {"status": 500, "json": ERRORS["FAILED_INTERNAL_SYSTEM_PROCESSING"]["body"]},
+        {"status": 502, "body": "<html>Bad Gateway</html>"},
+        {"body": requests.ReadTimeout("read timed out")},
+        {"body": requests.ConnectTimeout("connect timed out")},
+    ],
+)
 def test_delete_billing_key_reports_other_failures_without_raising(
-        toss: TossClient, rsps: responses.RequestsMock, reply: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    toss: TossClient, rsps: responses.RequestsMock, reply: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
     rsps.delete(CHARGE_URL, **reply)
 
     with caplog.at_level(logging.WARNING, logger="storefront.toss"):
@@ -268,8 +291,9 @@ def test_a_given_session_is_used_and_left_unchanged(rsps: responses.RequestsMock
 # -- 409 IDEMPOTENT_REQUEST_PROCESSING ----------------------------------------------------------
 
 
-def test_still_processing_is_asked_again_with_the_same_key(toss: TossClient, rsps: responses.RequestsMock,
-                                                           sleeps: list[float]) -> None:
+def test_still_processing_is_asked_again_with_the_same_key(
+    toss: TossClient, rsps: responses.RequestsMock, sleeps: list[float]
+) -> None:
     busy = error_reply("IDEMPOTENT_REQUEST_PROCESSING")
     rsps.post(CHARGE_URL, **busy)
     rsps.post(CHARGE_URL, **busy)
@@ -284,8 +308,9 @@ def test_still_processing_is_asked_again_with_the_same_key(toss: TossClient, rsp
     assert len({c.request.body for c in rsps.calls}) == 1
 
 
-def test_still_processing_forever_is_an_unknown_outcome(toss: TossClient, rsps: responses.RequestsMock,
-                                                       sleeps: list[float]) -> None:
+def test_still_processing_forever_is_an_unknown_outcome(
+    toss: TossClient, rsps: responses.RequestsMock, sleeps: list[float]
+) -> None:
     rsps.post(CHARGE_URL, **error_reply("IDEMPOTENT_REQUEST_PROCESSING"))
 
     with pytest.raises(TossError) as caught:
@@ -373,10 +398,10 @@ def test_trace_id_is_kept_for_support(toss: TossClient, rsps: responses.Requests
     assert caught.value.trace_id == "trace-abc"
 
 
-@pytest.mark.parametrize(("call", "category"), [
-    ("charge", Category.UNKNOWN_OUTCOME), ("lookup", Category.TRANSIENT)])
-def test_an_html_502_from_a_proxy_is_still_a_toss_error(toss: TossClient, rsps: responses.RequestsMock,
-                                                        call: str, category: Category) -> None:
+@pytest.mark.parametrize(("call", "category"), [("charge", Category.UNKNOWN_OUTCOME), ("lookup", Category.TRANSIENT)])
+def test_an_html_502_from_a_proxy_is_still_a_toss_error(
+    toss: TossClient, rsps: responses.RequestsMock, call: str, category: Category
+) -> None:
     html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
     if call == "charge":
         rsps.post(CHARGE_URL, status=502, body=html, content_type="text/html")
@@ -400,14 +425,20 @@ def test_a_429_without_a_body_is_transient(toss: TossClient, rsps: responses.Req
 
 
 def test_a_v2_shaped_error_body_is_read(toss: TossClient, rsps: responses.RequestsMock) -> None:
-    rsps.post(CHARGE_URL, status=403, json={"version": "2022-11-16", "traceId": "t",
-                                            "error": {"code": "REJECT_CARD_PAYMENT", "message": "잔액부족"}})
+    rsps.post(
+        CHARGE_URL,
+        status=403,
+        json={"version": "2022-11-16", "traceId": "t", "error": {"code": "REJECT_CARD_PAYMENT", "message": "잔액부족"}},
+    )
 
     with pytest.raises(TossError) as caught:
         charge(toss)
 
     assert (caught.value.code, caught.value.message, caught.value.category) == (
-        "REJECT_CARD_PAYMENT", "잔액부족", Category.SOFT_DECLINE)
+        "REJECT_CARD_PAYMENT",
+        "잔액부족",
+        Category.SOFT_DECLINE,
+    )
 
 
 def test_an_unknown_code_on_a_charge_is_an_unknown_outcome(toss: TossClient, rsps: responses.RequestsMock) -> None:
@@ -419,10 +450,18 @@ def test_an_unknown_code_on_a_charge_is_an_unknown_outcome(toss: TossClient, rsp
     assert (caught.value.code, caught.value.category) == ("NEW_CODE_FROM_2027", Category.UNKNOWN_OUTCOME)
 
 
-@pytest.mark.parametrize("body", ["<html>ok</html>", '{"mId": "tosspayments", "paymentKey"', "[]",
-                                  json.dumps({"mId": "tosspayments", "status": "DONE"})])
-def test_an_unreadable_success_on_a_charge_is_an_unknown_outcome(toss: TossClient, rsps: responses.RequestsMock,
-                                                                 body: str) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<html>ok</html>",
+        '{"mId": "tosspayments", "paymentKey"',
+        "[]",
+        json.dumps({"mId": "tosspayments", "status": "DONE"}),
+    ],
+)
+def test_an_unreadable_success_on_a_charge_is_an_unknown_outcome(
+    toss: TossClient, rsps: responses.RequestsMock, body: str
+) -> None:
     rsps.post(CHARGE_URL, status=200, body=body, content_type="application/json")
 
     with pytest.raises(TossError) as caught:
@@ -437,16 +476,23 @@ def test_an_unreadable_success_on_a_charge_is_an_unknown_outcome(toss: TossClien
 LEAKY_URL_TEXT = f"HTTPSConnectionPool(host='api.tosspayments.com', port=443): url: /v1/billing/{BILLING_KEY}"
 
 
-@pytest.mark.parametrize(("exc", "code", "category"), [
-    (requests.ConnectTimeout(LEAKY_URL_TEXT), "CONNECT_FAILED", Category.TRANSIENT),
-    (requests.ReadTimeout(LEAKY_URL_TEXT), "TIMEOUT", Category.UNKNOWN_OUTCOME),
-    (requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))),
-     "CONNECTION_ERROR", Category.UNKNOWN_OUTCOME),
-    (requests.exceptions.ChunkedEncodingError(LEAKY_URL_TEXT), "CONNECTION_ERROR", Category.UNKNOWN_OUTCOME),
-    (requests.exceptions.SSLError(LEAKY_URL_TEXT), "CONNECTION_ERROR", Category.UNKNOWN_OUTCOME),
-])
-def test_charge_without_an_answer(toss: TossClient, rsps: responses.RequestsMock, exc: Exception, code: str,
-                                  category: Category) -> None:
+@pytest.mark.parametrize(
+    ("exc", "code", "category"),
+    [
+        (requests.ConnectTimeout(LEAKY_URL_TEXT), "CONNECT_FAILED", Category.TRANSIENT),
+        (requests.ReadTimeout(LEAKY_URL_TEXT), "TIMEOUT", Category.UNKNOWN_OUTCOME),
+        (
+            requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))),
+            "CONNECTION_ERROR",
+            Category.UNKNOWN_OUTCOME,
+        ),
+        (requests.exceptions.ChunkedEncodingError(LEAKY_URL_TEXT), "CONNECTION_ERROR", Category.UNKNOWN_OUTCOME),
+        (requests.exceptions.SSLError(LEAKY_URL_TEXT), "CONNECTION_ERROR", Category.UNKNOWN_OUTCOME),
+    ],
+)
+def test_charge_without_an_answer(
+    toss: TossClient, rsps: responses.RequestsMock, exc: Exception, code: str, category: Category
+) -> None:
     rsps.post(CHARGE_URL, body=exc)
 
     with pytest.raises(TossError) as caught:
@@ -458,13 +504,17 @@ def test_charge_without_an_answer(toss: TossClient, rsps: responses.RequestsMock
     assert caught.value.__cause__ is None and caught.value.__context__ is None
 
 
-@pytest.mark.parametrize(("exc", "code", "category"), [
-    (requests.ConnectTimeout(), "CONNECT_FAILED", Category.TRANSIENT),
-    (requests.ReadTimeout(), "TIMEOUT", Category.TRANSIENT),  # a lookup moved nothing: just ask again
-    (requests.ConnectionError(ProtocolError("Connection aborted.")), "CONNECTION_ERROR", Category.TRANSIENT),
-])
-def test_lookup_without_an_answer_is_transient(toss: TossClient, rsps: responses.RequestsMock, exc: Exception,
-                                               code: str, category: Category) -> None:
+@pytest.mark.parametrize(
+    ("exc", "code", "category"),
+    [
+        (requests.ConnectTimeout(), "CONNECT_FAILED", Category.TRANSIENT),
+        (requests.ReadTimeout(), "TIMEOUT", Category.TRANSIENT),  # a lookup moved nothing: just ask again
+        (requests.ConnectionError(ProtocolError("Connection aborted.")), "CONNECTION_ERROR", Category.TRANSIENT),
+    ],
+)
+def test_lookup_without_an_answer_is_transient(
+    toss: TossClient, rsps: responses.RequestsMock, exc: Exception, code: str, category: Category
+) -> None:
     rsps.get(f"{API}/v1/payments/orders/{ORDER_ID}", body=exc)
 
     with pytest.raises(TossError) as caught:
@@ -488,8 +538,9 @@ ENCODED_KEY = CHARGE_URL.rsplit("/", 1)[1]
 SECRET_FORMS = (SECRET, SECRET_B64, BILLING_KEY, ENCODED_KEY)
 
 
-def test_secrets_never_reach_logs_errors_or_reprs(toss: TossClient, rsps: responses.RequestsMock,
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_secrets_never_reach_logs_errors_or_reprs(
+    toss: TossClient, rsps: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
     echo = {"code": "INVALID_REQUEST", "message": f"bad key {SECRET} / {SECRET_B64} / {BILLING_KEY} / {ENCODED_KEY}"}
     rsps.post(CHARGE_URL, status=400, json=echo)
     rsps.post(f"{API}/v1/billing/authorizations/issue", json=fixture("billing-issued.v2022-11-16.json"))
@@ -538,21 +589,25 @@ def test_a_bom_or_whitespace_around_the_secret_is_not_encoded(rsps: responses.Re
 # -- input refused before anything is sent -----------------------------------------------------
 
 
-@pytest.mark.parametrize("overrides", [
-    {"idempotency_key": ""},
-    {"idempotency_key": "k" * 301},
-    {"idempotency_key": "주문-1"},
-    {"idempotency_key": "line\nbreak"},
-    {"amount": 0},
-    {"amount": -100},
-    {"amount": 4900.0},
-    {"amount": True},
-    {"order_id": ""},
-    {"customer_key": None},
-    {"test_code": "코드"},
-])
-def test_bad_arguments_are_refused_before_sending(toss: TossClient, rsps: responses.RequestsMock,
-                                                  overrides: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"idempotency_key": ""},
+        {"idempotency_key": "k" * 301},
+        {"idempotency_key": "주문-1"},
+        {"idempotency_key": "line\nbreak"},
+        {"amount": 0},
+        {"amount": -100},
+        {"amount": 4900.0},
+        {"amount": True},
+        {"order_id": ""},
+        {"customer_key": None},
+        {"test_code": "코드"},
+    ],
+)
+def test_bad_arguments_are_refused_before_sending(
+    toss: TossClient, rsps: responses.RequestsMock, overrides: dict[str, Any]
+) -> None:
     with pytest.raises(ValueError) as caught:
         charge(toss, **overrides)
 

@@ -6,8 +6,7 @@ import pytest
 
 from storefront.toss.errors import CATEGORIES, Category, TossError, categorize, classify
 
-HARD, SOFT, TRANSIENT, CONFIG = (Category.HARD_DECLINE, Category.SOFT_DECLINE, Category.TRANSIENT,
-                                 Category.CONFIG)
+HARD, SOFT, TRANSIENT, CONFIG = (Category.HARD_DECLINE, Category.SOFT_DECLINE, Category.TRANSIENT, Category.CONFIG)
 UNKNOWN, NOT_FOUND, USER = Category.UNKNOWN_OUTCOME, Category.NOT_FOUND, Category.USER_ACTION
 
 # toss-api.md §6.2 (the "Retry" column), the cancel codes of §3.5, the billing-issue codes of the
@@ -104,28 +103,32 @@ def test_unknown_codes_are_unknown_outcome() -> None:
     assert categorize("SOME_CODE_TOSS_ADDS_NEXT_YEAR") is UNKNOWN
 
 
-@pytest.mark.parametrize(("code", "status", "money_moving", "category"), [
-    ("PROVIDER_ERROR", 400, True, TRANSIENT),  # a 400 that is transient: the code decides
-    ("REJECT_CARD_PAYMENT", 403, True, SOFT),
-    ("INVALID_STOPPED_CARD", 400, True, HARD),
-    ("UNAUTHORIZED_KEY", 401, False, CONFIG),
-    ("DUPLICATED_ORDER_ID", 400, True, UNKNOWN),
-    ("ALREADY_PROCESSED_PAYMENT", 400, True, UNKNOWN),
-    ("FAILED_INTERNAL_SYSTEM_PROCESSING", 500, True, UNKNOWN),  # 5xx after sending money
-    ("FAILED_INTERNAL_SYSTEM_PROCESSING", 500, False, TRANSIENT),  # ... but a lookup moves nothing
-    ("FAILED_DB_PROCESSING", 500, True, UNKNOWN),
-    ("FAILED_DB_PROCESSING", 500, False, CONFIG),
-    ("BRAND_NEW_CODE", 400, True, UNKNOWN),
-    ("BRAND_NEW_CODE", 400, False, CONFIG),
-    ("BRAND_NEW_CODE", 503, False, TRANSIENT),
-    ("HTTP_502", 502, True, UNKNOWN),
-    ("HTTP_429", 429, True, TRANSIENT),
-    ("TOO_MANY_REQUESTS", 429, True, TRANSIENT),
-    ("REJECT_CARD_PAYMENT", 429, True, SOFT),  # a known code still wins over 429
-    ("NOT_FOUND_PAYMENT", 404, False, NOT_FOUND),
-])
-def test_classify_uses_the_code_and_the_kind_of_call(code: str, status: int, money_moving: bool,
-                                                     category: Category) -> None:
+@pytest.mark.parametrize(
+    ("code", "status", "money_moving", "category"),
+    [
+        ("PROVIDER_ERROR", 400, True, TRANSIENT),  # a 400 that is transient: the code decides
+        ("REJECT_CARD_PAYMENT", 403, True, SOFT),
+        ("INVALID_STOPPED_CARD", 400, True, HARD),
+        ("UNAUTHORIZED_KEY", 401, False, CONFIG),
+        ("DUPLICATED_ORDER_ID", 400, True, UNKNOWN),
+        ("ALREADY_PROCESSED_PAYMENT", 400, True, UNKNOWN),
+        ("FAILED_INTERNAL_SYSTEM_PROCESSING", 500, True, UNKNOWN),  # 5xx after sending money
+        ("FAILED_INTERNAL_SYSTEM_PROCESSING", 500, False, TRANSIENT),  # ... but a lookup moves nothing
+        ("FAILED_DB_PROCESSING", 500, True, UNKNOWN),
+        ("FAILED_DB_PROCESSING", 500, False, CONFIG),
+        ("BRAND_NEW_CODE", 400, True, UNKNOWN),
+        ("BRAND_NEW_CODE", 400, False, CONFIG),
+        ("BRAND_NEW_CODE", 503, False, TRANSIENT),
+        ("HTTP_502", 502, True, UNKNOWN),
+        ("HTTP_429", 429, True, TRANSIENT),
+        ("TOO_MANY_REQUESTS", 429, True, TRANSIENT),
+        ("REJECT_CARD_PAYMENT", 429, True, SOFT),  # a known code still wins over 429
+        ("NOT_FOUND_PAYMENT", 404, False, NOT_FOUND),
+    ],
+)
+def test_classify_uses_the_code_and_the_kind_of_call(
+    code: str, status: int, money_moving: bool, category: Category
+) -> None:
     assert classify(code, status, money_moving=money_moving) is category
 
 
@@ -133,7 +136,11 @@ def test_toss_error_carries_its_fields() -> None:
     error = TossError("REJECT_CARD_PAYMENT", "한도초과", 403, trace_id="trace-1")
 
     assert (error.code, error.message, error.http_status, error.trace_id) == (
-        "REJECT_CARD_PAYMENT", "한도초과", 403, "trace-1")
+        "REJECT_CARD_PAYMENT",
+        "한도초과",
+        403,
+        "trace-1",
+    )
     assert error.category is SOFT and not error.unknown_outcome
     assert str(error) == "REJECT_CARD_PAYMENT (403): 한도초과"
     assert TossError("TIMEOUT", "no answer").unknown_outcome

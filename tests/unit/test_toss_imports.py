@@ -59,9 +59,12 @@ def test_the_sandbox_imports_nothing_of_the_store() -> None:
     files = sorted(SANDBOX_DIR.rglob("*.py"))
     assert {p.name for p in files} >= {"__init__.py", "clock.py", "settings.py", "payments.py"}
     for path in files:
-        crossing = {m for m in _resolved_imports(path.read_text(encoding="utf-8"), _package_of(path))
-                    if (m == "storefront" or m.startswith("storefront."))
-                    and not (m == SANDBOX_PACKAGE or m.startswith(SANDBOX_PACKAGE + "."))}
+        crossing = {
+            m
+            for m in _resolved_imports(path.read_text(encoding="utf-8"), _package_of(path))
+            if (m == "storefront" or m.startswith("storefront."))
+            and not (m == SANDBOX_PACKAGE or m.startswith(SANDBOX_PACKAGE + "."))
+        }
         assert not crossing, f"{path.relative_to(TOSS_DIR)} imports {sorted(crossing)}"
 
 
@@ -79,5 +82,7 @@ def test_the_store_and_the_sandbox_default_to_the_same_keys() -> None:
     from storefront.toss.sandbox import settings
 
     assert (config.SANDBOX_CLIENT_KEY, config.SANDBOX_SECRET_KEY) == (
-        settings.SANDBOX_CLIENT_KEY, settings.SANDBOX_SECRET_KEY)
+        settings.SANDBOX_CLIENT_KEY,
+        settings.SANDBOX_SECRET_KEY,
+    )
     assert settings.ROOT == config.ROOT

@@ -58,7 +58,11 @@ def test_transactions_are_asked_for_in_korean_time_and_parsed(toss, rsps) -> Non
     assert call.request.headers["Authorization"] == AUTHORIZATION
     assert query_of(call) == {"startDate": "2026-03-10T00:00:00", "endDate": "2026-03-10T23:59:59", "limit": "100"}
     assert (approval.transaction_key, approval.status, approval.amount, approval.is_cancel) == (
-        "D830460735FF8B6C8DFCF515F6AF31B8", "DONE", 15000, False)
+        "D830460735FF8B6C8DFCF515F6AF31B8",
+        "DONE",
+        15000,
+        False,
+    )
     assert approval.transaction_at == datetime(2023, 8, 21, 10, 48, 7, tzinfo=UTC)
     assert approval.order_id == "2c0lhlsxtMlGKUC5GOyik" and approval.method == "카드"
     assert (cancel.status, cancel.amount, cancel.is_cancel) == ("PARTIAL_CANCELED", 5000, True)
@@ -90,8 +94,11 @@ def test_a_full_last_page_costs_one_more_empty_request(toss, rsps) -> None:
 
 
 def test_an_unknown_paging_key_is_a_toss_error(toss, rsps) -> None:
-    rsps.get(f"{API}/v1/transactions", status=400,
-             json={"code": "INVALID_TRANSACTION_KEY", "message": "잘못된 페이징 키 입니다."})
+    rsps.get(
+        f"{API}/v1/transactions",
+        status=400,
+        json={"code": "INVALID_TRANSACTION_KEY", "message": "잘못된 페이징 키 입니다."},
+    )
     with pytest.raises(TossError) as caught:
         toss.list_transactions(DAY_START, DAY_END, starting_after="txrd_unknown")
     assert (caught.value.code, caught.value.http_status) == ("INVALID_TRANSACTION_KEY", 400)
@@ -123,12 +130,22 @@ def test_settlements_are_parsed_with_fees_from_either_field(toss, rsps) -> None:
 
     sale, refund = toss.list_settlements(date(2021, 12, 30), date(2023, 11, 25))
 
-    assert query_of(rsps.calls[0]) == {"startDate": "2021-12-30", "endDate": "2023-11-25", "dateType": "soldDate",
-                                       "page": "1", "size": "100"}
+    assert query_of(rsps.calls[0]) == {
+        "startDate": "2021-12-30",
+        "endDate": "2023-11-25",
+        "dateType": "soldDate",
+        "page": "1",
+        "size": "100",
+    }
     assert (sale.amount, sale.fee, sale.pay_out_amount, sale.is_cancel) == (34000, 860, 33140, False)
     assert (sale.sold_date, sale.paid_out_date) == (date(2021, 12, 30), date(2022, 1, 1))
     assert (refund.amount, refund.fee, refund.supply_amount, refund.vat, refund.pay_out_amount) == (
-        -99800, -2250, -2045, -205, -97550)
+        -99800,
+        -2250,
+        -2045,
+        -205,
+        -97550,
+    )
     assert refund.is_cancel and refund.transaction_key == "497BF239847238947B0491D84B4"
 
 
@@ -139,7 +156,9 @@ def test_settlement_pages_are_read_until_a_short_one(toss, rsps) -> None:
     rows = list(toss.iter_settlements(date(2026, 3, 1), date(2026, 3, 31), date_type="paidOutDate", page_size=2))
     assert len(rows) == 3
     assert [(query_of(c)["page"], query_of(c)["dateType"]) for c in rsps.calls] == [
-        ("1", "paidOutDate"), ("2", "paidOutDate")]
+        ("1", "paidOutDate"),
+        ("2", "paidOutDate"),
+    ]
 
 
 @pytest.mark.parametrize("kwargs", [{"date_type": "approvedAt"}, {"page": 0}, {"size": 5001}])

@@ -21,8 +21,9 @@ from storefront.toss.types import Payment
 
 SECRET = "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R"
 BILLING_KEY = "Z_t5vOvQxrj4499PeiJcjen28-V2RyqgYTwN44Rdzk0="
-CHARGE_BODY = (Path(__file__).resolve().parent.parent / "fixtures" / "toss"
-               / "billing-charge.response.json").read_bytes()
+CHARGE_BODY = (
+    Path(__file__).resolve().parent.parent / "fixtures" / "toss" / "billing-charge.response.json"
+).read_bytes()
 
 Handler = Callable[[socket.socket, bytes], None]
 
@@ -95,8 +96,14 @@ def serve() -> Iterator[Callable[[Handler], MisbehavingServer]]:
 
 
 def charge(toss: TossClient) -> Payment:
-    return toss.charge_billing_key(BILLING_KEY, customer_key="qLKNEQdVbLshykFfzorKz", amount=4900,
-                            order_id="order-000001", order_name="월간 구독", idempotency_key="order-000001")
+    return toss.charge_billing_key(
+        BILLING_KEY,
+        customer_key="qLKNEQdVbLshykFfzorKz",
+        amount=4900,
+        order_id="order-000001",
+        order_name="월간 구독",
+        idempotency_key="order-000001",
+    )
 
 
 def test_refused_connection_is_transient_even_for_a_charge() -> None:
@@ -124,8 +131,10 @@ def test_connection_closed_after_sending_a_charge_is_unknown_outcome(serve) -> N
 
 def test_truncated_answer_to_a_charge_is_unknown_outcome(serve) -> None:
     def half_answer(conn: socket.socket, request: bytes) -> None:
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\n\r\n" % len(CHARGE_BODY) + CHARGE_BODY[:40])
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(CHARGE_BODY) + CHARGE_BODY[:40]
+        )
 
     toss = TossClient(serve(half_answer).url, SECRET)
 
@@ -147,8 +156,10 @@ def test_no_answer_in_time_after_sending_is_unknown_outcome(serve) -> None:
 
 def test_urllib3_debug_lines_do_not_show_the_billing_key(serve, caplog: pytest.LogCaptureFixture) -> None:
     def answer(conn: socket.socket, request: bytes) -> None:
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                     b"Content-Length: %d\r\n\r\n" % len(CHARGE_BODY) + CHARGE_BODY)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(CHARGE_BODY) + CHARGE_BODY
+        )
 
     server = serve(answer)
     toss = TossClient(server.url, SECRET)

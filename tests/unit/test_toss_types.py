@@ -27,8 +27,14 @@ def test_both_billing_shapes_give_the_same_card(name: str) -> None:
     assert billing.customer_key == "qLKNEQdVbLshykFfzorKz"
     assert billing.method == "카드"
     assert billing.authenticated_at == datetime(2021, 1, 1, 1, 0, tzinfo=UTC)
-    assert billing.card == CardSummary(issuer_code="61", acquirer_code="31", number="43301234****123*",
-                                       card_type="신용", owner_type="개인", company="현대")
+    assert billing.card == CardSummary(
+        issuer_code="61",
+        acquirer_code="31",
+        number="43301234****123*",
+        card_type="신용",
+        owner_type="개인",
+        company="현대",
+    )
 
 
 def test_old_billing_card_company_wins_over_the_code_table() -> None:
@@ -123,8 +129,13 @@ def test_float_amounts_and_unknown_fields_are_accepted() -> None:
 
 def test_failed_payment_carries_its_failure() -> None:
     data = fixture("billing-charge.response.json")
-    data.update(status="ABORTED", approvedAt=None, card=None, receipt=None,
-                failure={"code": "REJECT_CARD_PAYMENT", "message": "한도초과 혹은 잔액부족"})
+    data.update(
+        status="ABORTED",
+        approvedAt=None,
+        card=None,
+        receipt=None,
+        failure={"code": "REJECT_CARD_PAYMENT", "message": "한도초과 혹은 잔액부족"},
+    )
 
     payment = Payment.from_json(data)
 
@@ -148,29 +159,58 @@ def test_payment_without_essentials_is_refused(missing: str) -> None:
         Payment.from_json(data)
 
 
-@pytest.mark.parametrize(("code", "name"), [
-    ("61", "현대"), ("41", "신한"), ("51", "삼성"), ("11", "KB국민"), ("71", "롯데"), ("91", "NH농협"),
-    ("21", "하나"), ("31", "BC"), ("33", "우리"), ("W1", "우리"), ("3K", "기업비씨"), ("w1", "우리"),
-    ("ZZ", "카드"), (None, "카드"), ("", "카드"),
-])
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [
+        ("61", "현대"),
+        ("41", "신한"),
+        ("51", "삼성"),
+        ("11", "KB국민"),
+        ("71", "롯데"),
+        ("91", "NH농협"),
+        ("21", "하나"),
+        ("31", "BC"),
+        ("33", "우리"),
+        ("W1", "우리"),
+        ("3K", "기업비씨"),
+        ("w1", "우리"),
+        ("ZZ", "카드"),
+        (None, "카드"),
+        ("", "카드"),
+    ],
+)
 def test_card_company_names(code: str | None, name: str) -> None:
     assert card_company_name(code) == name
 
 
-@pytest.mark.parametrize(("value", "won"), [
-    (4900, 4900), (4900.0, 4900), ("4900", 4900), (0, 0), (None, None), (True, None), ("abc", None),
-    (float("nan"), None),
-])
+@pytest.mark.parametrize(
+    ("value", "won"),
+    [
+        (4900, 4900),
+        (4900.0, 4900),
+        ("4900", 4900),
+        (0, 0),
+        (None, None),
+        (True, None),
+        ("abc", None),
+        (float("nan"), None),
+    ],
+)
 def test_parse_won(value: Any, won: int | None) -> None:
     assert parse_won(value) == won
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("2022-06-08T15:40:49+09:00", datetime(2022, 6, 8, 6, 40, 49, tzinfo=UTC)),
-    ("2024-12-01T00:00:00.000000", datetime(2024, 11, 30, 15, 0, tzinfo=UTC)),  # no offset: KST
-    ("2022-06-08T06:40:49Z", datetime(2022, 6, 8, 6, 40, 49, tzinfo=UTC)),
-    ("yesterday", None), (None, None), (12, None),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2022-06-08T15:40:49+09:00", datetime(2022, 6, 8, 6, 40, 49, tzinfo=UTC)),
+        ("2024-12-01T00:00:00.000000", datetime(2024, 11, 30, 15, 0, tzinfo=UTC)),  # no offset: KST
+        ("2022-06-08T06:40:49Z", datetime(2022, 6, 8, 6, 40, 49, tzinfo=UTC)),
+        ("yesterday", None),
+        (None, None),
+        (12, None),
+    ],
+)
 def test_parse_time_gives_aware_utc(value: Any, expected: datetime | None) -> None:
     parsed = parse_time(value)
     assert parsed == expected

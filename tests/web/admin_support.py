@@ -75,8 +75,12 @@ class FakeToss:
             raise TossError("NOT_FOUND_PAYMENT", "존재하지 않는 결제 정보 입니다.", 404, ErrorCategory.NOT_FOUND)
         return self._payment(self.held[payment_key])
 
-    def cancel_payment(self, payment_key: str, *, reason: str, idempotency_key: str, amount: int | None = None) -> Payment:
-        self.cancel_calls.append({"payment_key": payment_key, "reason": reason, "key": idempotency_key, "amount": amount})
+    def cancel_payment(
+        self, payment_key: str, *, reason: str, idempotency_key: str, amount: int | None = None
+    ) -> Payment:
+        self.cancel_calls.append(
+            {"payment_key": payment_key, "reason": reason, "key": idempotency_key, "amount": amount}
+        )
         if idempotency_key in self.answers:
             return self._replay(idempotency_key)
         if self.drop_next:
@@ -97,9 +101,16 @@ class FakeToss:
         if amount > held.balance or amount <= 0:
             return TossError("NOT_CANCELABLE_AMOUNT", "취소 할 수 없는 금액 입니다.", 403, ErrorCategory.CONFIG)
         n = sum(len(h.cancels) for h in self.held.values()) + 1
-        held.cancels.append(Cancel(transaction_key=f"tx-{n:04d}", cancel_amount=amount, cancel_reason=reason,
-                                   canceled_at=self.clock.now(), cancel_status="DONE",
-                                   refundable_amount=held.balance - amount))
+        held.cancels.append(
+            Cancel(
+                transaction_key=f"tx-{n:04d}",
+                cancel_amount=amount,
+                cancel_reason=reason,
+                canceled_at=self.clock.now(),
+                cancel_status="DONE",
+                refundable_amount=held.balance - amount,
+            )
+        )
         return self._payment(held)
 
     def _replay(self, key: str) -> Payment:
@@ -110,9 +121,16 @@ class FakeToss:
 
     def _payment(self, held: _Held) -> Payment:
         status = "DONE" if not held.cancels else ("CANCELED" if held.balance == 0 else "PARTIAL_CANCELED")
-        return make_payment(payment_key=held.payment_key, order_id=held.order_id, status=status, type="BILLING",
-                            total_amount=held.total, balance_amount=held.balance, cancels=tuple(held.cancels),
-                            raw={})
+        return make_payment(
+            payment_key=held.payment_key,
+            order_id=held.order_id,
+            status=status,
+            type="BILLING",
+            total_amount=held.total,
+            balance_amount=held.balance,
+            cancels=tuple(held.cancels),
+            raw={},
+        )
 
 
 @dataclass
@@ -126,8 +144,12 @@ class Paid:
 
 
 def make_admin(session, now: datetime) -> User:
-    admin = accounts.create_user(session, accounts.NewUser(email=ADMIN_EMAIL, password=ADMIN_PASSWORD, name="관리자",
-                                                           is_admin=True), now=now, cheap_hash=True)
+    admin = accounts.create_user(
+        session,
+        accounts.NewUser(email=ADMIN_EMAIL, password=ADMIN_PASSWORD, name="관리자", is_admin=True),
+        now=now,
+        cheap_hash=True,
+    )
     session.commit()
     return admin
 
@@ -140,35 +162,88 @@ def login_admin(auth, session, now: datetime) -> User:
 
 def make_catalog(session, *, amount_won: int = 9900) -> Plan:
     category = Category(slug="software", name="소프트웨어", description="", position=0)
-    product = Product(category=category, slug="cloud-notes", name="클라우드 노트", kind="subscription",
-                      summary="메모 동기화", description="", provision="결제 즉시 이용", image="", active=True, position=0)
-    plan = Plan(product=product, name="월간", interval="month", amount_won=amount_won, trial_days=0, active=True, position=0)
+    product = Product(
+        category=category,
+        slug="cloud-notes",
+        name="클라우드 노트",
+        kind="subscription",
+        summary="메모 동기화",
+        description="",
+        provision="결제 즉시 이용",
+        image="",
+        active=True,
+        position=0,
+    )
+    plan = Plan(
+        product=product, name="월간", interval="month", amount_won=amount_won, trial_days=0, active=True, position=0
+    )
     session.add_all([category, product, plan])
     session.flush()
     return plan
 
 
-def make_paid(session, now: datetime, *, toss: FakeToss | None = None, plan: Plan | None = None,
-              email: str = "buyer@example.com", amount_won: int | None = None, status: str = "active",
-              order_id: str | None = None, payment_key: str | None = None) -> Paid:
+def make_paid(
+    session,
+    now: datetime,
+    *,
+    toss: FakeToss | None = None,
+    plan: Plan | None = None,
+    email: str = "buyer@example.com",
+    amount_won: int | None = None,
+    status: str = "active",
+    order_id: str | None = None,
+    payment_key: str | None = None,
+) -> Paid:
     """A subscriber with a card and one paid period (Charge paid, Attempt done); committed."""
     plan = plan or make_catalog(session)
     amount = amount_won if amount_won is not None else plan.amount_won
     user = User(email=email, password_hash="x", name="김구독", phone="010-1234-5678", created_at=now)
     session.add(user)
     session.flush()
-    card = BillingKey(user_id=user.id, customer_key=user.customer_key, card_company="현대",
-                      card_number_masked="43301234****123*", card_type="신용", owner_type="개인", issued_at=now)
-    sub = Subscription(user=user, plan=plan, billing_key=card, status=status, amount_won=amount, anchor_day=10,
-                       current_period_start=now, current_period_end=now + timedelta(days=31),
-                       next_charge_at=now + timedelta(days=31), created_at=now)
-    charge = Charge(subscription=sub, period_start=now, period_end=now + timedelta(days=31), amount_won=amount,
-                    status="paid", paid_at=now, created_at=now)
+    card = BillingKey(
+        user_id=user.id,
+        customer_key=user.customer_key,
+        card_company="현대",
+        card_number_masked="43301234****123*",
+        card_type="신용",
+        owner_type="개인",
+        issued_at=now,
+    )
+    sub = Subscription(
+        user=user,
+        plan=plan,
+        billing_key=card,
+        status=status,
+        amount_won=amount,
+        anchor_day=10,
+        current_period_start=now,
+        current_period_end=now + timedelta(days=31),
+        next_charge_at=now + timedelta(days=31),
+        created_at=now,
+    )
+    charge = Charge(
+        subscription=sub,
+        period_start=now,
+        period_end=now + timedelta(days=31),
+        amount_won=amount,
+        status="paid",
+        paid_at=now,
+        created_at=now,
+    )
     n = user.id
-    attempt = Attempt(charge=charge, billing_key_id=None, order_id=order_id or f"sub-{n}-order-0001",
-                      idempotency_key=f"charge-{n}", amount_won=amount, status="done",
-                      payment_key=payment_key or f"pay_{n:06d}", receipt_url="https://dashboard.tosspayments.com/receipt/x",
-                      approved_at=now, created_at=now, updated_at=now)
+    attempt = Attempt(
+        charge=charge,
+        billing_key_id=None,
+        order_id=order_id or f"sub-{n}-order-0001",
+        idempotency_key=f"charge-{n}",
+        amount_won=amount,
+        status="done",
+        payment_key=payment_key or f"pay_{n:06d}",
+        receipt_url="https://dashboard.tosspayments.com/receipt/x",
+        approved_at=now,
+        created_at=now,
+        updated_at=now,
+    )
     session.add_all([card, sub, charge, attempt])
     session.commit()
     if toss is not None:

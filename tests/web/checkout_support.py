@@ -37,13 +37,27 @@ class Catalog:
 
 def make_catalog(session: Session) -> Catalog:
     category = Category(slug="classes", name="클래스")
-    product = Product(category=category, slug="daily-english", name="매일 영어 회화", kind="subscription",
-                      summary="하루 10분", description="매일 영어 회화 강의", provision="가입 즉시 온라인 제공")
+    product = Product(
+        category=category,
+        slug="daily-english",
+        name="매일 영어 회화",
+        kind="subscription",
+        summary="하루 10분",
+        description="매일 영어 회화 강의",
+        provision="가입 즉시 온라인 제공",
+    )
     monthly = Plan(product=product, name="월간 베이직", interval="month", amount_won=9900, position=1)
     premium = Plan(product=product, name="월간 프리미엄", interval="month", amount_won=19900, position=2)
     yearly = Plan(product=product, name="연간 베이직", interval="year", amount_won=99000, position=3)
-    other = Product(category=category, slug="excel-master", name="엑셀 마스터", kind="subscription",
-                    summary="실무 엑셀", description="엑셀 강의", provision="가입 즉시 온라인 제공")
+    other = Product(
+        category=category,
+        slug="excel-master",
+        name="엑셀 마스터",
+        kind="subscription",
+        summary="실무 엑셀",
+        description="엑셀 강의",
+        provision="가입 즉시 온라인 제공",
+    )
     trial = Plan(product=other, name="월간 (14일 무료)", interval="month", amount_won=12900, trial_days=14)
     session.add_all([category, product, monthly, premium, yearly, other, trial])
     session.commit()
@@ -54,8 +68,10 @@ def data_attrs(page: str, element_id: str) -> dict[str, str]:
     """The data-* attributes of the element with this id, unescaped."""
     match = re.search(rf'<[^>]*id="{element_id}"[^>]*>', page, re.S)
     assert match, f"no #{element_id} on the page"
-    return {name.replace("-", "_"): html.unescape(value)
-            for name, value in re.findall(r'data-([a-z-]+)="([^"]*)"', match.group(0))}
+    return {
+        name.replace("-", "_"): html.unescape(value)
+        for name, value in re.findall(r'data-([a-z-]+)="([^"]*)"', match.group(0))
+    }
 
 
 def local(url: str) -> str:
@@ -101,8 +117,9 @@ class Shopper:
     def toss_button(self, page: str) -> dict[str, str]:
         return data_attrs(page, "toss-billing-auth")
 
-    def come_back(self, button: dict[str, str], *, auth_key: str | None = None, customer_key: str | None = None,
-                  **extra: str):
+    def come_back(
+        self, button: dict[str, str], *, auth_key: str | None = None, customer_key: str | None = None, **extra: str
+    ):
         """What Toss's window and then our progress page do: GET successUrl + customerKey + authKey, which
         answers at once; its form then POSTs to the same URL, which does the work. Returns the last response
         (the POST's, or the GET's when that already answered: a refusal, or a settled intent)."""
@@ -131,8 +148,11 @@ class Shopper:
 
     def subscriptions(self) -> list[Subscription]:
         self.session.expire_all()
-        return list(self.session.scalars(select(Subscription).where(Subscription.user_id == self.user.id)
-                                         .order_by(Subscription.id)))
+        return list(
+            self.session.scalars(
+                select(Subscription).where(Subscription.user_id == self.user.id).order_by(Subscription.id)
+            )
+        )
 
 
 def new_auth_key() -> str:
@@ -144,6 +164,7 @@ def intent_token(url: str) -> str:
 
 
 # -- fixtures for the checkout and 내 구독 tests (import them by name) --
+
 
 @pytest.fixture
 def toss(clock) -> FakeToss:

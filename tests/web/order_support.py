@@ -52,8 +52,15 @@ class Catalog:
 
 def make_catalog(session) -> Catalog:
     category = Category(slug="files", name="자료")
-    pack = Product(category=category, slug="deck-pack", name="프레젠테이션 템플릿 팩", kind="one_time",
-                   summary="템플릿 50종", description="슬라이드 묶음", provision=PROVISION)
+    pack = Product(
+        category=category,
+        slug="deck-pack",
+        name="프레젠테이션 템플릿 팩",
+        kind="one_time",
+        summary="템플릿 50종",
+        description="슬라이드 묶음",
+        provision=PROVISION,
+    )
     once = Plan(name="단품 구매", interval="once", amount_won=PRICE)
     pack.plans.append(once)
     service = Product(category=category, slug="notes", name="노트 구독", kind="subscription", provision="매월")
@@ -96,16 +103,32 @@ def order_row(session, order_id: str) -> Order:
     return session.scalars(select(Order).where(Order.order_id == order_id)).one()
 
 
-def payment(order_id: str, status: str, *, failure: str | None = None, cancels: tuple[Cancel, ...] = (),
-            balance: int | None = None, at: datetime | None = None) -> Payment:
+def payment(
+    order_id: str,
+    status: str,
+    *,
+    failure: str | None = None,
+    cancels: tuple[Cancel, ...] = (),
+    balance: int | None = None,
+    at: datetime | None = None,
+) -> Payment:
     done = status in ("DONE", "CANCELED", "PARTIAL_CANCELED")
     return Payment(
-        payment_key="tpay_order_1", order_id=order_id, order_name="팩", status=status, type="NORMAL", method="카드",
-        total_amount=PRICE, balance_amount=PRICE if balance is None else balance, requested_at=at,
+        payment_key="tpay_order_1",
+        order_id=order_id,
+        order_name="팩",
+        status=status,
+        type="NORMAL",
+        method="카드",
+        total_amount=PRICE,
+        balance_amount=PRICE if balance is None else balance,
+        requested_at=at,
         approved_at=at if done else None,
         card=CardSummary("61", "31", "43301234****123*", "신용", "개인", "현대"),
-        receipt_url="https://receipt.example/tpay_order_1" if done else None, cancels=cancels,
-        failure_code=failure, failure_message=f"{failure} from Toss" if failure else None,
+        receipt_url="https://receipt.example/tpay_order_1" if done else None,
+        cancels=cancels,
+        failure_code=failure,
+        failure_message=f"{failure} from Toss" if failure else None,
         raw={"orderId": order_id, "status": status},
     )
 

@@ -19,17 +19,24 @@ from tests.fakes import decline, hard_decline
 from tests.web.checkout_support import Shopper, catalog, shopper, toss  # noqa: F401
 
 
-
-
 @pytest.fixture
 def renew(app, db_session, toss, clock):
     """Run the engine for whatever is due now (what the cron job does)."""
     found = app.extensions["storefront"]
 
     def run() -> list[charging.ChargeResult]:
-        return [charging.charge_period(db_session, sub_id, toss=toss, vault=found.vault, notifier=found.notifier,
-                                       clock=clock, config=app.config["STOREFRONT"])
-                for sub_id in charging.due_subscription_ids(db_session, clock.now())]
+        return [
+            charging.charge_period(
+                db_session,
+                sub_id,
+                toss=toss,
+                vault=found.vault,
+                notifier=found.notifier,
+                clock=clock,
+                config=app.config["STOREFRONT"],
+            )
+            for sub_id in charging.due_subscription_ids(db_session, clock.now())
+        ]
 
     return run
 
@@ -46,6 +53,7 @@ def notices(session, kind: str) -> list[EmailMessage]:
 
 
 # -- seeing ------------------------------------------------------------------------------------------
+
 
 def test_the_account_page_shows_status_plan_amount_card_next_date_and_receipts(shopper, catalog, toss):
     sub = subscribed(shopper, catalog.monthly)
@@ -90,13 +98,17 @@ def test_someone_elses_subscription_cannot_be_seen_or_touched(client, db_session
 
 # -- cancel and resume ---------------------------------------------------------------------------------
 
-def test_cancel_takes_one_confirmation_keeps_the_card_and_ends_without_charging(shopper, catalog, db_session,
-                                                                                toss, clock, renew):
+
+def test_cancel_takes_one_confirmation_keeps_the_card_and_ends_without_charging(
+    shopper, catalog, db_session, toss, clock, renew
+):
     sub = subscribed(shopper, catalog.monthly)
     confirm = shopper.client.get(f"/account/subscriptions/{sub.id}/cancel").get_data(as_text=True)
     assert "2026년 4월 10일" in confirm and "까지는 지금처럼 이용할 수 있고" in confirm
 
-    response = shopper.post(f"/account/subscriptions/{sub.id}/cancel", form_page=f"/account/subscriptions/{sub.id}/cancel")
+    response = shopper.post(
+        f"/account/subscriptions/{sub.id}/cancel", form_page=f"/account/subscriptions/{sub.id}/cancel"
+    )
     assert response.headers["Location"] == "/account"
     page = shopper.client.get("/account").get_data(as_text=True)
     assert "해지 신청이 완료되었습니다. 2026년 4월 10일까지 이용할 수 있고" in page
@@ -114,8 +126,9 @@ def test_cancel_takes_one_confirmation_keeps_the_card_and_ends_without_charging(
     assert sub.status == "canceled"
 
 
-def test_resume_before_the_period_ends_keeps_renewing_on_the_same_card(shopper, catalog, db_session, toss, clock,
-                                                                      renew):
+def test_resume_before_the_period_ends_keeps_renewing_on_the_same_card(
+    shopper, catalog, db_session, toss, clock, renew
+):
     sub = subscribed(shopper, catalog.monthly)
     shopper.post(f"/account/subscriptions/{sub.id}/cancel")
     response = shopper.post(f"/account/subscriptions/{sub.id}/resume")
@@ -140,8 +153,9 @@ def test_resume_is_refused_once_the_period_is_over(shopper, catalog, db_session,
     assert shopper.subscriptions()[0].cancel_at_period_end is True
 
 
-def test_cancelling_a_past_due_subscription_ends_it_now_and_forgets_the_card(shopper, catalog, db_session, toss,
-                                                                            clock, renew):
+def test_cancelling_a_past_due_subscription_ends_it_now_and_forgets_the_card(
+    shopper, catalog, db_session, toss, clock, renew
+):
     sub = subscribed(shopper, catalog.monthly)
     toss.will_for(shopper.user.customer_key, decline())
     clock.set(sub.next_charge_at)
@@ -159,8 +173,10 @@ def test_cancelling_a_past_due_subscription_ends_it_now_and_forgets_the_card(sho
 
 # -- change card ---------------------------------------------------------------------------------------
 
-def test_change_card_puts_the_new_key_on_the_subscription_and_retires_the_old(shopper, catalog, db_session, toss,
-                                                                             clock, renew):
+
+def test_change_card_puts_the_new_key_on_the_subscription_and_retires_the_old(
+    shopper, catalog, db_session, toss, clock, renew
+):
     from storefront.toss.types import CardSummary
 
     sub = subscribed(shopper, catalog.monthly)
@@ -184,8 +200,9 @@ def test_change_card_puts_the_new_key_on_the_subscription_and_retires_the_old(sh
     assert toss.calls[-1].billing_key != old_key and len(toss.approved) == 2
 
 
-def test_change_card_on_a_past_due_subscription_retries_at_once_and_says_so(shopper, catalog, db_session, toss,
-                                                                           clock, renew):
+def test_change_card_on_a_past_due_subscription_retries_at_once_and_says_so(
+    shopper, catalog, db_session, toss, clock, renew
+):
     sub = subscribed(shopper, catalog.monthly)
     toss.will_for(shopper.user.customer_key, hard_decline())
     clock.set(sub.next_charge_at)
@@ -216,8 +233,8 @@ def test_a_failed_retry_on_the_new_card_is_reported(shopper, catalog, db_session
 
 # -- change plan ---------------------------------------------------------------------------------------
 
-def test_a_dearer_plan_applies_from_the_next_period_and_is_consented(shopper, catalog, db_session, toss, clock,
-                                                                    renew):
+
+def test_a_dearer_plan_applies_from_the_next_period_and_is_consented(shopper, catalog, db_session, toss, clock, renew):
     sub = subscribed(shopper, catalog.monthly)
     page = shopper.client.get(f"/account/subscriptions/{sub.id}/plan").get_data(as_text=True)
     assert "2026년 4월 10일 결제부터 19,900원" in page  # shown before confirming
@@ -232,7 +249,11 @@ def test_a_dearer_plan_applies_from_the_next_period_and_is_consented(shopper, ca
     consent = db_session.scalars(select(Consent).where(Consent.kind == "plan_change")).one()
     detail = json.loads(consent.detail)
     assert (consent.subscription_id, consent.decision, detail["old_amount_won"], detail["new_amount_won"]) == (
-        sub.id, "agreed", 9900, 19900)
+        sub.id,
+        "agreed",
+        9900,
+        19900,
+    )
     assert len(notices(db_session, "plan_changed")) == 1
 
     clock.set(sub.next_charge_at)
@@ -242,8 +263,9 @@ def test_a_dearer_plan_applies_from_the_next_period_and_is_consented(shopper, ca
     assert (sub.plan_id, sub.pending_plan_id, sub.amount_won) == (catalog.premium.id, None, 19900)
 
 
-def test_a_change_of_interval_moves_the_billing_date_after_the_next_charge(shopper, catalog, db_session, toss,
-                                                                          clock, renew):
+def test_a_change_of_interval_moves_the_billing_date_after_the_next_charge(
+    shopper, catalog, db_session, toss, clock, renew
+):
     sub = subscribed(shopper, catalog.monthly)
     path = f"/account/subscriptions/{sub.id}/plan"
     page = shopper.client.get(path).get_data(as_text=True)
@@ -299,8 +321,12 @@ def test_a_plan_change_is_refused_while_the_subscription_is_set_to_cancel(shoppe
 
 def test_every_state_change_needs_the_csrf_token(shopper, catalog, db_session):
     sub = subscribed(shopper, catalog.monthly)
-    for path in (f"/account/subscriptions/{sub.id}/cancel", f"/account/subscriptions/{sub.id}/card",
-                 f"/account/subscriptions/{sub.id}/plan", f"/billing/retry/{sub.id}"):
+    for path in (
+        f"/account/subscriptions/{sub.id}/cancel",
+        f"/account/subscriptions/{sub.id}/card",
+        f"/account/subscriptions/{sub.id}/plan",
+        f"/billing/retry/{sub.id}",
+    ):
         assert shopper.client.post(path, data={"plan_id": catalog.premium.id, "agree": "y"}).status_code == 400, path
     assert shopper.subscriptions()[0].cancel_at_period_end is False
     assert db_session.scalar(select(func.count(BillingKey.id))) == 1
@@ -308,8 +334,12 @@ def test_every_state_change_needs_the_csrf_token(shopper, catalog, db_session):
 
 def test_the_account_pages_keep_the_footer(shopper, catalog):
     sub = subscribed(shopper, catalog.monthly)
-    for path in ("/account", f"/account/subscriptions/{sub.id}/cancel", f"/account/subscriptions/{sub.id}/plan",
-                 f"/billing/result/{sub.id}"):
+    for path in (
+        "/account",
+        f"/account/subscriptions/{sub.id}/cancel",
+        f"/account/subscriptions/{sub.id}/plan",
+        f"/billing/result/{sub.id}",
+    ):
         page = shopper.client.get(path).get_data(as_text=True)
         assert 'id="business-info"' in page, path
         assert csrf_token(shopper.client, path)

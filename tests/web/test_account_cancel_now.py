@@ -27,9 +27,18 @@ def renew(app, db_session, toss, clock):
     found = app.extensions["storefront"]
 
     def run() -> list[charging.ChargeResult]:
-        return [charging.charge_period(db_session, sub_id, toss=toss, vault=found.vault, notifier=found.notifier,
-                                       clock=clock, config=app.config["STOREFRONT"])
-                for sub_id in charging.due_subscription_ids(db_session, clock.now())]
+        return [
+            charging.charge_period(
+                db_session,
+                sub_id,
+                toss=toss,
+                vault=found.vault,
+                notifier=found.notifier,
+                clock=clock,
+                config=app.config["STOREFRONT"],
+            )
+            for sub_id in charging.due_subscription_ids(db_session, clock.now())
+        ]
 
     return run
 
@@ -69,8 +78,12 @@ def refund_rows(session) -> list[Refund]:
 
 def canceled_emails(session) -> list[str]:
     session.expire_all()
-    return [m.body_text for m in session.scalars(select(EmailMessage).where(EmailMessage.kind == "subscription_canceled",
-                                                                            EmailMessage.channel == "email"))]
+    return [
+        m.body_text
+        for m in session.scalars(
+            select(EmailMessage).where(EmailMessage.kind == "subscription_canceled", EmailMessage.channel == "email")
+        )
+    ]
 
 
 def test_the_amount_shown_before_confirming_is_the_amount_refunded(shopper, catalog, db_session, toss, clock, renew):
@@ -118,24 +131,30 @@ def test_a_double_submit_refunds_once(shopper, catalog, db_session, toss, clock,
 
 
 def test_a_declined_refund_leaves_the_subscription_ended_and_says_the_refund_is_being_confirmed(
-        shopper, catalog, db_session, toss, clock, renew):
+    shopper, catalog, db_session, toss, clock, renew
+):
     sub = in_a_30_day_period(shopper, catalog, clock, renew)
     clock.set(kst(2026, 4, 19, 15))
     toss.cancel_outcomes.append(decline("REJECT_CARD_COMPANY", message="카드사에서 거절했습니다."))
     cancel_now(shopper, sub)
     account = shopper.client.get("/account").get_data(as_text=True)
-    assert "구독을 바로 종료했습니다" in account and "환불 금액 6,600원은 카드사 처리 결과를 확인하는 중입니다" in account
+    assert (
+        "구독을 바로 종료했습니다" in account and "환불 금액 6,600원은 카드사 처리 결과를 확인하는 중입니다" in account
+    )
     [sub] = shopper.subscriptions()
     assert sub.status == "canceled"
     [row] = refund_rows(db_session)
     assert (row.status, row.amount_won, row.failure_code) == ("failed", 6600, "REJECT_CARD_COMPANY")
     assert toss.refunded(toss.approved[-1].payment_key) == []
-    cancel_now(shopper, sub, again=True)  # asking again does not send a second request: the admin's 환불 page finishes it
+    cancel_now(
+        shopper, sub, again=True
+    )  # asking again does not send a second request: the admin's 환불 page finishes it
     assert len(toss.cancel_calls) == 1 and len(refund_rows(db_session)) == 1
 
 
-def test_an_unanswered_refund_is_settled_by_asking_toss_and_never_sent_twice(shopper, catalog, db_session, toss,
-                                                                           clock, renew):
+def test_an_unanswered_refund_is_settled_by_asking_toss_and_never_sent_twice(
+    shopper, catalog, db_session, toss, clock, renew
+):
     sub = in_a_30_day_period(shopper, catalog, clock, renew)
     clock.set(kst(2026, 4, 19, 15))
     toss.cancel_outcomes.append(TIMEOUT_AFTER_APPROVE)
@@ -157,6 +176,7 @@ class ProcessDied(BaseException):
 
 def crash_before_the_refund_row(shopper, sub, monkeypatch) -> None:
     """바로 해지 whose process dies after the ended subscription was committed, before the Refund row."""
+
     def die(*args, **kwargs):
         raise ProcessDied()
 
@@ -181,7 +201,8 @@ def settle_refunds_job(app, monkeypatch, db_session):
 
 
 def test_a_crash_between_ending_and_refunding_is_finished_by_the_refund_job_once(
-        shopper, catalog, db_session, toss, clock, renew, monkeypatch, settle_refunds_job):
+    shopper, catalog, db_session, toss, clock, renew, monkeypatch, settle_refunds_job
+):
     sub = in_a_30_day_period(shopper, catalog, clock, renew)
     paid = toss.approved[-1].payment_key
     clock.set(kst(2026, 4, 19, 15))
@@ -225,8 +246,9 @@ def test_the_day_changes_at_midnight_in_seoul(shopper, catalog, db_session, toss
     assert toss.refunded(toss.approved[-1].payment_key) == [9900 * 20 // 31]
 
 
-def test_on_the_last_day_of_the_period_nothing_is_refunded_and_toss_is_not_called(shopper, catalog, db_session,
-                                                                                  toss, clock):
+def test_on_the_last_day_of_the_period_nothing_is_refunded_and_toss_is_not_called(
+    shopper, catalog, db_session, toss, clock
+):
     sub = subscribed(shopper, catalog.monthly)
     clock.set(kst(2026, 4, 9, 23, 0))  # 4/9 is the 31st day of 3/10–4/10
     page = cancel_page(shopper, sub)

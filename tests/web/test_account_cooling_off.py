@@ -40,8 +40,9 @@ def confirm_page(shopper: Shopper, sub: Subscription) -> str:
 
 
 def withdraw(shopper: Shopper, sub: Subscription, **extra: str):
-    return shopper.post(f"/account/subscriptions/{sub.id}/withdraw",
-                        form_page=f"/account/subscriptions/{sub.id}/withdraw", **extra)
+    return shopper.post(
+        f"/account/subscriptions/{sub.id}/withdraw", form_page=f"/account/subscriptions/{sub.id}/withdraw", **extra
+    )
 
 
 def main(page: str) -> str:
@@ -85,7 +86,9 @@ def test_within_seven_days_the_shopper_withdraws_and_gets_everything_back(shoppe
     attempt_id = sub.charges[-1].attempts[-1].id
     assert (row.status, row.amount_won, row.idempotency_key) == ("done", 9900, f"cooling-off-{attempt_id}")
     [email] = emails(db_session, "subscription_canceled")
-    assert email.subject.endswith("청약철회 완료 안내") and "9,900원" in email.body_text and "전액 환불" in email.body_text
+    assert (
+        email.subject.endswith("청약철회 완료 안내") and "9,900원" in email.body_text and "전액 환불" in email.body_text
+    )
 
     clock.advance(days=40)
     assert charging.due_subscription_ids(db_session, clock.now()) == []  # never charged again
@@ -124,7 +127,8 @@ def test_after_the_window_it_is_refused_and_nothing_moves(shopper, catalog, db_s
 
 
 def test_a_product_that_limits_withdrawal_once_provision_began_is_refused_and_sent_to_support(
-        shopper, catalog, db_session, toss, clock):
+    shopper, catalog, db_session, toss, clock
+):
     catalog.product.cooling_off_exclusion = "강의를 1편 이상 재생한 때"
     db_session.commit()
     sub = subscribed(shopper, catalog.monthly)
@@ -141,14 +145,24 @@ def test_a_product_that_limits_withdrawal_once_provision_began_is_refused_and_se
     assert shopper.subscriptions()[0].status == "active"
 
 
-def test_a_renewal_is_withdrawn_on_its_own_and_the_earlier_periods_stay_paid(shopper, catalog, db_session, toss,
-                                                                              clock, app):
+def test_a_renewal_is_withdrawn_on_its_own_and_the_earlier_periods_stay_paid(
+    shopper, catalog, db_session, toss, clock, app
+):
     sub = subscribed(shopper, catalog.monthly)
     clock.set(sub.next_charge_at)  # 2026-04-10: the second period is charged
     found = app.extensions["storefront"]
-    [result] = [charging.charge_period(db_session, sub_id, toss=toss, vault=found.vault, notifier=found.notifier,
-                                       clock=clock, config=app.config["STOREFRONT"])
-                for sub_id in charging.due_subscription_ids(db_session, clock.now())]
+    [result] = [
+        charging.charge_period(
+            db_session,
+            sub_id,
+            toss=toss,
+            vault=found.vault,
+            notifier=found.notifier,
+            clock=clock,
+            config=app.config["STOREFRONT"],
+        )
+        for sub_id in charging.due_subscription_ids(db_session, clock.now())
+    ]
     assert result.outcome == "paid"
     first, renewal = (p.payment_key for p in toss.approved)
     clock.set(kst(2026, 4, 15, 12))
@@ -167,8 +181,9 @@ def test_trials_have_nothing_to_withdraw(shopper, catalog, db_session, toss, clo
     assert toss.cancel_calls == [] and shopper.subscriptions()[0].status == "trialing"
 
 
-def test_a_declined_refund_leaves_the_subscription_ended_and_is_never_sent_twice(shopper, catalog, db_session,
-                                                                                 toss, clock):
+def test_a_declined_refund_leaves_the_subscription_ended_and_is_never_sent_twice(
+    shopper, catalog, db_session, toss, clock
+):
     sub = subscribed(shopper, catalog.monthly)
     toss.cancel_outcomes.append(decline("REJECT_CARD_COMPANY", message="카드사에서 거절했습니다."))
     withdraw(shopper, sub)
@@ -198,8 +213,9 @@ def crash_before_the_refund_row(shopper, sub, monkeypatch) -> None:
         withdraw(shopper, sub)
 
 
-def test_a_crash_after_ending_the_subscription_is_finished_by_asking_again(shopper, catalog, db_session, toss,
-                                                                           clock, monkeypatch):
+def test_a_crash_after_ending_the_subscription_is_finished_by_asking_again(
+    shopper, catalog, db_session, toss, clock, monkeypatch
+):
     sub = subscribed(shopper, catalog.monthly)
     crash_before_the_refund_row(shopper, sub, monkeypatch)
     assert shopper.subscriptions()[0].status == "canceled" and refund_rows(db_session) == []
@@ -209,8 +225,9 @@ def test_a_crash_after_ending_the_subscription_is_finished_by_asking_again(shopp
     assert cooling_off.finish_withdrawals(db_session, toss=toss, clock=clock) == 0  # nothing left to finish
 
 
-def test_a_crash_after_ending_the_subscription_is_finished_by_the_settle_job(shopper, catalog, db_session, toss,
-                                                                            clock, monkeypatch):
+def test_a_crash_after_ending_the_subscription_is_finished_by_the_settle_job(
+    shopper, catalog, db_session, toss, clock, monkeypatch
+):
     sub = subscribed(shopper, catalog.monthly)
     crash_before_the_refund_row(shopper, sub, monkeypatch)
     assert cooling_off.finish_withdrawals(db_session, toss=toss, clock=clock) == 0  # the request may still run
@@ -234,18 +251,22 @@ def test_someone_elses_subscription_cannot_be_withdrawn(shopper, catalog, db_ses
     assert toss.cancel_calls == [] and db_session.get(Subscription, sub.id).status == "active"
 
 
-@pytest.mark.parametrize("paid, days, last_open, first_closed", [
-    (kst(2026, 3, 10, 10), 7, kst(2026, 3, 17, 23, 59), kst(2026, 3, 18, 0, 0)),
-    (kst(2026, 3, 10, 0, 30), 7, kst(2026, 3, 17, 23, 59), kst(2026, 3, 18, 0, 0)),  # 3/9 in UTC, 3/10 in Seoul
-    (kst(2026, 2, 25, 23), 14, kst(2026, 3, 11, 23, 59), kst(2026, 3, 12, 0, 0)),
-])
+@pytest.mark.parametrize(
+    "paid, days, last_open, first_closed",
+    [
+        (kst(2026, 3, 10, 10), 7, kst(2026, 3, 17, 23, 59), kst(2026, 3, 18, 0, 0)),
+        (kst(2026, 3, 10, 0, 30), 7, kst(2026, 3, 17, 23, 59), kst(2026, 3, 18, 0, 0)),  # 3/9 in UTC, 3/10 in Seoul
+        (kst(2026, 2, 25, 23), 14, kst(2026, 3, 11, 23, 59), kst(2026, 3, 12, 0, 0)),
+    ],
+)
 def test_the_window_counts_days_after_the_payment_day_in_seoul(paid, days, last_open, first_closed):
     ends = cooling_off.deadline(paid, days)
     assert last_open < ends <= first_closed and ends == first_closed
 
 
-def test_after_the_window_a_limiting_product_no_longer_points_to_support_for_a_withdrawal(shopper, catalog,
-                                                                                          db_session, clock):
+def test_after_the_window_a_limiting_product_no_longer_points_to_support_for_a_withdrawal(
+    shopper, catalog, db_session, clock
+):
     catalog.product.cooling_off_exclusion = "강의를 1편 이상 재생한 때"
     db_session.commit()
     sub = subscribed(shopper, catalog.monthly)

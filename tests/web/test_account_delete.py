@@ -37,8 +37,9 @@ def test_deletion_is_refused_while_a_subscription_is_live(shopper, catalog, db_s
     assert "이용 중인 구독이 있어 지금은 탈퇴할 수 없습니다" in page
     assert f"/account/subscriptions/{sub.id}/cancel" in page and "탈퇴하기" not in page
 
-    response = shopper.client.post(PATH, data={"csrf_token": csrf_token(shopper.client, "/account"),
-                                                "password": PASSWORD, "confirm": "y"})
+    response = shopper.client.post(
+        PATH, data={"csrf_token": csrf_token(shopper.client, "/account"), "password": PASSWORD, "confirm": "y"}
+    )
     assert response.status_code == 400
     assert "먼저 해지해 주세요" in response.get_data(as_text=True)
     user = shopper.user
@@ -46,17 +47,20 @@ def test_deletion_is_refused_while_a_subscription_is_live(shopper, catalog, db_s
     assert shopper.subscriptions()[0].billing_key.sealed is not None
 
     shopper.post(f"/account/subscriptions/{sub.id}/cancel")  # set to cancel at period end: still live
-    response = shopper.client.post(PATH, data={"csrf_token": csrf_token(shopper.client, "/account"),
-                                               "password": PASSWORD, "confirm": "y"})
+    response = shopper.client.post(
+        PATH, data={"csrf_token": csrf_token(shopper.client, "/account"), "password": PASSWORD, "confirm": "y"}
+    )
     assert response.status_code == 400 and shopper.user.email == shopper.email
 
 
 def test_a_wrong_password_or_no_confirmation_changes_nothing(shopper, catalog, db_session):
     page = shopper.client.get(PATH).get_data(as_text=True)
     assert "탈퇴하기" in page and "5년" in page
-    cases = [({"password": "wrong password", "confirm": "y"}, "비밀번호가 올바르지 않습니다"),
-             ({"password": PASSWORD}, "탈퇴 안내를 확인하고 동의해 주세요"),
-             ({"confirm": "y"}, "비밀번호를 입력해 주세요")]
+    cases = [
+        ({"password": "wrong password", "confirm": "y"}, "비밀번호가 올바르지 않습니다"),
+        ({"password": PASSWORD}, "탈퇴 안내를 확인하고 동의해 주세요"),
+        ({"confirm": "y"}, "비밀번호를 입력해 주세요"),
+    ]
     for data, message in cases:
         response = delete(shopper, **data)
         assert response.status_code == 400 and message in response.get_data(as_text=True), data
@@ -65,8 +69,7 @@ def test_a_wrong_password_or_no_confirmation_changes_nothing(shopper, catalog, d
     assert shopper.client.get("/account").status_code == 200  # still signed in
 
 
-def test_deleting_anonymises_keeps_the_records_destroys_the_cards_and_logs_out(app, shopper, catalog, db_session,
-                                                                             toss):
+def test_deleting_anonymises_keeps_the_records_destroys_the_cards_and_logs_out(app, shopper, catalog, db_session, toss):
     sub = subscribed(shopper, catalog.monthly)
     billing_key = toss.calls[0].billing_key
     card_left_behind(db_session, sub)
@@ -83,14 +86,24 @@ def test_deleting_anonymises_keeps_the_records_destroys_the_cards_and_logs_out(a
     db_session.expire_all()
     user = db_session.get(User, user_id)
     assert (user.name, user.email, user.phone, user.marketing_opt_in) == (
-        "탈퇴회원", f"deleted-{user_id}@invalid", None, False)
+        "탈퇴회원",
+        f"deleted-{user_id}@invalid",
+        None,
+        False,
+    )
     assert PASSWORD not in user.password_hash and not user.password_hash.startswith("$argon2")
     card = db_session.scalars(select(BillingKey).where(BillingKey.user_id == user_id)).one()
     assert card.sealed is None and card.destroyed_at is not None
     assert toss.deleted_keys == [billing_key]
     # the payment, consent and subscription rows stay (5 years), now pointing at the anonymous member
-    assert db_session.scalar(select(func.count(Charge.id)).join(Subscription)
-                             .where(Subscription.user_id == user_id, Charge.status == "paid")) == 1
+    assert (
+        db_session.scalar(
+            select(func.count(Charge.id))
+            .join(Subscription)
+            .where(Subscription.user_id == user_id, Charge.status == "paid")
+        )
+        == 1
+    )
     assert db_session.scalar(select(func.count(Consent.id)).where(Consent.user_id == user_id)) >= 2
 
     for browser in (shopper.client, other_browser):  # this and every other session of the account end
@@ -116,8 +129,12 @@ def test_after_ending_now_with_a_refund_the_account_can_be_deleted(shopper, cata
 def test_an_admin_account_cannot_delete_itself(client, db_session, clock):
     from storefront import accounts
 
-    accounts.create_user(db_session, accounts.NewUser(email="boss@example.com", password=PASSWORD, name="관리자",
-                                                      is_admin=True), now=clock.now(), cheap_hash=True)
+    accounts.create_user(
+        db_session,
+        accounts.NewUser(email="boss@example.com", password=PASSWORD, name="관리자", is_admin=True),
+        now=clock.now(),
+        cheap_hash=True,
+    )
     db_session.commit()
     boss = Shopper(client, db_session, "boss@example.com")
     assert boss.auth.login(email="boss@example.com").status_code == 302

@@ -24,9 +24,15 @@ def _save_profile(client, **data):
 
 
 def _change(client, current: str, new: str, confirm: str | None = None):
-    return client.post("/account/password", data={"csrf_token": csrf_token(client, "/account/password"),
-                                                  "current_password": current, "new_password": new,
-                                                  "new_password_confirm": confirm or new})
+    return client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(client, "/account/password"),
+            "current_password": current,
+            "new_password": new,
+            "new_password_confirm": confirm or new,
+        },
+    )
 
 
 def test_the_overview_links_to_both_pages(client, auth):
@@ -48,9 +54,11 @@ def test_the_profile_saves_name_and_a_mobile_number(app, client, auth):
 
 def test_a_bad_number_or_an_empty_name_rerenders_and_changes_nothing(app, client, auth):
     auth.signup(name="김구매")
-    for data, message in (({"name": "김구매", "phone": "02-555-0100"}, "휴대전화 번호 형식이 올바르지 않습니다"),
-                          ({"name": "", "phone": ""}, "이름을 입력해 주세요"),
-                          ({"name": "가" * 51, "phone": ""}, "50자까지")):
+    for data, message in (
+        ({"name": "김구매", "phone": "02-555-0100"}, "휴대전화 번호 형식이 올바르지 않습니다"),
+        ({"name": "", "phone": ""}, "이름을 입력해 주세요"),
+        ({"name": "가" * 51, "phone": ""}, "50자까지"),
+    ):
         response = _save_profile(client, **data)
         assert response.status_code == 400 and message in response.get_data(as_text=True)
     user = _user(app)
@@ -65,8 +73,16 @@ def test_the_number_cannot_be_removed_during_a_free_trial(app, client, auth, clo
     with app.app_context():
         plan = make_catalog(db.session)
         user = db.session.scalars(select(User)).one()
-        db.session.add(Subscription(user_id=user.id, plan_id=plan.id, status="trialing", amount_won=9900, anchor_day=10,
-                                    created_at=clock.now()))
+        db.session.add(
+            Subscription(
+                user_id=user.id,
+                plan_id=plan.id,
+                status="trialing",
+                amount_won=9900,
+                anchor_day=10,
+                created_at=clock.now(),
+            )
+        )
         db.session.commit()
     response = _save_profile(client, name="김구매", phone="")
     assert response.status_code == 400 and "무료 체험 중인 구독이 있어" in response.get_data(as_text=True)
@@ -104,8 +120,11 @@ def test_a_wrong_current_password_changes_nothing_and_guessing_it_is_slowed(app,
 
 def test_the_new_password_must_be_new_long_enough_and_confirmed(app, client, auth):
     auth.signup()
-    for new, confirm, message in ((OLD, OLD, "현재 비밀번호와 다른 비밀번호"), ("short", "short", "10자 이상"),
-                                  (NEW, "something else!", "비밀번호가 일치하지 않습니다")):
+    for new, confirm, message in (
+        (OLD, OLD, "현재 비밀번호와 다른 비밀번호"),
+        ("short", "short", "10자 이상"),
+        (NEW, "something else!", "비밀번호가 일치하지 않습니다"),
+    ):
         response = _change(client, OLD, new, confirm)
         assert response.status_code == 400 and message in response.get_data(as_text=True)
     assert Auth(app.test_client()).login(password=OLD).status_code == 302  # unchanged

@@ -10,16 +10,24 @@ from storefront.models import Order, Plan
 from tests.web.checkout_support import catalog, shopper, toss  # noqa: F401
 
 
-
-
 def test_paid_one_time_order_is_listed_with_its_receipt(shopper, catalog, db_session, clock):
     product = catalog.monthly.product
     once = Plan(product=product, name="단품", interval="once", amount_won=29000)
     db_session.add(once)
     db_session.flush()
-    db_session.add(Order(order_id="order_abc123", user_id=shopper.user.id, plan_id=once.id, order_name="단품",
-                         amount_won=29000, status="paid", receipt_url="https://receipt.example/abc",
-                         created_at=clock.now(), expires_at=clock.now() + timedelta(minutes=30)))
+    db_session.add(
+        Order(
+            order_id="order_abc123",
+            user_id=shopper.user.id,
+            plan_id=once.id,
+            order_name="단품",
+            amount_won=29000,
+            status="paid",
+            receipt_url="https://receipt.example/abc",
+            created_at=clock.now(),
+            expires_at=clock.now() + timedelta(minutes=30),
+        )
+    )
     db_session.commit()
     page = shopper.client.get("/account").get_data(as_text=True)
     assert "1회 구매" in page and "29,000원" in page and "결제 완료" in page
@@ -46,8 +54,15 @@ def test_resume_is_refused_after_refusing_the_trial_conversion(shopper, catalog,
     found = app.extensions["storefront"]
     consent.send_due_requests(db_session, notifier=found.notifier, clock=clock, config=app.config["STOREFRONT"])
     [change] = consent.open_changes_for_user(db_session, shopper.user.id, now=clock.now())
-    consent.record_answer(db_session, change.token, "refused", user_id=shopper.user.id, ip="203.0.113.9",
-                          now=clock.now(), notifier=found.notifier)
+    consent.record_answer(
+        db_session,
+        change.token,
+        "refused",
+        user_id=shopper.user.id,
+        ip="203.0.113.9",
+        now=clock.now(),
+        notifier=found.notifier,
+    )
     db_session.commit()
 
     response = shopper.post(f"/account/subscriptions/{sub.id}/resume")

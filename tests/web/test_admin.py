@@ -12,8 +12,17 @@ from storefront.models import AuditLog, Category, Consent, EmailMessage, Plan, P
 from tests.conftest import csrf_token
 from tests.web.admin_support import FakeToss, login_admin, make_catalog, make_paid
 
-PAGES = ["/admin/", "/admin/subscriptions", "/admin/customers", "/admin/products", "/admin/products/new",
-         "/admin/refunds", "/admin/outbox", "/admin/audit", "/admin/webhooks"]
+PAGES = [
+    "/admin/",
+    "/admin/subscriptions",
+    "/admin/customers",
+    "/admin/products",
+    "/admin/products/new",
+    "/admin/refunds",
+    "/admin/outbox",
+    "/admin/audit",
+    "/admin/webhooks",
+]
 FOOTER = "통신판매업 신고번호"
 
 
@@ -47,9 +56,15 @@ def test_shopper_cannot_post_admin_forms(client, auth, db_session, clock, toss):
     paid = make_paid(db_session, clock.now(), toss=toss)
     auth.signup()
     token = csrf_token(client, "/")
-    response = client.post(f"/admin/attempts/{paid.attempt.id}/refund",
-                           data={"csrf_token": token, "amount_won": "9900", "reason": "x",
-                                 "request_id": "0b7e3c2a-8d1f-4c55-9a39-6f0f7a1d2e11"})
+    response = client.post(
+        f"/admin/attempts/{paid.attempt.id}/refund",
+        data={
+            "csrf_token": token,
+            "amount_won": "9900",
+            "reason": "x",
+            "request_id": "0b7e3c2a-8d1f-4c55-9a39-6f0f7a1d2e11",
+        },
+    )
     assert response.status_code == 403
     assert toss.cancel_calls == []
 
@@ -76,13 +91,33 @@ def test_dashboard_counts(client, auth, db_session, clock, toss):
     plan = make_catalog(db_session)
     make_paid(db_session, clock.now(), toss=toss, plan=plan, email="a@example.com")
     make_paid(db_session, clock.now(), toss=toss, plan=plan, email="b@example.com", status="past_due")
-    last_month = make_paid(db_session, clock.now() - timedelta(days=40), toss=toss, plan=plan, email="c@example.com",
-                           status="canceled")
+    last_month = make_paid(
+        db_session, clock.now() - timedelta(days=40), toss=toss, plan=plan, email="c@example.com", status="canceled"
+    )
     last_month.charge.status = "failed"
-    db_session.add(EmailMessage(dedup_key="d1", to="a@example.com", kind="receipt", subject="s", body_text="b",
-                                status="queued", created_at=clock.now()))
-    db_session.add(EmailMessage(dedup_key="d2", to="b@example.com", kind="receipt", subject="s", body_text="b",
-                                status="failed", attempts=3, created_at=clock.now()))
+    db_session.add(
+        EmailMessage(
+            dedup_key="d1",
+            to="a@example.com",
+            kind="receipt",
+            subject="s",
+            body_text="b",
+            status="queued",
+            created_at=clock.now(),
+        )
+    )
+    db_session.add(
+        EmailMessage(
+            dedup_key="d2",
+            to="b@example.com",
+            kind="receipt",
+            subject="s",
+            body_text="b",
+            status="failed",
+            attempts=3,
+            created_at=clock.now(),
+        )
+    )
     db_session.commit()
     login_admin(auth, db_session, clock.now())
     page = client.get("/admin/").get_data(as_text=True)
@@ -116,30 +151,72 @@ def test_subscription_detail_shows_the_money_trail_but_never_the_key(app, client
 
     paid = make_paid(db_session, clock.now(), toss=toss)
     services().vault.seal(paid.card, "bk_secret_value_123")
-    failed_charge = paid.charge.__class__(subscription_id=paid.subscription.id, period_start=clock.now() + timedelta(days=31),
-                                          period_end=clock.now() + timedelta(days=62), amount_won=9900, status="failed",
-                                          failure_code="REJECT_CARD_COMPANY", failure_message="카드사 거절",
-                                          created_at=clock.now())
+    failed_charge = paid.charge.__class__(
+        subscription_id=paid.subscription.id,
+        period_start=clock.now() + timedelta(days=31),
+        period_end=clock.now() + timedelta(days=62),
+        amount_won=9900,
+        status="failed",
+        failure_code="REJECT_CARD_COMPANY",
+        failure_message="카드사 거절",
+        created_at=clock.now(),
+    )
     db_session.add(failed_charge)
     db_session.flush()
-    db_session.add(paid.attempt.__class__(charge_id=failed_charge.id, order_id="sub-1-order-0002", idempotency_key="k2",
-                                          amount_won=9900, status="failed", failure_code="REJECT_CARD_COMPANY",
-                                          failure_message="카드사 거절", created_at=clock.now(), updated_at=clock.now()))
-    db_session.add(Consent(user_id=paid.user.id, subscription_id=paid.subscription.id, kind="auto_renewal",
-                           decision="agreed", text_version="2026-03", detail="{}", ip="203.0.113.9", at=clock.now()))
+    db_session.add(
+        paid.attempt.__class__(
+            charge_id=failed_charge.id,
+            order_id="sub-1-order-0002",
+            idempotency_key="k2",
+            amount_won=9900,
+            status="failed",
+            failure_code="REJECT_CARD_COMPANY",
+            failure_message="카드사 거절",
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
+    )
+    db_session.add(
+        Consent(
+            user_id=paid.user.id,
+            subscription_id=paid.subscription.id,
+            kind="auto_renewal",
+            decision="agreed",
+            text_version="2026-03",
+            detail="{}",
+            ip="203.0.113.9",
+            at=clock.now(),
+        )
+    )
     db_session.commit()
     admin = login_admin(auth, db_session, clock.now())
 
     page = client.get(f"/admin/subscriptions/{paid.subscription.id}").get_data(as_text=True)
 
-    for shown in ("김구독", "buyer@example.com", "현대 43301234****123*", "sub-1-order-0001", "sub-1-order-0002",
-                  "REJECT_CARD_COMPANY", "카드사 거절", "https://dashboard.tosspayments.com/receipt/x", "자동갱신",
-                  "2026-03", "9,900원", "환불하기"):
+    for shown in (
+        "김구독",
+        "buyer@example.com",
+        "현대 43301234****123*",
+        "sub-1-order-0001",
+        "sub-1-order-0002",
+        "REJECT_CARD_COMPANY",
+        "카드사 거절",
+        "https://dashboard.tosspayments.com/receipt/x",
+        "자동갱신",
+        "2026-03",
+        "9,900원",
+        "환불하기",
+    ):
         assert shown in page, shown
     assert "bk_secret_value_123" not in page
     assert paid.card.fingerprint not in page
     audit = db_session.scalars(select(AuditLog).where(AuditLog.action == "admin_view_subscription")).one()
-    assert (audit.actor_type, audit.actor_id, audit.subscription_id, audit.ip) == ("admin", admin.id, paid.subscription.id, "127.0.0.1")
+    assert (audit.actor_type, audit.actor_id, audit.subscription_id, audit.ip) == (
+        "admin",
+        admin.id,
+        paid.subscription.id,
+        "127.0.0.1",
+    )
     assert audit.at == clock.now()
 
 
@@ -159,11 +236,22 @@ def test_missing_subscription_is_404(client, auth, db_session, clock):
 
 # -- catalog -------------------------------------------------------------------------------
 
+
 def _product_data(client, path: str, **overrides) -> dict:
     category = overrides.pop("category_id")
-    data = {"csrf_token": csrf_token(client, path), "category_id": str(category), "name": "프리미엄 노트",
-            "slug": "premium-notes", "kind": "subscription", "summary": "요약", "description": "설명",
-            "provision": "결제 즉시 제공", "image": "", "position": "0", "active": "y"}
+    data = {
+        "csrf_token": csrf_token(client, path),
+        "category_id": str(category),
+        "name": "프리미엄 노트",
+        "slug": "premium-notes",
+        "kind": "subscription",
+        "summary": "요약",
+        "description": "설명",
+        "provision": "결제 즉시 제공",
+        "image": "",
+        "position": "0",
+        "active": "y",
+    }
     data.update(overrides)
     return data
 
@@ -174,10 +262,17 @@ def test_create_and_edit_a_product_through_the_form(client, auth, db_session, cl
     db_session.add(category)
     db_session.commit()
 
-    response = client.post("/admin/products/new", data=_product_data(client, "/admin/products/new", category_id=category.id))
+    response = client.post(
+        "/admin/products/new", data=_product_data(client, "/admin/products/new", category_id=category.id)
+    )
     assert response.status_code == 302
     product = db_session.scalars(select(Product)).one()
-    assert (product.name, product.slug, product.active, product.provision) == ("프리미엄 노트", "premium-notes", True, "결제 즉시 제공")
+    assert (product.name, product.slug, product.active, product.provision) == (
+        "프리미엄 노트",
+        "premium-notes",
+        True,
+        "결제 즉시 제공",
+    )
 
     edit = f"/admin/products/{product.id}/edit"
     assert 'value="프리미엄 노트"' in client.get(edit).get_data(as_text=True)
@@ -205,14 +300,20 @@ def test_product_form_errors_rerender_and_change_nothing(client, auth, db_sessio
     category_id = plan.product.category_id
     before = db_session.scalars(select(Product.name)).all()
 
-    taken = client.post("/admin/products/new", data=_product_data(client, "/admin/products/new", category_id=category_id,
-                                                                    slug="cloud-notes"))
+    taken = client.post(
+        "/admin/products/new",
+        data=_product_data(client, "/admin/products/new", category_id=category_id, slug="cloud-notes"),
+    )
     assert taken.status_code == 200 and "이미 쓰이는 slug입니다." in taken.get_data(as_text=True)
-    bad = client.post("/admin/products/new", data=_product_data(client, "/admin/products/new", category_id=category_id,
-                                                                  name="", slug="Bad Slug!"))
+    bad = client.post(
+        "/admin/products/new",
+        data=_product_data(client, "/admin/products/new", category_id=category_id, name="", slug="Bad Slug!"),
+    )
     page = bad.get_data(as_text=True)
     assert bad.status_code == 200 and "상품명을 입력해 주세요." in page and "영문 소문자" in page
-    no_category = client.post("/admin/products/new", data=_product_data(client, "/admin/products/new", category_id=9999))
+    no_category = client.post(
+        "/admin/products/new", data=_product_data(client, "/admin/products/new", category_id=9999)
+    )
     assert no_category.status_code == 200 and "올바르지 않은 선택값입니다." in no_category.get_data(as_text=True)
     db_session.expire_all()
     assert db_session.scalars(select(Product.name)).all() == before
@@ -247,11 +348,29 @@ def test_create_plan_through_the_form(client, auth, db_session, clock):
     plan = make_catalog(db_session)
     db_session.commit()
     path = f"/admin/products/{plan.product_id}/plans/new"
-    too_cheap = client.post(path, data={"csrf_token": csrf_token(client, path), "name": "연간", "interval": "year",
-                                        "amount_won": "0", "trial_days": "0", "position": "1"})
+    too_cheap = client.post(
+        path,
+        data={
+            "csrf_token": csrf_token(client, path),
+            "name": "연간",
+            "interval": "year",
+            "amount_won": "0",
+            "trial_days": "0",
+            "position": "1",
+        },
+    )
     assert too_cheap.status_code == 200 and "100원 이상" in too_cheap.get_data(as_text=True)
-    response = client.post(path, data={"csrf_token": csrf_token(client, path), "name": "연간", "interval": "year",
-                                       "amount_won": "99000", "trial_days": "7", "position": "1"})
+    response = client.post(
+        path,
+        data={
+            "csrf_token": csrf_token(client, path),
+            "name": "연간",
+            "interval": "year",
+            "amount_won": "99000",
+            "trial_days": "7",
+            "position": "1",
+        },
+    )
     assert response.status_code == 302
     yearly = db_session.scalars(select(Plan).where(Plan.name == "연간")).one()
     assert (yearly.interval, yearly.amount_won, yearly.trial_days, yearly.active) == ("year", 99000, 7, True)
@@ -264,8 +383,17 @@ def test_plan_price_change_warns_and_leaves_existing_subscriptions_alone(client,
     form_page = client.get(path).get_data(as_text=True)
     assert "기존 가격으로" in form_page and "별도로 동의하기 전까지" in form_page
 
-    response = client.post(path, data={"csrf_token": csrf_token(client, path), "name": "월간", "amount_won": "12900",
-                                       "trial_days": "0", "position": "0"}, follow_redirects=True)
+    response = client.post(
+        path,
+        data={
+            "csrf_token": csrf_token(client, path),
+            "name": "월간",
+            "amount_won": "12900",
+            "trial_days": "0",
+            "position": "0",
+        },
+        follow_redirects=True,
+    )
 
     assert "기존 구독 1건은 새 가격에 별도로 동의하기 전까지 기존 가격으로" in response.get_data(as_text=True)
     db_session.expire_all()
@@ -276,10 +404,22 @@ def test_plan_price_change_warns_and_leaves_existing_subscriptions_alone(client,
 
 # -- outbox, audit -------------------------------------------------------------------------
 
+
 def test_outbox_shows_delivery_state_but_never_bodies(client, auth, db_session, clock):
-    db_session.add(EmailMessage(dedup_key="reset-1", to="kim@example.com", kind="password_reset", subject="비밀번호",
-                                body_text="https://shop.example/reset/SECRET-TOKEN-123", body_html="<a>SECRET-TOKEN-123</a>",
-                                status="failed", attempts=2, last_error="SMTP 421 try later", created_at=clock.now()))
+    db_session.add(
+        EmailMessage(
+            dedup_key="reset-1",
+            to="kim@example.com",
+            kind="password_reset",
+            subject="비밀번호",
+            body_text="https://shop.example/reset/SECRET-TOKEN-123",
+            body_html="<a>SECRET-TOKEN-123</a>",
+            status="failed",
+            attempts=2,
+            last_error="SMTP 421 try later",
+            created_at=clock.now(),
+        )
+    )
     db_session.commit()
     login_admin(auth, db_session, clock.now())
     page = client.get("/admin/outbox").get_data(as_text=True)
@@ -292,8 +432,16 @@ def test_outbox_shows_delivery_state_but_never_bodies(client, auth, db_session, 
 def test_audit_log_is_newest_first_and_paginated(client, auth, db_session, clock):
     start = clock.now() - timedelta(days=1)
     for i in range(60):
-        db_session.add(AuditLog(at=start + timedelta(minutes=i), actor_type="worker", actor_id=None,
-                                action="open_billing_key", reason=f"renewal {i:02d}", ip="worker"))
+        db_session.add(
+            AuditLog(
+                at=start + timedelta(minutes=i),
+                actor_type="worker",
+                actor_id=None,
+                action="open_billing_key",
+                reason=f"renewal {i:02d}",
+                ip="worker",
+            )
+        )
     db_session.commit()
     login_admin(auth, db_session, clock.now())
     first = client.get("/admin/audit").get_data(as_text=True)
@@ -304,12 +452,26 @@ def test_audit_log_is_newest_first_and_paginated(client, auth, db_session, clock
 
 
 def test_webhook_events_page_filters_by_status(client, auth, db_session, clock):
-    db_session.add_all([
-        WebhookEvent(transmission_id="whtrans_ok", event_type="PAYMENT_STATUS_CHANGED", payload="{}", status="processed",
-                     note="", received_at=clock.now()),
-        WebhookEvent(transmission_id="whtrans_bad", event_type="unknown", payload="x", status="ignored",
-                     note="JSON 본문이 아닙니다.", received_at=clock.now()),
-    ])
+    db_session.add_all(
+        [
+            WebhookEvent(
+                transmission_id="whtrans_ok",
+                event_type="PAYMENT_STATUS_CHANGED",
+                payload="{}",
+                status="processed",
+                note="",
+                received_at=clock.now(),
+            ),
+            WebhookEvent(
+                transmission_id="whtrans_bad",
+                event_type="unknown",
+                payload="x",
+                status="ignored",
+                note="JSON 본문이 아닙니다.",
+                received_at=clock.now(),
+            ),
+        ]
+    )
     db_session.commit()
     login_admin(auth, db_session, clock.now())
     page = client.get("/admin/webhooks?status=ignored").get_data(as_text=True)

@@ -52,9 +52,18 @@ def renew(app, db_session, toss, clock):
     found = app.extensions["storefront"]
 
     def run() -> list[str]:
-        return [charging.charge_period(db_session, sub_id, toss=toss, vault=found.vault, notifier=found.notifier,
-                                       clock=clock, config=app.config["STOREFRONT"]).outcome
-                for sub_id in charging.due_subscription_ids(db_session, clock.now())]
+        return [
+            charging.charge_period(
+                db_session,
+                sub_id,
+                toss=toss,
+                vault=found.vault,
+                notifier=found.notifier,
+                clock=clock,
+                config=app.config["STOREFRONT"],
+            ).outcome
+            for sub_id in charging.due_subscription_ids(db_session, clock.now())
+        ]
 
     return run
 
@@ -93,14 +102,19 @@ def audit(db_session, action: str) -> AuditLog:
 
 def emails(db_session, kind: str) -> list[EmailMessage]:
     db_session.expire_all()
-    return list(db_session.scalars(select(EmailMessage).where(EmailMessage.kind == kind,
-                                                              EmailMessage.channel == "email")))
+    return list(
+        db_session.scalars(select(EmailMessage).where(EmailMessage.kind == kind, EmailMessage.channel == "email"))
+    )
 
 
 def test_the_page_shows_the_booked_plan_change_the_consent_state_and_the_actions(shopper, catalog, admin, db_session):
     sub = subscribed(shopper, catalog.monthly)
-    shopper.post(f"/account/subscriptions/{sub.id}/plan", form_page=f"/account/subscriptions/{sub.id}/plan",
-                 plan_id=str(catalog.premium.id), agree="y")
+    shopper.post(
+        f"/account/subscriptions/{sub.id}/plan",
+        form_page=f"/account/subscriptions/{sub.id}/plan",
+        plan_id=str(catalog.premium.id),
+        agree="y",
+    )
 
     page = admin.get(f"/admin/subscriptions/{sub.id}").get_data(as_text=True)
 
@@ -150,8 +164,9 @@ def test_end_now_with_the_pro_rata_refund_shown_before_confirming(shopper, catal
     assert [amount for _, amount, _ in toss.cancel_calls] == [6_387]
     card = db_session.get(BillingKey, sub.billing_key_id)
     assert card.sealed is None  # released, as when the shopper ends it
-    opened = db_session.scalars(select(AuditLog).where(AuditLog.action == "open_billing_key",
-                                                       AuditLog.actor_type == "admin")).all()
+    opened = db_session.scalars(
+        select(AuditLog).where(AuditLog.action == "open_billing_key", AuditLog.actor_type == "admin")
+    ).all()
     assert [o.actor_id for o in opened] == [admin_id]
 
 
@@ -174,8 +189,11 @@ def test_end_now_without_a_refund(shopper, catalog, admin, db_session, toss, clo
 def test_retry_a_past_due_period_now(shopper, catalog, admin, db_session, toss, clock, renew):
     sub = past_due(shopper, catalog, toss, clock, renew, admin)
     page = admin.get(f"/admin/subscriptions/{sub.id}").get_data(as_text=True)
-    assert re.findall(rf'/admin/subscriptions/{sub.id}/actions/([a-z_]+)"', page) == \
-        ["retry", "resend_card_notice", "cancel_now"]
+    assert re.findall(rf'/admin/subscriptions/{sub.id}/actions/([a-z_]+)"', page) == [
+        "retry",
+        "resend_card_notice",
+        "cancel_now",
+    ]
     toss.will_for(shopper.user.customer_key, decline())
 
     declined = act(admin, sub, "retry")
@@ -223,8 +241,7 @@ def test_resend_the_card_change_notice(shopper, catalog, admin, db_session, toss
     assert len(db_session.scalars(select(AuditLog).where(AuditLog.action == "admin_resend_card_notice")).all()) == 2
 
 
-def test_actions_refuse_what_does_not_apply_unknown_names_and_missing_csrf(shopper, catalog, admin, db_session,
-                                                                          toss):
+def test_actions_refuse_what_does_not_apply_unknown_names_and_missing_csrf(shopper, catalog, admin, db_session, toss):
     sub = subscribed(shopper, catalog.monthly)
 
     refused = admin.get(f"/admin/subscriptions/{sub.id}/actions/resume", follow_redirects=True)
@@ -235,7 +252,9 @@ def test_actions_refuse_what_does_not_apply_unknown_names_and_missing_csrf(shopp
     assert no_token.status_code == 400
     assert shopper.subscriptions()[0].status == "active"
     db_session.expire_all()
-    assert db_session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action.like("admin_cancel%"))) == 0
+    assert (
+        db_session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action.like("admin_cancel%"))) == 0
+    )
 
 
 @pytest.mark.parametrize("name", ["cancel_now", "cancel_at_period_end"])

@@ -55,7 +55,12 @@ def test_payments_csv_has_charges_orders_and_refunds_and_adds_up_to_the_database
     times = [row[0] for row in rows]
     assert times == sorted(times)  # one ledger in time order
     [refund] = [row for row in rows if row[1] == "환불"]
-    assert (refund[0], refund[4], refund[8], refund[11]) == ("2026-03-12 15:00:00", "g@example.com", "-3000", "고객 요청")
+    assert (refund[0], refund[4], refund[8], refund[11]) == (
+        "2026-03-12 15:00:00",
+        "g@example.com",
+        "-3000",
+        "고객 요청",
+    )
     [order] = [row for row in rows if row[1] == "1회 구매"]
     assert (order[0], order[6], order[7], order[8]) == ("2026-03-14 16:00:00", "발표 템플릿", "발표 템플릿", "29000")
 
@@ -74,7 +79,17 @@ def test_payments_csv_for_march_is_the_months_net_revenue(client, admin):
 
 def test_subscriptions_csv_applies_the_lists_filters(client, db_session, admin):
     header, *rows = read_csv(client.get("/admin/subscriptions.csv"))
-    assert header[:9] == ["구독번호", "회원번호", "이메일", "이름", "상품", "플랜", "결제 주기", "결제 금액 (원)", "상태"]
+    assert header[:9] == [
+        "구독번호",
+        "회원번호",
+        "이메일",
+        "이름",
+        "상품",
+        "플랜",
+        "결제 주기",
+        "결제 금액 (원)",
+        "상태",
+    ]
     assert len(rows) == db_session.scalar(select(func.count()).select_from(Subscription))
     assert sum(int(r[7]) for r in rows) == _db_sum(db_session, select(func.sum(Subscription.amount_won)))
 
@@ -98,8 +113,9 @@ def test_customers_and_refunds_csv(client, db_session, admin):
 
     header, *refunds = read_csv(client.get("/admin/refunds.csv?status=done"))
     assert header[:8] == ["요청 일시", "처리 일시", "환불번호", "주문번호", "구분", "이메일", "금액 (원)", "상태"]
-    assert [(r[4], r[5], r[6], r[7], r[10]) for r in refunds] == [("정기결제", "g@example.com", "3000", "환불 완료",
-                                                                  "토스페이먼츠")]
+    assert [(r[4], r[5], r[6], r[7], r[10]) for r in refunds] == [
+        ("정기결제", "g@example.com", "3000", "환불 완료", "토스페이먼츠")
+    ]
     _, *none = read_csv(client.get("/admin/refunds.csv?status=failed"))
     assert none == []
 
@@ -124,7 +140,7 @@ def test_text_that_a_spreadsheet_would_run_is_neutralised(client, db_session, ma
     _, *rows = read_csv(client.get("/admin/payments.csv?from=2026-03-20&to=2026-03-20"))
 
     [refund] = [row for row in rows if row[1] == "환불"]
-    assert refund[11] == "'=HYPERLINK(\"http://evil.example\",\"x\")" and refund[8] == "-100"
+    assert refund[11] == '\'=HYPERLINK("http://evil.example","x")' and refund[8] == "-100"
 
 
 def test_audit_csv_filters_by_who_what_when_and_customer(client, db_session, march, admin):
@@ -135,11 +151,13 @@ def test_audit_csv_filters_by_who_what_when_and_customer(client, db_session, mar
     header, *rows = read_csv(client.get("/admin/audit.csv?customer=g@example.com"))
     assert tuple(header) == AUDIT_HEADER
     assert [(r[1], r[3], r[4], r[5], r[9]) for r in rows] == [
-        ("관리자", "admin@example.com", "구독 상세 조회", "admin_view_subscription", str(sub.id))]
+        ("관리자", "admin@example.com", "구독 상세 조회", "admin_view_subscription", str(sub.id))
+    ]
     assert rows[0][0] == "2026-04-01 12:00:00"
 
-    _, *listed = read_csv(client.get("/admin/audit.csv?action=admin_list_customers&actor=admin&who=admin@"
-                                     "&from=2026-04-01&to=2026-04-01"))
+    _, *listed = read_csv(
+        client.get("/admin/audit.csv?action=admin_list_customers&actor=admin&who=admin@&from=2026-04-01&to=2026-04-01")
+    )
     assert [r[5] for r in listed] == ["admin_list_customers"]
     _, *earlier = read_csv(client.get("/admin/audit.csv?to=2026-03-31"))
     assert earlier == []
@@ -148,11 +166,13 @@ def test_audit_csv_filters_by_who_what_when_and_customer(client, db_session, mar
 
 
 def test_bad_filters_are_refused_with_a_message_and_no_file(client, admin):
-    for url, back in (("/admin/payments.csv?from=2026-13-01", "/admin/accounting"),
-                      ("/admin/payments.csv?from=2026-03-05&to=2026-03-01", "/admin/accounting"),
-                      ("/admin/subscriptions.csv?status=bogus", "/admin/subscriptions"),
-                      ("/admin/refunds.csv?status=bogus", "/admin/refunds"),
-                      ("/admin/audit.csv?actor=root", "/admin/audit")):
+    for url, back in (
+        ("/admin/payments.csv?from=2026-13-01", "/admin/accounting"),
+        ("/admin/payments.csv?from=2026-03-05&to=2026-03-01", "/admin/accounting"),
+        ("/admin/subscriptions.csv?status=bogus", "/admin/subscriptions"),
+        ("/admin/refunds.csv?status=bogus", "/admin/refunds"),
+        ("/admin/audit.csv?actor=root", "/admin/audit"),
+    ):
         response = client.get(url)
         assert (response.status_code, response.headers["Location"]) == (302, back), url
         page = client.get(back).get_data(as_text=True)
@@ -174,9 +194,18 @@ class TestLargeExport:
 
     def test_a_hundred_thousand_rows_stream_without_sitting_in_memory(self, client, db_session, clock, auth):
         login_admin(auth, db_session, clock.now())
-        rows = [{"at": clock.now(), "actor_type": "worker", "actor_id": None, "action": "open_billing_key",
-                 "reason": f"renewal charge {n}", "ip": "worker", "subscription_id": n % 5000}
-                for n in range(self.ROWS)]
+        rows = [
+            {
+                "at": clock.now(),
+                "actor_type": "worker",
+                "actor_id": None,
+                "action": "open_billing_key",
+                "reason": f"renewal charge {n}",
+                "ip": "worker",
+                "subscription_id": n % 5000,
+            }
+            for n in range(self.ROWS)
+        ]
         db_session.execute(insert(AuditLog), rows)
         db_session.commit()
         del rows

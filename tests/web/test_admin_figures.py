@@ -23,10 +23,23 @@ def test_the_dashboard_shows_march_as_worked_out_by_hand(client, auth, db_sessio
     page = client.get("/admin/?month=2026-03").get_data(as_text=True)
 
     assert "사업 지표 · 2026년 3월" in page and "(오늘까지)" not in page
-    expected = {"mrr": "87,600원", "arr": "1,051,200원", "paying": "8", "new": "2", "reactivated": "1",
-                "churned": "1", "logo-churn": "14.3%", "revenue-churn": "25.1%", "trial-conversion": "50.0% (1/2)",
-                "recovered": "1건 · 10,000원", "recovery": "50.0% (1/2)", "gross": "106,600원",
-                "refunds": "3,000원 (1건)", "net": "103,600원", "at-risk": "1건 · 9,900원"}
+    expected = {
+        "mrr": "87,600원",
+        "arr": "1,051,200원",
+        "paying": "8",
+        "new": "2",
+        "reactivated": "1",
+        "churned": "1",
+        "logo-churn": "14.3%",
+        "revenue-churn": "25.1%",
+        "trial-conversion": "50.0% (1/2)",
+        "recovered": "1건 · 10,000원",
+        "recovery": "50.0% (1/2)",
+        "gross": "106,600원",
+        "refunds": "3,000원 (1건)",
+        "net": "103,600원",
+        "at-risk": "1건 · 9,900원",
+    }
     assert {name: _figure(page, name) for name in expected} == expected
     assert re.search(r'<th scope="row">클라우드 노트 · 라이트</th><td>3</td><td>29,700원</td>', page)
 
@@ -48,11 +61,11 @@ def test_each_chart_has_a_title_a_summary_and_its_data_as_a_table(client, auth, 
         assert re.search(r'<svg [^>]*role="img" aria-labelledby="chart-[a-z]+-title chart-[a-z]+-desc"', chart)
         assert "<title id=" in chart and "<desc id=" in chart and "data-summary" in chart
         assert len(re.findall(r'<th scope="row">', chart)) == 12
-    assert "<th scope=\"row\">2026년 3월</th><td>106,600원</td><td>3,000원</td><td>103,600원</td>" in revenue
+    assert '<th scope="row">2026년 3월</th><td>106,600원</td><td>3,000원</td><td>103,600원</td>' in revenue
     assert "가장 많은 달은 2025년 12월(130,000원)입니다." in revenue  # I paid a year in December
     assert len(re.findall(r"<rect ", revenue)) == 12
     assert "2025년 5월 말 0원에서 지금 87,600원입니다 (87,600원 증가)" in mrr
-    assert "<th scope=\"row\">2026년 3월</th><td>8명</td>" in subscribers
+    assert '<th scope="row">2026년 3월</th><td>8명</td>' in subscribers
     # Nothing the strict CSP would block, and nothing fetched from elsewhere.
     assert not re.search(r"<script(?![^>]*\bsrc=)", page)  # no inline script: only files under static/js
     assert "style=" not in page and "<style" not in page

@@ -39,10 +39,20 @@ def jpeg(size=(128, 80)) -> bytes:
 
 def upload(client, product: Product, data: bytes, filename: str = "photo.jpg", content_type: str = "image/jpeg"):
     path = f"/admin/products/{product.id}/edit"
-    form = {"csrf_token": csrf_token(client, path), "category_id": str(product.category_id), "name": product.name,
-            "slug": product.slug, "kind": product.kind, "summary": product.summary, "description": "",
-            "provision": product.provision, "image": product.image, "position": "0", "active": "y",
-            "image_file": (io.BytesIO(data), filename, content_type)}
+    form = {
+        "csrf_token": csrf_token(client, path),
+        "category_id": str(product.category_id),
+        "name": product.name,
+        "slug": product.slug,
+        "kind": product.kind,
+        "summary": product.summary,
+        "description": "",
+        "provision": product.provision,
+        "image": product.image,
+        "position": "0",
+        "active": "y",
+        "image_file": (io.BytesIO(data), filename, content_type),
+    }
     return client.post(path, data=form, content_type="multipart/form-data")
 
 
@@ -68,15 +78,18 @@ def test_an_uploaded_jpeg_is_stored_served_and_shown(client, auth, db_session, c
     assert 'src="/static/js/image-preview.js"' in form and "style=" not in form
 
 
-@pytest.mark.parametrize("data,filename,content_type,message", [
-    (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "logo.svg", "image/svg+xml", "SVG·HTML"),
-    (b"<html><script>alert(1)</script></html>", "photo.jpg", "image/jpeg", "SVG·HTML"),
-    (jpeg() + b"<script>alert(1)</script>", "photo.jpg", "image/jpeg", "HTML·스크립트)이 섞인 파일"),
-    (b"GIF89a" + b"\0" * 40, "anim.gif", "image/gif", "JPEG, PNG, WebP 이미지만"),
-])
-def test_markup_polyglots_and_other_files_are_refused_and_nothing_changes(client, auth, db_session, clock, config,
-                                                                           product, data, filename, content_type,
-                                                                           message):
+@pytest.mark.parametrize(
+    "data,filename,content_type,message",
+    [
+        (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "logo.svg", "image/svg+xml", "SVG·HTML"),
+        (b"<html><script>alert(1)</script></html>", "photo.jpg", "image/jpeg", "SVG·HTML"),
+        (jpeg() + b"<script>alert(1)</script>", "photo.jpg", "image/jpeg", "HTML·스크립트)이 섞인 파일"),
+        (b"GIF89a" + b"\0" * 40, "anim.gif", "image/gif", "JPEG, PNG, WebP 이미지만"),
+    ],
+)
+def test_markup_polyglots_and_other_files_are_refused_and_nothing_changes(
+    client, auth, db_session, clock, config, product, data, filename, content_type, message
+):
     login_admin(auth, db_session, clock.now())
     before = product.image
 
@@ -111,19 +124,24 @@ def test_only_stored_names_are_served(client, config):
         assert client.get(f"/media/products/{name}").status_code == 404, name
 
 
-def test_shoppers_cannot_upload_and_a_post_without_csrf_is_refused(app, client, auth, db_session, clock, config,
-                                                                     product):
+def test_shoppers_cannot_upload_and_a_post_without_csrf_is_refused(
+    app, client, auth, db_session, clock, config, product
+):
     auth.signup()
-    response = client.post(f"/admin/products/{product.id}/edit",
-                           data={"image_file": (io.BytesIO(jpeg()), "a.jpg", "image/jpeg")},
-                           content_type="multipart/form-data")
+    response = client.post(
+        f"/admin/products/{product.id}/edit",
+        data={"image_file": (io.BytesIO(jpeg()), "a.jpg", "image/jpeg")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 403
     auth.logout()
     login_admin(auth, db_session, clock.now())
     with app.app_context():  # a fresh `g`, as in a real request: nothing from the login's CSRF check lingers
-        no_token = client.post(f"/admin/products/{product.id}/edit",
-                               data={"image_file": (io.BytesIO(jpeg()), "a.jpg", "image/jpeg")},
-                               content_type="multipart/form-data")
+        no_token = client.post(
+            f"/admin/products/{product.id}/edit",
+            data={"image_file": (io.BytesIO(jpeg()), "a.jpg", "image/jpeg")},
+            content_type="multipart/form-data",
+        )
     assert no_token.status_code == 400 and "요청을 확인할 수 없습니다" in no_token.get_data(as_text=True)
     assert db_session.scalars(select(Product.image)).all() == [""]
     assert not config.product_image_dir.exists()

@@ -8,10 +8,19 @@ from sqlalchemy import select
 from storefront.models import Refund, Subscription
 from tests.web.admin_support import FakeToss, login_admin, make_paid
 
-GET_URLS = ["/admin/payments.csv", "/admin/subscriptions.csv", "/admin/customers.csv", "/admin/refunds.csv",
-            "/admin/audit.csv", "/admin/accounting", "/admin/accounting/vat.csv", "/admin/readiness",
-            "/admin/readiness/print", "/admin/subscriptions/{sub}/actions/cancel_now",
-            "/admin/subscriptions/{sub}/actions/cancel_at_period_end"]
+GET_URLS = [
+    "/admin/payments.csv",
+    "/admin/subscriptions.csv",
+    "/admin/customers.csv",
+    "/admin/refunds.csv",
+    "/admin/audit.csv",
+    "/admin/accounting",
+    "/admin/accounting/vat.csv",
+    "/admin/readiness",
+    "/admin/readiness/print",
+    "/admin/subscriptions/{sub}/actions/cancel_now",
+    "/admin/subscriptions/{sub}/actions/cancel_at_period_end",
+]
 
 
 @pytest.fixture
@@ -37,8 +46,10 @@ def test_posts_without_a_csrf_token_are_refused_and_change_nothing(app, client, 
     login_admin(auth, db_session, clock.now())
     request_id = "0b7e3c2a-8d1f-4c55-9a39-6f0f7a1d2e11"
     with app.app_context():  # a fresh `g`: the login's CSRF check must not carry over
-        refund = client.post(f"/admin/attempts/{paid.attempt.id}/refund",
-                             data={"amount_won": "100", "reason": "x", "request_id": request_id, "step": "confirm"})
+        refund = client.post(
+            f"/admin/attempts/{paid.attempt.id}/refund",
+            data={"amount_won": "100", "reason": "x", "request_id": request_id, "step": "confirm"},
+        )
         action = client.post(f"/admin/subscriptions/{paid.subscription.id}/actions/cancel_now")
         product = client.post(f"/admin/products/{paid.plan.product_id}/edit", data={"name": "바뀐 이름"})
     assert (refund.status_code, action.status_code, product.status_code) == (400, 400, 400)

@@ -28,8 +28,12 @@ from tests.web.order_support import payment
 
 FOOTER = "통신판매업 신고번호"
 PAGES = ["/admin/attempts", "/admin/consents", "/admin/jobs", "/admin/orders"]
-ACTIONS = ["/admin/operations/reconcile", "/admin/operations/settle-orders", "/admin/operations/deliver-notices",
-           "/admin/jobs/default/some-job/requeue"]
+ACTIONS = [
+    "/admin/operations/reconcile",
+    "/admin/operations/settle-orders",
+    "/admin/operations/deliver-notices",
+    "/admin/jobs/default/some-job/requeue",
+]
 LEAKED_URL = "https://api.tosspayments.com/v1/billing/bk_live_0123456789abcdefSECRET"
 
 
@@ -67,6 +71,7 @@ def _press(client, path: str, *, on: str = "/admin/") -> str:
 
 
 # -- access ----------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", PAGES)
 def test_guests_are_sent_to_log_in(client, path):
@@ -115,8 +120,10 @@ def test_pages_render_in_the_site_layout_with_the_new_menu(client, auth, db_sess
 
 # -- 결제 운영 ----------------------------------------------------------------------------------------
 
-def test_reconcile_settles_an_unknown_payment_and_its_receipt_is_then_delivered(client, auth, db_session, clock,
-                                                                               shop, toss):
+
+def test_reconcile_settles_an_unknown_payment_and_its_receipt_is_then_delivered(
+    client, auth, db_session, clock, shop, toss
+):
     sub = shop.subscribe(status="active")
     toss.will(TIMEOUT_AFTER_APPROVE)  # Toss charged, the answer was lost
     assert shop.charge(sub.id).outcome == "unknown"
@@ -137,8 +144,9 @@ def test_reconcile_settles_an_unknown_payment_and_its_receipt_is_then_delivered(
 
     assert "결과 미확인 결제 1건을 토스페이먼츠에 조회했습니다: 결제 확인 1건" in page
     db_session.expire_all()
-    [attempt] = db_session.scalars(select(Attempt).where(Attempt.charge_id.is_not(None),
-                                                         Attempt.order_id.not_like("sub-%"))).all()
+    [attempt] = db_session.scalars(
+        select(Attempt).where(Attempt.charge_id.is_not(None), Attempt.order_id.not_like("sub-%"))
+    ).all()
     assert attempt.status == "done" and len(toss.approved) == 1
     assert db_session.get(Charge, attempt.charge_id).status == "paid"
     assert _figure(page, "ops-unknown-attempts") == "0"
@@ -161,16 +169,40 @@ def test_settling_orders_books_a_lost_confirm_and_expires_unpaid_orders(client, 
     buyer = User(email="buyer@example.com", password_hash="x", name="김구매", created_at=now)
     db_session.add(buyer)
     db_session.flush()
-    lost = Order(order_id="O20260310-1111222233334444", user_id=buyer.id, plan_id=plan.id, order_name="팩",
-                 amount_won=plan.amount_won, status="pending", created_at=now, expires_at=now + timedelta(minutes=30))
-    stale = Order(order_id="O20260310-5555666677778888", user_id=buyer.id, plan_id=plan.id, order_name="팩",
-                  amount_won=plan.amount_won, status="pending", created_at=now - timedelta(hours=1),
-                  expires_at=now - timedelta(minutes=30))
+    lost = Order(
+        order_id="O20260310-1111222233334444",
+        user_id=buyer.id,
+        plan_id=plan.id,
+        order_name="팩",
+        amount_won=plan.amount_won,
+        status="pending",
+        created_at=now,
+        expires_at=now + timedelta(minutes=30),
+    )
+    stale = Order(
+        order_id="O20260310-5555666677778888",
+        user_id=buyer.id,
+        plan_id=plan.id,
+        order_name="팩",
+        amount_won=plan.amount_won,
+        status="pending",
+        created_at=now - timedelta(hours=1),
+        expires_at=now - timedelta(minutes=30),
+    )
     db_session.add_all([lost, stale])
     db_session.flush()
-    db_session.add(Attempt(order_pk=lost.id, order_id=lost.order_id, idempotency_key=f"confirm-{lost.order_id}",
-                           amount_won=lost.amount_won, status="unknown", payment_key="tpay_order_1", created_at=now,
-                           updated_at=now))
+    db_session.add(
+        Attempt(
+            order_pk=lost.id,
+            order_id=lost.order_id,
+            idempotency_key=f"confirm-{lost.order_id}",
+            amount_won=lost.amount_won,
+            status="unknown",
+            payment_key="tpay_order_1",
+            created_at=now,
+            updated_at=now,
+        )
+    )
     db_session.commit()
     toss.ledger[lost.order_id] = payment(lost.order_id, "DONE", at=now)  # Toss approved it
     login_admin(auth, db_session, now)
@@ -182,8 +214,9 @@ def test_settling_orders_books_a_lost_confirm_and_expires_unpaid_orders(client, 
 
     assert "확인 중인 1회 구매 1건을 토스페이먼츠에 조회했습니다: 결제 완료 1건" in page
     assert f"1회 구매 <code>{lost.order_id}</code>" in page and "결제 완료" in page  # back on the order's page
-    elsewhere = client.post("/admin/operations/settle-orders?back=//evil.example/admin/",
-                            data={"csrf_token": csrf_token(client, "/admin/")})
+    elsewhere = client.post(
+        "/admin/operations/settle-orders?back=//evil.example/admin/", data={"csrf_token": csrf_token(client, "/admin/")}
+    )
     assert elsewhere.headers["Location"] == "/admin/"
     db_session.expire_all()
     assert (db_session.get(Order, lost.id).status, db_session.get(Order, stale.id).status) == ("paid", "expired")
@@ -192,8 +225,17 @@ def test_settling_orders_books_a_lost_confirm_and_expires_unpaid_orders(client, 
 
 
 def test_delivery_failures_are_reported_and_left_queued(client, auth, db_session, clock, app):
-    db_session.add(EmailMessage(dedup_key="k1:email", to="a@example.com", kind="payment_receipt", subject="s",
-                                body_text="b", status="queued", created_at=clock.now()))
+    db_session.add(
+        EmailMessage(
+            dedup_key="k1:email",
+            to="a@example.com",
+            kind="payment_receipt",
+            subject="s",
+            body_text="b",
+            status="queued",
+            created_at=clock.now(),
+        )
+    )
     db_session.commit()
     login_admin(auth, db_session, clock.now())
 
@@ -204,11 +246,12 @@ def test_delivery_failures_are_reported_and_left_queued(client, auth, db_session
     services().notifier.email_backend = Down()
     page = _press(client, "/admin/operations/deliver-notices")
 
-    assert "대기 중인 알림 0건을 보냈습니다. 남은 발송 대기 1건. 보내지 못한 알림의 오류는 발송함에서 확인하세요." in page
+    assert (
+        "대기 중인 알림 0건을 보냈습니다. 남은 발송 대기 1건. 보내지 못한 알림의 오류는 발송함에서 확인하세요." in page
+    )
 
 
-def test_the_attempt_list_filters_by_status_and_links_to_the_subscription(client, auth, db_session, clock, shop,
-                                                                        toss):
+def test_the_attempt_list_filters_by_status_and_links_to_the_subscription(client, auth, db_session, clock, shop, toss):
     sub = shop.subscribe(status="active")
     toss.will(TIMEOUT_AFTER_APPROVE)
     shop.charge(sub.id)
@@ -227,21 +270,35 @@ def test_the_attempt_list_filters_by_status_and_links_to_the_subscription(client
 
 # -- 동의 현황 ----------------------------------------------------------------------------------------
 
+
 def test_the_consent_list_shows_who_has_not_answered_and_filters(client, auth, db_session, clock):
     now = clock.now()
     plan = make_catalog(db_session)
     rows = []
-    for n, (email, kind, status, requested) in enumerate([
+    for n, (email, kind, status, requested) in enumerate(
+        [
             ("quiet@example.com", "price_increase", "pending", True),
             ("notyet@example.com", "price_increase", "pending", False),
             ("yes@example.com", "price_increase", "agreed", True),
-            ("trial@example.com", "trial_conversion", "lapsed", True)]):
+            ("trial@example.com", "trial_conversion", "lapsed", True),
+        ]
+    ):
         sub = make_paid(db_session, now, plan=plan, email=email).subscription
-        rows.append(PriceChange(subscription_id=sub.id, kind=kind, reason="trial" if kind == "trial_conversion"
-                                else "plan_price", old_amount_won=9900 if kind == "price_increase" else 0,
-                                new_amount_won=12900, effective_at=now + timedelta(days=10 + n), token=f"t{n}",
-                                status=status, requested_at=now - timedelta(days=4) if requested else None,
-                                reminders_sent=1 if status == "pending" and requested else 0, created_at=now))
+        rows.append(
+            PriceChange(
+                subscription_id=sub.id,
+                kind=kind,
+                reason="trial" if kind == "trial_conversion" else "plan_price",
+                old_amount_won=9900 if kind == "price_increase" else 0,
+                new_amount_won=12900,
+                effective_at=now + timedelta(days=10 + n),
+                token=f"t{n}",
+                status=status,
+                requested_at=now - timedelta(days=4) if requested else None,
+                reminders_sent=1 if status == "pending" and requested else 0,
+                created_at=now,
+            )
+        )
     db_session.add_all(rows)
     db_session.commit()
     admin = login_admin(auth, db_session, now)
@@ -265,6 +322,7 @@ def test_the_consent_list_shows_who_has_not_answered_and_filters(client, auth, d
 
 
 # -- 작업 --------------------------------------------------------------------------------------------
+
 
 def test_without_redis_the_jobs_page_says_so_and_shows_the_timer_settings(client, auth, db_session, clock):
     login_admin(auth, db_session, clock.now())
@@ -308,8 +366,9 @@ class TestWithRedis:
         assert job.id in FailedJobRegistry(queue=queue).get_job_ids()
         return job.id
 
-    def test_a_failed_job_is_listed_with_only_the_last_line_of_its_error(self, client, auth, db_session, clock,
-                                                                         connection):
+    def test_a_failed_job_is_listed_with_only_the_last_line_of_its_error(
+        self, client, auth, db_session, clock, connection
+    ):
         job_id = self._fail_a_job(connection)
         login_admin(auth, db_session, clock.now())
 
@@ -319,8 +378,15 @@ class TestWithRedis:
         assert "tests.web.test_admin_operations.explode" in row
         assert "(12, &#39;2026-03-10T10:00:00+09:00&#39;)" in row and "키워드 인자(표시 안 함)" in row
         assert "RuntimeError: lookup for subscription 12 failed at [생략]" in row
-        for hidden in ("kwarg-secret-value", "bk_live_", "SECRET", "api.tosspayments.com", "Traceback",
-                       "inner detail", 'File &#34;'):
+        for hidden in (
+            "kwarg-secret-value",
+            "bk_live_",
+            "SECRET",
+            "api.tosspayments.com",
+            "Traceback",
+            "inner detail",
+            "File &#34;",
+        ):
             assert hidden not in page, hidden
         counts = re.search(r'<tr data-queue="default">.*?</tr>', page, re.S).group(0)
         assert 'data-count="failed">1<' in counts and 'data-count="queued">0<' in counts
@@ -340,8 +406,12 @@ class TestWithRedis:
         assert 'data-count="queued">1<' in counts and 'data-count="failed">0<' in counts
         again = _press(client, f"/admin/jobs/{jobs.DEFAULT_QUEUE}/{job_id}/requeue", on="/admin/jobs")
         assert "실패 목록에 없습니다" in again and queue.job_ids == [job_id]  # not queued twice
-        assert client.post(f"/admin/jobs/nosuchqueue/{job_id}/requeue",
-                           data={"csrf_token": csrf_token(client, "/admin/jobs")}).status_code == 404
+        assert (
+            client.post(
+                f"/admin/jobs/nosuchqueue/{job_id}/requeue", data={"csrf_token": csrf_token(client, "/admin/jobs")}
+            ).status_code
+            == 404
+        )
 
     def test_the_running_timer_is_read_from_redis(self, client, auth, db_session, clock, connection):
         login_admin(auth, db_session, clock.now())
@@ -353,7 +423,15 @@ class TestWithRedis:
         page = client.get("/admin/jobs").get_data(as_text=True)
 
         assert "실행 중인 타이머 <code>cron-on-host-1</code>" in page and 'data-state="no-cron"' not in page
-        for shown in ("sweep_due_job", "reconcile_job", "settle_orders_job", "retention_job", "5분마다",
-                      "10분마다", "1시간마다", "cron 30 19 * * * (UTC)"):
+        for shown in (
+            "sweep_due_job",
+            "reconcile_job",
+            "settle_orders_job",
+            "retention_job",
+            "5분마다",
+            "10분마다",
+            "1시간마다",
+            "cron 30 19 * * * (UTC)",
+        ):
             assert shown in page, shown
         assert "Redis가 설정되지 않았습니다" not in page

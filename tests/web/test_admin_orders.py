@@ -31,16 +31,33 @@ def _user(session, email: str, now) -> User:
 
 
 def _order(session, user: User, plan: Plan, now, suffix: str, status: str, **fields) -> Order:
-    order = Order(order_id=f"O20260310-{suffix}", user_id=user.id, plan_id=plan.id, order_name="템플릿 팩 단품 구매",
-                  amount_won=PRICE, status=status, created_at=now, expires_at=now + timedelta(minutes=30), **fields)
+    order = Order(
+        order_id=f"O20260310-{suffix}",
+        user_id=user.id,
+        plan_id=plan.id,
+        order_name="템플릿 팩 단품 구매",
+        amount_won=PRICE,
+        status=status,
+        created_at=now,
+        expires_at=now + timedelta(minutes=30),
+        **fields,
+    )
     session.add(order)
     session.flush()
     return order
 
 
 def _attempt(session, order: Order, now, status: str, **fields) -> Attempt:
-    attempt = Attempt(order_pk=order.id, order_id=order.order_id, idempotency_key=f"confirm-{order.order_id}",
-                      amount_won=order.amount_won, status=status, created_at=now, updated_at=now, **fields)
+    attempt = Attempt(
+        order_pk=order.id,
+        order_id=order.order_id,
+        idempotency_key=f"confirm-{order.order_id}",
+        amount_won=order.amount_won,
+        status=status,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
     session.add(attempt)
     session.flush()
     return attempt
@@ -51,21 +68,61 @@ def orders(db_session, clock) -> Orders:
     """Four orders by four shoppers: paid (partly refunded), failed, checking (answer lost), expired."""
     now = clock.now()
     plan = db_session.get(Plan, make_catalog(db_session).once_plan_id)
-    paid = _order(db_session, _user(db_session, "kim@example.com", now), plan, now, "aaaa1111bbbb2222", "paid",
-                  payment_key=FULL_KEY, receipt_url="https://dashboard.tosspayments.com/receipt/kim", paid_at=now)
-    attempt = _attempt(db_session, paid, now, "done", payment_key=FULL_KEY, approved_at=now,
-                       receipt_url="https://dashboard.tosspayments.com/receipt/kim")
-    db_session.add(Refund(attempt_id=attempt.id, amount_won=5000, reason="일부 청약철회", idempotency_key="refund-1",
-                          status="done", transaction_key="tx-1", created_at=now, settled_at=now))
-    failed = _order(db_session, _user(db_session, "lee@example.com", now), plan, now, "cccc3333dddd4444", "failed",
-                    failure_code="REJECT_CARD_PAYMENT", failure_message="잔액 부족 또는 한도 초과로 결제가 승인되지 않았습니다.",
-                    closed_at=now)
+    paid = _order(
+        db_session,
+        _user(db_session, "kim@example.com", now),
+        plan,
+        now,
+        "aaaa1111bbbb2222",
+        "paid",
+        payment_key=FULL_KEY,
+        receipt_url="https://dashboard.tosspayments.com/receipt/kim",
+        paid_at=now,
+    )
+    attempt = _attempt(
+        db_session,
+        paid,
+        now,
+        "done",
+        payment_key=FULL_KEY,
+        approved_at=now,
+        receipt_url="https://dashboard.tosspayments.com/receipt/kim",
+    )
+    db_session.add(
+        Refund(
+            attempt_id=attempt.id,
+            amount_won=5000,
+            reason="일부 청약철회",
+            idempotency_key="refund-1",
+            status="done",
+            transaction_key="tx-1",
+            created_at=now,
+            settled_at=now,
+        )
+    )
+    failed = _order(
+        db_session,
+        _user(db_session, "lee@example.com", now),
+        plan,
+        now,
+        "cccc3333dddd4444",
+        "failed",
+        failure_code="REJECT_CARD_PAYMENT",
+        failure_message="잔액 부족 또는 한도 초과로 결제가 승인되지 않았습니다.",
+        closed_at=now,
+    )
     _attempt(db_session, failed, now, "failed", failure_code="REJECT_CARD_PAYMENT", failure_message="한도 초과")
-    checking = _order(db_session, _user(db_session, "park@example.com", now), plan, now, "eeee5555ffff6666",
-                      "pending")
+    checking = _order(db_session, _user(db_session, "park@example.com", now), plan, now, "eeee5555ffff6666", "pending")
     _attempt(db_session, checking, now, "unknown", payment_key="tpay_lost_answer_0000111122")
-    expired = _order(db_session, _user(db_session, "choi@example.com", now), plan, now - timedelta(hours=2),
-                     "abab7777cdcd8888", "expired", closed_at=now)
+    expired = _order(
+        db_session,
+        _user(db_session, "choi@example.com", now),
+        plan,
+        now - timedelta(hours=2),
+        "abab7777cdcd8888",
+        "expired",
+        closed_at=now,
+    )
     db_session.commit()
     return Orders(paid, failed, checking, expired)
 
@@ -114,9 +171,21 @@ def test_the_detail_shows_the_money_trail_with_the_payment_key_masked(client, au
 
     assert response.status_code == 200
     attempt_id = orders.paid.attempts[0].id
-    for shown in ("김구매", "kim@example.com", "010-2222-3333", "프레젠테이션 템플릿 팩", "단품 구매", "29,000원",
-                  'data-order-state="partially_refunded">부분 환불<', 'data-refund-state="partial">부분 환불<', "https://dashboard.tosspayments.com/receipt/kim", "일부 청약철회", "환불 완료",
-                  "-5,000원", f'href="/admin/attempts/{attempt_id}/refund"'):
+    for shown in (
+        "김구매",
+        "kim@example.com",
+        "010-2222-3333",
+        "프레젠테이션 템플릿 팩",
+        "단품 구매",
+        "29,000원",
+        'data-order-state="partially_refunded">부분 환불<',
+        'data-refund-state="partial">부분 환불<',
+        "https://dashboard.tosspayments.com/receipt/kim",
+        "일부 청약철회",
+        "환불 완료",
+        "-5,000원",
+        f'href="/admin/attempts/{attempt_id}/refund"',
+    ):
         assert shown in page, shown
     assert 'data-figure="order-refunded">5,000원' in page
     assert 'data-figure="payment-key">••••9f8e7d<' in page

@@ -29,8 +29,11 @@ from tests.conftest import BASE_ENV, make_config
 from tests.web.admin_support import login_admin
 
 CONFIGURED = {
-    "TOSS_ENV": "live", "TOSS_CLIENT_KEY": "live_ck_" + "a" * 24, "TOSS_SECRET_KEY": "live_sk_" + "b" * 24,
-    "SITE_URL": "https://shop.example.kr", "SMTP_URL": "smtp://mailer:secret@127.0.0.1:2525",
+    "TOSS_ENV": "live",
+    "TOSS_CLIENT_KEY": "live_ck_" + "a" * 24,
+    "TOSS_SECRET_KEY": "live_sk_" + "b" * 24,
+    "SITE_URL": "https://shop.example.kr",
+    "SMTP_URL": "smtp://mailer:secret@127.0.0.1:2525",
 }
 
 
@@ -46,6 +49,7 @@ def checks_on(page: str) -> dict[str, str]:
 
 # -- the whole page --------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def fresh_app(tmp_path: Path, clock):
     """What `make run` starts with: .env.example as it stands plus the generated secrets, and the demo seed."""
@@ -57,7 +61,13 @@ def fresh_app(tmp_path: Path, clock):
     app.config["STOREFRONT"] = dataclasses.replace(config, redis_url=closed_port_url())
     with app.app_context():
         db.create_all()
-        seed_demo(db.session, now=clock.now(), cheap_hash=True, admin_email="owner@shop.example", reviewer_email=app.config["STOREFRONT"].reviewer_email)
+        seed_demo(
+            db.session,
+            now=clock.now(),
+            cheap_hash=True,
+            admin_email="owner@shop.example",
+            reviewer_email=app.config["STOREFRONT"].reviewer_email,
+        )
     yield app
     with app.app_context():
         db.session.remove()
@@ -75,10 +85,24 @@ def test_a_fresh_make_run_is_red_and_says_what_to_fix(fresh_app: Flask, clock):
     assert 'data-ready="no"' in page
     found = checks_on(page)
     assert {key for key, ok in found.items() if ok == "no"} == {
-        "business_values", "site_https", "toss_keys", "smtp", "webhook", "timer", "workers"}
+        "business_values",
+        "site_https",
+        "toss_keys",
+        "smtp",
+        "webhook",
+        "timer",
+        "workers",
+    }
     assert {key for key, ok in found.items() if ok == "yes"} == {
-        "landline", "mail_order_number", "footer", "policies", "product_ready", "no_test_data", "reviewer_account",
-        "reviewer_checkout"}
+        "landline",
+        "mail_order_number",
+        "footer",
+        "policies",
+        "product_ready",
+        "no_test_data",
+        "reviewer_account",
+        "reviewer_checkout",
+    }
     assert "BUSINESS_NAME" in page and "TOSS_ENV=sandbox" in page and "http://127.0.0.1:5000/webhooks/toss" in page
     assert page.count("해결 방법:") == 7
 
@@ -89,16 +113,30 @@ def configured(tmp_path, redis_url, clock):
     app = create_app(config, clock=clock)
     with app.app_context():
         db.create_all()
-        seed_demo(db.session, now=clock.now(), cheap_hash=True, admin_email="owner@shop.example", reviewer_email=config.reviewer_email)
-        db.session.add(WebhookEvent(transmission_id="t-1", event_type="PAYMENT_STATUS_CHANGED", payload="{}",
-                                    status="processed", received_at=clock.now() - timedelta(days=2)))
+        seed_demo(
+            db.session,
+            now=clock.now(),
+            cheap_hash=True,
+            admin_email="owner@shop.example",
+            reviewer_email=config.reviewer_email,
+        )
+        db.session.add(
+            WebhookEvent(
+                transmission_id="t-1",
+                event_type="PAYMENT_STATUS_CHANGED",
+                payload="{}",
+                status="processed",
+                received_at=clock.now() - timedelta(days=2),
+            )
+        )
         db.session.commit()
     connection = Redis.from_url(redis_url)
     scheduler = CronScheduler(connection=connection, name="cron-on-web-1")
     scheduler.load_config_from_file("storefront.cron")
     scheduler.register_birth()
-    worker = Worker([Queue(name, connection=connection) for name in jobs.QUEUES], connection=connection,
-                    name="worker-on-web-1")
+    worker = Worker(
+        [Queue(name, connection=connection) for name in jobs.QUEUES], connection=connection, name="worker-on-web-1"
+    )
     worker.register_birth()
     yield app
     worker.register_death()
@@ -137,6 +175,7 @@ def test_guests_and_shoppers_cannot_see_it(client, auth):
 
 # -- each check, red then green --------------------------------------------------------------------
 
+
 @pytest.fixture
 def config(tmp_path):
     return make_config(tmp_path, PRODUCT_IMAGE_DIR=str(tmp_path / "images"))
@@ -144,8 +183,13 @@ def config(tmp_path):
 
 def demo_config(tmp_path):
     env = {k: v for k, v in dotenv_values(ROOT / ".env.example").items() if v}
-    return load_config({**BASE_ENV, **{k: v for k, v in env.items() if k.startswith("BUSINESS_")},
-                        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+    return load_config(
+        {
+            **BASE_ENV,
+            **{k: v for k, v in env.items() if k.startswith("BUSINESS_")},
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        }
+    )
 
 
 def test_business_values_left_at_the_demo_are_named(tmp_path, config):
@@ -157,16 +201,33 @@ def test_business_values_left_at_the_demo_are_named(tmp_path, config):
     assert readiness.business_values(config, demo).ok
 
 
-@pytest.mark.parametrize("phone,ok", [("02-555-0100", True), ("031-123-4567", True), ("070-1234-5678", True),
-                                      ("1588-1234", True), ("5550100", False), ("+82-2-555-0100", False),
-                                      ("02-555-01", False)])
+@pytest.mark.parametrize(
+    "phone,ok",
+    [
+        ("02-555-0100", True),
+        ("031-123-4567", True),
+        ("070-1234-5678", True),
+        ("1588-1234", True),
+        ("5550100", False),
+        ("+82-2-555-0100", False),
+        ("02-555-01", False),
+    ],
+)
 def test_the_phone_must_look_like_a_landline(config, phone, ok):
     changed = dataclasses.replace(config, business=dataclasses.replace(config.business, phone=phone))
     assert readiness.landline(changed).ok is ok
 
 
-@pytest.mark.parametrize("number,ok", [("제2026-서울마포-0042호", True), ("제 2025-부산해운대-01234 호", True),
-                                       ("2026-서울마포-0042", False), ("제2026-Seoul-0042호", False), ("준비 중", False)])
+@pytest.mark.parametrize(
+    "number,ok",
+    [
+        ("제2026-서울마포-0042호", True),
+        ("제 2025-부산해운대-01234 호", True),
+        ("2026-서울마포-0042", False),
+        ("제2026-Seoul-0042호", False),
+        ("준비 중", False),
+    ],
+)
 def test_the_mail_order_number_has_its_shape(config, number, ok):
     changed = dataclasses.replace(config, business=dataclasses.replace(config.business, mail_order_number=number))
     assert readiness.mail_order_number(changed).ok is ok
@@ -181,8 +242,13 @@ def _mini_site(pages: dict[str, str]) -> Flask:
 
 def test_the_crawl_finds_a_page_without_the_footer(config):
     footer = "".join(f'<dd data-field="{f}">{getattr(config.business, f)}</dd>' for f in page_checks.FOOTER_FIELDS)
-    site = _mini_site({"/": f'<a href="/about">about</a><a href="/admin/x">admin</a>{footer}',
-                       "/about": '<a href="/deep">deep</a>' + footer, "/deep": "<p>no footer here</p>"})
+    site = _mini_site(
+        {
+            "/": f'<a href="/about">about</a><a href="/admin/x">admin</a>{footer}',
+            "/about": '<a href="/deep">deep</a>' + footer,
+            "/deep": "<p>no footer here</p>",
+        }
+    )
 
     red = page_checks._footer_everywhere(site.test_client(), config)
 
@@ -193,10 +259,20 @@ def test_the_crawl_finds_a_page_without_the_footer(config):
 
 def test_policy_pages_need_their_version_and_effective_date(client):
     assert page_checks._policy_pages(client).ok
-    site = _mini_site({"/terms": "<p>약관</p>", "/privacy": "<p>시행일 2026년 11월 23일 · 버전 <span data-version>"
-                       + page_checks.PRIVACY_VERSION + "</span></p>"})
+    site = _mini_site(
+        {
+            "/terms": "<p>약관</p>",
+            "/privacy": "<p>시행일 2026년 11월 23일 · 버전 <span data-version>"
+            + page_checks.PRIVACY_VERSION
+            + "</span></p>",
+        }
+    )
     red = page_checks._policy_pages(site.test_client())
-    assert not red.ok and "이용약관에 시행일·버전 표시 없음" in red.detail and "환불 규정(/refund-policy) 응답 404" in red.detail
+    assert (
+        not red.ok
+        and "이용약관에 시행일·버전 표시 없음" in red.detail
+        and "환불 규정(/refund-policy) 응답 404" in red.detail
+    )
     assert "개인정보처리방침" not in red.detail
 
 
@@ -234,8 +310,9 @@ def test_test_looking_products_and_free_plans_are_flagged(db_session, app):
 
 def test_the_reviewer_account_must_exist_not_be_an_admin_and_sign_in(db_session, config, app):
     assert "계정이 없습니다" in readiness.reviewer_account(db_session, config).detail
-    seed_demo(db_session, now=app.extensions["storefront"].clock.now(), cheap_hash=True,
-              reviewer_email=config.reviewer_email)
+    seed_demo(
+        db_session, now=app.extensions["storefront"].clock.now(), cheap_hash=True, reviewer_email=config.reviewer_email
+    )
     assert readiness.reviewer_account(db_session, config).ok
     user = db_session.scalar(select(User).where(User.email == config.reviewer_email))
     user.is_admin = True
@@ -247,8 +324,9 @@ def test_the_reviewer_account_must_exist_not_be_an_admin_and_sign_in(db_session,
 
 
 def test_the_reviewer_reaches_the_order_page_that_opens_the_card_window(app, db_session, config, clock):
-    seed_demo(db_session, now=app.extensions["storefront"].clock.now(), cheap_hash=True,
-              reviewer_email=config.reviewer_email)
+    seed_demo(
+        db_session, now=app.extensions["storefront"].clock.now(), cheap_hash=True, reviewer_email=config.reviewer_email
+    )
     reviewer = readiness.reviewer(db_session, config)
     plan_id = page_checks._first_subscription_plan(db_session)
 
@@ -266,8 +344,15 @@ def test_the_reviewer_reaches_the_order_page_that_opens_the_card_window(app, db_
     assert not reach(cookie_id, plan_id).ok  # the check's sign-in was ended
 
 
-@pytest.mark.parametrize("site_url,ok", [("https://shop.example.kr", True), ("http://shop.example.kr", False),
-                                         ("https://127.0.0.1:5000", False), ("http://127.0.0.1:5000", False)])
+@pytest.mark.parametrize(
+    "site_url,ok",
+    [
+        ("https://shop.example.kr", True),
+        ("http://shop.example.kr", False),
+        ("https://127.0.0.1:5000", False),
+        ("http://127.0.0.1:5000", False),
+    ],
+)
 def test_site_url_must_be_public_https(config, site_url, ok):
     assert readiness.site_https(dataclasses.replace(config, site_url=site_url)).ok is ok
 
@@ -285,12 +370,21 @@ def test_the_webhook_must_have_been_received_lately(db_session, config, clock):
     live = dataclasses.replace(config, site_url="https://shop.example.kr")
     red = readiness.webhook(db_session, live, now=clock.now())
     assert not red.ok and "https://shop.example.kr/webhooks/toss" in red.detail and "받은 웹훅이 없습니다" in red.detail
-    db_session.add(WebhookEvent(event_type="PAYMENT_STATUS_CHANGED", payload="{}", status="processed",
-                                received_at=clock.now() - timedelta(days=40)))
+    db_session.add(
+        WebhookEvent(
+            event_type="PAYMENT_STATUS_CHANGED",
+            payload="{}",
+            status="processed",
+            received_at=clock.now() - timedelta(days=40),
+        )
+    )
     db_session.commit()
     assert not readiness.webhook(db_session, live, now=clock.now()).ok
-    db_session.add(WebhookEvent(event_type="BILLING_DELETED", payload="{}", status="processed",
-                                received_at=clock.now() - timedelta(hours=1)))
+    db_session.add(
+        WebhookEvent(
+            event_type="BILLING_DELETED", payload="{}", status="processed", received_at=clock.now() - timedelta(hours=1)
+        )
+    )
     db_session.commit()
     assert readiness.webhook(db_session, live, now=clock.now()).ok
     assert not readiness.webhook(db_session, config, now=clock.now()).ok  # received, but on http://127.0.0.1

@@ -54,8 +54,10 @@ def test_running_a_day_from_the_page_shows_what_was_recorded_and_what_to_look_at
     assert "아직 대사한 날이 없습니다" in page
     assert 'value="2026-03-10"' in page  # yesterday, proposed
 
-    response = client.post("/admin/reconciliation/run", data={
-        "csrf_token": csrf_token(client, "/admin/reconciliation"), "day": "2026-03-10"})
+    response = client.post(
+        "/admin/reconciliation/run",
+        data={"csrf_token": csrf_token(client, "/admin/reconciliation"), "day": "2026-03-10"},
+    )
 
     assert response.status_code == 302 and response.headers["Location"].endswith("/admin/reconciliation/2026-03-10")
     detail = client.get("/admin/reconciliation/2026-03-10").get_data(as_text=True)
@@ -73,8 +75,11 @@ def test_running_a_day_from_the_page_shows_what_was_recorded_and_what_to_look_at
     assert "확인 필요" in _text(row) and 'data-count="flagged">1<' in row and 'data-count="recorded">1<' in row
     assert "2건 · 14,900원" in _text(row)  # Toss approved 9,900 + 5,000
 
-    again = client.post("/admin/reconciliation/run", data={
-        "csrf_token": csrf_token(client, "/admin/reconciliation"), "day": "2026-03-10"}, follow_redirects=True)
+    again = client.post(
+        "/admin/reconciliation/run",
+        data={"csrf_token": csrf_token(client, "/admin/reconciliation"), "day": "2026-03-10"},
+        follow_redirects=True,
+    )
     assert "토스 기록 반영 1건, 확인 필요 1건" in again.get_data(as_text=True)
     assert len(store.session.scalars(select(Refund)).all()) == 1
 
@@ -118,16 +123,20 @@ def test_bad_days_are_refused_with_a_message_and_change_nothing(client, auth, st
     store.next_morning()
     login_admin(auth, store.session, store.clock.now())
     token = csrf_token(client, "/admin/reconciliation")
-    future = client.post("/admin/reconciliation/run", data={"csrf_token": token, "day": "2026-03-12"},
-                         follow_redirects=True)
+    future = client.post(
+        "/admin/reconciliation/run", data={"csrf_token": token, "day": "2026-03-12"}, follow_redirects=True
+    )
     assert "아직 오지 않은 날" in future.get_data(as_text=True)
     garbage = client.post("/admin/reconciliation/run", data={"csrf_token": token, "day": "어제"}, follow_redirects=True)
     assert garbage.status_code == 200 and "날짜" in garbage.get_data(as_text=True)
     no_token = client.post("/admin/reconciliation/run", data={"day": "2026-03-10"})
     assert no_token.status_code == 400
     assert store.session.scalars(select(Reconciliation)).all() == []
-    for path in ("/admin/reconciliation/2026-02-30", "/admin/reconciliation/2026-03-01",
-                 "/admin/reconciliation/x/items.csv"):
+    for path in (
+        "/admin/reconciliation/2026-02-30",
+        "/admin/reconciliation/2026-03-01",
+        "/admin/reconciliation/x/items.csv",
+    ):
         assert client.get(path).status_code == 404
 
 
@@ -138,6 +147,7 @@ def test_a_day_toss_could_not_be_read_says_so(client, auth, store, sandbox):
     class Down:
         def iter_transactions(self, *args, **kwargs):
             from storefront.toss.errors import Category, TossError
+
             raise TossError("FAILED_INTERNAL_SYSTEM_PROCESSING", "down", 500, Category.TRANSIENT)
 
     reconciliation.reconcile_day(store.session, date(2026, 3, 10), toss=Down(), clock=store.clock)

@@ -44,10 +44,14 @@ def _submit(client, attempt_id: int, form: dict, **changes):
     review = _review(client, attempt_id, form, **changes)
     if review.status_code != 200 or "환불 내용 확인" not in review.get_data(as_text=True):
         return review
-    hidden = dict(re.findall(r'name="(csrf_token|request_id|amount_won|reason)"[^>]*value="([^"]*)"',
-                             review.get_data(as_text=True)))
-    return client.post(f"/admin/attempts/{attempt_id}/refund", data={**hidden, "step": "confirm"},
-                       follow_redirects=True)
+    hidden = dict(
+        re.findall(
+            r'name="(csrf_token|request_id|amount_won|reason)"[^>]*value="([^"]*)"', review.get_data(as_text=True)
+        )
+    )
+    return client.post(
+        f"/admin/attempts/{attempt_id}/refund", data={**hidden, "step": "confirm"}, follow_redirects=True
+    )
 
 
 def _refunds(db_session) -> list[Refund]:
@@ -77,18 +81,22 @@ def test_nothing_is_sent_until_the_confirmation_is_pressed(client, db_session, p
     assert "4,000원 환불하기" in page
     assert toss.cancel_calls == [] and _refunds(db_session) == []
 
-    edit = client.post(f"/admin/attempts/{paid.attempt.id}/refund",
-                       data={**form, "amount_won": "4000", "reason": "고객 청약철회 요청", "step": "edit"})
+    edit = client.post(
+        f"/admin/attempts/{paid.attempt.id}/refund",
+        data={**form, "amount_won": "4000", "reason": "고객 청약철회 요청", "step": "edit"},
+    )
     assert 'value="4000"' in edit.get_data(as_text=True) and "다음: 환불 내용 확인" in edit.get_data(as_text=True)
     assert toss.cancel_calls == []
 
-    stepless = client.post(f"/admin/attempts/{paid.attempt.id}/refund",
-                           data={**form, "amount_won": "4000", "reason": "x"})
+    stepless = client.post(
+        f"/admin/attempts/{paid.attempt.id}/refund", data={**form, "amount_won": "4000", "reason": "x"}
+    )
     assert stepless.status_code == 400 and toss.cancel_calls == [] and _refunds(db_session) == []
 
 
-def test_a_subscriptions_current_period_shows_the_pro_rata_amount_as_a_labelled_suggestion(client, db_session,
-                                                                                           paid, admin, clock):
+def test_a_subscriptions_current_period_shows_the_pro_rata_amount_as_a_labelled_suggestion(
+    client, db_session, paid, admin, clock
+):
     clock.advance(days=10)  # day 11 of a 31-day period: 20 days left, 9,900 × 20 ÷ 31 = 6,387
 
     page = client.get(f"/admin/attempts/{paid.attempt.id}/refund").get_data(as_text=True)
@@ -104,7 +112,12 @@ def test_full_refund(client, db_session, paid, admin, toss):
 
     assert "9,900원 환불(결제 취소)이 완료되었습니다." in page
     [refund] = _refunds(db_session)
-    assert (refund.status, refund.amount_won, refund.transaction_key, refund.requested_by_id) == ("done", 9900, "tx-0001", admin.id)
+    assert (refund.status, refund.amount_won, refund.transaction_key, refund.requested_by_id) == (
+        "done",
+        9900,
+        "tx-0001",
+        admin.id,
+    )
     assert refund.idempotency_key == "refund-" + form["request_id"]
     assert db_session.get(Charge, paid.charge.id).status == "refunded"
     assert [c.cancel_amount for c in toss.ledger(paid.attempt.payment_key)] == [9900]
@@ -140,12 +153,15 @@ def test_over_refund_is_refused_with_a_message(client, db_session, paid, admin, 
     assert _refunds(db_session) == [] and toss.cancel_calls == []
 
 
-@pytest.mark.parametrize("changes,message", [
-    ({"reason": ""}, "환불 사유를 입력해 주세요."),
-    ({"amount_won": "0"}, "1원 이상"),
-    ({"amount_won": "abc"}, "올바르지 않은 정수 값입니다."),
-    ({"request_id": "not-a-uuid"}, "요청 번호가 올바르지 않습니다."),
-])
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"reason": ""}, "환불 사유를 입력해 주세요."),
+        ({"amount_won": "0"}, "1원 이상"),
+        ({"amount_won": "abc"}, "올바르지 않은 정수 값입니다."),
+        ({"request_id": "not-a-uuid"}, "요청 번호가 올바르지 않습니다."),
+    ],
+)
 def test_bad_input_rerenders_and_changes_nothing(client, db_session, paid, admin, toss, changes, message):
     response = _submit(client, paid.attempt.id, _form(client, paid.attempt.id), **changes)
     assert response.status_code == 400
@@ -187,8 +203,9 @@ def test_refund_page_access_and_the_refund_are_logged_with_the_admin_and_ip(clie
     views = db_session.scalars(select(AuditLog).where(AuditLog.action == "admin_view_payment")).all()
     done = db_session.scalars(select(AuditLog).where(AuditLog.action == "admin_refund")).one()
     assert len(views) == 2  # the form, and the page after the refund
-    assert {(v.actor_id, v.subscription_id, v.user_id) for v in views} == {(admin.id, paid.subscription.id,
-                                                                            paid.user.id)}
+    assert {(v.actor_id, v.subscription_id, v.user_id) for v in views} == {
+        (admin.id, paid.subscription.id, paid.user.id)
+    }
     assert (done.actor_type, done.actor_id, done.ip, done.user_id) == ("admin", admin.id, "127.0.0.1", paid.user.id)
     assert "1,000원 환불 요청: 고객 청약철회 요청" in done.reason
 

@@ -27,8 +27,16 @@ class Catalog:
 
 
 def _product(slug: str, name: str, kind: str = "subscription", active: bool = True) -> Product:
-    return Product(slug=slug, name=name, kind=kind, summary=f"{name} 요약", description="첫 문단\n\n둘째 문단",
-                   provision="결제 즉시 이용 가능, 매월 결제일로부터 1개월", image="", active=active)
+    return Product(
+        slug=slug,
+        name=name,
+        kind=kind,
+        summary=f"{name} 요약",
+        description="첫 문단\n\n둘째 문단",
+        provision="결제 즉시 이용 가능, 매월 결제일로부터 1개월",
+        image="",
+        active=active,
+    )
 
 
 @pytest.fixture
@@ -55,8 +63,19 @@ def catalog(db_session) -> Catalog:
 
     db_session.add_all([shop, empty, only_inactive, only_inactive_plans])
     db_session.commit()
-    return Catalog(shop, service, monthly, yearly, retired_plan, ebook, empty, only_inactive, only_inactive_plans,
-                   hidden_product, planless_product)
+    return Catalog(
+        shop,
+        service,
+        monthly,
+        yearly,
+        retired_plan,
+        ebook,
+        empty,
+        only_inactive,
+        only_inactive_plans,
+        hidden_product,
+        planless_product,
+    )
 
 
 def page(client, path: str) -> str:

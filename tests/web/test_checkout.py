@@ -30,14 +30,13 @@ from tests.web.checkout_support import (  # noqa: F401
 )
 
 
-
-
 def count(session, model) -> int:
     session.expire_all()
     return session.scalar(select(func.count()).select_from(model))
 
 
 # -- the order page -------------------------------------------------------------------------------
+
 
 def test_a_guest_is_sent_to_sign_up_and_comes_back_to_the_order(client, db_session, catalog):
     response = client.get(f"/subscribe/{catalog.monthly.id}")
@@ -83,13 +82,24 @@ def test_consenting_records_both_consents_and_the_intent_then_opens_the_window(s
     assert (terms.kind, renewal.kind) == ("terms", "auto_renewal")
     for consent in (terms, renewal):
         assert (consent.user_id, consent.decision, consent.text_version, consent.ip) == (
-            shopper.user.id, "agreed", TERMS_VERSION, "127.0.0.1")
+            shopper.user.id,
+            "agreed",
+            TERMS_VERSION,
+            "127.0.0.1",
+        )
     shown = json.loads(renewal.detail)
-    assert (shown["amount_won"], shown["interval"], shown["first_charge_at"]) == (9900, "month",
-                                                                                 "2026-03-10T01:00:00+00:00")
+    assert (shown["amount_won"], shown["interval"], shown["first_charge_at"]) == (
+        9900,
+        "month",
+        "2026-03-10T01:00:00+00:00",
+    )
     intent = db_session.scalars(select(CheckoutIntent)).one()
     assert (intent.purpose, intent.plan_id, intent.amount_won, intent.consent_id) == (
-        "subscribe", catalog.monthly.id, 9900, renewal.id)
+        "subscribe",
+        catalog.monthly.id,
+        9900,
+        renewal.id,
+    )
 
     button = shopper.toss_button(page)
     config = app.config["STOREFRONT"]
@@ -106,14 +116,22 @@ def test_consenting_records_both_consents_and_the_intent_then_opens_the_window(s
 
 def test_the_checkout_script_calls_request_billing_auth_with_the_page_data(app):
     text = Path(app.static_folder, "js", "checkout.js").read_text(encoding="utf-8")
-    for piece in ("TossPayments(data.clientKey)", ".payment({ customerKey: data.customerKey })",
-                  "requestBillingAuth({", "method: 'CARD'", "successUrl: data.successUrl", "failUrl: data.failUrl",
-                  "customerEmail:", "customerName:"):
+    for piece in (
+        "TossPayments(data.clientKey)",
+        ".payment({ customerKey: data.customerKey })",
+        "requestBillingAuth({",
+        "method: 'CARD'",
+        "successUrl: data.successUrl",
+        "failUrl: data.failUrl",
+        "customerEmail:",
+        "customerName:",
+    ):
         assert piece in text
     assert "amount" not in text.replace("The amount is not here", "")
 
 
 # -- success ----------------------------------------------------------------------------------------
+
 
 def test_subscribing_charges_the_first_period_once_and_shows_the_result(shopper, catalog, db_session, toss):
     response = shopper.subscribe(catalog.monthly)
@@ -197,8 +215,13 @@ def test_another_users_intent_and_a_missing_one_are_refused(client, db_session, 
 def test_a_tampered_amount_or_plan_cannot_change_what_is_charged(shopper, catalog, db_session, toss):
     # extra fields in the consent form and extra parameters on the redirect are ignored
     page = shopper.card_page(catalog.monthly, amount_won="100", amount="100", plan_id=str(catalog.premium.id))
-    response = shopper.come_back(shopper.toss_button(page), amount="100", plan=str(catalog.yearly.id),
-                                 plan_id=str(catalog.yearly.id), amount_won="100")
+    response = shopper.come_back(
+        shopper.toss_button(page),
+        amount="100",
+        plan=str(catalog.yearly.id),
+        plan_id=str(catalog.yearly.id),
+        amount_won="100",
+    )
     assert response.status_code == 302
     assert [p.total_amount for p in toss.approved] == [9900]
     [sub] = shopper.subscriptions()
@@ -236,22 +259,34 @@ def test_every_opening_of_a_billing_key_leaves_an_audit_row(shopper, catalog, db
     [sub] = shopper.subscriptions()
     clock.set(sub.next_charge_at)
     found = app.extensions["storefront"]
-    charging.charge_period(db_session, sub.id, toss=toss, vault=found.vault, notifier=found.notifier, clock=clock,
-                           config=app.config["STOREFRONT"])
+    charging.charge_period(
+        db_session,
+        sub.id,
+        toss=toss,
+        vault=found.vault,
+        notifier=found.notifier,
+        clock=clock,
+        config=app.config["STOREFRONT"],
+    )
     shopper.change_card(sub.id)  # the old key is opened once more, to delete it at Toss
 
     db_session.expire_all()
-    opens = db_session.scalars(select(AuditLog).where(AuditLog.action == "open_billing_key")
-                               .order_by(AuditLog.id)).all()
+    opens = db_session.scalars(
+        select(AuditLog).where(AuditLog.action == "open_billing_key").order_by(AuditLog.id)
+    ).all()
     assert len(opens) == len(toss.calls) + len(toss.deleted_keys) == 3
-    assert [(a.actor_type, a.actor_id) for a in opens] == [("user", sub.user_id), ("worker", None),
-                                                           ("user", sub.user_id)]
+    assert [(a.actor_type, a.actor_id) for a in opens] == [
+        ("user", sub.user_id),
+        ("worker", None),
+        ("user", sub.user_id),
+    ]
     assert all(a.ip and a.reason and a.billing_key_id for a in opens)
     registered = db_session.scalars(select(AuditLog).where(AuditLog.action == "register_billing_key")).all()
     assert len(registered) == 2 and response.status_code == 302
 
 
 # -- trials, declines, retries ----------------------------------------------------------------------
+
 
 def test_a_trial_plan_charges_nothing_now_and_says_when_the_first_charge_is_asked(shopper, catalog, db_session, toss):
     response = shopper.subscribe(catalog.trial)
@@ -267,8 +302,7 @@ def test_a_trial_plan_charges_nothing_now_and_says_when_the_first_charge_is_aske
     assert "2026년 3월 24일" in page and "유료 전환 동의를 따로 요청" in page and "동의하신 경우에만" in page
 
 
-def test_a_declined_first_charge_keeps_the_card_and_a_new_card_charges_once(shopper, catalog, db_session, toss,
-                                                                           clock):
+def test_a_declined_first_charge_keeps_the_card_and_a_new_card_charges_once(shopper, catalog, db_session, toss, clock):
     toss.will_for(shopper.user.customer_key, decline())
     response = shopper.subscribe(catalog.monthly)
 
@@ -357,11 +391,14 @@ def test_an_unknown_outcome_of_the_exchange_is_asked_again_with_the_same_key(sho
 
 # -- fail ---------------------------------------------------------------------------------------------
 
+
 def test_closing_the_window_says_so_in_korean_and_offers_a_retry(shopper, catalog):
     button = shopper.toss_button(shopper.card_page(catalog.monthly))
     token = intent_token(button["fail_url"])
-    response = shopper.client.get(local(button["fail_url"]) + "&code=PAY_PROCESS_CANCELED"
-                                  "&message=%EC%82%AC%EC%9A%A9%EC%9E%90%EA%B0%80+%EC%B7%A8%EC%86%8C")
+    response = shopper.client.get(
+        local(button["fail_url"]) + "&code=PAY_PROCESS_CANCELED"
+        "&message=%EC%82%AC%EC%9A%A9%EC%9E%90%EA%B0%80+%EC%B7%A8%EC%86%8C"
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "카드 등록을 취소하셨습니다" in page and "결제는 이루어지지 않았습니다" in page
@@ -370,8 +407,9 @@ def test_closing_the_window_says_so_in_korean_and_offers_a_retry(shopper, catalo
 
 def test_an_unsupported_card_is_explained_and_toss_text_is_escaped(shopper, catalog):
     button = shopper.toss_button(shopper.card_page(catalog.monthly))
-    response = shopper.client.get(local(button["fail_url"]) + "&code=NOT_SUPPORTED_CARD_TYPE"
-                                  "&message=%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+    response = shopper.client.get(
+        local(button["fail_url"]) + "&code=NOT_SUPPORTED_CARD_TYPE&message=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "자동결제(정기결제)를 지원하지 않는 카드입니다" in page

@@ -21,16 +21,18 @@ def toss(clock) -> FakeToss:
     return FakeToss(clock)
 
 
-def test_rotation_reseals_checkout_cards_and_renewals_work_without_the_old_key(app, client, db_session, toss,
-                                                                             clock, tmp_path):
+def test_rotation_reseals_checkout_cards_and_renewals_work_without_the_old_key(
+    app, client, db_session, toss, clock, tmp_path
+):
     catalog = make_catalog(db_session)
     Shopper(client, db_session).signup().subscribe(catalog.monthly)
     [billing_key] = toss.billing_keys
     old_id = db_session.scalars(select(BillingKey.key_id)).one()
     db_session.remove()
 
-    rotating = create_app(make_config(tmp_path, ENCRYPTION_KEY=NEW_KEY, ENCRYPTION_KEYS_OLD=TEST_ENCRYPTION_KEY),
-                          clock=clock, toss=toss)
+    rotating = create_app(
+        make_config(tmp_path, ENCRYPTION_KEY=NEW_KEY, ENCRYPTION_KEYS_OLD=TEST_ENCRYPTION_KEY), clock=clock, toss=toss
+    )
     with rotating.app_context():  # the test's own app context (db_session) would otherwise win
         first = rotating.test_cli_runner().invoke(args=["keys", "rotate"])
         assert "re-sealed 1 billing key(s)" in first.output
@@ -44,8 +46,15 @@ def test_rotation_reseals_checkout_cards_and_renewals_work_without_the_old_key(a
         sub = db.session.scalars(select(Subscription)).one()
         clock.set(sub.next_charge_at)
         found = new_only.extensions["storefront"]
-        result = charging.charge_period(db.session, sub.id, toss=toss, vault=found.vault, notifier=found.notifier,
-                                        clock=clock, config=new_only.config["STOREFRONT"])
+        result = charging.charge_period(
+            db.session,
+            sub.id,
+            toss=toss,
+            vault=found.vault,
+            notifier=found.notifier,
+            clock=clock,
+            config=new_only.config["STOREFRONT"],
+        )
         assert result.outcome == "paid"
     _dispose(new_only)
     assert [call.billing_key for call in toss.calls] == [billing_key, billing_key]

@@ -38,8 +38,9 @@ def test_behind_one_proxy_the_address_it_appended_is_used(client, auth, db_sessi
 @pytest.mark.settings(TRUSTED_PROXY_HOPS="1")
 def test_a_forwarded_value_that_is_not_an_address_is_recorded_as_unknown(client, auth, db_session, clock):
     login_admin(auth, db_session, clock.now())
-    ip = _admin_view_ip(client, db_session, headers={"X-Forwarded-For": "<script>"},
-                        environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    ip = _admin_view_ip(
+        client, db_session, headers={"X-Forwarded-For": "<script>"}, environ_base={"REMOTE_ADDR": "10.0.0.2"}
+    )
     assert ip == "unknown"
 
 
@@ -48,8 +49,11 @@ def _wrong_logins(client, forwarded_for: list[str]) -> list[int]:
     for value in forwarded_for:
         html = client.get("/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-        response = client.post("/login", headers={"X-Forwarded-For": value},
-                               data={"csrf_token": token, "email": f"{value}@example.com", "password": "wrong password"})
+        response = client.post(
+            "/login",
+            headers={"X-Forwarded-For": value},
+            data={"csrf_token": token, "email": f"{value}@example.com", "password": "wrong password"},
+        )
         codes.append(response.status_code)
     return codes
 
@@ -66,8 +70,12 @@ def test_behind_a_proxy_each_forwarded_address_has_its_own_login_limit(client):
 
 @pytest.mark.settings(toss_webhook_allowed_ips=("13.124.18.147",))
 def test_the_webhook_allowlist_cannot_be_passed_with_a_header(client):
-    response = client.post("/webhooks/toss", data=b"{}", content_type="application/json",
-                           headers={"X-Forwarded-For": "13.124.18.147", "tosspayments-webhook-transmission-id": "t1"})
+    response = client.post(
+        "/webhooks/toss",
+        data=b"{}",
+        content_type="application/json",
+        headers={"X-Forwarded-For": "13.124.18.147", "tosspayments-webhook-transmission-id": "t1"},
+    )
     assert response.status_code == 403
 
 
@@ -78,7 +86,12 @@ def test_trusted_proxy_hops_must_be_a_small_whole_number(tmp_path):
 
 
 def test_only_client_ip_reads_the_peer_address_or_forwarded_headers():
-    readers = re.compile(r"\.remote_addr|\.access_route|[\"'](?:REMOTE_ADDR|HTTP_X_FORWARDED_\w+|X-Forwarded-[\w-]+)[\"']")
-    found = [str(path.relative_to(ROOT)) for path in (ROOT / "storefront").rglob("*.py")
-             if readers.search(path.read_text(encoding="utf-8"))]
+    readers = re.compile(
+        r"\.remote_addr|\.access_route|[\"'](?:REMOTE_ADDR|HTTP_X_FORWARDED_\w+|X-Forwarded-[\w-]+)[\"']"
+    )
+    found = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "storefront").rglob("*.py")
+        if readers.search(path.read_text(encoding="utf-8"))
+    ]
     assert found == ["storefront/web/client_ip.py"]

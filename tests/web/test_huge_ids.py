@@ -55,8 +55,17 @@ def test_the_id_pattern_matches_exactly_the_numbers_up_to_the_limit():
     pattern = re.compile(digits_at_most(MAX_ID))
     for n in [0, 1, 9, 10, 99, 2**31 - 2, MAX_ID, 999_999_999, 1_999_999_999, 2_099_999_999, 2_147_483_639]:
         assert pattern.fullmatch(str(n)), n
-    for n in [MAX_ID + 1, 2_147_483_650, 2_147_483_700, 2_148_000_000, 2_200_000_000, 3_000_000_000, 9_999_999_999,
-              10**10, 2**63]:
+    for n in [
+        MAX_ID + 1,
+        2_147_483_650,
+        2_147_483_700,
+        2_148_000_000,
+        2_200_000_000,
+        3_000_000_000,
+        9_999_999_999,
+        10**10,
+        2**63,
+    ]:
         assert not pattern.fullmatch(str(n)), n
     small = re.compile(digits_at_most(205))
     assert [n for n in range(1000) if small.fullmatch(str(n))] == list(range(206))

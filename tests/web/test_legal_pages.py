@@ -19,8 +19,11 @@ def text(client, path: str) -> str:
 
 @pytest.mark.parametrize(
     "path, title, version",
-    [("/terms", "이용약관", TERMS_VERSION), ("/privacy", "개인정보처리방침", PRIVACY_VERSION),
-     ("/refund-policy", "청약철회·해지·환불 규정", REFUND_VERSION)],
+    [
+        ("/terms", "이용약관", TERMS_VERSION),
+        ("/privacy", "개인정보처리방침", PRIVACY_VERSION),
+        ("/refund-policy", "청약철회·해지·환불 규정", REFUND_VERSION),
+    ],
 )
 def test_each_legal_page_shows_its_version_and_effective_date(client, path, title, version):
     page = text(client, path)
@@ -79,15 +82,36 @@ def test_terms_name_the_merchant_from_settings(client):
 def test_privacy_policy_has_every_required_item(client):
     page = text(client, "/privacy")
     for item in (
-        "처리 목적", "처리하는 개인정보 항목", "동의 없이 처리하는 항목", "동의를 받아 처리하는 항목",
-        "계약 또는 청약철회 등에 관한 기록", "대금 결제 및 재화 등의 공급에 관한 기록",
-        "소비자의 불만 또는 분쟁 처리에 관한 기록", "표시·광고에 관한 기록", "지체 없이(늦어도 5일 이내)",
-        "접속기록", "2년",
-        "AES-256-GCM", "customerKey", "무작위", "빌링키",
-        "토스페이먼츠(주)", "결제 취소·환불",
-        "제3자 제공", "국외 이전", "파기 절차", "복구·재생할 수 없도록",
-        "열람, 정정·삭제, 처리정지", "쿠키", "거부", "개인정보 보호책임자",
-        "개인정보분쟁조정위원회", "1833-6972", "118", "1301", "182",
+        "처리 목적",
+        "처리하는 개인정보 항목",
+        "동의 없이 처리하는 항목",
+        "동의를 받아 처리하는 항목",
+        "계약 또는 청약철회 등에 관한 기록",
+        "대금 결제 및 재화 등의 공급에 관한 기록",
+        "소비자의 불만 또는 분쟁 처리에 관한 기록",
+        "표시·광고에 관한 기록",
+        "지체 없이(늦어도 5일 이내)",
+        "접속기록",
+        "2년",
+        "AES-256-GCM",
+        "customerKey",
+        "무작위",
+        "빌링키",
+        "토스페이먼츠(주)",
+        "결제 취소·환불",
+        "제3자 제공",
+        "국외 이전",
+        "파기 절차",
+        "복구·재생할 수 없도록",
+        "열람, 정정·삭제, 처리정지",
+        "쿠키",
+        "거부",
+        "개인정보 보호책임자",
+        "개인정보분쟁조정위원회",
+        "1833-6972",
+        "118",
+        "1301",
+        "182",
     ):
         assert item in page, item
     # from settings: the hosting vendor and the officer
@@ -109,8 +133,16 @@ def test_privacy_policy_lists_configured_mail_and_sms_vendors(client):
 def test_refund_policy_states_the_rules(client):
     page = text(client, "/refund-policy")
     for rule in (
-        "7일 이내", "전액", "제17조 제2항 제5호", "무료 체험이나 샘플", "일할 계산", "위약금이나 수수료는 받지 않습니다",
-        "9,900원 × 20 ÷ 30 = 6,600원", "3영업일 이내", "결제 취소", "적립금이나 포인트로만 지급하지 않습니다",
+        "7일 이내",
+        "전액",
+        "제17조 제2항 제5호",
+        "무료 체험이나 샘플",
+        "일할 계산",
+        "위약금이나 수수료는 받지 않습니다",
+        "9,900원 × 20 ÷ 30 = 6,600원",
+        "3영업일 이내",
+        "결제 취소",
+        "적립금이나 포인트로만 지급하지 않습니다",
         "결제 예정 안내 없이 자동 결제된 경우",
     ):
         assert rule in page, rule

@@ -21,8 +21,9 @@ PASSWORD = "correct horse 1"
 
 def _login(client, email: str, password: str, ip: str):
     token = csrf_token(client, "/login")
-    return client.post("/login", data={"csrf_token": token, "email": email, "password": password},
-                       environ_base={"REMOTE_ADDR": ip})
+    return client.post(
+        "/login", data={"csrf_token": token, "email": email, "password": password}, environ_base={"REMOTE_ADDR": ip}
+    )
 
 
 @pytest.fixture
@@ -88,21 +89,24 @@ def test_the_delay_grows_from_the_sixth_wrong_password(app, clock, owner_phone):
 
 def test_an_unknown_address_is_slowed_exactly_like_a_registered_one(app, clock, owner_phone):
     """The delay says nothing about which emails have an account."""
+
     def transcript(email: str) -> list[tuple[int, str]]:
         out = []
         for i in range(8):
             response = _login(app.test_client(), email, "wrong password", f"198.51.100.{i + 1}")
             page = response.get_data(as_text=True)
-            out.append((response.status_code, page.split('<main class="wrap">')[1].split("</form>")[0]
-                        .replace(email, "EMAIL")))
+            out.append(
+                (response.status_code, page.split('<main class="wrap">')[1].split("</form>")[0].replace(email, "EMAIL"))
+            )
         clock.advance(hours=25)
         return out
 
     known, unknown = transcript(OWNER), transcript("nobody@example.com")
     assert [code for code, _ in known] == [200] * 6 + [429, 429]
     assert [code for code, _ in known] == [code for code, _ in unknown]
-    assert [re.sub(r'value="[^"]*"', "", page) for _, page in known] == \
-           [re.sub(r'value="[^"]*"', "", page) for _, page in unknown]
+    assert [re.sub(r'value="[^"]*"', "", page) for _, page in known] == [
+        re.sub(r'value="[^"]*"', "", page) for _, page in unknown
+    ]
 
 
 def test_wrong_passwords_on_the_owners_phone_slow_only_that_phone(app, clock, owner_phone):
@@ -128,8 +132,9 @@ def test_a_forged_or_foreign_device_cookie_counts_as_an_unknown_browser(app, clo
 
 def test_an_attacker_from_one_address_is_stopped_whatever_account_it_tries(app):
     attacker = app.test_client()
-    codes = [_login(attacker, f"victim{i}@example.com", "wrong password", "198.51.100.77").status_code
-             for i in range(6)]
+    codes = [
+        _login(attacker, f"victim{i}@example.com", "wrong password", "198.51.100.77").status_code for i in range(6)
+    ]
     assert codes == [200] * 5 + [429]  # LOGIN_RATE_LIMIT: 5 per minute per address
 
 
@@ -155,8 +160,17 @@ def test_a_right_password_clears_the_count(app, clock, owner_phone):
 
 def test_the_schedule():
     assert [throttle.delay_after(n) for n in (0, 5, 6, 7, 8, 9, 10, 11, 50, 10**6)] == [
-        timedelta(0), timedelta(0), timedelta(seconds=30), timedelta(minutes=1), timedelta(minutes=2),
-        timedelta(minutes=4), timedelta(minutes=8), timedelta(minutes=15), timedelta(minutes=15), timedelta(minutes=15)]
+        timedelta(0),
+        timedelta(0),
+        timedelta(seconds=30),
+        timedelta(minutes=1),
+        timedelta(minutes=2),
+        timedelta(minutes=4),
+        timedelta(minutes=8),
+        timedelta(minutes=15),
+        timedelta(minutes=15),
+        timedelta(minutes=15),
+    ]
 
 
 def test_counts_are_forgotten_after_a_day_without_a_wrong_password(app, db_session, clock):

@@ -6,8 +6,10 @@ from storefront.models import User
 from storefront.seed import seed_demo
 
 ODD_VALUES = ["", "0", "-1", "99999999", "%00", "abc", "'\"<x>", "../../etc/passwd", "a" * 400]
-ODD_QUERY = ("?next=//evil.example&intent=zz&customerKey=x&authKey=y&code=Z&message=<b>m</b>&orderId=o"
-             "&paymentKey=p&amount=-5&status=zz&page=-3&q=%00&back=https://evil.example")
+ODD_QUERY = (
+    "?next=//evil.example&intent=zz&customerKey=x&authKey=y&code=Z&message=<b>m</b>&orderId=o"
+    "&paymentKey=p&amount=-5&status=zz&page=-3&q=%00&back=https://evil.example"
+)
 
 
 def _server_errors(app, client) -> list[tuple[str, int]]:
@@ -48,13 +50,24 @@ def test_admin_lists_bound_the_page_number_before_it_reaches_the_database(app, c
 
     seed_demo(db_session, now=clock.now(), cheap_hash=True)
     for i in range(60):
-        db_session.add(AuditLog(at=clock.now() - timedelta(days=1, minutes=-i), actor_type="worker", actor_id=None,
-                                action="open_billing_key", reason=f"renewal {i:02d}", ip="worker"))
+        db_session.add(
+            AuditLog(
+                at=clock.now() - timedelta(days=1, minutes=-i),
+                actor_type="worker",
+                actor_id=None,
+                action="open_billing_key",
+                reason=f"renewal {i:02d}",
+                ip="worker",
+            )
+        )
     auth.signup()
     db_session.query(User).filter_by(email="shopper@example.com").update({"is_admin": True})
     db_session.commit()
-    lists = sorted(rule.rule for rule in app.url_map.iter_rules()
-                   if rule.rule.startswith("/admin") and "GET" in rule.methods and not rule.arguments)
+    lists = sorted(
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/admin") and "GET" in rule.methods and not rule.arguments
+    )
     offsets: list[int] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):

@@ -18,8 +18,16 @@ from storefront.toss.client import TossClient
 from tests.conftest import Auth, csrf_token, make_config
 from tests.sandbox_server import CardRefused
 from tests.web.admin_support import login_admin
-from tests.web.order_support import (PRICE, PROVISION, RecordingToss, make_catalog, order_row, place_order,
-                                     come_back, success_path)
+from tests.web.order_support import (
+    PRICE,
+    PROVISION,
+    RecordingToss,
+    make_catalog,
+    order_row,
+    place_order,
+    come_back,
+    success_path,
+)
 
 DECLINING_CARD = "4330000000000051"  # REJECT_CARD_PAYMENT at confirm
 
@@ -57,6 +65,7 @@ def _count(session, model, *where) -> int:
 
 # -- ordering ------------------------------------------------------------------------------------
 
+
 def test_guest_is_sent_to_signup_and_comes_back_to_the_order(client, auth, catalog):
     response = client.get(f"/buy/{catalog.once_plan_id}")
     assert response.status_code == 302
@@ -70,8 +79,16 @@ def test_guest_is_sent_to_signup_and_comes_back_to_the_order(client, auth, catal
 def test_order_page_shows_what_is_bought_and_an_unticked_consent(client, shopper, catalog):
     html = client.get(f"/buy/{catalog.once_plan_id}").get_data(as_text=True)
 
-    for fact in ("프레젠테이션 템플릿 팩", "단품 구매", "29,000원", "VAT 포함", PROVISION, "청약철회", "7일 이내",
-                 "자동 결제(정기결제)되지 않습니다"):
+    for fact in (
+        "프레젠테이션 템플릿 팩",
+        "단품 구매",
+        "29,000원",
+        "VAT 포함",
+        PROVISION,
+        "청약철회",
+        "7일 이내",
+        "자동 결제(정기결제)되지 않습니다",
+    ):
         assert fact in html, fact
     assert 'href="/terms"' in html and 'href="/refund-policy"' in html
     checkbox = re.search(r'<input[^>]*name="agree"[^>]*>', html).group(0)
@@ -100,8 +117,9 @@ def test_a_subscription_plan_cannot_be_bought_once(client, shopper, catalog):
 
 def test_the_order_takes_its_price_from_the_plan_and_records_the_consent(client, shopper, catalog, db_session):
     token = csrf_token(client, f"/buy/{catalog.once_plan_id}")
-    response = client.post(f"/buy/{catalog.once_plan_id}",
-                           data={"csrf_token": token, "agree": "y", "amount": "100", "amount_won": "100"})
+    response = client.post(
+        f"/buy/{catalog.once_plan_id}", data={"csrf_token": token, "agree": "y", "amount": "100", "amount_won": "100"}
+    )
     order_id = response.headers["Location"].split("/")[2]
 
     order = order_row(db_session, order_id)
@@ -133,8 +151,10 @@ def test_the_pay_page_hands_the_order_to_the_script_through_data_attributes(clie
 
 # -- paying --------------------------------------------------------------------------------------
 
-def test_paying_in_the_window_confirms_once_and_shows_the_order_complete_page(client, shopper, catalog, sandbox,
-                                                                               toss, db_session):
+
+def test_paying_in_the_window_confirms_once_and_shows_the_order_complete_page(
+    client, shopper, catalog, sandbox, toss, db_session
+):
     order_id = place_order(client, catalog.once_plan_id)
     query = _pay(sandbox, order_id)
     assert query["paymentType"] == "NORMAL"
@@ -184,7 +204,9 @@ def test_a_tampered_amount_is_refused_and_nothing_is_confirmed(client, shopper, 
     for amount in ("100", "29000.5", "-29000", ""):
         response = come_back(client, {**query, "amount": amount})
         assert response.status_code == 400
-        assert "결제 금액이 주문 금액(29,000원)과 일치하지 않아 결제를 승인하지 않았습니다" in response.get_data(as_text=True)
+        assert "결제 금액이 주문 금액(29,000원)과 일치하지 않아 결제를 승인하지 않았습니다" in response.get_data(
+            as_text=True
+        )
 
     assert toss.count("confirm_payment") == 0 and sandbox.ledger() == []
     assert order_row(db_session, order_id).status == "pending" and _count(db_session, Attempt) == 0
@@ -220,8 +242,11 @@ def test_success_url_needs_a_signed_in_shopper(client, shopper, catalog, sandbox
 
 
 def test_malformed_success_parameters_get_a_plain_page(client, shopper, catalog, toss):
-    for query in ({}, {"orderId": "bad id!", "paymentKey": "k", "amount": "1"},
-                  {"orderId": "O20260310-00", "paymentKey": "", "amount": "1"}):
+    for query in (
+        {},
+        {"orderId": "bad id!", "paymentKey": "k", "amount": "1"},
+        {"orderId": "O20260310-00", "paymentKey": "", "amount": "1"},
+    ):
         response = come_back(client, query)
         assert response.status_code == 400
         assert "결제 정보(주문번호 또는 결제 키)가 올바르지 않아" in response.get_data(as_text=True)
@@ -296,11 +321,13 @@ def test_the_periodic_job_settles_an_unknown_outcome(client, shopper, catalog, s
 
 # -- failUrl and expiry --------------------------------------------------------------------------
 
+
 def test_closing_the_window_explains_and_offers_the_same_order_again(client, shopper, catalog, db_session):
     order_id = place_order(client, catalog.once_plan_id)
 
-    response = client.get("/payments/fail?" + "code=PAY_PROCESS_CANCELED&message=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
-                          f"&order={order_id}")
+    response = client.get(
+        "/payments/fail?" + f"code=PAY_PROCESS_CANCELED&message=%3Cscript%3Ealert(1)%3C%2Fscript%3E&order={order_id}"
+    )
 
     html = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -356,6 +383,7 @@ def test_the_sweep_expires_unpaid_orders_only(client, shopper, catalog, sandbox,
 
 # -- refunds -------------------------------------------------------------------------------------
 
+
 def test_an_admin_refunds_a_one_time_order_like_any_payment(client, shopper, catalog, sandbox, clock, db_session):
     order_id = place_order(client, catalog.once_plan_id)
     come_back(client, _pay(sandbox, order_id))
@@ -369,8 +397,7 @@ def test_an_admin_refunds_a_one_time_order_like_any_payment(client, shopper, cat
     form = {**fields, "amount_won": "29000", "reason": "청약철회"}
     review = client.post(f"/admin/attempts/{attempt_id}/refund", data={**form, "step": "review"})
     assert "29,000원 환불하기" in review.get_data(as_text=True) and sandbox.ledger()[0]["status"] == "DONE"
-    done = client.post(f"/admin/attempts/{attempt_id}/refund", data={**form, "step": "confirm"},
-                       follow_redirects=True)
+    done = client.post(f"/admin/attempts/{attempt_id}/refund", data={**form, "step": "confirm"}, follow_redirects=True)
     assert "29,000원 환불(결제 취소)이 완료되었습니다." in done.get_data(as_text=True)
     assert sandbox.ledger()[0]["status"] == "CANCELED"
 

@@ -42,8 +42,14 @@ def test_a_second_request_during_the_confirm_neither_confirms_nor_fails(app, db_
     user = User(email="buyer@example.com", password_hash="x", name="김구매", created_at=clock.now())
     db_session.add(user)
     db_session.commit()
-    order = orders.create_order(db_session, user=user, plan=db_session.get(Plan, catalog.once_plan_id),
-                                text_version="v", ip="127.0.0.1", clock=clock)
+    order = orders.create_order(
+        db_session,
+        user=user,
+        plan=db_session.get(Plan, catalog.once_plan_id),
+        text_version="v",
+        ip="127.0.0.1",
+        clock=clock,
+    )
     order_pk, order_id = order.id, order.order_id
     db_session.remove()
     toss = HeldToss()
@@ -55,8 +61,15 @@ def test_a_second_request_during_the_confirm_neither_confirms_nor_fails(app, db_
         with app.app_context():
             try:
                 row = db.session.get(Order, order_pk)
-                states[name] = orders.confirm_order(db.session, row, payment_key="tpay_order_1", amount_won=PRICE,
-                                                    toss=toss, notifier=notifier, clock=clock).state
+                states[name] = orders.confirm_order(
+                    db.session,
+                    row,
+                    payment_key="tpay_order_1",
+                    amount_won=PRICE,
+                    toss=toss,
+                    notifier=notifier,
+                    clock=clock,
+                ).state
             finally:
                 db.session.remove()
 

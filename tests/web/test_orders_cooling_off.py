@@ -59,8 +59,9 @@ def withdraw(client, order_id: str, token: str | None = None):
     return client.post(f"/orders/{order_id}/withdraw", data={"csrf_token": token, "amount": "1"})
 
 
-def test_the_order_page_offers_withdrawal_and_the_shopper_gets_everything_back_once(client, paid_order, sandbox,
-                                                                                    clock, db_session, toss):
+def test_the_order_page_offers_withdrawal_and_the_shopper_gets_everything_back_once(
+    client, paid_order, sandbox, clock, db_session, toss
+):
     page = client.get(f"/orders/{paid_order}").get_data(as_text=True)
     assert "청약철회하고 전액 환불받기" in page and "2026년 3월 17일까지" in page
     confirm = client.get(f"/orders/{paid_order}/withdraw").get_data(as_text=True)
@@ -78,7 +79,10 @@ def test_the_order_page_offers_withdrawal_and_the_shopper_gets_everything_back_o
     assert order_row(db_session, paid_order).status == "canceled"
     [refund] = db_session.scalars(select(Refund)).all()
     assert (refund.status, refund.amount_won, refund.idempotency_key) == (
-        "done", 29_000, f"cooling-off-{order_row(db_session, paid_order).attempts[0].id}")
+        "done",
+        29_000,
+        f"cooling-off-{order_row(db_session, paid_order).attempts[0].id}",
+    )
     [email] = db_session.scalars(select(EmailMessage).where(EmailMessage.kind == "order_withdrawn")).all()
     assert "29,000원" in email.body_text and paid_order in email.body_text
 
@@ -90,13 +94,15 @@ def test_after_the_window_the_order_is_not_withdrawn_and_nothing_moves(client, p
     assert "고객센터(전화" in page  # not-as-advertised or late provision: 고객센터 still takes it
     response = withdraw(client, paid_order, csrf_token(client, f"/orders/{paid_order}"))
     assert response.status_code == 302
-    assert "청약철회 기간(결제일 다음 날부터 7일, 2026년 3월 17일까지)이 지났습니다" in \
-        client.get(f"/orders/{paid_order}").get_data(as_text=True)
+    assert "청약철회 기간(결제일 다음 날부터 7일, 2026년 3월 17일까지)이 지났습니다" in client.get(
+        f"/orders/{paid_order}"
+    ).get_data(as_text=True)
     assert cancels(sandbox) == [] and toss.count("cancel_payment") == 0
 
 
-def test_an_excluded_product_is_disclosed_before_buying_and_refused_after(client, auth, catalog, sandbox, db_session,
-                                                                          toss):
+def test_an_excluded_product_is_disclosed_before_buying_and_refused_after(
+    client, auth, catalog, sandbox, db_session, toss
+):
     pack = db_session.scalar(select(Product).where(Product.slug == "deck-pack"))
     pack.cooling_off_exclusion, pack.cooling_off_days = "파일을 하나라도 내려받은 때", 10
     db_session.commit()

@@ -50,8 +50,9 @@ def order(db_session, clock) -> Order:
 
 
 def _confirm(db_session, order: Order, toss, notifier, clock, amount: int = PRICE) -> orders.OrderOutcome:
-    return orders.confirm_order(db_session, order, payment_key="tpay_order_1", amount_won=amount, toss=toss,
-                                notifier=notifier, clock=clock)
+    return orders.confirm_order(
+        db_session, order, payment_key="tpay_order_1", amount_won=amount, toss=toss, notifier=notifier, clock=clock
+    )
 
 
 def _settle(db_session, order_id: str, toss, notifier, clock) -> orders.OrderOutcome:
@@ -164,9 +165,18 @@ def test_a_failed_lookup_leaves_the_order_checking(db_session, order, toss, noti
 
 def test_a_confirm_still_on_the_wire_is_left_to_its_request(db_session, order, toss, notifier, clock):
     now = clock.now()
-    db_session.add(Attempt(order_pk=order.id, order_id=order.order_id, idempotency_key=f"confirm-{order.order_id}",
-                           amount_won=PRICE, status="sending", payment_key="tpay_order_1", created_at=now,
-                           updated_at=now))
+    db_session.add(
+        Attempt(
+            order_pk=order.id,
+            order_id=order.order_id,
+            idempotency_key=f"confirm-{order.order_id}",
+            amount_won=PRICE,
+            status="sending",
+            payment_key="tpay_order_1",
+            created_at=now,
+            updated_at=now,
+        )
+    )
     db_session.commit()
     clock.advance(seconds=30)
 
@@ -180,13 +190,17 @@ def test_a_confirm_still_on_the_wire_is_left_to_its_request(db_session, order, t
     assert [o.state for o in outcomes] == ["paid"] and toss.calls == [("lookup", order.order_id)]
 
 
-@pytest.mark.parametrize("error,expected", [
-    (TossError("PROVIDER_ERROR", "x", 400, Category.TRANSIENT), "일시적인 오류로 결제하지 못했습니다"),
-    (TossError("INVALID_REQUEST", "x", 400, Category.CONFIG), "고객센터로 문의해 주세요"),
-    (TossError("NOT_FOUND_PAYMENT_SESSION", "x", 404, Category.HARD_DECLINE), "10분"),
-])
-def test_errors_that_are_not_declines_still_end_the_order_plainly(db_session, order, toss, notifier, clock, error,
-                                                                   expected):
+@pytest.mark.parametrize(
+    "error,expected",
+    [
+        (TossError("PROVIDER_ERROR", "x", 400, Category.TRANSIENT), "일시적인 오류로 결제하지 못했습니다"),
+        (TossError("INVALID_REQUEST", "x", 400, Category.CONFIG), "고객센터로 문의해 주세요"),
+        (TossError("NOT_FOUND_PAYMENT_SESSION", "x", 404, Category.HARD_DECLINE), "10분"),
+    ],
+)
+def test_errors_that_are_not_declines_still_end_the_order_plainly(
+    db_session, order, toss, notifier, clock, error, expected
+):
     toss.confirms.append(error)
 
     outcome = _confirm(db_session, order, toss, notifier, clock)
@@ -216,13 +230,29 @@ def test_refunded_in_full_orders_close_as_canceled(db_session, order, toss, noti
     toss.confirms.append(payment(order.order_id, "DONE", at=clock.now()))
     _confirm(db_session, order, toss, notifier, clock)
     attempt = _attempt(db_session)
-    db_session.add(Refund(attempt_id=attempt.id, amount_won=PRICE - 1000, reason="부분", idempotency_key="r1",
-                          status="done", created_at=clock.now()))
+    db_session.add(
+        Refund(
+            attempt_id=attempt.id,
+            amount_won=PRICE - 1000,
+            reason="부분",
+            idempotency_key="r1",
+            status="done",
+            created_at=clock.now(),
+        )
+    )
     db_session.commit()
     assert orders.close_refunded_orders(db_session, clock=clock) == 0
 
-    db_session.add(Refund(attempt_id=attempt.id, amount_won=1000, reason="나머지", idempotency_key="r2",
-                          status="done", created_at=clock.now()))
+    db_session.add(
+        Refund(
+            attempt_id=attempt.id,
+            amount_won=1000,
+            reason="나머지",
+            idempotency_key="r2",
+            status="done",
+            created_at=clock.now(),
+        )
+    )
     db_session.commit()
 
     assert orders.close_refunded_orders(db_session, clock=clock) == 1

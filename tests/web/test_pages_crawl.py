@@ -120,7 +120,16 @@ def check_footer(path: str, page: Page) -> None:
     assert page.footer_links.get(BUSINESS["BUSINESS_FTC_INFO_URL"], "").strip() == "사업자정보 확인", path
     for link in POLICY_LINKS:
         assert link in page.footer_links, f"{path}: footer has no link to {link}"
-    for label in ("상호", "대표자", "사업자등록번호", "통신판매업 신고번호", "사업장 주소", "전화", "이메일", "호스팅 제공자"):
+    for label in (
+        "상호",
+        "대표자",
+        "사업자등록번호",
+        "통신판매업 신고번호",
+        "사업장 주소",
+        "전화",
+        "이메일",
+        "호스팅 제공자",
+    ):
         assert label in page.text, f"{path}: footer label {label} missing"
 
 
@@ -168,9 +177,18 @@ def test_every_page_linked_from_home_answers_with_the_business_footer(client, se
     pages = crawl(client)
 
     visited = set(pages)
-    for path in (*POLICY_LINKS, "/support", "/login", "/signup", "/categories/classes", "/categories/design",
-                 "/products/daily-english", "/products/excel-master", "/products/template-library",
-                 "/products/presentation-pack"):
+    for path in (
+        *POLICY_LINKS,
+        "/support",
+        "/login",
+        "/signup",
+        "/categories/classes",
+        "/categories/design",
+        "/products/daily-english",
+        "/products/excel-master",
+        "/products/template-library",
+        "/products/presentation-pack",
+    ):
         assert path in visited, f"{path} is not reachable from /"
     # the category without an active product is nowhere
     assert not any("workshop" in path for path in visited)

@@ -30,8 +30,11 @@ def _messages(app, kind: str | None = None) -> list[EmailMessage]:
 
 
 def _forgot(client, email: str, ip: str = "203.0.113.1"):
-    return client.post("/password/forgot", data={"csrf_token": csrf_token(client, "/password/forgot"), "email": email},
-                       environ_base={"REMOTE_ADDR": ip})
+    return client.post(
+        "/password/forgot",
+        data={"csrf_token": csrf_token(client, "/password/forgot"), "email": email},
+        environ_base={"REMOTE_ADDR": ip},
+    )
 
 
 def _link(message: EmailMessage) -> str:
@@ -39,8 +42,10 @@ def _link(message: EmailMessage) -> str:
 
 
 def _set(client, path: str, password: str = NEW, confirm: str | None = None):
-    return client.post(path, data={"csrf_token": csrf_token(client, path), "password": password,
-                                   "password_confirm": confirm or password})
+    return client.post(
+        path,
+        data={"csrf_token": csrf_token(client, path), "password": password, "password_confirm": confirm or password},
+    )
 
 
 @pytest.fixture
@@ -137,16 +142,20 @@ def test_after_a_reset_this_browser_is_known_and_skips_the_delay_of_later_guessi
     _set(browser, _link(_messages(app, "password_reset")[-1]))
     for i in range(8):  # then a stranger guesses from many addresses: unknown browsers must wait
         client = app.test_client()
-        client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "email": OWNER, "password": f"x{i}"},
-                    environ_base={"REMOTE_ADDR": f"198.51.100.{i + 1}"})
+        client.post(
+            "/login",
+            data={"csrf_token": csrf_token(client, "/login"), "email": OWNER, "password": f"x{i}"},
+            environ_base={"REMOTE_ADDR": f"198.51.100.{i + 1}"},
+        )
         clock.advance(minutes=1)
     assert Auth(app.test_client()).login(email=OWNER, password=NEW).status_code == 429
     assert Auth(browser).login(email=OWNER, password=NEW).status_code == 302
 
 
 def test_no_link_for_a_deleted_account(app, owner):
-    owner.post("/account/delete", data={"csrf_token": csrf_token(owner, "/account/delete"), "password": OLD,
-                                        "confirm": "y"})
+    owner.post(
+        "/account/delete", data={"csrf_token": csrf_token(owner, "/account/delete"), "password": OLD, "confirm": "y"}
+    )
     with app.app_context():
         user = db.session.scalars(select(User)).one()
         deleted_email = user.email

@@ -18,9 +18,19 @@ HOW_TO = "가입하신 이메일로 강의실 초대 메일을 보내 드립니�
 
 
 def product_form(client, path: str, category_id: int, **overrides: str) -> dict[str, str]:
-    data = {"csrf_token": csrf_token(client, path), "category_id": str(category_id), "name": "프리미엄 노트",
-            "slug": "premium-notes", "kind": "subscription", "summary": "요약", "description": "설명",
-            "provision": "결제 즉시 제공", "image": "", "position": "0", "active": "y"}
+    data = {
+        "csrf_token": csrf_token(client, path),
+        "category_id": str(category_id),
+        "name": "프리미엄 노트",
+        "slug": "premium-notes",
+        "kind": "subscription",
+        "summary": "요약",
+        "description": "설명",
+        "provision": "결제 즉시 제공",
+        "image": "",
+        "position": "0",
+        "active": "y",
+    }
     return {**data, **overrides}
 
 
@@ -39,9 +49,17 @@ def test_the_admin_sets_the_window_the_limit_and_the_how_to(client, auth, db_ses
     assert (product.cooling_off_days, product.cooling_off_exclusion, product.getting_started) == (7, "", "")
 
     edit = f"/admin/products/{product.id}/edit"
-    response = client.post(edit, data=product_form(client, edit, category.id, cooling_off_days="14",
-                                                   cooling_off_exclusion="강의를 1편 이상 재생한 때",
-                                                   getting_started=HOW_TO))
+    response = client.post(
+        edit,
+        data=product_form(
+            client,
+            edit,
+            category.id,
+            cooling_off_days="14",
+            cooling_off_exclusion="강의를 1편 이상 재생한 때",
+            getting_started=HOW_TO,
+        ),
+    )
     assert response.status_code == 302
     db_session.refresh(product)
     assert (product.cooling_off_days, product.cooling_off_exclusion) == (14, "강의를 1편 이상 재생한 때")
@@ -56,9 +74,15 @@ def test_a_window_shorter_than_the_law_allows_is_refused_and_nothing_is_saved(cl
     db_session.commit()
     edit = f"/admin/products/{product.id}/edit"
     out_of_range = "청약철회 기간은 7일(법정 최소) 이상 90일 이하여야 합니다"
-    for days, message in (("6", out_of_range), ("0", out_of_range), ("91", out_of_range),
-                          ("일주일", "올바르지 않은 정수 값입니다")):
-        response = client.post(edit, data=product_form(client, edit, category.id, cooling_off_days=days, name="새 이름"))
+    for days, message in (
+        ("6", out_of_range),
+        ("0", out_of_range),
+        ("91", out_of_range),
+        ("일주일", "올바르지 않은 정수 값입니다"),
+    ):
+        response = client.post(
+            edit, data=product_form(client, edit, category.id, cooling_off_days=days, name="새 이름")
+        )
         assert response.status_code == 200 and message in response.get_data(as_text=True), days
     db_session.refresh(product)
     assert (product.name, product.cooling_off_days) == ("노트", 7)

@@ -140,7 +140,9 @@ def test_bad_arguments_are_refused_and_write_nothing(app):
 
 def test_reviewer_email_of_an_existing_admin_is_refused(app):
     seed(app)
-    result = seed(app, "--admin-email", "boss@test-shop.example", "--reviewer-email", "admin@test-shop.example", ok=False)
+    result = seed(
+        app, "--admin-email", "boss@test-shop.example", "--reviewer-email", "admin@test-shop.example", ok=False
+    )
     assert result.exit_code != 0 and "admin account" in result.output
 
 

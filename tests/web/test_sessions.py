@@ -85,8 +85,10 @@ def test_a_sign_in_expires_after_31_days(client, auth, clock):
 def test_deleting_the_account_ends_every_sign_in(app, client, auth):
     auth.signup()
     stolen = _copy_of(app, client)
-    response = client.post("/account/delete", data={"csrf_token": csrf_token(client, "/account/delete"),
-                                                     "password": "correct horse 1", "confirm": "y"})
+    response = client.post(
+        "/account/delete",
+        data={"csrf_token": csrf_token(client, "/account/delete"), "password": "correct horse 1", "confirm": "y"},
+    )
     assert response.status_code == 302
     assert not _opens_account(stolen)
     assert _rows(app, select(UserSession)) == []
@@ -123,6 +125,7 @@ def test_the_admin_ends_a_customers_sessions_from_the_customer_list(app, client,
 
 def test_ending_sessions_of_a_missing_customer_is_a_404(app, clock):
     admin = _admin(app, clock)
-    response = admin.post("/admin/customers/999/end-sessions",
-                          data={"csrf_token": csrf_token(admin, "/admin/customers")})
+    response = admin.post(
+        "/admin/customers/999/end-sessions", data={"csrf_token": csrf_token(admin, "/admin/customers")}
+    )
     assert response.status_code == 404

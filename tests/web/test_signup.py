@@ -35,8 +35,17 @@ def _mail(app, kind: str) -> list[EmailMessage]:
 
 
 def _form(client, email: str, **extra) -> dict:
-    return {"csrf_token": csrf_token(client, "/signup"), "name": "김구매", "email": email, "password": PASSWORD,
-            "password_confirm": PASSWORD, "agree_terms": "y", "agree_privacy": "y", "agree_age": "y", **extra}
+    return {
+        "csrf_token": csrf_token(client, "/signup"),
+        "name": "김구매",
+        "email": email,
+        "password": PASSWORD,
+        "password_confirm": PASSWORD,
+        "agree_terms": "y",
+        "agree_privacy": "y",
+        "agree_age": "y",
+        **extra,
+    }
 
 
 def _apply(client, email: str, ip: str = "203.0.113.1", **extra):
@@ -89,7 +98,12 @@ def test_the_link_opened_in_the_same_browser_creates_the_account_and_continues_t
     assert browser.get_cookie(devices.COOKIE) is not None
     assert "주문 확인" in browser.get(order).get_data(as_text=True)
     [user] = _rows(app, select(User))
-    assert (user.email, user.name, user.phone, user.marketing_opt_in) == ("new@example.com", "김구매", "01012345678", True)
+    assert (user.email, user.name, user.phone, user.marketing_opt_in) == (
+        "new@example.com",
+        "김구매",
+        "01012345678",
+        True,
+    )
     assert user.password_hash.startswith("$argon2id$")
     assert _rows(app, select(SignupRequest)) == []  # no copy of the password hash stays behind
     assert browser.get(_link(app, "new@example.com")).status_code == 410
@@ -139,7 +153,9 @@ def test_required_and_optional_items_are_listed_apart_with_a_box_for_all_of_them
     for name in ("agree_terms", "agree_privacy", "agree_age"):
         assert f'name="{name}"' in required and f'name="{name}"' not in optional
     assert 'name="marketing_opt_in"' in optional and 'name="marketing_opt_in"' not in required
-    assert re.search(r'<input[^>]*data-agree-all[^>]*name="agree_all"|<input[^>]*name="agree_all"[^>]*data-agree-all', page)
+    assert re.search(
+        r'<input[^>]*data-agree-all[^>]*name="agree_all"|<input[^>]*name="agree_all"[^>]*data-agree-all', page
+    )
     assert len(re.findall(r"data-agree-item", page)) == 4
     assert 'src="/static/js/agree-all.js"' in page
     for checkbox in re.findall(r'<input[^>]*type="checkbox"[^>]*>', page):
@@ -157,17 +173,25 @@ def test_without_javascript_ticking_agree_all_ticks_every_item(app):
     assert user.marketing_opt_in is True
 
 
-@pytest.mark.parametrize("path,reason", [("/subscribe/{monthly}", "구독하려면 로그인이 필요합니다."),
-                                         ("/buy/{once}", "구매하려면 로그인이 필요합니다.")])
+@pytest.mark.parametrize(
+    "path,reason",
+    [("/subscribe/{monthly}", "구독하려면 로그인이 필요합니다."), ("/buy/{once}", "구매하려면 로그인이 필요합니다.")],
+)
 def test_a_guest_sent_from_an_order_sees_why_on_sign_up_and_log_in(app, client, path, reason):
     from tests.web.checkout_support import make_catalog as subscription_catalog
 
     with app.app_context():
         monthly = subscription_catalog(db.session).monthly.id
         from storefront.models import Plan, Product
+
         product = db.session.get(Plan, monthly).product
-        once = Plan(product=Product(category=product.category, slug="pack", name="팩", kind="one_time", active=True),
-                    name="단품", interval="once", amount_won=29000, active=True)
+        once = Plan(
+            product=Product(category=product.category, slug="pack", name="팩", kind="one_time", active=True),
+            name="단품",
+            interval="once",
+            amount_won=29000,
+            active=True,
+        )
         db.session.add(once)
         db.session.commit()
         order = path.format(monthly=monthly, once=once.id)

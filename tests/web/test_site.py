@@ -17,8 +17,14 @@ def test_production_adds_hsts_and_secure_cookies(tmp_path):
     from storefront import create_app
     from tests.conftest import make_config
 
-    config = make_config(tmp_path, APP_ENV="production", TOSS_ENV="test", TOSS_CLIENT_KEY="test_ck_x",
-                         TOSS_SECRET_KEY="test_sk_x", SMTP_URL="smtp://mail.example:587")
+    config = make_config(
+        tmp_path,
+        APP_ENV="production",
+        TOSS_ENV="test",
+        TOSS_CLIENT_KEY="test_ck_x",
+        TOSS_SECRET_KEY="test_sk_x",
+        SMTP_URL="smtp://mail.example:587",
+    )
     app = create_app(config)
     assert app.config["SESSION_COOKIE_SECURE"] is True
     with app.app_context():

@@ -48,7 +48,11 @@ def test_payment_status_changed_refetches_and_records_a_dashboard_cancel(client,
     assert response.status_code == 200
     assert toss.get_calls == [PAYMENT_KEY]
     [event] = _events(db_session)
-    assert (event.event_type, event.status, event.transmission_id) == ("PAYMENT_STATUS_CHANGED", "processed", "whtrans_1")
+    assert (event.event_type, event.status, event.transmission_id) == (
+        "PAYMENT_STATUS_CHANGED",
+        "processed",
+        "whtrans_1",
+    )
     [refund] = db_session.scalars(select(Refund)).all()
     assert (refund.amount_won, refund.status, refund.transaction_key) == (4900, "done", "tx-0001")
     assert refund.reason == "대시보드에서 전액 취소"
@@ -96,16 +100,19 @@ def test_failed_lookup_is_an_error_row_answered_200_and_a_retry_processes_it(cli
     assert len(db_session.scalars(select(Refund)).all()) == 1
 
 
-@pytest.mark.parametrize("body,note", [
-    (b"not json{", "JSON"),
-    (b"\xff\xfe\x00", "JSON"),
-    (b"[1, 2, 3]", "eventType"),
-    (json.dumps({"hello": "world"}).encode(), "eventType"),
-    (json.dumps({"eventType": "CUSTOMER_STATUS_CHANGED", "data": {}}).encode(), "CUSTOMER_STATUS_CHANGED"),
-    (json.dumps({"eventType": "PAYMENT_STATUS_CHANGED", "data": "oops"}).encode(), "paymentKey"),
-    (json.dumps({"eventType": "PAYMENT_STATUS_CHANGED"}).encode(), "paymentKey"),
-    (json.dumps({"eventType": "BILLING_DELETED", "data": {"billingKey": 12}}).encode(), "billingKey"),
-])
+@pytest.mark.parametrize(
+    "body,note",
+    [
+        (b"not json{", "JSON"),
+        (b"\xff\xfe\x00", "JSON"),
+        (b"[1, 2, 3]", "eventType"),
+        (json.dumps({"hello": "world"}).encode(), "eventType"),
+        (json.dumps({"eventType": "CUSTOMER_STATUS_CHANGED", "data": {}}).encode(), "CUSTOMER_STATUS_CHANGED"),
+        (json.dumps({"eventType": "PAYMENT_STATUS_CHANGED", "data": "oops"}).encode(), "paymentKey"),
+        (json.dumps({"eventType": "PAYMENT_STATUS_CHANGED"}).encode(), "paymentKey"),
+        (json.dumps({"eventType": "BILLING_DELETED", "data": {"billingKey": 12}}).encode(), "billingKey"),
+    ],
+)
 def test_garbage_and_unknown_shapes_are_recorded_as_ignored(client, db_session, toss, body, note):
     response = _post(client, body)
     assert response.status_code == 200
@@ -115,8 +122,15 @@ def test_garbage_and_unknown_shapes_are_recorded_as_ignored(client, db_session, 
 
 
 def test_deposit_callback_is_ignored(client, db_session):
-    body = json.dumps({"createdAt": "2024-01-01T00:00:00.000000", "secret": "ps_vasecret", "status": "DONE",
-                       "transactionKey": "t", "orderId": "o-123456"}).encode()
+    body = json.dumps(
+        {
+            "createdAt": "2024-01-01T00:00:00.000000",
+            "secret": "ps_vasecret",
+            "status": "DONE",
+            "transactionKey": "t",
+            "orderId": "o-123456",
+        }
+    ).encode()
     assert _post(client, body).status_code == 200
     [event] = _events(db_session)
     assert (event.event_type, event.status) == ("DEPOSIT_CALLBACK", "ignored")
@@ -183,8 +197,12 @@ def test_nul_characters_are_recorded_on_postgresql_too(tmp_path, postgres_url, b
     app = create_app(make_config(tmp_path, DATABASE_URL=postgres_url))
     with app.app_context():
         upgrade()
-        response = app.test_client().post("/webhooks/toss", data=body, content_type="application/json",
-                                          headers={"tosspayments-webhook-transmission-id": "whtrans_nul"})
+        response = app.test_client().post(
+            "/webhooks/toss",
+            data=body,
+            content_type="application/json",
+            headers={"tosspayments-webhook-transmission-id": "whtrans_nul"},
+        )
         assert response.status_code == 200
         [event] = db.session.scalars(select(WebhookEvent)).all()
         assert event.status == "ignored" and "\x00" not in event.payload + event.event_type
@@ -193,6 +211,7 @@ def test_nul_characters_are_recorded_on_postgresql_too(tmp_path, postgres_url, b
 
 
 # -- bounded: size, depth, rate ----------------------------------------------------------------------
+
 
 def test_a_flood_of_large_bodies_stores_a_bounded_part_of_each(app, client, db_session, config):
     """30 deliveries of 900 kB grew the database by 33.6 MB when bodies were stored whole."""
@@ -233,12 +252,18 @@ def test_of_an_event_we_act_on_only_the_fields_we_use_are_kept(client, db_sessio
     assert event.status == "processed" and toss.get_calls == [PAYMENT_KEY]
 
 
-@pytest.mark.parametrize("body", [
-    b"[" * 100_000 + b"]" * 100_000,
-    b'{"eventType": "PAYMENT_STATUS_CHANGED", "data": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001,
-    b'{"eventType": "CUSTOMER_STATUS_CHANGED", "data": {"billingKey": "bk_deep_secret", "nested": '
-    + b"[" * 400 + b"]" * 400 + b"}}",
-], ids=["array", "object-in-an-event", "deep-but-parseable"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"eventType": "PAYMENT_STATUS_CHANGED", "data": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001,
+        b'{"eventType": "CUSTOMER_STATUS_CHANGED", "data": {"billingKey": "bk_deep_secret", "nested": '
+        + b"[" * 400
+        + b"]" * 400
+        + b"}}",
+    ],
+    ids=["array", "object-in-an-event", "deep-but-parseable"],
+)
 def test_a_deeply_nested_body_is_recorded_and_answered_like_other_garbage(client, db_session, toss, body):
     response = _post(client, body)
     assert response.status_code == 200

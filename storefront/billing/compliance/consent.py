@@ -35,19 +35,52 @@ from sqlalchemy.orm import Session
 
 from storefront.billing.recurring import periods, settlement
 from storefront.billing.errors import SubscriptionNotFound
-from storefront.billing.compliance.price_changes import (LIVE_STATUSES, MIN_LEAD_DAYS, REASONS, UNSETTLED, ConsentError,
-                                              NotAnIncrease, Rollout, TooSoon, apply_plan_price, changes_for,
-                                              earliest_effective_on, effective_renewal, open_change,
-                                              open_trial_conversion, schedule_price_change)
+from storefront.billing.compliance.price_changes import (
+    LIVE_STATUSES,
+    MIN_LEAD_DAYS,
+    REASONS,
+    UNSETTLED,
+    ConsentError,
+    NotAnIncrease,
+    Rollout,
+    TooSoon,
+    apply_plan_price,
+    changes_for,
+    earliest_effective_on,
+    effective_renewal,
+    open_change,
+    open_trial_conversion,
+    schedule_price_change,
+)
 from storefront.billing.recurring.settlement import ChargeResult
 from storefront.config import Config
 from storefront.models import Consent, PriceChange, Subscription
 
 __all__ = [
-    "AlreadyRefused", "Closed", "ConsentError", "Gate", "NotAnIncrease", "NotYetOpen", "Rollout", "TooSoon",
-    "UnknownChange", "apply_plan_price", "changes_for", "earliest_effective_on", "effective_renewal", "enforce",
-    "find", "gate", "open_change", "open_changes_for_user", "open_trial_conversion", "record_answer",
-    "schedule_price_change", "send_due_requests", "MIN_LEAD_DAYS", "REASONS",
+    "AlreadyRefused",
+    "Closed",
+    "ConsentError",
+    "Gate",
+    "NotAnIncrease",
+    "NotYetOpen",
+    "Rollout",
+    "TooSoon",
+    "UnknownChange",
+    "apply_plan_price",
+    "changes_for",
+    "earliest_effective_on",
+    "effective_renewal",
+    "enforce",
+    "find",
+    "gate",
+    "open_change",
+    "open_changes_for_user",
+    "open_trial_conversion",
+    "record_answer",
+    "schedule_price_change",
+    "send_due_requests",
+    "MIN_LEAD_DAYS",
+    "REASONS",
 ]
 
 log = logging.getLogger(__name__)
@@ -95,6 +128,7 @@ class Gate:
 
 # -- the window ------------------------------------------------------------------------------------
 
+
 def window_opens_at(change: PriceChange, sub: Subscription) -> datetime:
     """The earliest moment an answer counts: 30 days before; for a trial also one day after sign-up."""
     opens = change.effective_at - CONSENT_WINDOW
@@ -108,8 +142,9 @@ def request_due_at(change: PriceChange, sub: Subscription) -> datetime:
     return max(change.effective_at - timedelta(days=REQUEST_DAYS_BEFORE), window_opens_at(change, sub))
 
 
-def consent_counts(change: PriceChange, sub: Subscription, consent: Consent | None, *,
-                   charged_at: datetime | None = None) -> bool:
+def consent_counts(
+    change: PriceChange, sub: Subscription, consent: Consent | None, *, charged_at: datetime | None = None
+) -> bool:
     """True only for an ``agreed`` answer to this change, given inside its window and before the date.
 
     `charged_at` is when the new amount is really charged (a renewal moved later than the
@@ -117,8 +152,13 @@ def consent_counts(change: PriceChange, sub: Subscription, consent: Consent | No
     """
     charged_at = max(charged_at or change.effective_at, change.effective_at)
     opens = max(window_opens_at(change, sub), charged_at - CONSENT_WINDOW)
-    return (consent is not None and consent.decision == "agreed" and consent.kind == change.kind
-            and consent.subscription_id == sub.id and opens <= consent.at < change.effective_at)
+    return (
+        consent is not None
+        and consent.decision == "agreed"
+        and consent.kind == change.kind
+        and consent.subscription_id == sub.id
+        and opens <= consent.at < change.effective_at
+    )
 
 
 def state(change: PriceChange, sub: Subscription, now: datetime) -> str:
@@ -134,6 +174,7 @@ def state(change: PriceChange, sub: Subscription, now: datetime) -> str:
 
 # -- the gate --------------------------------------------------------------------------------------
 
+
 def gate(session: Session, sub: Subscription, *, now: datetime) -> Gate:
     """Decide whether the period starting at ``sub.next_charge_at`` may be charged, and at what amount.
 
@@ -144,19 +185,29 @@ def gate(session: Session, sub: Subscription, *, now: datetime) -> Gate:
     """
     if sub.status == "trialing":
         # Only the change for this very conversion date: a trial moved later needs a new answer.
-        change = session.scalars(select(PriceChange).where(
-            PriceChange.subscription_id == sub.id, PriceChange.kind == "trial_conversion",
-            PriceChange.effective_at == sub.next_charge_at,
-        )).first()
+        change = session.scalars(
+            select(PriceChange).where(
+                PriceChange.subscription_id == sub.id,
+                PriceChange.kind == "trial_conversion",
+                PriceChange.effective_at == sub.next_charge_at,
+            )
+        ).first()
         if change is None:
             return Gate("missing")
         if change.status == "applied":
             return Gate("agreed", change)
     else:
-        change = session.scalars(select(PriceChange).where(
-            PriceChange.subscription_id == sub.id, PriceChange.kind == "price_increase",
-            PriceChange.status.in_(UNSETTLED), PriceChange.effective_at <= sub.next_charge_at,
-        ).order_by(PriceChange.effective_at).limit(1)).first()
+        change = session.scalars(
+            select(PriceChange)
+            .where(
+                PriceChange.subscription_id == sub.id,
+                PriceChange.kind == "price_increase",
+                PriceChange.status.in_(UNSETTLED),
+                PriceChange.effective_at <= sub.next_charge_at,
+            )
+            .order_by(PriceChange.effective_at)
+            .limit(1)
+        ).first()
         if change is None:
             return Gate("none")
     if change.status == "refused":
@@ -191,8 +242,9 @@ def enforce(session: Session, sub: Subscription, *, notifier: Any, now: datetime
     return _end_without_consent(session, sub, verdict, notifier=notifier, now=now)
 
 
-def _end_without_consent(session: Session, sub: Subscription, verdict: Gate, *, notifier: Any,
-                         now: datetime) -> ChargeResult:
+def _end_without_consent(
+    session: Session, sub: Subscription, verdict: Gate, *, notifier: Any, now: datetime
+) -> ChargeResult:
     kind = "trial_conversion" if sub.status == "trialing" else "price_increase"
     reason = f"{kind}_{'refused' if verdict.decision == 'refused' else 'no_consent'}"
     if verdict.change is not None and verdict.change.status in ("pending", "agreed"):
@@ -206,6 +258,7 @@ def _end_without_consent(session: Session, sub: Subscription, verdict: Gate, *, 
 
 # -- answers ---------------------------------------------------------------------------------------
 
+
 def find(session: Session, token: str, *, user_id: int) -> PriceChange:
     """The change behind a consent link, for its owner only; raises UnknownChange otherwise."""
     change = session.scalars(select(PriceChange).where(PriceChange.token == token)).first() if token else None
@@ -214,8 +267,9 @@ def find(session: Session, token: str, *, user_id: int) -> PriceChange:
     return change
 
 
-def record_answer(session: Session, token: str, decision: str, *, user_id: int, ip: str, now: datetime,
-                  notifier: Any) -> PriceChange:
+def record_answer(
+    session: Session, token: str, decision: str, *, user_id: int, ip: str, now: datetime, notifier: Any
+) -> PriceChange:
     """Record the shopper's "동의" (agreed) or "해지" (refused) for the change behind `token`.
 
     Writes a `Consent` row (kind = the change's kind, the amounts and dates shown in `detail`,
@@ -243,9 +297,16 @@ def record_answer(session: Session, token: str, decision: str, *, user_id: int, 
         return change
     if decision == "agreed" and current == "not_yet":
         raise NotYetOpen(window_opens_at(change, sub))
-    row = Consent(user_id=user_id, subscription_id=sub.id, kind=change.kind, decision=decision,
-                  text_version=TEXT_VERSION, detail=json.dumps(shown(change, sub), ensure_ascii=False),
-                  ip=(ip or "unknown")[:64], at=now)
+    row = Consent(
+        user_id=user_id,
+        subscription_id=sub.id,
+        kind=change.kind,
+        decision=decision,
+        text_version=TEXT_VERSION,
+        detail=json.dumps(shown(change, sub), ensure_ascii=False),
+        ip=(ip or "unknown")[:64],
+        at=now,
+    )
     session.add(row)
     session.flush()
     change.status, change.consent_id, change.decided_at = decision, row.id, now
@@ -255,16 +316,21 @@ def record_answer(session: Session, token: str, decision: str, *, user_id: int, 
     return change
 
 
-def _cancel_at_period_end(session: Session, sub: Subscription, change: PriceChange, *, notifier: Any,
-                          now: datetime) -> None:
+def _cancel_at_period_end(
+    session: Session, sub: Subscription, change: PriceChange, *, notifier: Any, now: datetime
+) -> None:
     already = sub.cancel_at_period_end
     sub.cancel_at_period_end = True
     sub.canceled_at = sub.canceled_at or now
     if not already:
-        context = {"product_name": sub.plan.product.name, "access_until": access_until(sub),
-                   "reason": "price_change_refused"}
-        settlement._notify(session, notifier, sub, "subscription_canceled", f"canceled:consent:{change.id}",
-                           context, now)
+        context = {
+            "product_name": sub.plan.product.name,
+            "access_until": access_until(sub),
+            "reason": "price_change_refused",
+        }
+        settlement._notify(
+            session, notifier, sub, "subscription_canceled", f"canceled:consent:{change.id}", context, now
+        )
 
 
 def access_until(sub: Subscription) -> datetime | None:
@@ -301,14 +367,22 @@ def _iso(moment: datetime | None) -> str | None:
 
 def open_changes_for_user(session: Session, user_id: int, *, now: datetime) -> list[PriceChange]:
     """Changes still waiting for the user's answer (for an in-app prompt on the account page)."""
-    rows = session.scalars(select(PriceChange).join(Subscription, Subscription.id == PriceChange.subscription_id)
-                           .where(Subscription.user_id == user_id, PriceChange.status == "pending",
-                                  PriceChange.requested_at.is_not(None), PriceChange.effective_at > now)
-                           .order_by(PriceChange.effective_at)).all()
+    rows = session.scalars(
+        select(PriceChange)
+        .join(Subscription, Subscription.id == PriceChange.subscription_id)
+        .where(
+            Subscription.user_id == user_id,
+            PriceChange.status == "pending",
+            PriceChange.requested_at.is_not(None),
+            PriceChange.effective_at > now,
+        )
+        .order_by(PriceChange.effective_at)
+    ).all()
     return [change for change in rows if state(change, change.subscription, now) == "open"]
 
 
 # -- requests, reminders, the trial notice ---------------------------------------------------------
+
 
 def send_due_requests(session: Session, *, notifier: Any, clock: Any, config: Config) -> int:
     """Send every consent request, reminder and trial advance notice that is due; return how many.
@@ -327,8 +401,9 @@ def send_due_requests(session: Session, *, notifier: Any, clock: Any, config: Co
     sent = 0
     for change_id in _changes_with_something_due(session, now):
         try:
-            sent += _send_for(session, session.get_one(PriceChange, change_id), notifier=notifier, config=config,
-                              now=now)
+            sent += _send_for(
+                session, session.get_one(PriceChange, change_id), notifier=notifier, config=config, now=now
+            )
             session.commit()
         except Exception:
             session.rollback()
@@ -337,28 +412,57 @@ def send_due_requests(session: Session, *, notifier: Any, clock: Any, config: Co
 
 
 def _trials_without_change(session: Session, now: datetime) -> list[int]:
-    has_change = select(PriceChange.id).where(PriceChange.subscription_id == Subscription.id,
-                                              PriceChange.kind == "trial_conversion",
-                                              PriceChange.effective_at == Subscription.next_charge_at)
-    return list(session.scalars(select(Subscription.id).where(
-        Subscription.status == "trialing", Subscription.next_charge_at > now,
-        Subscription.next_charge_at <= now + CONSENT_WINDOW, ~has_change.exists(),
-    ).order_by(Subscription.next_charge_at)))
+    has_change = select(PriceChange.id).where(
+        PriceChange.subscription_id == Subscription.id,
+        PriceChange.kind == "trial_conversion",
+        PriceChange.effective_at == Subscription.next_charge_at,
+    )
+    return list(
+        session.scalars(
+            select(Subscription.id)
+            .where(
+                Subscription.status == "trialing",
+                Subscription.next_charge_at > now,
+                Subscription.next_charge_at <= now + CONSENT_WINDOW,
+                ~has_change.exists(),
+            )
+            .order_by(Subscription.next_charge_at)
+        )
+    )
 
 
 def _changes_with_something_due(session: Session, now: datetime) -> list[int]:
     days = lambda n: now + timedelta(days=n)  # noqa: E731
-    reminder_due = [and_(PriceChange.requested_at.is_not(None), PriceChange.reminders_sent == i,
-                         PriceChange.effective_at <= days(d)) for i, d in enumerate(REMINDER_DAYS_BEFORE)]
-    pending_due = and_(PriceChange.status == "pending", or_(
-        and_(PriceChange.requested_at.is_(None), PriceChange.effective_at <= days(REQUEST_DAYS_BEFORE)),
-        *reminder_due))
-    notice_due = and_(PriceChange.kind == "trial_conversion", PriceChange.status.in_(("pending", "agreed")),
-                      PriceChange.notice_sent_at.is_(None), PriceChange.effective_at <= days(TRIAL_NOTICE_DAYS_BEFORE))
-    return list(session.scalars(select(PriceChange.id).where(
-        PriceChange.status.in_(("pending", "agreed")), PriceChange.effective_at > now,
-        or_(pending_due, notice_due),
-    ).order_by(PriceChange.effective_at, PriceChange.id)))
+    reminder_due = [
+        and_(
+            PriceChange.requested_at.is_not(None), PriceChange.reminders_sent == i, PriceChange.effective_at <= days(d)
+        )
+        for i, d in enumerate(REMINDER_DAYS_BEFORE)
+    ]
+    pending_due = and_(
+        PriceChange.status == "pending",
+        or_(
+            and_(PriceChange.requested_at.is_(None), PriceChange.effective_at <= days(REQUEST_DAYS_BEFORE)),
+            *reminder_due,
+        ),
+    )
+    notice_due = and_(
+        PriceChange.kind == "trial_conversion",
+        PriceChange.status.in_(("pending", "agreed")),
+        PriceChange.notice_sent_at.is_(None),
+        PriceChange.effective_at <= days(TRIAL_NOTICE_DAYS_BEFORE),
+    )
+    return list(
+        session.scalars(
+            select(PriceChange.id)
+            .where(
+                PriceChange.status.in_(("pending", "agreed")),
+                PriceChange.effective_at > now,
+                or_(pending_due, notice_due),
+            )
+            .order_by(PriceChange.effective_at, PriceChange.id)
+        )
+    )
 
 
 def _send_for(session: Session, change: PriceChange, *, notifier: Any, config: Config, now: datetime) -> int:
@@ -366,8 +470,11 @@ def _send_for(session: Session, change: PriceChange, *, notifier: Any, config: C
     if state(change, sub, now) == "closed" or sub.cancel_at_period_end:
         return 0
     sent = 0
-    if change.kind == "trial_conversion" and change.notice_sent_at is None \
-            and now >= change.effective_at - timedelta(days=TRIAL_NOTICE_DAYS_BEFORE):
+    if (
+        change.kind == "trial_conversion"
+        and change.notice_sent_at is None
+        and now >= change.effective_at - timedelta(days=TRIAL_NOTICE_DAYS_BEFORE)
+    ):
         _queue(session, notifier, sub, change, "trial_conversion_notice", "notice", config, now)
         change.notice_sent_at = now
         sent += 1
@@ -387,8 +494,16 @@ def _send_for(session: Session, change: PriceChange, *, notifier: Any, config: C
     return sent
 
 
-def _queue(session: Session, notifier: Any, sub: Subscription, change: PriceChange, kind: str, step: str,
-           config: Config, now: datetime) -> None:
+def _queue(
+    session: Session,
+    notifier: Any,
+    sub: Subscription,
+    change: PriceChange,
+    kind: str,
+    step: str,
+    config: Config,
+    now: datetime,
+) -> None:
     url = consent_url(change, config)
     context = {
         "change_type": change.kind,
@@ -403,8 +518,15 @@ def _queue(session: Session, notifier: Any, sub: Subscription, change: PriceChan
         "deadline": change.effective_at - timedelta(days=1),
     }
     sms = change.kind == "trial_conversion" or bool(sub.user.phone)
-    notifier.queue(session, user=sub.user, kind=kind, dedup_key=f"consent:{change.id}:{step}", context=context,
-                   now=now, channels=("email", "sms") if sms else ("email",))
+    notifier.queue(
+        session,
+        user=sub.user,
+        kind=kind,
+        dedup_key=f"consent:{change.id}:{step}",
+        context=context,
+        now=now,
+        channels=("email", "sms") if sms else ("email",),
+    )
 
 
 def consent_url(change: PriceChange, config: Config) -> str:

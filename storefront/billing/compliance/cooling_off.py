@@ -50,9 +50,22 @@ from storefront.clock import KST
 from storefront.models import Attempt, Charge, Order, Product, Refund, Subscription, User
 
 __all__ = [
-    "DEFAULT_DAYS", "MAX_DAYS", "MIN_DAYS", "WITHDRAWN_REASON", "CoolingOff", "CoolingOffRefused", "Withdrawn",
-    "deadline", "finish_withdrawals", "for_order", "for_subscription", "idempotency_key", "korean_date",
-    "receipt_facts", "withdraw_order", "withdraw_subscription",
+    "DEFAULT_DAYS",
+    "MAX_DAYS",
+    "MIN_DAYS",
+    "WITHDRAWN_REASON",
+    "CoolingOff",
+    "CoolingOffRefused",
+    "Withdrawn",
+    "deadline",
+    "finish_withdrawals",
+    "for_order",
+    "for_subscription",
+    "idempotency_key",
+    "korean_date",
+    "receipt_facts",
+    "withdraw_order",
+    "withdraw_subscription",
 ]
 
 log = logging.getLogger(__name__)
@@ -127,13 +140,18 @@ class Withdrawn:
         if self.refund_won <= 0:
             return f"{head} {what_ended}"
         if self.refund_status == "done":
-            return (f"{head} {what_ended} 결제 금액 {won} 전액을 카드 결제 취소로 환불했습니다. "
-                    "카드사에 따라 반영까지 영업일 기준 3~7일이 걸릴 수 있습니다.")
-        return (f"{head} {what_ended} 환불 금액 {won}은 카드사 처리 결과를 확인하는 중입니다. 확인되는 대로 "
-                "3영업일 이내에 환불해 드리며, 두 번 환불되지 않습니다. 궁금한 점은 고객센터로 문의해 주세요.")
+            return (
+                f"{head} {what_ended} 결제 금액 {won} 전액을 카드 결제 취소로 환불했습니다. "
+                "카드사에 따라 반영까지 영업일 기준 3~7일이 걸릴 수 있습니다."
+            )
+        return (
+            f"{head} {what_ended} 환불 금액 {won}은 카드사 처리 결과를 확인하는 중입니다. 확인되는 대로 "
+            "3영업일 이내에 환불해 드리며, 두 번 환불되지 않습니다. 궁금한 점은 고객센터로 문의해 주세요."
+        )
 
 
 # -- the window ------------------------------------------------------------------------------------
+
 
 def deadline(paid_at: datetime, days: int) -> datetime:
     """When the window closes: midnight KST after the `days`-th day following the payment day (UTC).
@@ -165,15 +183,18 @@ def days_of(product: Product) -> int:
 
 def receipt_facts(product: Product, paid_at: datetime | None) -> dict[str, Any]:
     """What a receipt says about 청약철회 and getting started (context keys for the receipt notices)."""
-    facts: dict[str, Any] = {"getting_started": product.getting_started or "",
-                             "cooling_off_exclusion": product.cooling_off_exclusion or "",
-                             "cooling_off_until": ""}
+    facts: dict[str, Any] = {
+        "getting_started": product.getting_started or "",
+        "cooling_off_exclusion": product.cooling_off_exclusion or "",
+        "cooling_off_until": "",
+    }
     if paid_at is not None:
         facts["cooling_off_until"] = korean_date(last_day(paid_at, days_of(product)))
     return facts
 
 
 # -- reading: may this be withdrawn now? ------------------------------------------------------------
+
 
 def for_subscription(session: Session, sub: Subscription, *, now: datetime) -> CoolingOff:
     """Whether the latest paid period of `sub` can be withdrawn now (read-only).
@@ -189,28 +210,46 @@ def for_subscription(session: Session, sub: Subscription, *, now: datetime) -> C
         return _not_paid()
     if periods.pending_charge(session, sub.id) is not None:
         return CoolingOff(BUSY, "다음 결제를 처리하는 중입니다. 잠시 후 다시 시도해 주세요.")
-    return _judge(session, sub.plan.product, attempt, charge.paid_at or attempt.approved_at, now=now,
-                  after_window="바로 해지하고 남은 기간의 요금을 일할 계산으로 환불받을 수 있습니다.")
+    return _judge(
+        session,
+        sub.plan.product,
+        attempt,
+        charge.paid_at or attempt.approved_at,
+        now=now,
+        after_window="바로 해지하고 남은 기간의 요금을 일할 계산으로 환불받을 수 있습니다.",
+    )
 
 
 def for_order(session: Session, order: Order, *, now: datetime) -> CoolingOff:
     """Whether the one-time order `order` can be withdrawn now (read-only)."""
     attempt = confirm_attempt(order)
-    if order.status not in ("paid", "canceled") or attempt is None or attempt.status != "done" \
-            or not attempt.payment_key:
+    if (
+        order.status not in ("paid", "canceled")
+        or attempt is None
+        or attempt.status != "done"
+        or not attempt.payment_key
+    ):
         return _not_paid()
     return _judge(session, order.plan.product, attempt, order.paid_at or attempt.approved_at, now=now)
 
 
-def _judge(session: Session, product: Product, attempt: Attempt, paid_at: datetime | None, *, now: datetime,
-           after_window: str = "") -> CoolingOff:
+def _judge(
+    session: Session,
+    product: Product,
+    attempt: Attempt,
+    paid_at: datetime | None,
+    *,
+    now: datetime,
+    after_window: str = "",
+) -> CoolingOff:
     if paid_at is None:
         return _not_paid()
     days = days_of(product)
     ends = deadline(paid_at, days)
     until = korean_date(last_day(paid_at, days))
-    verdict = partial(CoolingOff, attempt_id=attempt.id, paid_at=paid_at, deadline=ends,
-                      exclusion=product.cooling_off_exclusion or "")
+    verdict = partial(
+        CoolingOff, attempt_id=attempt.id, paid_at=paid_at, deadline=ends, exclusion=product.cooling_off_exclusion or ""
+    )
     refundable = refunds.refundable_won(session, attempt)
     if refundable <= 0:
         return verdict(REFUNDED, "이미 전액 환불된 결제입니다.")
@@ -218,37 +257,51 @@ def _judge(session: Session, product: Product, attempt: Attempt, paid_at: dateti
         return verdict(WINDOW_CLOSED, _closed_message(until, days, after_window))
     if product.cooling_off_exclusion:
         return verdict(EXCLUDED, _excluded_message(product.cooling_off_exclusion, after_window))
-    return verdict(ALLOWED, f"{until}까지 청약철회하면 결제 금액 전액({refundable:,}원)을 환불해 드립니다.",
-                   refund_won=refundable)
+    return verdict(
+        ALLOWED, f"{until}까지 청약철회하면 결제 금액 전액({refundable:,}원)을 환불해 드립니다.", refund_won=refundable
+    )
 
 
 def _not_paid() -> CoolingOff:
-    return CoolingOff(NOT_PAID, "청약철회할 결제가 없습니다. 무료 체험이나 결제되지 않은 구독은 해지하면 바로 종료되며 "
-                                "결제된 금액이 없습니다.")
+    return CoolingOff(
+        NOT_PAID,
+        "청약철회할 결제가 없습니다. 무료 체험이나 결제되지 않은 구독은 해지하면 바로 종료되며 결제된 금액이 없습니다.",
+    )
 
 
 def _excluded_message(exclusion: str, after_window: str) -> str:
-    return " ".join(part for part in (
-        f"이 상품은 디지털 콘텐츠로, 제공이 개시된 경우({exclusion}) "
-        "청약철회가 제한됩니다(전자상거래법 제17조 제2항 제5호).",
-        "아직 이용을 시작하지 않으셨다면 고객센터로 청약철회를 요청해 "
-        "주세요. 확인한 뒤 3영업일 이내에 전액 환불해 드립니다.",
-        after_window,
-    ) if part)
+    return " ".join(
+        part
+        for part in (
+            f"이 상품은 디지털 콘텐츠로, 제공이 개시된 경우({exclusion}) "
+            "청약철회가 제한됩니다(전자상거래법 제17조 제2항 제5호).",
+            "아직 이용을 시작하지 않으셨다면 고객센터로 청약철회를 요청해 "
+            "주세요. 확인한 뒤 3영업일 이내에 전액 환불해 드립니다.",
+            after_window,
+        )
+        if part
+    )
 
 
 def _closed_message(until: str, days: int, after_window: str) -> str:
-    return " ".join(part for part in (
-        f"청약철회 기간(결제일 다음 날부터 {days}일, {until}까지)이 지났습니다.",
-        after_window,
-        "상품이 표시·광고나 계약 내용과 달랐다면 제공받은 날부터 3개월 이내(그 사실을 안 날부터 30일 이내)에 "
-        "고객센터로 청약철회를 요청하실 수 있습니다.",
-    ) if part)
+    return " ".join(
+        part
+        for part in (
+            f"청약철회 기간(결제일 다음 날부터 {days}일, {until}까지)이 지났습니다.",
+            after_window,
+            "상품이 표시·광고나 계약 내용과 달랐다면 제공받은 날부터 3개월 이내(그 사실을 안 날부터 30일 이내)에 "
+            "고객센터로 청약철회를 요청하실 수 있습니다.",
+        )
+        if part
+    )
 
 
 def _paid_attempt(session: Session, charge: Charge) -> Attempt | None:
-    return session.scalars(select(Attempt).where(Attempt.charge_id == charge.id, Attempt.status == "done",
-                                                 Attempt.payment_key.is_not(None)).order_by(Attempt.id)).first()
+    return session.scalars(
+        select(Attempt)
+        .where(Attempt.charge_id == charge.id, Attempt.status == "done", Attempt.payment_key.is_not(None))
+        .order_by(Attempt.id)
+    ).first()
 
 
 def _refund_row(session: Session, attempt_id: int) -> Refund | None:
@@ -262,8 +315,10 @@ def _refuse(session: Session, offer: CoolingOff) -> CoolingOffRefused:
 
 # -- withdrawing -----------------------------------------------------------------------------------
 
-def withdraw_subscription(session: Session, *, user: User, subscription_id: int, toss: Any, vault: Any,
-                          notifier: Any, clock: Any, ip: str) -> Withdrawn:
+
+def withdraw_subscription(
+    session: Session, *, user: User, subscription_id: int, toss: Any, vault: Any, notifier: Any, clock: Any, ip: str
+) -> Withdrawn:
     """Withdraw the latest paid period of the user's subscription: end it now, refund it in full. COMMITS.
 
     Under the subscription's row lock the window is judged on the clock (`for_subscription`);
@@ -289,14 +344,34 @@ def withdraw_subscription(session: Session, *, user: User, subscription_id: int,
     assert offer.attempt_id is not None  # an allowed offer names the payment it refunds
     settlement.end_subscription(sub, status="canceled", reason=WITHDRAWN_REASON, now=now)
     sub.cancel_at_period_end, sub.pending_plan_id, sub.pending_plan = False, None, None
-    notices = notify(session, notifier, user, "subscription_canceled", f"canceled:subscription:{sub.id}:withdrawn",
-                     {"product_name": sub.plan.product.name, "access_until": now, "resume_url": None,
-                      "refund_amount_won": offer.refund_won, "ended_now": True, "withdrawn": True}, now)
+    notices = notify(
+        session,
+        notifier,
+        user,
+        "subscription_canceled",
+        f"canceled:subscription:{sub.id}:withdrawn",
+        {
+            "product_name": sub.plan.product.name,
+            "access_until": now,
+            "resume_url": None,
+            "refund_amount_won": offer.refund_won,
+            "ended_now": True,
+            "withdrawn": True,
+        },
+        now,
+    )
     billing_key_id = sub.billing_key_id
     session.commit()
     status = _send(session, offer.attempt_id, offer.refund_won, user=user, toss=toss, clock=clock)
-    release_card_if_unused(session, billing_key_id, toss=toss, vault=vault, clock=clock,
-                           actor=Actor("user", user.id, ip), reason="subscription withdrawn (청약철회) by the customer")
+    release_card_if_unused(
+        session,
+        billing_key_id,
+        toss=toss,
+        vault=vault,
+        clock=clock,
+        actor=Actor("user", user.id, ip),
+        reason="subscription withdrawn (청약철회) by the customer",
+    )
     return Withdrawn(offer.refund_won, status, notice_ids=notices)
 
 
@@ -323,9 +398,21 @@ def withdraw_order(session: Session, *, user: User, order_pk: int, toss: Any, no
     if not offer.allowed:
         raise _refuse(session, offer)
     assert offer.attempt_id is not None  # an allowed offer names the payment it refunds
-    notices = notify(session, notifier, user, "order_withdrawn", f"withdrawn:order:{order.id}",
-                     {"product_name": order.plan.product.name, "plan_name": order.plan.name,
-                      "order_id": order.order_id, "refund_amount_won": offer.refund_won, "withdrawn_at": now}, now)
+    notices = notify(
+        session,
+        notifier,
+        user,
+        "order_withdrawn",
+        f"withdrawn:order:{order.id}",
+        {
+            "product_name": order.plan.product.name,
+            "plan_name": order.plan.name,
+            "order_id": order.order_id,
+            "refund_amount_won": offer.refund_won,
+            "withdrawn_at": now,
+        },
+        now,
+    )
     status = _send(session, offer.attempt_id, offer.refund_won, user=user, toss=toss, clock=clock)
     return Withdrawn(offer.refund_won, status, notice_ids=notices if status != "not_sent" else ())
 
@@ -338,9 +425,14 @@ def finish_withdrawals(session: Session, *, toss: Any, clock: Any) -> int:
     request; the key is the same either way, so Toss moves the money once. Returns how many it sent.
     """
     now = clock.now()
-    subs = session.scalars(select(Subscription).where(
-        Subscription.status == "canceled", Subscription.ended_reason == WITHDRAWN_REASON,
-        Subscription.ended_at >= now - FINISH_WINDOW, Subscription.ended_at <= now - FINISH_GRACE)).all()
+    subs = session.scalars(
+        select(Subscription).where(
+            Subscription.status == "canceled",
+            Subscription.ended_reason == WITHDRAWN_REASON,
+            Subscription.ended_at >= now - FINISH_WINDOW,
+            Subscription.ended_at <= now - FINISH_GRACE,
+        )
+    ).all()
     sent = 0
     for sub in subs:
         attempt_id = _withdrawn_attempt_id(session, sub)
@@ -377,8 +469,16 @@ def _again(session: Session, attempt_id: int | None, *, user: User, toss: Any, c
 def _send(session: Session, attempt_id: int, amount_won: int, *, user: User, toss: Any, clock: Any) -> str:
     """Send (or find) the full refund; its status, ``not_sent`` if refused before anything was written."""
     try:
-        row = refunds.refund(session, attempt_id, amount_won=amount_won, reason=REFUND_REASON, requested_by=user.id,
-                             idempotency_key=idempotency_key(attempt_id), toss=toss, clock=clock)
+        row = refunds.refund(
+            session,
+            attempt_id,
+            amount_won=amount_won,
+            reason=REFUND_REASON,
+            requested_by=user.id,
+            idempotency_key=idempotency_key(attempt_id),
+            toss=toss,
+            clock=clock,
+        )
     except refunds.RefundError:
         session.rollback()
         log.exception("청약철회 refund of attempt %s refused before sending", attempt_id)

@@ -66,18 +66,25 @@ def send_renewal_notices(session: Session, *, notifier: Any, clock: Any, config:
 
 def _owed(session: Session, interval: str, days: int, now: datetime) -> list[int]:
     """Active subscriptions renewing within `days` without this notice or a nearer one (ix_subscriptions_due)."""
-    return list(session.scalars(
-        select(Subscription.id).join(Plan, Plan.id == Subscription.plan_id).where(
-            Subscription.status == "active",
-            Subscription.next_charge_at > now,
-            Subscription.next_charge_at <= now + timedelta(days=days),
-            Subscription.cancel_at_period_end.is_(False),
-            Plan.interval == interval,
-            or_(Subscription.renewal_notice_for_at.is_(None),
-                Subscription.renewal_notice_for_at != Subscription.next_charge_at,
-                Subscription.renewal_notice_days > days),
-        ).order_by(Subscription.next_charge_at, Subscription.id)
-    ))
+    return list(
+        session.scalars(
+            select(Subscription.id)
+            .join(Plan, Plan.id == Subscription.plan_id)
+            .where(
+                Subscription.status == "active",
+                Subscription.next_charge_at > now,
+                Subscription.next_charge_at <= now + timedelta(days=days),
+                Subscription.cancel_at_period_end.is_(False),
+                Plan.interval == interval,
+                or_(
+                    Subscription.renewal_notice_for_at.is_(None),
+                    Subscription.renewal_notice_for_at != Subscription.next_charge_at,
+                    Subscription.renewal_notice_days > days,
+                ),
+            )
+            .order_by(Subscription.next_charge_at, Subscription.id)
+        )
+    )
 
 
 def _notify(session: Session, sub: Subscription, days: int, *, notifier: Any, now: datetime) -> int:
@@ -104,7 +111,14 @@ def _notify(session: Session, sub: Subscription, days: int, *, notifier: Any, no
 
 
 def _price_change_at(session: Session, sub: Subscription, renewal: datetime) -> PriceChange | None:
-    return session.scalars(select(PriceChange).where(
-        PriceChange.subscription_id == sub.id, PriceChange.kind == "price_increase",
-        PriceChange.status.in_(consent.UNSETTLED), PriceChange.effective_at <= renewal,
-    ).order_by(PriceChange.effective_at).limit(1)).first()
+    return session.scalars(
+        select(PriceChange)
+        .where(
+            PriceChange.subscription_id == sub.id,
+            PriceChange.kind == "price_increase",
+            PriceChange.status.in_(consent.UNSETTLED),
+            PriceChange.effective_at <= renewal,
+        )
+        .order_by(PriceChange.effective_at)
+        .limit(1)
+    ).first()

@@ -75,9 +75,18 @@ def effective_renewal(session: Session, sub: Subscription, effective_on: date, *
     return moment
 
 
-def schedule_price_change(session: Session, sub: Subscription, *, new_amount_won: int, effective_on: date,
-                          reason: str, now: datetime, config: Config, plan_id: int | None = None,
-                          created_by_id: int | None = None) -> PriceChange:
+def schedule_price_change(
+    session: Session,
+    sub: Subscription,
+    *,
+    new_amount_won: int,
+    effective_on: date,
+    reason: str,
+    now: datetime,
+    config: Config,
+    plan_id: int | None = None,
+    created_by_id: int | None = None,
+) -> PriceChange:
     """Book a rise of one subscription's amount from its first renewal on/after `effective_on`.
 
     Used for a plan price applied to existing subscribers (``reason="plan_price"``) and for
@@ -99,17 +108,28 @@ def schedule_price_change(session: Session, sub: Subscription, *, new_amount_won
     effective_at = effective_renewal(session, sub, effective_on, config=config)
     if effective_at is None:
         raise ConsentError("다음 결제일이 없는 구독입니다.")
-    change = PriceChange(subscription_id=sub.id, kind="price_increase", reason=reason, plan_id=plan_id,
-                         old_amount_won=sub.amount_won, new_amount_won=new_amount_won, effective_at=effective_at,
-                         token=new_token(), status="pending", reminders_sent=0, created_at=now,
-                         created_by_id=created_by_id)
+    change = PriceChange(
+        subscription_id=sub.id,
+        kind="price_increase",
+        reason=reason,
+        plan_id=plan_id,
+        old_amount_won=sub.amount_won,
+        new_amount_won=new_amount_won,
+        effective_at=effective_at,
+        token=new_token(),
+        status="pending",
+        reminders_sent=0,
+        created_at=now,
+        created_by_id=created_by_id,
+    )
     session.add(change)
     session.flush()
     return change
 
 
-def apply_plan_price(session: Session, plan: Plan, *, effective_on: date, now: datetime, config: Config,
-                     created_by_id: int | None = None) -> Rollout:
+def apply_plan_price(
+    session: Session, plan: Plan, *, effective_on: date, now: datetime, config: Config, created_by_id: int | None = None
+) -> Rollout:
     """Apply the plan's current price to its existing subscribers (the admin's explicit action).
 
     Active and past-due subscribers paying less get a price_increase change (consent
@@ -120,10 +140,15 @@ def apply_plan_price(session: Session, plan: Plan, *, effective_on: date, now: d
     """
     if effective_on < earliest_effective_on(now):
         raise TooSoon(earliest_effective_on(now))
-    subs = session.scalars(select(Subscription).where(
-        Subscription.plan_id == plan.id, Subscription.status.in_(LIVE_STATUSES),
-        Subscription.amount_won != plan.amount_won,
-    ).order_by(Subscription.id)).all()
+    subs = session.scalars(
+        select(Subscription)
+        .where(
+            Subscription.plan_id == plan.id,
+            Subscription.status.in_(LIVE_STATUSES),
+            Subscription.amount_won != plan.amount_won,
+        )
+        .order_by(Subscription.id)
+    ).all()
     requested = lowered = skipped = 0
     for sub in subs:
         if sub.status == "trialing" or open_change(session, sub.id) is not None:
@@ -132,9 +157,17 @@ def apply_plan_price(session: Session, plan: Plan, *, effective_on: date, now: d
             sub.amount_won = plan.amount_won
             lowered += 1
         else:
-            schedule_price_change(session, sub, new_amount_won=plan.amount_won, effective_on=effective_on,
-                                  reason="plan_price", now=now, config=config, plan_id=plan.id,
-                                  created_by_id=created_by_id)
+            schedule_price_change(
+                session,
+                sub,
+                new_amount_won=plan.amount_won,
+                effective_on=effective_on,
+                reason="plan_price",
+                now=now,
+                config=config,
+                plan_id=plan.id,
+                created_by_id=created_by_id,
+            )
             requested += 1
     session.flush()
     return Rollout(effective_on, requested, lowered, skipped)
@@ -153,13 +186,30 @@ def open_trial_conversion(session: Session, sub: Subscription, *, now: datetime)
     if existing is not None:
         return existing
     # The trial's end moved: an answer about the old date is about a different change.
-    session.execute(update(PriceChange).where(
-        PriceChange.subscription_id == sub.id, PriceChange.kind == "trial_conversion",
-        PriceChange.status.in_(("pending", "agreed")), PriceChange.effective_at != sub.next_charge_at,
-    ).values(status="lapsed").execution_options(synchronize_session="fetch"))
-    change = PriceChange(subscription_id=sub.id, kind="trial_conversion", reason="trial", plan_id=sub.plan_id,
-                         old_amount_won=0, new_amount_won=_first_paid_amount(sub), effective_at=sub.next_charge_at,
-                         token=new_token(), status="pending", reminders_sent=0, created_at=now)
+    session.execute(
+        update(PriceChange)
+        .where(
+            PriceChange.subscription_id == sub.id,
+            PriceChange.kind == "trial_conversion",
+            PriceChange.status.in_(("pending", "agreed")),
+            PriceChange.effective_at != sub.next_charge_at,
+        )
+        .values(status="lapsed")
+        .execution_options(synchronize_session="fetch")
+    )
+    change = PriceChange(
+        subscription_id=sub.id,
+        kind="trial_conversion",
+        reason="trial",
+        plan_id=sub.plan_id,
+        old_amount_won=0,
+        new_amount_won=_first_paid_amount(sub),
+        effective_at=sub.next_charge_at,
+        token=new_token(),
+        status="pending",
+        reminders_sent=0,
+        created_at=now,
+    )
     try:
         with session.begin_nested():
             session.add(change)
@@ -176,24 +226,38 @@ def _first_paid_amount(sub: Subscription) -> int:
 
 
 def _trial_change_at(session: Session, sub: Subscription) -> PriceChange | None:
-    return session.scalars(select(PriceChange).where(
-        PriceChange.subscription_id == sub.id, PriceChange.kind == "trial_conversion",
-        PriceChange.effective_at == sub.next_charge_at,
-    )).first()
+    return session.scalars(
+        select(PriceChange).where(
+            PriceChange.subscription_id == sub.id,
+            PriceChange.kind == "trial_conversion",
+            PriceChange.effective_at == sub.next_charge_at,
+        )
+    ).first()
 
 
 def open_change(session: Session, subscription_id: int) -> PriceChange | None:
     """The subscription's unsettled price rise (pending, agreed or refused), if any."""
-    return session.scalars(select(PriceChange).where(
-        PriceChange.subscription_id == subscription_id, PriceChange.kind == "price_increase",
-        PriceChange.status.in_(UNSETTLED),
-    ).order_by(PriceChange.effective_at).limit(1)).first()
+    return session.scalars(
+        select(PriceChange)
+        .where(
+            PriceChange.subscription_id == subscription_id,
+            PriceChange.kind == "price_increase",
+            PriceChange.status.in_(UNSETTLED),
+        )
+        .order_by(PriceChange.effective_at)
+        .limit(1)
+    ).first()
 
 
 def changes_for(session: Session, subscription_id: int) -> list[PriceChange]:
     """Every change of one subscription, newest first (the admin's subscription page)."""
-    return list(session.scalars(select(PriceChange).where(PriceChange.subscription_id == subscription_id)
-                                .order_by(PriceChange.effective_at.desc(), PriceChange.id.desc())))
+    return list(
+        session.scalars(
+            select(PriceChange)
+            .where(PriceChange.subscription_id == subscription_id)
+            .order_by(PriceChange.effective_at.desc(), PriceChange.id.desc())
+        )
+    )
 
 
 def new_token() -> str:

@@ -50,13 +50,18 @@ def is_deleted(user: User) -> bool:
 
 def blocking_subscriptions(session: Session, user_id: int) -> list[Subscription]:
     """The user's subscriptions that must be canceled before the account can be deleted."""
-    return list(session.scalars(select(Subscription).where(Subscription.user_id == user_id,
-                                                           Subscription.status.in_(cards.LIVE_STATUSES))
-                                .order_by(Subscription.id)))
+    return list(
+        session.scalars(
+            select(Subscription)
+            .where(Subscription.user_id == user_id, Subscription.status.in_(cards.LIVE_STATUSES))
+            .order_by(Subscription.id)
+        )
+    )
 
 
-def delete_account(session: Session, *, user: User, password: str, toss: Any, vault: Any, clock: Any,
-                   ip: str) -> Withdrawal:
+def delete_account(
+    session: Session, *, user: User, password: str, toss: Any, vault: Any, clock: Any, ip: str
+) -> Withdrawal:
     """Delete `user`'s account after checking `password`. COMMITS, then releases the cards.
 
     Under the user's subscriptions' row locks: refuses (`ActionRefused`, nothing changed)
@@ -81,25 +86,41 @@ def delete_account(session: Session, *, user: User, password: str, toss: Any, va
         periods.lock_subscription(session, sub_id)  # a renewal or a checkout finishing waits, then is seen
     if blocking_subscriptions(session, user.id):
         session.rollback()
-        raise ActionRefused("이용 중인 구독이 있어 탈퇴할 수 없습니다. 내 구독에서 먼저 해지해 주세요. "
-                            "결제한 이용 기간이 남아 있으면 '바로 해지하고 환불받기'로 남은 기간의 요금을 돌려받을 수 있습니다.")
+        raise ActionRefused(
+            "이용 중인 구독이 있어 탈퇴할 수 없습니다. 내 구독에서 먼저 해지해 주세요. "
+            "결제한 이용 기간이 남아 있으면 '바로 해지하고 환불받기'로 남은 기간의 요금을 돌려받을 수 있습니다."
+        )
     if _open_order(session, user.id, now):
         session.rollback()
         raise ActionRefused("결제가 진행 중인 주문이 있습니다. 잠시 후 다시 시도해 주세요.")
     _anonymise(user)
     session.commit()
     log.info("user %s deleted their account", user.id)
-    key_ids = list(session.scalars(select(BillingKey.id).where(BillingKey.user_id == user.id,
-                                                               BillingKey.sealed.is_not(None))))
-    released = sum(cards.release_card_if_unused(session, key_id, toss=toss, vault=vault, clock=clock,
-                                                 actor=Actor("user", user.id, ip), reason="member withdrawal")
-                   for key_id in key_ids)
+    key_ids = list(
+        session.scalars(select(BillingKey.id).where(BillingKey.user_id == user.id, BillingKey.sealed.is_not(None)))
+    )
+    released = sum(
+        cards.release_card_if_unused(
+            session,
+            key_id,
+            toss=toss,
+            vault=vault,
+            clock=clock,
+            actor=Actor("user", user.id, ip),
+            reason="member withdrawal",
+        )
+        for key_id in key_ids
+    )
     return Withdrawal(user.id, released)
 
 
 def _open_order(session: Session, user_id: int, now: Any) -> bool:
-    return session.scalar(select(Order.id).where(Order.user_id == user_id, Order.status == "pending",
-                                                 Order.expires_at > now).limit(1)) is not None
+    return (
+        session.scalar(
+            select(Order.id).where(Order.user_id == user_id, Order.status == "pending", Order.expires_at > now).limit(1)
+        )
+        is not None
+    )
 
 
 def _anonymise(user: User) -> None:

@@ -90,18 +90,19 @@ def lock_order(session: Session, order_pk: int) -> Order:
     """Lock the order row until the transaction ends and return it fresh (SELECT ... FOR UPDATE on
     PostgreSQL; on SQLite an UPDATE first, which takes the database's single write lock). Never commits."""
     if session.get_bind(mapper=Order).dialect.name == "sqlite":
-        session.execute(update(Order).where(Order.id == order_pk).values(id=Order.id)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(Order).where(Order.id == order_pk).values(id=Order.id).execution_options(synchronize_session=False)
+        )
     query = select(Order).where(Order.id == order_pk).with_for_update()
     order = session.scalars(query.execution_options(populate_existing=True)).one()
-    session.scalars(select(Attempt).where(Attempt.order_pk == order_pk)
-                    .execution_options(populate_existing=True)).all()
+    session.scalars(select(Attempt).where(Attempt.order_pk == order_pk).execution_options(populate_existing=True)).all()
     session.refresh(order, ["attempts"])
     return order
 
 
-def settle(session: Session, order_pk: int, answer: Payment | TossError | None, *, notifier: Any,
-           now: datetime) -> OrderOutcome:
+def settle(
+    session: Session, order_pk: int, answer: Payment | TossError | None, *, notifier: Any, now: datetime
+) -> OrderOutcome:
     """Under the order's lock, apply Toss's answer to a still-open Attempt. Commits.
 
     A Payment DONE → Attempt done (payment key, receipt, card, raw JSON), order paid, receipt
@@ -122,8 +123,15 @@ def settle(session: Session, order_pk: int, answer: Payment | TossError | None, 
     return outcome(order)
 
 
-def _apply(session: Session, order: Order, attempt: Attempt, answer: Payment | TossError | None, *,
-           notifier: Any, now: datetime) -> None:
+def _apply(
+    session: Session,
+    order: Order,
+    attempt: Attempt,
+    answer: Payment | TossError | None,
+    *,
+    notifier: Any,
+    now: datetime,
+) -> None:
     if answer is None:
         _mark_failed(order, attempt, NO_PAYMENT, "Toss has no payment for this order id", None, now)
     elif isinstance(answer, TossError):
@@ -150,11 +158,11 @@ def _apply(session: Session, order: Order, attempt: Attempt, answer: Payment | T
         _mark_unknown(attempt, answer.status, f"payment is {answer.status} at Toss", now)
 
 
-def _mark_paid(session: Session, order: Order, attempt: Attempt, payment: Payment, *, notifier: Any,
-               now: datetime) -> None:
+def _mark_paid(
+    session: Session, order: Order, attempt: Attempt, payment: Payment, *, notifier: Any, now: datetime
+) -> None:
     if payment.total_amount != order.amount_won:
-        log.error("order %s: Toss approved %s won, expected %s", order.order_id, payment.total_amount,
-                  order.amount_won)
+        log.error("order %s: Toss approved %s won, expected %s", order.order_id, payment.total_amount, order.amount_won)
     record_payment(attempt, payment, now)
     order.status, order.paid_at = "paid", attempt.approved_at
     order.payment_key, order.receipt_url = payment.payment_key, payment.receipt_url
@@ -162,8 +170,9 @@ def _mark_paid(session: Session, order: Order, attempt: Attempt, payment: Paymen
     _queue_receipt(session, notifier, order, attempt, now)
 
 
-def _mark_failed(order: Order, attempt: Attempt, code: str, message: str | None, category: Category | None,
-                 now: datetime) -> None:
+def _mark_failed(
+    order: Order, attempt: Attempt, code: str, message: str | None, category: Category | None, now: datetime
+) -> None:
     attempt.status = "failed"
     attempt.failure_code, attempt.failure_message = code[:64], (message or "")[:512]  # Toss's text, for the admin
     attempt.updated_at = now
@@ -175,8 +184,9 @@ def _mark_unknown(attempt: Attempt, code: str, message: str | None, now: datetim
     attempt.status = "unknown"
     attempt.failure_code, attempt.failure_message = code[:64], (message or "")[:512]
     attempt.updated_at = now
-    log.warning("order attempt %s (order %s): outcome unknown (%s); settle by lookup", attempt.id, attempt.order_id,
-                code)
+    log.warning(
+        "order attempt %s (order %s): outcome unknown (%s); settle by lookup", attempt.id, attempt.order_id, code
+    )
 
 
 def expire(session: Session, order_pk: int, now: datetime) -> OrderOutcome:
@@ -213,15 +223,26 @@ def _queue_receipt(session: Session, notifier: Any, order: Order, attempt: Attem
 
     product = order.plan.product
     context = {
-        "product_name": product.name, "plan_name": order.plan.name, "amount_won": order.amount_won,
-        "order_id": order.order_id, "paid_at": order.paid_at, "card_label": attempt.card_summary or "",
-        "receipt_url": order.receipt_url or "", "provision": product.provision,
+        "product_name": product.name,
+        "plan_name": order.plan.name,
+        "amount_won": order.amount_won,
+        "order_id": order.order_id,
+        "paid_at": order.paid_at,
+        "card_label": attempt.card_summary or "",
+        "receipt_url": order.receipt_url or "",
+        "provision": product.provision,
         **receipt_facts(product, order.paid_at),
     }
     try:
         with session.begin_nested():
-            notifier.queue(session, user=order.user, kind="order_receipt", dedup_key=f"receipt:order:{order.id}",
-                           context=context, now=now)
+            notifier.queue(
+                session,
+                user=order.user,
+                kind="order_receipt",
+                dedup_key=f"receipt:order:{order.id}",
+                context=context,
+                now=now,
+            )
     except Exception:
         # The money trail must not depend on a notice; the outbox can be repaired, a lost payment cannot.
         log.exception("could not queue the receipt of order %s", order.order_id)

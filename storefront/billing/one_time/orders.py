@@ -41,16 +41,41 @@ from sqlalchemy.orm import Session
 
 from storefront.billing.recurring import cycle
 from storefront.billing.errors import BillingError
-from storefront.billing.one_time.order_settlement import (OPEN, STATES, OrderOutcome, checking, confirm_attempt, expire,
-                                                 failure_message, lock_order, outcome, settle)
+from storefront.billing.one_time.order_settlement import (
+    OPEN,
+    STATES,
+    OrderOutcome,
+    checking,
+    confirm_attempt,
+    expire,
+    failure_message,
+    lock_order,
+    outcome,
+    settle,
+)
 from storefront.models import Attempt, Consent, Order, Plan, Refund, User
 from storefront.toss.errors import Category, TossError
 from storefront.toss.types import Payment
 
 __all__ = [
-    "STATES", "AmountMismatch", "NotPurchasable", "OrderError", "OrderOutcome", "close_refunded_orders",
-    "confirm_attempt", "confirm_order", "create_order", "current_state", "expire_stale_orders", "failure_message",
-    "idempotency_key_for", "lock_order", "new_order_id", "order_for_user", "refunded_won", "settle_order",
+    "STATES",
+    "AmountMismatch",
+    "NotPurchasable",
+    "OrderError",
+    "OrderOutcome",
+    "close_refunded_orders",
+    "confirm_attempt",
+    "confirm_order",
+    "create_order",
+    "current_state",
+    "expire_stale_orders",
+    "failure_message",
+    "idempotency_key_for",
+    "lock_order",
+    "new_order_id",
+    "order_for_user",
+    "refunded_won",
+    "settle_order",
     "settle_unknown_orders",
 ]
 
@@ -97,6 +122,7 @@ def new_order_id(now: datetime) -> str:
 
 # -- creating --------------------------------------------------------------------------------------
 
+
 def create_order(session: Session, *, user: User, plan: Plan, text_version: str, ip: str, clock: Clock) -> Order:
     """A pending Order for `plan` at its current price, with the shopper's consent recorded. Commits.
 
@@ -107,12 +133,32 @@ def create_order(session: Session, *, user: User, plan: Plan, text_version: str,
     if plan.interval != "once" or not plan.active or not plan.product.active or plan.amount_won <= 0:
         raise NotPurchasable(f"plan {plan.id} cannot be bought once")
     now = clock.now()
-    order = Order(order_id=new_order_id(now), user_id=user.id, plan_id=plan.id, order_name=order_name(plan),
-                  amount_won=plan.amount_won, status="pending", created_at=now, expires_at=now + ORDER_TTL)
-    detail = {"order_id": order.order_id, "product_name": plan.product.name, "plan_name": plan.name,
-              "amount_won": plan.amount_won, "provision": plan.product.provision}
-    order.consent = Consent(user_id=user.id, kind=CONSENT_KIND, decision="agreed", text_version=text_version[:40],
-                            detail=json.dumps(detail, ensure_ascii=False), ip=(ip or "unknown")[:64], at=now)
+    order = Order(
+        order_id=new_order_id(now),
+        user_id=user.id,
+        plan_id=plan.id,
+        order_name=order_name(plan),
+        amount_won=plan.amount_won,
+        status="pending",
+        created_at=now,
+        expires_at=now + ORDER_TTL,
+    )
+    detail = {
+        "order_id": order.order_id,
+        "product_name": plan.product.name,
+        "plan_name": plan.name,
+        "amount_won": plan.amount_won,
+        "provision": plan.product.provision,
+    }
+    order.consent = Consent(
+        user_id=user.id,
+        kind=CONSENT_KIND,
+        decision="agreed",
+        text_version=text_version[:40],
+        detail=json.dumps(detail, ensure_ascii=False),
+        ip=(ip or "unknown")[:64],
+        at=now,
+    )
     session.add(order)
     session.commit()
     return order
@@ -132,6 +178,7 @@ def order_for_user(session: Session, order_id: str | None, user_id: int) -> Orde
 
 # -- reading ---------------------------------------------------------------------------------------
 
+
 def current_state(session: Session, order: Order, *, clock: Clock) -> OrderOutcome:
     """Where the order stands now; a pending order past its 30 minutes with no confirm becomes
     expired (commits only then)."""
@@ -149,15 +196,20 @@ def refunded_won(session: Session, order: Order) -> int:
     attempt = confirm_attempt(order)
     if attempt is None:
         return 0
-    total = session.scalar(select(func.coalesce(func.sum(Refund.amount_won), 0))
-                           .where(Refund.attempt_id == attempt.id, Refund.status == "done"))
+    total = session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_won), 0)).where(
+            Refund.attempt_id == attempt.id, Refund.status == "done"
+        )
+    )
     return int(total or 0)
 
 
 # -- confirming ------------------------------------------------------------------------------------
 
-def confirm_order(session: Session, order: Order, *, payment_key: str, amount_won: int, toss: Any, notifier: Any,
-                  clock: Clock) -> OrderOutcome:
+
+def confirm_order(
+    session: Session, order: Order, *, payment_key: str, amount_won: int, toss: Any, notifier: Any, clock: Clock
+) -> OrderOutcome:
     """Confirm the payment Toss's window authenticated for `order`, at most once. Commits.
 
     The caller has checked that the order is the signed-in shopper's (`order_for_user` with the
@@ -202,9 +254,18 @@ def _begin(session: Session, order_pk: int, payment_key: str, now: datetime) -> 
     if now >= order.expires_at:
         return expire(session, order.id, now)
     call = _Confirm(order.id, order.order_id, order.amount_won, payment_key[:200])
-    session.add(Attempt(order_pk=order.id, order_id=order.order_id, idempotency_key=idempotency_key_for(order.order_id),
-                        amount_won=order.amount_won, status="sending", payment_key=call.payment_key,
-                        created_at=now, updated_at=now))
+    session.add(
+        Attempt(
+            order_pk=order.id,
+            order_id=order.order_id,
+            idempotency_key=idempotency_key_for(order.order_id),
+            amount_won=order.amount_won,
+            status="sending",
+            payment_key=call.payment_key,
+            created_at=now,
+            updated_at=now,
+        )
+    )
     try:
         session.commit()
     except IntegrityError:  # another request for the same order committed its Attempt first
@@ -224,6 +285,7 @@ def _send_confirm(toss: Any, payment_key: str, order_id: str, amount_won: int) -
 
 
 # -- settling --------------------------------------------------------------------------------------
+
 
 def settle_order(session: Session, order: Order, *, toss: Any, notifier: Any, clock: Clock) -> OrderOutcome:
     """Settle an order whose confirm answer was lost, by asking Toss; otherwise report its state. Commits.
@@ -289,8 +351,10 @@ def settle_unknown_orders(session: Session, *, toss: Any, clock: Clock, notifier
     now = clock.now()
     stale = and_(Attempt.status == "sending", Attempt.updated_at <= now - SENDING_GRACE)
     order_pks = session.scalars(
-        select(Order.id).join(Attempt, Attempt.order_pk == Order.id)
-        .where(Order.status == "pending", or_(Attempt.status == "unknown", stale)).order_by(Order.id)
+        select(Order.id)
+        .join(Attempt, Attempt.order_pk == Order.id)
+        .where(Order.status == "pending", or_(Attempt.status == "unknown", stale))
+        .order_by(Order.id)
     ).all()
     session.commit()
     outcomes = []
@@ -307,8 +371,10 @@ def expire_stale_orders(session: Session, *, clock: Clock) -> int:
     """Mark pending orders past their 30 minutes, with no confirm sent, ``expired``. Commits; returns how many."""
     now = clock.now()
     order_pks = session.scalars(
-        select(Order.id).outerjoin(Attempt, Attempt.order_pk == Order.id)
-        .where(Order.status == "pending", Order.expires_at <= now, Attempt.id.is_(None)).order_by(Order.id)
+        select(Order.id)
+        .outerjoin(Attempt, Attempt.order_pk == Order.id)
+        .where(Order.status == "pending", Order.expires_at <= now, Attempt.id.is_(None))
+        .order_by(Order.id)
     ).all()
     session.commit()
     return sum(1 for pk in order_pks if expire(session, pk, now).state == "expired")
@@ -317,15 +383,19 @@ def expire_stale_orders(session: Session, *, clock: Clock) -> int:
 def close_refunded_orders(session: Session, *, clock: Clock) -> int:
     """Paid orders whose payment Toss has refunded in full (admin refunds, dashboard cancels) become
     ``canceled``. Commits; returns how many."""
-    done = (select(Refund.attempt_id, func.sum(Refund.amount_won).label("won"))
-            .where(Refund.status == "done").group_by(Refund.attempt_id).subquery())
+    done = (
+        select(Refund.attempt_id, func.sum(Refund.amount_won).label("won"))
+        .where(Refund.status == "done")
+        .group_by(Refund.attempt_id)
+        .subquery()
+    )
     orders = session.scalars(
-        select(Order).join(Attempt, Attempt.order_pk == Order.id).join(done, done.c.attempt_id == Attempt.id)
+        select(Order)
+        .join(Attempt, Attempt.order_pk == Order.id)
+        .join(done, done.c.attempt_id == Attempt.id)
         .where(Order.status == "paid", Attempt.status == "done", done.c.won >= Attempt.amount_won)
     ).all()
     for order in orders:
         order.status, order.closed_at = "canceled", clock.now()
     session.commit()
     return len(orders)
-
-

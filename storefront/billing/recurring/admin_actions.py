@@ -47,12 +47,21 @@ class CardNotice:
     notice_ids: tuple[int, ...]
 
 
-def record(session: Session, name: str, sub: Subscription, *, actor: Actor, now: datetime, detail: str = "") -> AuditLog:
+def record(
+    session: Session, name: str, sub: Subscription, *, actor: Actor, now: datetime, detail: str = ""
+) -> AuditLog:
     """Add the AuditLog row of admin action `name` on `sub` (not committed: it goes with the action's commit)."""
     label = ACTIONS[name][1]
-    row = AuditLog(at=now, actor_type=actor.type, actor_id=actor.id, action=ACTIONS[name][0],
-                   reason=f"구독 #{sub.id} {label}{': ' + detail if detail else ''}"[:200], ip=actor.ip[:64],
-                   subscription_id=sub.id, user_id=sub.user_id)
+    row = AuditLog(
+        at=now,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        action=ACTIONS[name][0],
+        reason=f"구독 #{sub.id} {label}{': ' + detail if detail else ''}"[:200],
+        ip=actor.ip[:64],
+        subscription_id=sub.id,
+        user_id=sub.user_id,
+    )
     session.add(row)
     return row
 
@@ -85,12 +94,12 @@ def _retryable_past_due(sub: Subscription, pending) -> bool:
 
 def _retryable_checkout(sub: Subscription) -> bool:
     card = sub.billing_key
-    return (sub.status == "incomplete" and card is not None and card.sealed is not None
-            and card.deactivated_at is None)
+    return sub.status == "incomplete" and card is not None and card.sealed is not None and card.deactivated_at is None
 
 
-def end_now(session: Session, *, subscription_id: int, actor: Actor, toss: Any, vault: Any, notifier: Any,
-            clock: Any) -> CancelResult:
+def end_now(
+    session: Session, *, subscription_id: int, actor: Actor, toss: Any, vault: Any, notifier: Any, clock: Any
+) -> CancelResult:
     """End a live subscription at once without a refund (즉시 해지, 환불 없음). COMMITS, then releases the card.
 
     Under the row lock: refuses (`ActionRefused`, nothing changed) an ended subscription or
@@ -115,18 +124,37 @@ def end_now(session: Session, *, subscription_id: int, actor: Actor, toss: Any, 
         pending.status, pending.next_retry_at = "canceled", None
     settlement.end_subscription(sub, status="canceled", reason=ENDED_BY_ADMIN, now=now)
     sub.cancel_at_period_end, sub.pending_plan_id, sub.pending_plan = False, None, None
-    notices = notify(session, notifier, sub.user, "subscription_ended", f"ended:subscription:{sub.id}",
-                     {"product_name": sub.plan.product.name, "ended_reason": settlement.ended_reason_text(ENDED_BY_ADMIN),
-                      "ended_reason_code": ENDED_BY_ADMIN, "ended_at": now}, now)
+    notices = notify(
+        session,
+        notifier,
+        sub.user,
+        "subscription_ended",
+        f"ended:subscription:{sub.id}",
+        {
+            "product_name": sub.plan.product.name,
+            "ended_reason": settlement.ended_reason_text(ENDED_BY_ADMIN),
+            "ended_reason_code": ENDED_BY_ADMIN,
+            "ended_at": now,
+        },
+        now,
+    )
     billing_key_id = sub.billing_key_id
     session.commit()
-    release_card_if_unused(session, billing_key_id, toss=toss, vault=vault, clock=clock, actor=actor,
-                           reason="subscription ended now by an admin")
+    release_card_if_unused(
+        session,
+        billing_key_id,
+        toss=toss,
+        vault=vault,
+        clock=clock,
+        actor=actor,
+        reason="subscription ended now by an admin",
+    )
     return CancelResult(sub.id, True, now, notice_ids=notices)
 
 
-def resend_card_change_notice(session: Session, *, subscription_id: int, notifier: Any, clock: Any,
-                              config: Any) -> CardNotice:
+def resend_card_change_notice(
+    session: Session, *, subscription_id: int, notifier: Any, clock: Any, config: Any
+) -> CardNotice:
     """Queue the 결제 실패 (결제수단 변경) notice of a past-due subscription's unpaid period again. COMMITS.
 
     The same kind of message the engine sent on the decline (``payment_failed``), with the
@@ -154,8 +182,15 @@ def resend_card_change_notice(session: Session, *, subscription_id: int, notifie
         "deadline": first + timedelta(days=days[-1]) if days else None,
         "first_charge": False,
     }
-    notices = notify(session, notifier, sub.user, "payment_failed",
-                     f"card_notice:charge:{charge.id}:{secrets.token_hex(6)}", context, now)
+    notices = notify(
+        session,
+        notifier,
+        sub.user,
+        "payment_failed",
+        f"card_notice:charge:{charge.id}:{secrets.token_hex(6)}",
+        context,
+        now,
+    )
     if not notices:
         session.rollback()
         raise ActionRefused("안내를 발송 대기열에 넣지 못했습니다. 발송함과 로그를 확인해 주세요.")

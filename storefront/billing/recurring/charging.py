@@ -36,8 +36,13 @@ from sqlalchemy.orm import Session
 from storefront.billing.compliance import consent
 from storefront.billing.recurring import cycle, periods, settlement
 from storefront.billing.errors import NO_USABLE_CARD, VAULT_ERROR, SubscriptionNotFound
-from storefront.billing.recurring.periods import (DUE_STATUSES, OPEN_ATTEMPT_STATUSES, due_subscription_ids,
-                                        lock_subscription, open_charge)
+from storefront.billing.recurring.periods import (
+    DUE_STATUSES,
+    OPEN_ATTEMPT_STATUSES,
+    due_subscription_ids,
+    lock_subscription,
+    open_charge,
+)
 from storefront.billing.recurring.settlement import ChargeResult, result
 from storefront.billing.wallet.vault import Actor, Vault, VaultError
 from storefront.config import Config
@@ -46,8 +51,14 @@ from storefront.toss.errors import Category, TossError, categorize
 from storefront.toss.types import Payment
 
 __all__ = [
-    "ChargeResult", "ReconcileResult", "charge_period", "due_subscription_ids", "lock_subscription",
-    "open_charge", "reconcile", "retry_after_card_change",
+    "ChargeResult",
+    "ReconcileResult",
+    "charge_period",
+    "due_subscription_ids",
+    "lock_subscription",
+    "open_charge",
+    "reconcile",
+    "retry_after_card_change",
 ]
 
 log = logging.getLogger(__name__)
@@ -87,8 +98,19 @@ class _Call:
 
 # -- charging --------------------------------------------------------------------------------------
 
-def charge_period(session: Session, subscription_id: int, *, toss: Any, vault: Vault, notifier: Any, clock: Any,
-                  config: Config, actor: Actor = Actor.worker(), customer_ip: str | None = None) -> ChargeResult:
+
+def charge_period(
+    session: Session,
+    subscription_id: int,
+    *,
+    toss: Any,
+    vault: Vault,
+    notifier: Any,
+    clock: Any,
+    config: Config,
+    actor: Actor = Actor.worker(),
+    customer_ip: str | None = None,
+) -> ChargeResult:
     """Charge the subscription's due period, at most once, and settle the answer.
 
     Works for renewals (cron jobs, ``actor`` the worker) and for the first period: the
@@ -109,29 +131,36 @@ def charge_period(session: Session, subscription_id: int, *, toss: Any, vault: V
     Attempt ``sending`` for `reconcile`.
     """
     now = clock.now()
-    prepared = _prepare(session, subscription_id, vault=vault, notifier=notifier, config=config, now=now,
-                        actor=actor)
+    prepared = _prepare(session, subscription_id, vault=vault, notifier=notifier, config=config, now=now, actor=actor)
     if isinstance(prepared, ChargeResult):
         return prepared
     try:
         payment = toss.charge_billing_key(
-            prepared.billing_key, customer_key=prepared.customer_key, amount=prepared.amount_won,
-            order_id=prepared.order_id, order_name=prepared.order_name, idempotency_key=prepared.order_id,
-            customer_email=prepared.customer_email, customer_name=prepared.customer_name, customer_ip=customer_ip,
+            prepared.billing_key,
+            customer_key=prepared.customer_key,
+            amount=prepared.amount_won,
+            order_id=prepared.order_id,
+            order_name=prepared.order_name,
+            idempotency_key=prepared.order_id,
+            customer_email=prepared.customer_email,
+            customer_name=prepared.customer_name,
+            customer_ip=customer_ip,
         )
     except TossError as exc:
         return _settle(session, prepared.attempt_id, exc, notifier=notifier, config=config, now=clock.now())
     except Exception as exc:  # noqa: BLE001 - a client bug or an unwrapped network error: money may have moved
         # Only the type: a stray network exception's text can carry the request URL, i.e. the billing key.
-        log.error("attempt %s: unexpected %s from the Toss client; outcome unknown", prepared.attempt_id,
-                  type(exc).__name__)
+        log.error(
+            "attempt %s: unexpected %s from the Toss client; outcome unknown", prepared.attempt_id, type(exc).__name__
+        )
         unknown = TossError("CLIENT_ERROR", type(exc).__name__, category=Category.UNKNOWN_OUTCOME)
         return _settle(session, prepared.attempt_id, unknown, notifier=notifier, config=config, now=clock.now())
     return _settle(session, prepared.attempt_id, payment, notifier=notifier, config=config, now=clock.now())
 
 
-def _prepare(session: Session, subscription_id: int, *, vault: Vault, notifier: Any, config: Config,
-             now: datetime, actor: Actor) -> _Call | ChargeResult:
+def _prepare(
+    session: Session, subscription_id: int, *, vault: Vault, notifier: Any, config: Config, now: datetime, actor: Actor
+) -> _Call | ChargeResult:
     """Phase one, under the lock: decide, and commit the Attempt (or the reason there is none)."""
     sub = lock_subscription(session, subscription_id)
     if sub is None:
@@ -144,16 +173,28 @@ def _prepare(session: Session, subscription_id: int, *, vault: Vault, notifier: 
     charge = open_charge(session, sub, now=now, billing_hour_kst=config.billing_hour_kst)
     card = _usable_card(sub)
     if card is None:
-        outcome = settlement.mark_declined(session, sub, charge, None, code=NO_USABLE_CARD, message="no usable card",
-                                           category=Category.HARD_DECLINE, notifier=notifier, config=config, now=now)
+        outcome = settlement.mark_declined(
+            session,
+            sub,
+            charge,
+            None,
+            code=NO_USABLE_CARD,
+            message="no usable card",
+            category=Category.HARD_DECLINE,
+            notifier=notifier,
+            config=config,
+            now=now,
+        )
         session.commit()
         return outcome
     try:
-        billing_key = vault.open(session, card, actor=actor, reason=_reason(sub, actor), now=now,
-                                 subscription_id=sub.id)
+        billing_key = vault.open(
+            session, card, actor=actor, reason=_reason(sub, actor), now=now, subscription_id=sub.id
+        )
     except VaultError as exc:
-        outcome = settlement.mark_retry(sub, charge, None, code=VAULT_ERROR, message=str(exc),
-                                        category=Category.CONFIG, now=now)
+        outcome = settlement.mark_retry(
+            sub, charge, None, code=VAULT_ERROR, message=str(exc), category=Category.CONFIG, now=now
+        )
         session.commit()
         return outcome
     call = _new_attempt(session, sub, charge, card, billing_key, now)
@@ -161,8 +202,9 @@ def _prepare(session: Session, subscription_id: int, *, vault: Vault, notifier: 
     return call
 
 
-def _decide_without_call(session: Session, sub: Subscription, *, notifier: Any, config: Config,
-                         now: datetime) -> ChargeResult | None:
+def _decide_without_call(
+    session: Session, sub: Subscription, *, notifier: Any, config: Config, now: datetime
+) -> ChargeResult | None:
     """The answer when no Toss call is to be made; None when one is."""
     if sub.status not in CHARGEABLE_STATUSES:
         return result("ended" if sub.status in settlement.ENDED_STATUSES else "skipped", sub)
@@ -201,18 +243,33 @@ def _reason(sub: Subscription, actor: Actor) -> str:
     return f"renewal charge of subscription {sub.id}" if actor.type == "worker" else f"charge of subscription {sub.id}"
 
 
-def _new_attempt(session: Session, sub: Subscription, charge: Charge, card: BillingKey, billing_key: str,
-                 now: datetime) -> _Call:
+def _new_attempt(
+    session: Session, sub: Subscription, charge: Charge, card: BillingKey, billing_key: str, now: datetime
+) -> _Call:
     number = len(session.scalars(select(Attempt.id).where(Attempt.charge_id == charge.id)).all()) + 1
     order_id = order_id_for(sub, charge, number)
-    attempt = Attempt(charge_id=charge.id, billing_key_id=card.id, order_id=order_id, idempotency_key=order_id,
-                      amount_won=charge.amount_won, status="sending", created_at=now, updated_at=now)
+    attempt = Attempt(
+        charge_id=charge.id,
+        billing_key_id=card.id,
+        order_id=order_id,
+        idempotency_key=order_id,
+        amount_won=charge.amount_won,
+        status="sending",
+        created_at=now,
+        updated_at=now,
+    )
     session.add(attempt)
     session.flush()
     return _Call(
-        attempt_id=attempt.id, subscription_id=sub.id, billing_key=billing_key, customer_key=card.customer_key,
-        amount_won=charge.amount_won, order_id=order_id, order_name=_order_name(sub),
-        customer_email=sub.user.email or None, customer_name=(sub.user.name or None),
+        attempt_id=attempt.id,
+        subscription_id=sub.id,
+        billing_key=billing_key,
+        customer_key=card.customer_key,
+        amount_won=charge.amount_won,
+        order_id=order_id,
+        order_name=_order_name(sub),
+        customer_email=sub.user.email or None,
+        customer_name=(sub.user.name or None),
     )
 
 
@@ -231,22 +288,33 @@ def _order_name(sub: Subscription) -> str:
 
 # -- settling --------------------------------------------------------------------------------------
 
-def _settle(session: Session, attempt_id: int, answer: Payment | TossError | None, *, notifier: Any,
-            config: Config, now: datetime) -> ChargeResult:
+
+def _settle(
+    session: Session,
+    attempt_id: int,
+    answer: Payment | TossError | None,
+    *,
+    notifier: Any,
+    config: Config,
+    now: datetime,
+) -> ChargeResult:
     """Phase two, under the lock: apply Toss's answer to a still-open attempt, then commit.
 
     ``answer`` None means Toss has no payment for the order. Idempotent: an attempt
     already settled (by the worker or the reconciler, whichever came first) is left as is.
     """
-    sub_id = session.scalars(select(Charge.subscription_id).join(Attempt, Attempt.charge_id == Charge.id)
-                             .where(Attempt.id == attempt_id)).one()
+    sub_id = session.scalars(
+        select(Charge.subscription_id).join(Attempt, Attempt.charge_id == Charge.id).where(Attempt.id == attempt_id)
+    ).one()
     sub = lock_subscription(session, sub_id)
     if sub is None:
         raise SubscriptionNotFound(sub_id)
-    attempt = session.scalars(select(Attempt).where(Attempt.id == attempt_id)
-                              .execution_options(populate_existing=True)).one()
-    charge = session.scalars(select(Charge).where(Charge.id == attempt.charge_id)
-                             .execution_options(populate_existing=True)).one()
+    attempt = session.scalars(
+        select(Attempt).where(Attempt.id == attempt_id).execution_options(populate_existing=True)
+    ).one()
+    charge = session.scalars(
+        select(Charge).where(Charge.id == attempt.charge_id).execution_options(populate_existing=True)
+    ).one()
     if attempt.status not in OPEN_ATTEMPT_STATUSES:
         session.commit()
         return result("already_paid" if attempt.status == "done" else "skipped", sub, charge, attempt)
@@ -255,25 +323,50 @@ def _settle(session: Session, attempt_id: int, answer: Payment | TossError | Non
     return outcome
 
 
-def _apply(session: Session, sub: Subscription, charge: Charge, attempt: Attempt,
-           answer: Payment | TossError | None, *, notifier: Any, config: Config, now: datetime) -> ChargeResult:
+def _apply(
+    session: Session,
+    sub: Subscription,
+    charge: Charge,
+    attempt: Attempt,
+    answer: Payment | TossError | None,
+    *,
+    notifier: Any,
+    config: Config,
+    now: datetime,
+) -> ChargeResult:
     if answer is None:
         return settlement.mark_no_payment(sub, charge, attempt, now=now)
     if isinstance(answer, Payment):
         if answer.status == "DONE":
-            return settlement.mark_paid(session, sub, charge, attempt, answer, notifier=notifier, config=config,
-                                        now=now)
+            return settlement.mark_paid(
+                session, sub, charge, attempt, answer, notifier=notifier, config=config, now=now
+            )
         code = answer.failure_code or answer.status
         answer = TossError(code, answer.failure_message or answer.status, category=_decline_category(code))
     if answer.category in settlement.DECLINES:
-        return settlement.mark_declined(session, sub, charge, attempt, notifier=notifier, config=config,
-                                        code=answer.code, message=answer.message, category=answer.category, now=now)
+        return settlement.mark_declined(
+            session,
+            sub,
+            charge,
+            attempt,
+            notifier=notifier,
+            config=config,
+            code=answer.code,
+            message=answer.message,
+            category=answer.category,
+            now=now,
+        )
     if answer.category in (Category.TRANSIENT, Category.CONFIG):
-        return settlement.mark_retry(sub, charge, attempt, code=answer.code, message=answer.message,
-                                     category=answer.category, now=now)
+        return settlement.mark_retry(
+            sub, charge, attempt, code=answer.code, message=answer.message, category=answer.category, now=now
+        )
     if answer.category is not Category.UNKNOWN_OUTCOME:
-        log.error("attempt %s: unexpected error category %s (%s); treated as unknown", attempt.id,
-                  answer.category, answer.code)
+        log.error(
+            "attempt %s: unexpected error category %s (%s); treated as unknown",
+            attempt.id,
+            answer.category,
+            answer.code,
+        )
     return settlement.mark_unknown(sub, charge, attempt, code=answer.code, message=answer.message, now=now)
 
 
@@ -287,9 +380,19 @@ def _decline_category(code: str) -> Category:
 
 # -- after a card change ---------------------------------------------------------------------------
 
-def retry_after_card_change(session: Session, subscription_id: int, *, toss: Any, vault: Vault, notifier: Any,
-                            clock: Any, config: Config, actor: Actor = Actor.worker(),
-                            customer_ip: str | None = None) -> ChargeResult:
+
+def retry_after_card_change(
+    session: Session,
+    subscription_id: int,
+    *,
+    toss: Any,
+    vault: Vault,
+    notifier: Any,
+    clock: Any,
+    config: Config,
+    actor: Actor = Actor.worker(),
+    customer_ip: str | None = None,
+) -> ChargeResult:
     """Charge the unpaid period at once on the subscription's (new) card.
 
     For the subscribe flow after the shopper changed card while ``past_due``: makes the
@@ -315,14 +418,33 @@ def retry_after_card_change(session: Session, subscription_id: int, *, toss: Any
         sub.anchor_day = cycle.anchor_day_for(now)
     sub.next_charge_at = now
     session.commit()
-    return charge_period(session, subscription_id, toss=toss, vault=vault, notifier=notifier, clock=clock,
-                         config=config, actor=actor, customer_ip=customer_ip)
+    return charge_period(
+        session,
+        subscription_id,
+        toss=toss,
+        vault=vault,
+        notifier=notifier,
+        clock=clock,
+        config=config,
+        actor=actor,
+        customer_ip=customer_ip,
+    )
 
 
 # -- reconciling -----------------------------------------------------------------------------------
 
-def reconcile(session: Session, *, toss: Any, vault: Vault | None, notifier: Any, clock: Any, config: Config,
-              older_than: timedelta = RECONCILE_GRACE, limit: int | None = None) -> list[ReconcileResult]:
+
+def reconcile(
+    session: Session,
+    *,
+    toss: Any,
+    vault: Vault | None,
+    notifier: Any,
+    clock: Any,
+    config: Config,
+    older_than: timedelta = RECONCILE_GRACE,
+    limit: int | None = None,
+) -> list[ReconcileResult]:
     """Settle charge attempts left ``sending`` (a crash) or ``unknown`` (a timeout) by asking Toss.
 
     Only attempts untouched for `older_than` are looked at, so none is still on the wire.
@@ -334,18 +456,26 @@ def reconcile(session: Session, *, toss: Any, vault: Vault | None, notifier: Any
     to look a payment up); it is accepted so callers can pass the same services.
     """
     now = clock.now()
-    query = (select(Attempt.id, Attempt.order_id)
-             .where(Attempt.status.in_(OPEN_ATTEMPT_STATUSES), Attempt.updated_at <= now - older_than,
-                    Attempt.charge_id.is_not(None))
-             .order_by(Attempt.id))
+    query = (
+        select(Attempt.id, Attempt.order_id)
+        .where(
+            Attempt.status.in_(OPEN_ATTEMPT_STATUSES),
+            Attempt.updated_at <= now - older_than,
+            Attempt.charge_id.is_not(None),
+        )
+        .order_by(Attempt.id)
+    )
     rows = session.execute(query.limit(limit) if limit is not None else query).all()
     session.commit()
-    return [_reconcile_one(session, attempt_id, order_id, toss=toss, notifier=notifier, config=config, clock=clock)
-            for attempt_id, order_id in rows]
+    return [
+        _reconcile_one(session, attempt_id, order_id, toss=toss, notifier=notifier, config=config, clock=clock)
+        for attempt_id, order_id in rows
+    ]
 
 
-def _reconcile_one(session: Session, attempt_id: int, order_id: str, *, toss: Any, notifier: Any, config: Config,
-                   clock: Any) -> ReconcileResult:
+def _reconcile_one(
+    session: Session, attempt_id: int, order_id: str, *, toss: Any, notifier: Any, config: Config, clock: Any
+) -> ReconcileResult:
     try:
         payment = toss.get_payment_by_order_id(order_id)
     except TossError as exc:

@@ -45,8 +45,8 @@ REFUSALS: dict[str, str] = {
     "not_signed_in": "로그인이 필요합니다. 로그인한 뒤 처음부터 다시 시도해 주세요. 결제는 이루어지지 않았습니다.",
     "bad_request": "결제 요청 정보가 올바르지 않습니다. 처음부터 다시 시도해 주세요. 결제는 이루어지지 않았습니다.",
     "customer_mismatch": "지금 로그인한 계정과 카드 등록을 요청한 계정이 다릅니다. "
-                         "본인 계정으로 로그인한 뒤 다시 시도해 주세요. "
-                         "아무것도 변경되지 않았습니다.",
+    "본인 계정으로 로그인한 뒤 다시 시도해 주세요. "
+    "아무것도 변경되지 않았습니다.",
     "unknown_intent": "결제 요청을 찾을 수 없습니다. 처음부터 다시 시도해 주세요. 결제는 이루어지지 않았습니다.",
     "used": "이미 처리된 결제 요청입니다. 결과는 내 구독에서 확인해 주세요.",
     "expired": "결제 요청의 유효 시간(30분)이 지났습니다. 처음부터 다시 시도해 주세요. 결제는 이루어지지 않았습니다.",
@@ -65,8 +65,16 @@ class CheckoutRefused(BillingError):
     ``used`` intent is still being worked on by another request (wait, do not start again).
     """
 
-    def __init__(self, reason: str, message: str | None = None, *, subscription_id: int | None = None,
-                 plan_id: int | None = None, code: str | None = None, pending: bool = False) -> None:
+    def __init__(
+        self,
+        reason: str,
+        message: str | None = None,
+        *,
+        subscription_id: int | None = None,
+        plan_id: int | None = None,
+        code: str | None = None,
+        pending: bool = False,
+    ) -> None:
         self.reason = reason
         self.pending = pending  # ``used`` by a request still at work: the answer is coming
         self.message = message or REFUSALS[reason]
@@ -96,9 +104,14 @@ class OrderSummary:
 
     def detail(self) -> dict[str, Any]:
         return {
-            "plan_id": self.plan_id, "product_name": self.product_name, "plan_name": self.plan_name,
-            "amount_won": self.amount_won, "interval": self.interval, "trial_days": self.trial_days,
-            "first_charge_at": self.first_charge_at.isoformat(), "next_billing_at": self.next_billing_at.isoformat(),
+            "plan_id": self.plan_id,
+            "product_name": self.product_name,
+            "plan_name": self.plan_name,
+            "amount_won": self.amount_won,
+            "interval": self.interval,
+            "trial_days": self.trial_days,
+            "first_charge_at": self.first_charge_at.isoformat(),
+            "next_billing_at": self.next_billing_at.isoformat(),
             "trial_end_at": self.trial_end_at.isoformat() if self.trial_end_at else None,
             "cancel": "내 구독에서 언제든 해지 (확인 한 번), 이미 결제한 기간이 끝날 때까지 이용",
         }
@@ -129,35 +142,56 @@ class CheckoutOutcome:
 
 # -- before the window -----------------------------------------------------------------------------
 
+
 def order_summary(plan: Plan, *, now: datetime, billing_hour_kst: int) -> OrderSummary:
     """The order as the shopper will be charged: today (or at the trial's end), then every interval."""
     trial_end = cycle.trial_end(now, plan.trial_days, billing_hour_kst) if plan.trial_days else None
     first = trial_end or now
     following = cycle.period_end(first, plan.interval, cycle.anchor_day_for(first), billing_hour_kst)
-    return OrderSummary(plan.id, plan.product.name, plan.name, plan.amount_won, plan.interval, plan.trial_days or 0,
-                        first, following, trial_end)
+    return OrderSummary(
+        plan.id,
+        plan.product.name,
+        plan.name,
+        plan.amount_won,
+        plan.interval,
+        plan.trial_days or 0,
+        first,
+        following,
+        trial_end,
+    )
 
 
 def subscribable(plan: Plan | None) -> TypeGuard[Plan]:
     """Whether `plan` exists and can be subscribed to now (active, a subscription product, a paid interval)."""
-    return (plan is not None and plan.active and plan.product.active and plan.product.kind == "subscription"
-            and plan.interval in SUBSCRIBABLE_INTERVALS and plan.amount_won > 0)
+    return (
+        plan is not None
+        and plan.active
+        and plan.product.active
+        and plan.product.kind == "subscription"
+        and plan.interval in SUBSCRIBABLE_INTERVALS
+        and plan.amount_won > 0
+    )
 
 
 def blocking_subscription(session: Session, user_id: int, product_id: int) -> Subscription | None:
     """A subscription that stops a new checkout for the product: a live one, or a first charge in flight."""
-    query = (select(Subscription).join(Plan, Subscription.plan_id == Plan.id)
-             .where(Subscription.user_id == user_id, Plan.product_id == product_id,
-                    Subscription.status.in_(cards.LIVE_STATUSES))
-             .order_by(Subscription.id))
+    query = (
+        select(Subscription)
+        .join(Plan, Subscription.plan_id == Plan.id)
+        .where(
+            Subscription.user_id == user_id, Plan.product_id == product_id, Subscription.status.in_(cards.LIVE_STATUSES)
+        )
+        .order_by(Subscription.id)
+    )
     for sub in session.scalars(query):
         if sub.status != "incomplete" or _in_flight(session, sub.id):
             return sub
     return None
 
 
-def begin_checkout(session: Session, *, user: User, plan_id: int, ip: str, now: datetime, terms_version: str,
-                   billing_hour_kst: int) -> CheckoutIntent:
+def begin_checkout(
+    session: Session, *, user: User, plan_id: int, ip: str, now: datetime, terms_version: str, billing_hour_kst: int
+) -> CheckoutIntent:
     """Record the shopper's consents and the order, before the card window opens. COMMITS.
 
     Two Consent rows (``terms`` and ``auto_renewal``, agreed, with time, IP and the terms
@@ -172,18 +206,38 @@ def begin_checkout(session: Session, *, user: User, plan_id: int, ip: str, now: 
     if blocking_subscription(session, user.id, plan.product_id) is not None:
         raise ActionRefused(REFUSALS["already_subscribed"])
     summary = order_summary(plan, now=now, billing_hour_kst=billing_hour_kst)
-    terms = Consent(user_id=user.id, kind="terms", decision="agreed", text_version=terms_version,
-                    detail=json.dumps({"plan_id": plan.id}), ip=ip[:64], at=now)
+    terms = Consent(
+        user_id=user.id,
+        kind="terms",
+        decision="agreed",
+        text_version=terms_version,
+        detail=json.dumps({"plan_id": plan.id}),
+        ip=ip[:64],
+        at=now,
+    )
     session.add(terms)
     session.flush()
-    renewal = Consent(user_id=user.id, kind="auto_renewal", decision="agreed", text_version=terms_version,
-                      detail=json.dumps({**summary.detail(), "terms_consent_id": terms.id}, ensure_ascii=False),
-                      ip=ip[:64], at=now)
+    renewal = Consent(
+        user_id=user.id,
+        kind="auto_renewal",
+        decision="agreed",
+        text_version=terms_version,
+        detail=json.dumps({**summary.detail(), "terms_consent_id": terms.id}, ensure_ascii=False),
+        ip=ip[:64],
+        at=now,
+    )
     session.add(renewal)
     session.flush()
-    intent = CheckoutIntent(token=secrets.token_urlsafe(32), user_id=user.id, purpose="subscribe", plan_id=plan.id,
-                            amount_won=plan.amount_won, consent_id=renewal.id, created_at=now,
-                            expires_at=now + INTENT_TTL)
+    intent = CheckoutIntent(
+        token=secrets.token_urlsafe(32),
+        user_id=user.id,
+        purpose="subscribe",
+        plan_id=plan.id,
+        amount_won=plan.amount_won,
+        consent_id=renewal.id,
+        created_at=now,
+        expires_at=now + INTENT_TTL,
+    )
     session.add(intent)
     session.commit()
     return intent
@@ -194,9 +248,16 @@ def begin_card_change(session: Session, *, user: User, subscription_id: int, now
     sub = owned(session, user, subscription_id)
     if sub.status not in cards.LIVE_STATUSES:
         raise ActionRefused("종료된 구독의 카드는 바꿀 수 없습니다.")
-    intent = CheckoutIntent(token=secrets.token_urlsafe(32), user_id=user.id, purpose="change_card",
-                            plan_id=sub.plan_id, subscription_id=sub.id, amount_won=0, created_at=now,
-                            expires_at=now + INTENT_TTL)
+    intent = CheckoutIntent(
+        token=secrets.token_urlsafe(32),
+        user_id=user.id,
+        purpose="change_card",
+        plan_id=sub.plan_id,
+        subscription_id=sub.id,
+        amount_won=0,
+        created_at=now,
+        expires_at=now + INTENT_TTL,
+    )
     session.add(intent)
     session.commit()
     return intent
@@ -206,8 +267,9 @@ def usable_intent(session: Session, *, user: User, token: str, now: datetime) ->
     """The user's intent with this token while it is fresh and unused; else None."""
     if not token or len(token) > 64:
         return None
-    intent = session.scalar(select(CheckoutIntent).where(CheckoutIntent.token == token,
-                                                         CheckoutIntent.user_id == user.id))
+    intent = session.scalar(
+        select(CheckoutIntent).where(CheckoutIntent.token == token, CheckoutIntent.user_id == user.id)
+    )
     if intent is None or intent.used_at is not None or intent.expires_at <= now:
         return None
     return intent
@@ -215,8 +277,21 @@ def usable_intent(session: Session, *, user: User, token: str, now: datetime) ->
 
 # -- back from the window --------------------------------------------------------------------------
 
-def complete_billing_auth(session: Session, *, user: User, token: str, customer_key: str, auth_key: str, toss: Any,
-                          vault: Any, notifier: Any, clock: Any, config: Any, ip: str) -> AuthResult:
+
+def complete_billing_auth(
+    session: Session,
+    *,
+    user: User,
+    token: str,
+    customer_key: str,
+    auth_key: str,
+    toss: Any,
+    vault: Any,
+    notifier: Any,
+    clock: Any,
+    config: Any,
+    ip: str,
+) -> AuthResult:
     """Act on Toss's billing success redirect: register the card, then start the subscription or swap its card.
 
     Refuses (`CheckoutRefused`, nothing charged) unless `customer_key` is the user's and
@@ -230,27 +305,36 @@ def complete_billing_auth(session: Session, *, user: User, token: str, customer_
     at the intent's amount. ``change_card``: see `subscriptions.complete_card_change`.
     """
     deps = Deps(toss=toss, vault=vault, notifier=notifier, clock=clock, config=config)
-    intent = claim_intent(session, user=user, token=token, customer_key=customer_key, auth_key=auth_key,
-                          now=clock.now())
+    intent = claim_intent(
+        session, user=user, token=token, customer_key=customer_key, auth_key=auth_key, now=clock.now()
+    )
     actor = Actor("user", user.id, ip)
     idempotency_key = "billing-auth-" + hashlib.sha256(intent.token.encode()).hexdigest()[:48]
     if intent.purpose == "change_card":
         try:
-            changed = complete_card_change(session, user=user, subscription_id=intent.subscription_id,
-                                           auth_key=auth_key, idempotency_key=idempotency_key, deps=deps,
-                                           actor=actor, ip=ip)
+            changed = complete_card_change(
+                session,
+                user=user,
+                subscription_id=intent.subscription_id,
+                auth_key=auth_key,
+                idempotency_key=idempotency_key,
+                deps=deps,
+                actor=actor,
+                ip=ip,
+            )
         except ActionRefused as exc:
-            raise CheckoutRefused("subscription_ended", exc.message,
-                                  subscription_id=intent.subscription_id) from None
+            raise CheckoutRefused("subscription_ended", exc.message, subscription_id=intent.subscription_id) from None
         except cards.CardRegistrationFailed as exc:
             raise CheckoutRefused("card_failed", exc.message, code=exc.code) from None
-        return AuthResult("change_card", changed.subscription_id, changed.charge, changed.first_charge,
-                          changed.notice_ids)
+        return AuthResult(
+            "change_card", changed.subscription_id, changed.charge, changed.first_charge, changed.notice_ids
+        )
     return _start(session, intent, user, auth_key, idempotency_key, deps, actor, ip)
 
 
-def check_redirect(session: Session, *, user: User, token: str, customer_key: str, auth_key: str,
-                   now: datetime) -> CheckoutIntent:
+def check_redirect(
+    session: Session, *, user: User, token: str, customer_key: str, auth_key: str, now: datetime
+) -> CheckoutIntent:
     """Check Toss's redirect against the user and their intent, writing nothing (the page that answers at once).
 
     Raises `CheckoutRefused` with reason ``bad_request`` (missing or over-long values),
@@ -263,15 +347,20 @@ def check_redirect(session: Session, *, user: User, token: str, customer_key: st
         raise CheckoutRefused("bad_request")
     if customer_key != user.customer_key:
         raise CheckoutRefused("customer_mismatch")
-    intent = session.scalar(select(CheckoutIntent).where(CheckoutIntent.token == token,
-                                                         CheckoutIntent.user_id == user.id))
+    intent = session.scalar(
+        select(CheckoutIntent).where(CheckoutIntent.token == token, CheckoutIntent.user_id == user.id)
+    )
     if intent is None:
         raise CheckoutRefused("unknown_intent")
     subscribing = intent.purpose == "subscribe"
     plan_id = intent.plan_id if subscribing else None  # where "start again" leads
     if intent.used_at is not None:
-        raise CheckoutRefused("used", subscription_id=intent.subscription_id if subscribing else None,
-                              plan_id=plan_id, pending=subscribing and intent.subscription_id is None)
+        raise CheckoutRefused(
+            "used",
+            subscription_id=intent.subscription_id if subscribing else None,
+            plan_id=plan_id,
+            pending=subscribing and intent.subscription_id is None,
+        )
     digest = hashlib.sha256(auth_key.encode()).hexdigest()
     if session.scalar(select(CheckoutIntent.id).where(CheckoutIntent.auth_key_hash == digest)) is not None:
         raise CheckoutRefused("replayed", plan_id=plan_id)
@@ -280,8 +369,9 @@ def check_redirect(session: Session, *, user: User, token: str, customer_key: st
     return intent
 
 
-def claim_intent(session: Session, *, user: User, token: str, customer_key: str, auth_key: str,
-                 now: datetime) -> CheckoutIntent:
+def claim_intent(
+    session: Session, *, user: User, token: str, customer_key: str, auth_key: str, now: datetime
+) -> CheckoutIntent:
     """`check_redirect`, then mark the intent used. COMMITS the claim; raises as `check_redirect` does.
 
     The claim is one conditional UPDATE (used_at IS NULL) under the unique authKey hash, so
@@ -291,9 +381,13 @@ def claim_intent(session: Session, *, user: User, token: str, customer_key: str,
     plan_id = intent.plan_id if intent.purpose == "subscribe" else None
     digest = hashlib.sha256(auth_key.encode()).hexdigest()
     try:
-        claimed = execute_dml(session,
-            update(CheckoutIntent).where(CheckoutIntent.id == intent.id, CheckoutIntent.used_at.is_(None))
-            .values(used_at=now, auth_key_hash=digest).execution_options(synchronize_session=False))
+        claimed = execute_dml(
+            session,
+            update(CheckoutIntent)
+            .where(CheckoutIntent.id == intent.id, CheckoutIntent.used_at.is_(None))
+            .values(used_at=now, auth_key_hash=digest)
+            .execution_options(synchronize_session=False),
+        )
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -305,44 +399,85 @@ def claim_intent(session: Session, *, user: User, token: str, customer_key: str,
     return intent
 
 
-def _start(session: Session, intent: CheckoutIntent, user: User, auth_key: str, idempotency_key: str, deps: Deps,
-           actor: Actor, ip: str) -> AuthResult:
+def _start(
+    session: Session,
+    intent: CheckoutIntent,
+    user: User,
+    auth_key: str,
+    idempotency_key: str,
+    deps: Deps,
+    actor: Actor,
+    ip: str,
+) -> AuthResult:
     plan = session.get(Plan, intent.plan_id)
     if plan is None:
         raise CheckoutRefused("unknown_intent")
     if blocking_subscription(session, user.id, plan.product_id) is not None:
         raise CheckoutRefused("already_subscribed")
     try:
-        billing = cards.exchange_auth_key(deps.toss, auth_key=auth_key, customer_key=user.customer_key,
-                                          idempotency_key=idempotency_key)
+        billing = cards.exchange_auth_key(
+            deps.toss, auth_key=auth_key, customer_key=user.customer_key, idempotency_key=idempotency_key
+        )
     except cards.CardRegistrationFailed as exc:
         raise CheckoutRefused("card_failed", exc.message, plan_id=plan.id, code=exc.code) from None
     now = deps.clock.now()
     card = cards.store_card(session, user=user, billing=billing, vault=deps.vault, actor=actor, now=now)
     sub = _new_subscription(session, intent, plan, card.id, now=now, hour=deps.config.billing_hour_kst)
     superseded = _supersede_incomplete(session, user.id, plan.product_id, keep=sub.id, now=now)
-    notices = notify(session, deps.notifier, user, "card_registered", f"card_registered:{card.id}",
-                     {"card_label": cards.card_label(card)}, now)
+    notices = notify(
+        session,
+        deps.notifier,
+        user,
+        "card_registered",
+        f"card_registered:{card.id}",
+        {"card_label": cards.card_label(card)},
+        now,
+    )
     session.commit()
     for key_id in superseded:
-        cards.release_card_if_unused(session, key_id, toss=deps.toss, vault=deps.vault, clock=deps.clock,
-                                     actor=actor, reason="an unpaid checkout was replaced by a new one")
+        cards.release_card_if_unused(
+            session,
+            key_id,
+            toss=deps.toss,
+            vault=deps.vault,
+            clock=deps.clock,
+            actor=actor,
+            reason="an unpaid checkout was replaced by a new one",
+        )
     if sub.status == "trialing":
         return AuthResult("subscribe", sub.id, None, True, notices)
-    result = charging.charge_period(session, sub.id, toss=deps.toss, vault=deps.vault, notifier=deps.notifier,
-                                    clock=deps.clock, config=deps.config, actor=actor, customer_ip=ip)
+    result = charging.charge_period(
+        session,
+        sub.id,
+        toss=deps.toss,
+        vault=deps.vault,
+        notifier=deps.notifier,
+        clock=deps.clock,
+        config=deps.config,
+        actor=actor,
+        customer_ip=ip,
+    )
     return AuthResult("subscribe", sub.id, result, True, notices)
 
 
-def _new_subscription(session: Session, intent: CheckoutIntent, plan: Plan, card_id: int, *, now: datetime,
-                      hour: int) -> Subscription:
+def _new_subscription(
+    session: Session, intent: CheckoutIntent, plan: Plan, card_id: int, *, now: datetime, hour: int
+) -> Subscription:
     """The Subscription of a completed checkout (flushed), linked to its intent and consents."""
-    fields: dict[str, Any] = dict(user_id=intent.user_id, plan_id=plan.id, billing_key_id=card_id,
-                                  amount_won=intent.amount_won, created_at=now)
+    fields: dict[str, Any] = dict(
+        user_id=intent.user_id, plan_id=plan.id, billing_key_id=card_id, amount_won=intent.amount_won, created_at=now
+    )
     if plan.trial_days:
         trial_end = cycle.trial_end(now, plan.trial_days, hour)
-        sub = Subscription(status="trialing", anchor_day=cycle.anchor_day_for(trial_end), next_charge_at=trial_end,
-                           trial_end_at=trial_end, current_period_start=now, current_period_end=trial_end, **fields)
+        sub = Subscription(
+            status="trialing",
+            anchor_day=cycle.anchor_day_for(trial_end),
+            next_charge_at=trial_end,
+            trial_end_at=trial_end,
+            current_period_start=now,
+            current_period_end=trial_end,
+            **fields,
+        )
     else:
         sub = Subscription(status="incomplete", anchor_day=cycle.anchor_day_for(now), next_charge_at=now, **fields)
     session.add(sub)
@@ -360,9 +495,16 @@ def _new_subscription(session: Session, intent: CheckoutIntent, plan: Plan, card
 
 def _supersede_incomplete(session: Session, user_id: int, product_id: int, *, keep: int, now: datetime) -> list[int]:
     """End the user's earlier unpaid checkouts of the product (a new one replaces them); their card ids."""
-    query = (select(Subscription).join(Plan, Subscription.plan_id == Plan.id)
-             .where(Subscription.user_id == user_id, Plan.product_id == product_id,
-                    Subscription.status == "incomplete", Subscription.id != keep))
+    query = (
+        select(Subscription)
+        .join(Plan, Subscription.plan_id == Plan.id)
+        .where(
+            Subscription.user_id == user_id,
+            Plan.product_id == product_id,
+            Subscription.status == "incomplete",
+            Subscription.id != keep,
+        )
+    )
     released = []
     for old in session.scalars(query).all():
         if _in_flight(session, old.id):
@@ -383,8 +525,20 @@ def _in_flight(session: Session, subscription_id: int) -> bool:
 
 # -- after the first charge ------------------------------------------------------------------------
 
-def retry_first_charge(session: Session, *, user: User, subscription_id: int, toss: Any, vault: Any, notifier: Any,
-                       clock: Any, config: Any, ip: str, actor: Actor | None = None) -> charging.ChargeResult:
+
+def retry_first_charge(
+    session: Session,
+    *,
+    user: User,
+    subscription_id: int,
+    toss: Any,
+    vault: Any,
+    notifier: Any,
+    clock: Any,
+    config: Any,
+    ip: str,
+    actor: Actor | None = None,
+) -> charging.ChargeResult:
     """Charge an unpaid checkout again on the card it already has ("같은 카드로 다시 시도").
 
     Only for the user's ``incomplete`` subscription whose card is still usable; raises
@@ -400,15 +554,28 @@ def retry_first_charge(session: Session, *, user: User, subscription_id: int, to
     if card is None or card.sealed is None or card.deactivated_at is not None:
         raise ActionRefused("등록된 카드를 사용할 수 없습니다. 다른 카드로 다시 시도해 주세요.")
     session.commit()
-    return charging.retry_after_card_change(session, sub.id, toss=toss, vault=vault, notifier=notifier, clock=clock,
-                                            config=config, actor=actor or Actor("user", user.id, ip),
-                                            customer_ip=ip if actor is None else None)
+    return charging.retry_after_card_change(
+        session,
+        sub.id,
+        toss=toss,
+        vault=vault,
+        notifier=notifier,
+        clock=clock,
+        config=config,
+        actor=actor or Actor("user", user.id, ip),
+        customer_ip=ip if actor is None else None,
+    )
 
 
 def checkout_outcome(session: Session, sub: Subscription) -> CheckoutOutcome:
     """How the subscription's first charge stands, for the result page (reload-safe: reads rows only)."""
-    charges = list(session.scalars(select(Charge).where(Charge.subscription_id == sub.id)
-                                   .order_by(Charge.period_start.desc(), Charge.id.desc())))
+    charges = list(
+        session.scalars(
+            select(Charge)
+            .where(Charge.subscription_id == sub.id)
+            .order_by(Charge.period_start.desc(), Charge.id.desc())
+        )
+    )
     latest = charges[0] if charges else None
     if sub.status == "trialing" and not any(c.status == "paid" for c in charges):
         return CheckoutOutcome("trial", sub, None, None, None, False)
@@ -425,11 +592,13 @@ def checkout_outcome(session: Session, sub: Subscription) -> CheckoutOutcome:
     if latest.status == "failed":
         code = latest.failure_code or (last_try.failure_code if last_try else None)
         category = categorize(code) if code else Category.SOFT_DECLINE
-        return CheckoutOutcome("declined", sub, latest, last_try, failure_message(code, category),
-                               category is not Category.HARD_DECLINE)
+        return CheckoutOutcome(
+            "declined", sub, latest, last_try, failure_message(code, category), category is not Category.HARD_DECLINE
+        )
     if last_try is not None and last_try.status in ("sending", "unknown"):
-        return CheckoutOutcome("checking", sub, latest, last_try, failure_message(None, Category.UNKNOWN_OUTCOME),
-                               False)
+        return CheckoutOutcome(
+            "checking", sub, latest, last_try, failure_message(None, Category.UNKNOWN_OUTCOME), False
+        )
     code = last_try.failure_code if last_try else None
     message = failure_message(code, categorize(code)) if code else "결제가 아직 완료되지 않았습니다."
     return CheckoutOutcome("retry", sub, latest, last_try, message, True)

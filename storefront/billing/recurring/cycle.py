@@ -54,8 +54,9 @@ def period_end(start_utc: datetime, interval: str, anchor_day: int, hour_kst: in
     return billing_moment(add_intervals(kst_date(start_utc), interval, anchor_day), hour_kst)
 
 
-def next_charge_at(after_utc: datetime, interval: str, anchor_day: int, hour_kst: int,
-                   *, anchor_month: int | None = None) -> datetime:
+def next_charge_at(
+    after_utc: datetime, interval: str, anchor_day: int, hour_kst: int, *, anchor_month: int | None = None
+) -> datetime:
     """The first billing moment on the anchor schedule strictly after `after_utc`.
 
     Monthly schedules fall on `anchor_day` of every month; yearly ones on `anchor_day`

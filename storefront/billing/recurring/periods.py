@@ -49,15 +49,18 @@ def lock_subscription(session: Session, subscription_id: int) -> Subscription | 
     """
     if session.get_bind(mapper=Subscription).dialect.name == "sqlite":
         session.execute(
-            update(Subscription).where(Subscription.id == subscription_id).values(id=Subscription.id)
+            update(Subscription)
+            .where(Subscription.id == subscription_id)
+            .values(id=Subscription.id)
             .execution_options(synchronize_session=False)
         )
     query = select(Subscription).where(Subscription.id == subscription_id).with_for_update()
     return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
 
 
-def open_charge(session: Session, subscription: Subscription, *, now: datetime,
-                billing_hour_kst: int | None = None) -> Charge:
+def open_charge(
+    session: Session, subscription: Subscription, *, now: datetime, billing_hour_kst: int | None = None
+) -> Charge:
     """The Charge for the subscription's due period, created once (flushed, never committed).
 
     An unpaid (``pending``) Charge is the due period while it lasts (dunning moves
@@ -83,9 +86,13 @@ def open_charge(session: Session, subscription: Subscription, *, now: datetime,
     apply_pending_plan(subscription)
     hour = billing_hour_kst if billing_hour_kst is not None else start.astimezone(cycle.KST).hour
     charge = Charge(
-        subscription_id=subscription.id, period_start=start, amount_won=subscription.amount_won,
+        subscription_id=subscription.id,
+        period_start=start,
+        amount_won=subscription.amount_won,
         period_end=cycle.period_end(start, subscription.plan.interval, subscription.anchor_day, hour),
-        status="pending", retry_count=0, created_at=now,
+        status="pending",
+        retry_count=0,
+        created_at=now,
     )
     try:
         with session.begin_nested():
@@ -122,9 +129,15 @@ def _booked_amount(subscription: Subscription, plan_id: int) -> int | None:
     session = object_session(subscription)
     if session is None:
         return None
-    consents = session.scalars(select(Consent).where(
-        Consent.subscription_id == subscription.id, Consent.kind == "plan_change", Consent.decision == "agreed",
-    ).order_by(Consent.at.desc(), Consent.id.desc())).all()
+    consents = session.scalars(
+        select(Consent)
+        .where(
+            Consent.subscription_id == subscription.id,
+            Consent.kind == "plan_change",
+            Consent.decision == "agreed",
+        )
+        .order_by(Consent.at.desc(), Consent.id.desc())
+    ).all()
     for consent in consents:
         try:
             detail = json.loads(consent.detail or "{}")
@@ -137,8 +150,12 @@ def _booked_amount(subscription: Subscription, plan_id: int) -> int | None:
 
 def pending_charge(session: Session, subscription_id: int) -> Charge | None:
     """The subscription's unpaid Charge, if any (there is at most one: the period being collected)."""
-    query = (select(Charge).where(Charge.subscription_id == subscription_id, Charge.status == "pending")
-             .order_by(Charge.period_start.desc()).limit(1))
+    query = (
+        select(Charge)
+        .where(Charge.subscription_id == subscription_id, Charge.status == "pending")
+        .order_by(Charge.period_start.desc())
+        .limit(1)
+    )
     return session.scalars(query.execution_options(populate_existing=True)).first()
 
 

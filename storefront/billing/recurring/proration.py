@@ -40,8 +40,9 @@ def prorata_won(paid_won: int, *, total_days: int, used_days: int) -> int:
     return paid_won * remaining // total_days
 
 
-def prorate(paid_won: int, *, period_start: datetime, period_end: datetime, paid_at: datetime | None,
-            now: datetime) -> Proration:
+def prorate(
+    paid_won: int, *, period_start: datetime, period_end: datetime, paid_at: datetime | None, now: datetime
+) -> Proration:
     """The refund for ending, at `now`, the period [`period_start`, `period_end`) paid `paid_won`.
 
     The payment day is the later of the period's first day and the day it was paid (a
@@ -53,5 +54,4 @@ def prorate(paid_won: int, *, period_start: datetime, period_end: datetime, paid
         first_day = max(first_day, kst_date(paid_at))
     total_days = (kst_date(period_end) - kst_date(period_start)).days
     used_days = min(max((kst_date(now) - first_day).days + 1, 1), total_days)
-    return Proration(paid_won, total_days, used_days,
-                     prorata_won(paid_won, total_days=total_days, used_days=used_days))
+    return Proration(paid_won, total_days, used_days, prorata_won(paid_won, total_days=total_days, used_days=used_days))

@@ -46,19 +46,19 @@ _ENDED_REASONS = {
     "withdrawn_by_customer": "고객님의 청약철회 요청에 따라 구독을 바로 종료하고 결제 금액 전액을 환불했습니다.",
     # billing/recurring/admin_actions.py: 즉시 해지 (환불 없음) from the admin
     "canceled_now_by_admin": "상점 관리자가 구독을 바로 종료했습니다. 더 이상 "
-                             "결제되지 않으며, 궁금한 점은 고객센터로 문의해 주세요.",
+    "결제되지 않으며, 궁금한 점은 고객센터로 문의해 주세요.",
     "payment_failed": "정기결제가 여러 차례 승인되지 않아 구독이 종료되었습니다.",
     # billing/compliance/consent.py: a raised amount is never charged without consent given within 30 days before it
     "trial_conversion_no_consent": "무료 체험이 끝나기 전까지 유료 전환에 동의하지 "
-                                   "않으셔서, 결제 없이 체험 종료와 함께 "
-                                   "구독이 종료되었습니다.",
+    "않으셔서, 결제 없이 체험 종료와 함께 "
+    "구독이 종료되었습니다.",
     "trial_conversion_refused": "유료 전환 대신 해지를 선택하셔서, 결제 없이 체험 종료와 함께 구독이 종료되었습니다.",
     "price_increase_no_consent": "변경된 요금에 동의하지 않으셔서 인상된 요금은 "
-                                 "결제되지 않았으며, 이미 결제하신 이용 기간이 "
-                                 "끝나는 날 구독이 종료되었습니다.",
+    "결제되지 않았으며, 이미 결제하신 이용 기간이 "
+    "끝나는 날 구독이 종료되었습니다.",
     "price_increase_refused": "요금 변경 대신 해지를 선택하셔서 인상된 요금은 "
-                              "결제되지 않았으며, 이미 결제하신 이용 기간이 "
-                              "끝나는 날 구독이 종료되었습니다.",
+    "결제되지 않았으며, 이미 결제하신 이용 기간이 "
+    "끝나는 날 구독이 종료되었습니다.",
 }
 
 
@@ -96,20 +96,42 @@ class ChargeResult:
         return self.outcome in ("paid", "already_paid")
 
 
-def result(outcome: str, sub: Subscription, charge: Charge | None = None, attempt: Attempt | None = None,
-           **extra: Any) -> ChargeResult:
-    return ChargeResult(outcome, sub.id, charge.id if charge else None, attempt.id if attempt else None,
-                        attempt.order_id if attempt else None, **extra)
+def result(
+    outcome: str, sub: Subscription, charge: Charge | None = None, attempt: Attempt | None = None, **extra: Any
+) -> ChargeResult:
+    return ChargeResult(
+        outcome,
+        sub.id,
+        charge.id if charge else None,
+        attempt.id if attempt else None,
+        attempt.order_id if attempt else None,
+        **extra,
+    )
 
 
 # -- paid ------------------------------------------------------------------------------------------
 
-def mark_paid(session: Session, sub: Subscription, charge: Charge, attempt: Attempt, payment: Payment, *,
-              notifier: Any, config: Config, now: datetime) -> ChargeResult:
+
+def mark_paid(
+    session: Session,
+    sub: Subscription,
+    charge: Charge,
+    attempt: Attempt,
+    payment: Payment,
+    *,
+    notifier: Any,
+    config: Config,
+    now: datetime,
+) -> ChargeResult:
     """Attempt done, Charge paid, the subscription moved to the next period, receipt queued."""
     if payment.total_amount != charge.amount_won:
-        log.error("charge %s: Toss approved %s won for order %s, expected %s", charge.id, payment.total_amount,
-                  attempt.order_id, charge.amount_won)
+        log.error(
+            "charge %s: Toss approved %s won for order %s, expected %s",
+            charge.id,
+            payment.total_amount,
+            attempt.order_id,
+            charge.amount_won,
+        )
     record_payment(attempt, payment, now)
     first = _paid_count(session, sub.id) == 0
     charge.status, charge.paid_at, charge.next_retry_at = "paid", payment.approved_at or now, None
@@ -117,8 +139,7 @@ def mark_paid(session: Session, sub: Subscription, charge: Charge, attempt: Atte
     receipt = _receipt_context(sub, charge, attempt, first)
     if sub.status in ENDED_STATUSES:
         # Money moved after the subscription ended (an unknown outcome settled late): book it, flag it.
-        log.warning("subscription %s is %s but charge %s was paid; review for a refund", sub.id, sub.status,
-                    charge.id)
+        log.warning("subscription %s is %s but charge %s was paid; review for a refund", sub.id, sub.status, charge.id)
     else:
         _advance(sub, charge)
         receipt["next_charge_at"] = None if sub.cancel_at_period_end else sub.next_charge_at
@@ -149,9 +170,12 @@ def _advance(sub: Subscription, charge: Charge) -> None:
 
 
 def _paid_count(session: Session, subscription_id: int) -> int:
-    return session.scalar(
-        select(func.count(Charge.id)).where(Charge.subscription_id == subscription_id, Charge.status == "paid")
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count(Charge.id)).where(Charge.subscription_id == subscription_id, Charge.status == "paid")
+        )
+        or 0
+    )
 
 
 def _receipt_context(sub: Subscription, charge: Charge, attempt: Attempt, first: bool) -> dict[str, Any]:
@@ -180,8 +204,20 @@ def _card_label(payment: Payment) -> str | None:
 
 # -- declined: dunning -----------------------------------------------------------------------------
 
-def mark_declined(session: Session, sub: Subscription, charge: Charge, attempt: Attempt | None, *, code: str,
-                  message: str, category: Category, notifier: Any, config: Config, now: datetime) -> ChargeResult:
+
+def mark_declined(
+    session: Session,
+    sub: Subscription,
+    charge: Charge,
+    attempt: Attempt | None,
+    *,
+    code: str,
+    message: str,
+    category: Category,
+    notifier: Any,
+    config: Config,
+    now: datetime,
+) -> ChargeResult:
     """Record a decline and schedule what follows (see the module docstring).
 
     `attempt` is None when no call was made (no usable card). A first charge
@@ -196,8 +232,15 @@ def mark_declined(session: Session, sub: Subscription, charge: Charge, attempt: 
     charge.first_failed_at = charge.first_failed_at or now
     if sub.status in ENDED_STATUSES:
         charge.status, charge.next_retry_at = "failed", None
-        return result("declined", sub, charge, attempt, error_code=code, error_message=failure_message(code, category),
-                      hard_decline=hard)
+        return result(
+            "declined",
+            sub,
+            charge,
+            attempt,
+            error_code=code,
+            error_message=failure_message(code, category),
+            hard_decline=hard,
+        )
     if sub.status == "incomplete":
         return _fail_first_charge(session, sub, charge, attempt, code, category, notifier, config, now)
     dates = [charge.first_failed_at + timedelta(days=d) for d in config.dunning_days]
@@ -208,31 +251,85 @@ def mark_declined(session: Session, sub: Subscription, charge: Charge, attempt: 
     sub.status = "past_due"
     charge.next_retry_at = retry_at
     sub.next_charge_at = retry_at or dates[-1]  # hard: looked at again only on the deadline
-    _notify_failed(session, notifier, sub, charge, attempt, code, category, config, now,
-                   retry_at=retry_at, final=False, deadline=dates[-1])
-    return result("declined", sub, charge, attempt, error_code=code, error_message=failure_message(code, category),
-                  hard_decline=hard, retry_at=retry_at)
+    _notify_failed(
+        session,
+        notifier,
+        sub,
+        charge,
+        attempt,
+        code,
+        category,
+        config,
+        now,
+        retry_at=retry_at,
+        final=False,
+        deadline=dates[-1],
+    )
+    return result(
+        "declined",
+        sub,
+        charge,
+        attempt,
+        error_code=code,
+        error_message=failure_message(code, category),
+        hard_decline=hard,
+        retry_at=retry_at,
+    )
 
 
-def _fail_first_charge(session: Session, sub: Subscription, charge: Charge, attempt: Attempt | None, code: str,
-                       category: Category, notifier: Any, config: Config, now: datetime) -> ChargeResult:
+def _fail_first_charge(
+    session: Session,
+    sub: Subscription,
+    charge: Charge,
+    attempt: Attempt | None,
+    code: str,
+    category: Category,
+    notifier: Any,
+    config: Config,
+    now: datetime,
+) -> ChargeResult:
     charge.status, charge.next_retry_at = "failed", None
     sub.next_charge_at = None
-    _notify_failed(session, notifier, sub, charge, attempt, code, category, config, now,
-                   retry_at=None, final=True, deadline=None)
-    return result("declined", sub, charge, attempt, error_code=code, error_message=failure_message(code, category),
-                  hard_decline=category is Category.HARD_DECLINE)
+    _notify_failed(
+        session, notifier, sub, charge, attempt, code, category, config, now, retry_at=None, final=True, deadline=None
+    )
+    return result(
+        "declined",
+        sub,
+        charge,
+        attempt,
+        error_code=code,
+        error_message=failure_message(code, category),
+        hard_decline=category is Category.HARD_DECLINE,
+    )
 
 
-def _final_decline(session: Session, sub: Subscription, charge: Charge, attempt: Attempt | None, code: str,
-                   category: Category, notifier: Any, config: Config, now: datetime) -> ChargeResult:
+def _final_decline(
+    session: Session,
+    sub: Subscription,
+    charge: Charge,
+    attempt: Attempt | None,
+    code: str,
+    category: Category,
+    notifier: Any,
+    config: Config,
+    now: datetime,
+) -> ChargeResult:
     charge.status, charge.next_retry_at = "failed", None
     end_subscription(sub, status=config.dunning_final_status, reason="payment_failed", now=now)
     # One message says both things: the charge failed for good and the subscription ended.
-    _notify_failed(session, notifier, sub, charge, attempt, code, category, config, now,
-                   retry_at=None, final=True, deadline=None)
-    return result("declined", sub, charge, attempt, error_code=code, error_message=failure_message(code, category),
-                  hard_decline=category is Category.HARD_DECLINE)
+    _notify_failed(
+        session, notifier, sub, charge, attempt, code, category, config, now, retry_at=None, final=True, deadline=None
+    )
+    return result(
+        "declined",
+        sub,
+        charge,
+        attempt,
+        error_code=code,
+        error_message=failure_message(code, category),
+        hard_decline=category is Category.HARD_DECLINE,
+    )
 
 
 def awaiting_card_change(charge: Charge) -> bool:
@@ -240,19 +337,38 @@ def awaiting_card_change(charge: Charge) -> bool:
     return charge.status == "pending" and (charge.retry_count or 0) > 0 and charge.next_retry_at is None
 
 
-def end_after_deadline(session: Session, sub: Subscription, charge: Charge, *, notifier: Any, config: Config,
-                       now: datetime) -> ChargeResult:
+def end_after_deadline(
+    session: Session, sub: Subscription, charge: Charge, *, notifier: Any, config: Config, now: datetime
+) -> ChargeResult:
     """The last dunning day passed while waiting for a new card: end it and say so."""
     charge.status = "failed"
     end_subscription(sub, status=config.dunning_final_status, reason="payment_failed", now=now)
     notify_ended(session, notifier, sub, now)
-    return result("ended", sub, charge, error_code=charge.failure_code,
-                  error_message=failure_message(charge.failure_code, Category.HARD_DECLINE), hard_decline=True)
+    return result(
+        "ended",
+        sub,
+        charge,
+        error_code=charge.failure_code,
+        error_message=failure_message(charge.failure_code, Category.HARD_DECLINE),
+        hard_decline=True,
+    )
 
 
-def _notify_failed(session: Session, notifier: Any, sub: Subscription, charge: Charge, attempt: Attempt | None,
-                   code: str, category: Category, config: Config, now: datetime, *, retry_at: datetime | None,
-                   final: bool, deadline: datetime | None) -> None:
+def _notify_failed(
+    session: Session,
+    notifier: Any,
+    sub: Subscription,
+    charge: Charge,
+    attempt: Attempt | None,
+    code: str,
+    category: Category,
+    config: Config,
+    now: datetime,
+    *,
+    retry_at: datetime | None,
+    final: bool,
+    deadline: datetime | None,
+) -> None:
     dedup = f"failed:attempt:{attempt.id}" if attempt else f"failed:charge:{charge.id}:{charge.retry_count}"
     context = {
         "product_name": sub.plan.product.name,
@@ -270,8 +386,17 @@ def _notify_failed(session: Session, notifier: Any, sub: Subscription, charge: C
 
 # -- not a decline: retry later, or unknown --------------------------------------------------------
 
-def mark_retry(sub: Subscription, charge: Charge, attempt: Attempt | None, *, code: str, message: str,
-               category: Category, now: datetime) -> ChargeResult:
+
+def mark_retry(
+    sub: Subscription,
+    charge: Charge,
+    attempt: Attempt | None,
+    *,
+    code: str,
+    message: str,
+    category: Category,
+    now: datetime,
+) -> ChargeResult:
     """Toss hiccupped (TRANSIENT: again in minutes) or our setup is wrong (CONFIG: again in an hour, alert).
 
     Neither counts as a decline nor moves the dunning schedule. A first charge
@@ -288,19 +413,22 @@ def mark_retry(sub: Subscription, charge: Charge, attempt: Attempt | None, *, co
     if sub.status != "incomplete":
         retry_at = now + delay
         sub.next_charge_at = charge.next_retry_at = retry_at
-    return result("retry", sub, charge, attempt, error_code=code, error_message=failure_message(code, category),
-                  retry_at=retry_at)
+    return result(
+        "retry", sub, charge, attempt, error_code=code, error_message=failure_message(code, category), retry_at=retry_at
+    )
 
 
-def mark_unknown(sub: Subscription, charge: Charge, attempt: Attempt, *, code: str, message: str,
-                 now: datetime) -> ChargeResult:
+def mark_unknown(
+    sub: Subscription, charge: Charge, attempt: Attempt, *, code: str, message: str, now: datetime
+) -> ChargeResult:
     """The call may or may not have charged: keep everything else as it is; `reconcile` asks Toss."""
     attempt.status = "unknown"
     attempt.failure_code, attempt.failure_message = code[:64], message[:512]
     attempt.updated_at = now
     log.warning("attempt %s (order %s): outcome unknown (%s); left for reconcile", attempt.id, attempt.order_id, code)
-    return result("unknown", sub, charge, attempt, error_code=code,
-                  error_message=failure_message(code, Category.UNKNOWN_OUTCOME))
+    return result(
+        "unknown", sub, charge, attempt, error_code=code, error_message=failure_message(code, Category.UNKNOWN_OUTCOME)
+    )
 
 
 def mark_no_payment(sub: Subscription, charge: Charge, attempt: Attempt, *, now: datetime) -> ChargeResult:
@@ -317,6 +445,7 @@ def _fail_attempt(attempt: Attempt, code: str, message: str, now: datetime) -> N
 
 # -- ending ----------------------------------------------------------------------------------------
 
+
 def end_subscription(sub: Subscription, *, status: str, reason: str, now: datetime) -> None:
     """Move `sub` to an ended status; an unpaid open Charge of it is canceled by the caller."""
     sub.status = status
@@ -327,8 +456,9 @@ def end_subscription(sub: Subscription, *, status: str, reason: str, now: dateti
         sub.canceled_at = now
 
 
-def cancel_at_period_end(session: Session, sub: Subscription, pending: Charge | None, *, notifier: Any,
-                         now: datetime) -> ChargeResult:
+def cancel_at_period_end(
+    session: Session, sub: Subscription, pending: Charge | None, *, notifier: Any, now: datetime
+) -> ChargeResult:
     """A cancellation the shopper confirmed earlier takes effect: end it, charge nothing, tell them."""
     if pending is not None:
         pending.status, pending.next_retry_at = "canceled", None
@@ -353,8 +483,15 @@ def notify_ended(session: Session, notifier: Any, sub: Subscription, now: dateti
     _notify(session, notifier, sub, "subscription_ended", f"ended:subscription:{sub.id}", context, now)
 
 
-def _notify(session: Session, notifier: Any, sub: Subscription, kind: str, dedup_key: str,
-            context: dict[str, Any], now: datetime) -> None:
+def _notify(
+    session: Session,
+    notifier: Any,
+    sub: Subscription,
+    kind: str,
+    dedup_key: str,
+    context: dict[str, Any],
+    now: datetime,
+) -> None:
     try:
         with session.begin_nested():
             notifier.queue(session, user=sub.user, kind=kind, dedup_key=dedup_key, context=context, now=now)

@@ -39,9 +39,22 @@ from storefront.billing.wallet.vault import Actor
 from storefront.models import Attempt, Charge, Consent, Plan, Refund, Subscription, User
 
 __all__ = [
-    "ActionRefused", "CancelResult", "CardChange", "Deps", "PlanChange", "PlanOption", "RefundOffer",
-    "cancel_now_with_refund", "cancel_subscription", "change_plan", "refund_offer", "complete_card_change",
-    "finish_cancel_now", "plan_options", "release_card_if_unused", "release_unused_cards",
+    "ActionRefused",
+    "CancelResult",
+    "CardChange",
+    "Deps",
+    "PlanChange",
+    "PlanOption",
+    "RefundOffer",
+    "cancel_now_with_refund",
+    "cancel_subscription",
+    "change_plan",
+    "refund_offer",
+    "complete_card_change",
+    "finish_cancel_now",
+    "plan_options",
+    "release_card_if_unused",
+    "release_unused_cards",
     "resume_subscription",
 ]
 
@@ -136,8 +149,9 @@ def owned(session: Session, user: User, subscription_id: int, *, lock: bool = Fa
     return sub
 
 
-def notify(session: Session, notifier: Any, user: User, kind: str, dedup_key: str, context: dict[str, Any],
-           now: datetime) -> tuple[int, ...]:
+def notify(
+    session: Session, notifier: Any, user: User, kind: str, dedup_key: str, context: dict[str, Any], now: datetime
+) -> tuple[int, ...]:
     """Queue a notice in a SAVEPOINT; the ids of the new outbox rows (none if it failed or existed)."""
     try:
         with session.begin_nested():
@@ -155,8 +169,20 @@ def _refuse(session: Session, message: str) -> ActionRefused:
 
 # -- cancel and resume -----------------------------------------------------------------------------
 
-def cancel_subscription(session: Session, *, user: User, subscription_id: int, toss: Any, vault: Any, notifier: Any,
-                        clock: Any, config: Any, ip: str, actor: Actor | None = None) -> CancelResult:
+
+def cancel_subscription(
+    session: Session,
+    *,
+    user: User,
+    subscription_id: int,
+    toss: Any,
+    vault: Any,
+    notifier: Any,
+    clock: Any,
+    config: Any,
+    ip: str,
+    actor: Actor | None = None,
+) -> CancelResult:
     """Stop renewal at the end of the paid period (trial included); an unpaid subscription ends now. COMMITS.
 
     `user` owns the subscription; `actor` is who asked when it is not the shopper (an admin
@@ -186,23 +212,48 @@ def cancel_subscription(session: Session, *, user: User, subscription_id: int, t
         if pending is not None:
             pending.status, pending.next_retry_at = "canceled", None
         settlement.end_subscription(sub, status="canceled", reason="canceled_by_customer", now=now)
-        notices = notify(session, notifier, user, "subscription_canceled", f"canceled:subscription:{sub.id}:ended",
-                         {**context, "access_until": now}, now) if was_past_due else ()
+        notices = (
+            notify(
+                session,
+                notifier,
+                user,
+                "subscription_canceled",
+                f"canceled:subscription:{sub.id}:ended",
+                {**context, "access_until": now},
+                now,
+            )
+            if was_past_due
+            else ()
+        )
         session.commit()
-        release_card_if_unused(session, sub.billing_key_id, toss=toss, vault=vault, clock=clock,
-                               actor=actor or Actor("user", user.id, ip), reason="subscription canceled by the customer")
+        release_card_if_unused(
+            session,
+            sub.billing_key_id,
+            toss=toss,
+            vault=vault,
+            clock=clock,
+            actor=actor or Actor("user", user.id, ip),
+            reason="subscription canceled by the customer",
+        )
         return CancelResult(sub.id, True, now, notice_ids=notices)
     sub.cancel_at_period_end, sub.canceled_at = True, now
     access_until = _access_until(sub)
-    notices = notify(session, notifier, user, "subscription_canceled",
-                     f"canceled:subscription:{sub.id}:{secrets.token_hex(6)}",
-                     {**context, "access_until": access_until, "resume_url": f"{config.site_url}/account"}, now)
+    notices = notify(
+        session,
+        notifier,
+        user,
+        "subscription_canceled",
+        f"canceled:subscription:{sub.id}:{secrets.token_hex(6)}",
+        {**context, "access_until": access_until, "resume_url": f"{config.site_url}/account"},
+        now,
+    )
     session.commit()
     return CancelResult(sub.id, False, access_until, notice_ids=notices)
 
 
-def resume_subscription(session: Session, *, user: User, subscription_id: int, notifier: Any,
-                        clock: Any) -> Subscription:
+def resume_subscription(
+    session: Session, *, user: User, subscription_id: int, notifier: Any, clock: Any
+) -> Subscription:
     """Undo a cancellation at period end while the paid period lasts. COMMITS; queues ``subscription_resumed``.
 
     Renewal goes on as before on the card kept on file. Raises `ActionRefused` when the
@@ -218,13 +269,26 @@ def resume_subscription(session: Session, *, user: User, subscription_id: int, n
         raise _refuse(session, "이용 기간이 이미 끝나 해지를 취소할 수 없습니다. 새로 구독해 주세요.")
     if consent.gate(session, sub, now=now).decision == "refused":
         # Resuming would only end at the renewal anyway: the refused change still decides it.
-        raise _refuse(session, "가격 변경(유료 전환)에 동의하지 않으셔서 이용 기간이 끝나면 종료됩니다. "
-                               "계속 이용하시려면 종료 후 새 가격으로 다시 구독해 주세요.")
+        raise _refuse(
+            session,
+            "가격 변경(유료 전환)에 동의하지 않으셔서 이용 기간이 끝나면 종료됩니다. "
+            "계속 이용하시려면 종료 후 새 가격으로 다시 구독해 주세요.",
+        )
     sub.cancel_at_period_end, sub.canceled_at = False, None
     next_plan = sub.pending_plan or sub.plan
-    notify(session, notifier, user, "subscription_resumed", f"resumed:subscription:{sub.id}:{secrets.token_hex(6)}",
-           {"product_name": sub.plan.product.name, "next_charge_at": sub.next_charge_at,
-            "amount_won": next_plan.amount_won}, now)
+    notify(
+        session,
+        notifier,
+        user,
+        "subscription_resumed",
+        f"resumed:subscription:{sub.id}:{secrets.token_hex(6)}",
+        {
+            "product_name": sub.plan.product.name,
+            "next_charge_at": sub.next_charge_at,
+            "amount_won": next_plan.amount_won,
+        },
+        now,
+    )
     session.commit()
     return sub
 
@@ -264,13 +328,22 @@ def _offer_at(session: Session, sub: Subscription, moment: datetime) -> RefundOf
     if sub.current_period_start is None:
         return None
     charge = periods.charge_for(session, sub.id, sub.current_period_start)
-    if charge is None or charge.status not in ("paid", "refunded") or not charge.period_start <= moment < charge.period_end:
+    if (
+        charge is None
+        or charge.status not in ("paid", "refunded")
+        or not charge.period_start <= moment < charge.period_end
+    ):
         return None
     attempt = _paid_attempt(session, charge)
     if attempt is None:
         return None
-    proration = prorate(attempt.amount_won, period_start=charge.period_start, period_end=charge.period_end,
-                        paid_at=charge.paid_at, now=moment)
+    proration = prorate(
+        attempt.amount_won,
+        period_start=charge.period_start,
+        period_end=charge.period_end,
+        paid_at=charge.paid_at,
+        now=moment,
+    )
     refundable = refunds.refundable_won(session, attempt)
     already = _prorata_refund(session, charge.id)
     if already is not None:  # asked before: the amount it was asked for, not what is left after it
@@ -279,16 +352,30 @@ def _offer_at(session: Session, sub: Subscription, moment: datetime) -> RefundOf
 
 
 def _paid_attempt(session: Session, charge: Charge) -> Attempt | None:
-    return session.scalars(select(Attempt).where(Attempt.charge_id == charge.id, Attempt.status == "done",
-                                                 Attempt.payment_key.is_not(None)).order_by(Attempt.id)).first()
+    return session.scalars(
+        select(Attempt)
+        .where(Attempt.charge_id == charge.id, Attempt.status == "done", Attempt.payment_key.is_not(None))
+        .order_by(Attempt.id)
+    ).first()
 
 
 def _prorata_refund(session: Session, charge_id: int) -> Refund | None:
     return session.scalar(select(Refund).where(Refund.idempotency_key == prorata_refund_key(charge_id)))
 
 
-def cancel_now_with_refund(session: Session, *, user: User, subscription_id: int, toss: Any, vault: Any,
-                           notifier: Any, clock: Any, config: Any, ip: str, actor: Actor | None = None) -> CancelResult:
+def cancel_now_with_refund(
+    session: Session,
+    *,
+    user: User,
+    subscription_id: int,
+    toss: Any,
+    vault: Any,
+    notifier: Any,
+    clock: Any,
+    config: Any,
+    ip: str,
+    actor: Actor | None = None,
+) -> CancelResult:
     """End a paid subscription now and refund the unused days of its period (약관 제16조). COMMITS.
 
     Under the row lock the refund is recomputed from the paid Attempt and the clock (never
@@ -322,22 +409,48 @@ def cancel_now_with_refund(session: Session, *, user: User, subscription_id: int
             raise _refuse(session, "다음 결제를 처리하는 중입니다. 잠시 후 다시 시도해 주세요.")
         offer = refund_offer(session, sub, now=now)
         if offer is None:
-            raise _refuse(session, "결제된 이용 기간이 있는 구독만 바로 해지하고 환불받을 수 있습니다. "
-                                   "무료 체험이나 결제되지 않은 구독은 일반 해지로 바로 종료됩니다.")
+            raise _refuse(
+                session,
+                "결제된 이용 기간이 있는 구독만 바로 해지하고 환불받을 수 있습니다. "
+                "무료 체험이나 결제되지 않은 구독은 일반 해지로 바로 종료됩니다.",
+            )
         settlement.end_subscription(sub, status="canceled", reason=CANCELED_NOW_REASON, now=now)
         sub.cancel_at_period_end, sub.pending_plan_id, sub.pending_plan = False, None, None
-        notices = notify(session, notifier, user, "subscription_canceled", f"canceled:subscription:{sub.id}:now",
-                         {"product_name": sub.plan.product.name, "access_until": now, "resume_url": None,
-                          "refund_amount_won": offer.refund_won, "ended_now": True}, now)
+        notices = notify(
+            session,
+            notifier,
+            user,
+            "subscription_canceled",
+            f"canceled:subscription:{sub.id}:now",
+            {
+                "product_name": sub.plan.product.name,
+                "access_until": now,
+                "resume_url": None,
+                "refund_amount_won": offer.refund_won,
+                "ended_now": True,
+            },
+            now,
+        )
     billing_key_id = sub.billing_key_id
     session.commit()
     requested_by = actor.id if actor is not None and actor.type == "admin" else user.id
-    refund_won, status = (offer.refund_won, _send_prorata_refund(session, offer, requested_by=requested_by, toss=toss,
-                                                                 clock=clock)) if offer is not None else (None, None)
-    release_card_if_unused(session, billing_key_id, toss=toss, vault=vault, clock=clock,
-                           actor=actor or Actor("user", user.id, ip), reason="subscription ended now by the customer")
-    return CancelResult(sub.id, True, sub.ended_at, already=already, notice_ids=notices, refund_won=refund_won,
-                        refund_status=status)
+    refund_won, status = (
+        (offer.refund_won, _send_prorata_refund(session, offer, requested_by=requested_by, toss=toss, clock=clock))
+        if offer is not None
+        else (None, None)
+    )
+    release_card_if_unused(
+        session,
+        billing_key_id,
+        toss=toss,
+        vault=vault,
+        clock=clock,
+        actor=actor or Actor("user", user.id, ip),
+        reason="subscription ended now by the customer",
+    )
+    return CancelResult(
+        sub.id, True, sub.ended_at, already=already, notice_ids=notices, refund_won=refund_won, refund_status=status
+    )
 
 
 def finish_cancel_now(session: Session, *, toss: Any, clock: Any) -> int:
@@ -350,33 +463,51 @@ def finish_cancel_now(session: Session, *, toss: Any, clock: Any) -> int:
     left to their own request; ends older than FINISH_WINDOW are left to the admin's 환불 page.
     """
     now = clock.now()
-    subs = session.scalars(select(Subscription).where(
-        Subscription.status == "canceled", Subscription.ended_reason == CANCELED_NOW_REASON,
-        Subscription.ended_at >= now - FINISH_WINDOW, Subscription.ended_at <= now - FINISH_GRACE)
-        .order_by(Subscription.id)).all()
+    subs = session.scalars(
+        select(Subscription)
+        .where(
+            Subscription.status == "canceled",
+            Subscription.ended_reason == CANCELED_NOW_REASON,
+            Subscription.ended_at >= now - FINISH_WINDOW,
+            Subscription.ended_at <= now - FINISH_GRACE,
+        )
+        .order_by(Subscription.id)
+    ).all()
     sent = 0
     for sub in subs:
         offer = _offer_at(session, sub, sub.ended_at) if sub.ended_at is not None else None
         if offer is None or offer.refund_won <= 0 or _prorata_refund(session, offer.charge_id) is not None:
             continue
-        log.warning("subscription %s ended now without its refund row: sending the pro-rata refund of charge %s",
-                    sub.id, offer.charge_id)
+        log.warning(
+            "subscription %s ended now without its refund row: sending the pro-rata refund of charge %s",
+            sub.id,
+            offer.charge_id,
+        )
         if _send_prorata_refund(session, offer, requested_by=sub.user_id, toss=toss, clock=clock) != "not_sent":
             sent += 1
     session.commit()
     return sent
 
 
-def _send_prorata_refund(session: Session, offer: RefundOffer, *, requested_by: int | None, toss: Any,
-                         clock: Any) -> str | None:
+def _send_prorata_refund(
+    session: Session, offer: RefundOffer, *, requested_by: int | None, toss: Any, clock: Any
+) -> str | None:
     """Send (or find) the offer's refund; its status, ``not_sent`` if refused before anything was written."""
     if offer.refund_won <= 0:
         return None
     days = offer.proration
     reason = f"중도 해지 일할 환불 ({days.total_days}일 중 {days.used_days}일 이용, 남은 {days.remaining_days}일)"
     try:
-        row = refunds.refund(session, offer.attempt_id, amount_won=offer.refund_won, reason=reason,
-                             requested_by=requested_by, idempotency_key=offer.idempotency_key, toss=toss, clock=clock)
+        row = refunds.refund(
+            session,
+            offer.attempt_id,
+            amount_won=offer.refund_won,
+            reason=reason,
+            requested_by=requested_by,
+            idempotency_key=offer.idempotency_key,
+            toss=toss,
+            clock=clock,
+        )
     except refunds.RefundError:
         session.rollback()
         log.exception("pro-rata refund of charge %s refused before sending", offer.charge_id)
@@ -391,8 +522,18 @@ def _send_prorata_refund(session: Session, offer: RefundOffer, *, requested_by: 
 
 # -- change card -----------------------------------------------------------------------------------
 
-def complete_card_change(session: Session, *, user: User, subscription_id: int | None, auth_key: str,
-                         idempotency_key: str, deps: Deps, actor: Actor, ip: str) -> CardChange:
+
+def complete_card_change(
+    session: Session,
+    *,
+    user: User,
+    subscription_id: int | None,
+    auth_key: str,
+    idempotency_key: str,
+    deps: Deps,
+    actor: Actor,
+    ip: str,
+) -> CardChange:
     """Register the new card and put it on the subscription; retry an unpaid period on it at once.
 
     Called by `checkout.complete_billing_auth` for a claimed ``change_card`` intent. The key
@@ -409,40 +550,73 @@ def complete_card_change(session: Session, *, user: User, subscription_id: int |
     if sub is None or sub.user_id != user.id or sub.status not in cards.LIVE_STATUSES:
         raise _refuse(session, "구독이 이미 종료되어 카드를 바꿀 수 없습니다.")
     session.commit()
-    billing = cards.exchange_auth_key(deps.toss, auth_key=auth_key, customer_key=user.customer_key,
-                                      idempotency_key=idempotency_key)
+    billing = cards.exchange_auth_key(
+        deps.toss, auth_key=auth_key, customer_key=user.customer_key, idempotency_key=idempotency_key
+    )
     now = deps.clock.now()
     sub = owned(session, user, sub.id, lock=True)
     card = cards.store_card(session, user=user, billing=billing, vault=deps.vault, actor=actor, now=now)
     if sub.status not in cards.LIVE_STATUSES:
         session.commit()
-        release_card_if_unused(session, card.id, toss=deps.toss, vault=deps.vault, clock=deps.clock, actor=actor,
-                               reason="registered for a subscription that had ended")
+        release_card_if_unused(
+            session,
+            card.id,
+            toss=deps.toss,
+            vault=deps.vault,
+            clock=deps.clock,
+            actor=actor,
+            reason="registered for a subscription that had ended",
+        )
         raise ActionRefused("구독이 이미 종료되어 카드를 바꿀 수 없습니다.")
     old_id, status = sub.billing_key_id, sub.status
     sub.billing_key_id, sub.billing_key = card.id, card
-    notices = notify(session, deps.notifier, user, "card_registered", f"card_registered:{card.id}",
-                     {"card_label": cards.card_label(card)}, now)
+    notices = notify(
+        session,
+        deps.notifier,
+        user,
+        "card_registered",
+        f"card_registered:{card.id}",
+        {"card_label": cards.card_label(card)},
+        now,
+    )
     session.commit()
     if old_id is not None and old_id != card.id:
-        release_card_if_unused(session, old_id, toss=deps.toss, vault=deps.vault, clock=deps.clock, actor=actor,
-                               reason="replaced by a new card")
+        release_card_if_unused(
+            session,
+            old_id,
+            toss=deps.toss,
+            vault=deps.vault,
+            clock=deps.clock,
+            actor=actor,
+            reason="replaced by a new card",
+        )
     charge = None
     if status in ("past_due", "incomplete"):
-        charge = charging.retry_after_card_change(session, sub.id, toss=deps.toss, vault=deps.vault,
-                                                  notifier=deps.notifier, clock=deps.clock, config=deps.config,
-                                                  actor=actor, customer_ip=ip)
+        charge = charging.retry_after_card_change(
+            session,
+            sub.id,
+            toss=deps.toss,
+            vault=deps.vault,
+            notifier=deps.notifier,
+            clock=deps.clock,
+            config=deps.config,
+            actor=actor,
+            customer_ip=ip,
+        )
     return CardChange(sub.id, charge, status == "incomplete", notices)
 
 
 # -- change plan -----------------------------------------------------------------------------------
 
+
 def plan_options(session: Session, sub: Subscription, *, billing_hour_kst: int) -> list[PlanOption]:
     """Every active plan of the subscription's product, with when its price would apply."""
     effective_at = change_effective_at(session, sub)
-    plans = session.scalars(select(Plan).where(Plan.product_id == sub.plan.product_id, Plan.active.is_(True),
-                                               Plan.interval.in_(cycle.INTERVALS))
-                            .order_by(Plan.position, Plan.id)).all()
+    plans = session.scalars(
+        select(Plan)
+        .where(Plan.product_id == sub.plan.product_id, Plan.active.is_(True), Plan.interval.in_(cycle.INTERVALS))
+        .order_by(Plan.position, Plan.id)
+    ).all()
     return [_option(sub, plan, effective_at, billing_hour_kst) for plan in plans]
 
 
@@ -458,12 +632,30 @@ def change_effective_at(session: Session, sub: Subscription) -> datetime | None:
 
 def _option(sub: Subscription, plan: Plan, effective_at: datetime | None, hour: int) -> PlanOption:
     following = cycle.period_end(effective_at, plan.interval, sub.anchor_day, hour) if effective_at else None
-    return PlanOption(plan.id, plan.name, plan.amount_won, plan.interval, effective_at, following,
-                      current=plan.id == sub.plan_id, booked=plan.id == sub.pending_plan_id)
+    return PlanOption(
+        plan.id,
+        plan.name,
+        plan.amount_won,
+        plan.interval,
+        effective_at,
+        following,
+        current=plan.id == sub.plan_id,
+        booked=plan.id == sub.pending_plan_id,
+    )
 
 
-def change_plan(session: Session, *, user: User, subscription_id: int, plan_id: int, ip: str, notifier: Any,
-                clock: Any, config: Any, terms_version: str) -> PlanChange:
+def change_plan(
+    session: Session,
+    *,
+    user: User,
+    subscription_id: int,
+    plan_id: int,
+    ip: str,
+    notifier: Any,
+    clock: Any,
+    config: Any,
+    terms_version: str,
+) -> PlanChange:
     """Book a change to another plan of the same product, from the next period. COMMITS.
 
     Stored as ``pending_plan_id``; the engine switches plan, price and interval when it
@@ -482,7 +674,12 @@ def change_plan(session: Session, *, user: User, subscription_id: int, plan_id: 
     if sub.cancel_at_period_end:
         raise _refuse(session, "해지 예정인 구독은 요금제를 바꿀 수 없습니다. 먼저 해지를 취소해 주세요.")
     plan = session.get(Plan, plan_id)
-    if plan is None or plan.product_id != sub.plan.product_id or not plan.active or plan.interval not in cycle.INTERVALS:
+    if (
+        plan is None
+        or plan.product_id != sub.plan.product_id
+        or not plan.active
+        or plan.interval not in cycle.INTERVALS
+    ):
         raise _refuse(session, "선택할 수 없는 요금제입니다.")
     if plan.id == sub.plan_id and sub.pending_plan_id is None:
         raise _refuse(session, "지금 이용 중인 요금제입니다.")
@@ -493,23 +690,49 @@ def change_plan(session: Session, *, user: User, subscription_id: int, plan_id: 
         raise _refuse(session, "다음 결제일이 정해지지 않아 요금제를 바꿀 수 없습니다.")
     option = _option(sub, plan, effective_at, config.billing_hour_kst)
     old_plan = sub.pending_plan or sub.plan
-    session.add(Consent(user_id=user.id, subscription_id=sub.id, kind="plan_change", decision="agreed",
-                        text_version=terms_version, ip=ip[:64], at=now,
-                        detail=json.dumps(_consent_detail(old_plan, option), ensure_ascii=False)))
+    session.add(
+        Consent(
+            user_id=user.id,
+            subscription_id=sub.id,
+            kind="plan_change",
+            decision="agreed",
+            text_version=terms_version,
+            ip=ip[:64],
+            at=now,
+            detail=json.dumps(_consent_detail(old_plan, option), ensure_ascii=False),
+        )
+    )
     reverted = plan.id == sub.plan_id
     sub.pending_plan_id, sub.pending_plan = (None, None) if reverted else (plan.id, plan)
-    notices = notify(session, notifier, user, "plan_changed", f"plan_changed:subscription:{sub.id}:{secrets.token_hex(6)}",
-                     {"product_name": plan.product.name, "old_plan_name": old_plan.name, "new_plan_name": plan.name,
-                      "new_amount_won": plan.amount_won, "effective_at": effective_at}, now)
+    notices = notify(
+        session,
+        notifier,
+        user,
+        "plan_changed",
+        f"plan_changed:subscription:{sub.id}:{secrets.token_hex(6)}",
+        {
+            "product_name": plan.product.name,
+            "old_plan_name": old_plan.name,
+            "new_plan_name": plan.name,
+            "new_amount_won": plan.amount_won,
+            "effective_at": effective_at,
+        },
+        now,
+    )
     session.commit()
     return PlanChange(sub.id, option, reverted, notices)
 
 
 def _consent_detail(old_plan: Plan, option: PlanOption) -> dict[str, Any]:
     return {
-        "from_plan_id": old_plan.id, "from_plan_name": old_plan.name, "old_amount_won": old_plan.amount_won,
-        "old_interval": old_plan.interval, "to_plan_id": option.plan_id, "to_plan_name": option.name,
-        "new_amount_won": option.amount_won, "new_interval": option.interval,
+        "from_plan_id": old_plan.id,
+        "from_plan_name": old_plan.name,
+        "old_amount_won": old_plan.amount_won,
+        "old_interval": old_plan.interval,
+        "to_plan_id": option.plan_id,
+        "to_plan_name": option.name,
+        "new_amount_won": option.amount_won,
+        "new_interval": option.interval,
         "effective_at": option.effective_at.isoformat() if option.effective_at else None,
         "following_at": option.following_at.isoformat() if option.following_at else None,
     }

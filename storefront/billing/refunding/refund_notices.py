@@ -81,10 +81,15 @@ def announce(session: Session, *, notifier: Any, clock: Any, window: timedelta =
     now = clock.now()
     email_key = literal(_DEDUP_PREFIX) + cast(Refund.id, String) + literal(":email")
     rows = session.scalars(
-        select(Refund).where(Refund.status == "done", Refund.idempotency_key.startswith(refunds.FROM_TOSS_PREFIX),
-                             Refund.settled_at >= now - window,
-                             ~exists().where(EmailMessage.dedup_key == email_key))
-        .order_by(Refund.id)).all()
+        select(Refund)
+        .where(
+            Refund.status == "done",
+            Refund.idempotency_key.startswith(refunds.FROM_TOSS_PREFIX),
+            Refund.settled_at >= now - window,
+            ~exists().where(EmailMessage.dedup_key == email_key),
+        )
+        .order_by(Refund.id)
+    ).all()
     added: list[int] = []
     for refund in rows:
         user, context = _notice(session, refund)
@@ -92,8 +97,9 @@ def announce(session: Session, *, notifier: Any, clock: Any, window: timedelta =
             continue
         try:
             with session.begin_nested():
-                queued = notifier.queue(session, user=user, kind=KIND, dedup_key=dedup_key(refund.id),
-                                        context=context, now=now)
+                queued = notifier.queue(
+                    session, user=user, kind=KIND, dedup_key=dedup_key(refund.id), context=context, now=now
+                )
         except Exception:  # the refund stands; the next run tries the notice again
             log.exception("could not queue the refund notice of refund %s", refund.id)
             continue
@@ -113,13 +119,21 @@ def period_refunds(session: Session, subs: Iterable[Subscription]) -> dict[int, 
         charge = periods.charge_for(session, sub.id, sub.current_period_start)
         if charge is None or charge.status not in ("paid", "refunded"):
             continue
-        done = list(session.scalars(select(Refund).join(Attempt, Refund.attempt_id == Attempt.id)
-                                    .where(Attempt.charge_id == charge.id, Refund.status == "done")))
+        done = list(
+            session.scalars(
+                select(Refund)
+                .join(Attempt, Refund.attempt_id == Attempt.id)
+                .where(Attempt.charge_id == charge.id, Refund.status == "done")
+            )
+        )
         if done:
             found[sub.id] = PeriodRefund(
-                charge_id=charge.id, paid_won=charge.amount_won, refunded_won=sum(r.amount_won for r in done),
+                charge_id=charge.id,
+                paid_won=charge.amount_won,
+                refunded_won=sum(r.amount_won for r in done),
                 from_toss_won=sum(r.amount_won for r in done if _from_toss(r)),
-                last_refund_at=max(r.created_at for r in done))
+                last_refund_at=max(r.created_at for r in done),
+            )
     return found
 
 
@@ -133,22 +147,35 @@ def _notice(session: Session, refund: Refund) -> tuple[User | None, dict[str, An
     refunded = sum(r.amount_won for r in attempt.refunds if r.status == "done")
     remaining = max(attempt.amount_won - refunded, 0)
     context: dict[str, Any] = {
-        "refund_amount_won": refund.amount_won, "paid_amount_won": attempt.amount_won, "remaining_won": remaining,
-        "full": remaining == 0, "refunded_at": refund.created_at, "card_label": attempt.card_summary or "",
+        "refund_amount_won": refund.amount_won,
+        "paid_amount_won": attempt.amount_won,
+        "remaining_won": remaining,
+        "full": remaining == 0,
+        "refunded_at": refund.created_at,
+        "card_label": attempt.card_summary or "",
     }
     if attempt.order_pk is not None:
         order = session.get(Order, attempt.order_pk)
         if order is None:
             return None, context
-        context.update(product_name=order.plan.product.name, plan_name=order.plan.name, order_id=order.order_id,
-                       order_canceled=order.status == "canceled")
+        context.update(
+            product_name=order.plan.product.name,
+            plan_name=order.plan.name,
+            order_id=order.order_id,
+            order_canceled=order.status == "canceled",
+        )
         return order.user, context
     charge = attempt.charge
     if charge is None:
         return None, context
     sub = charge.subscription
-    context.update(product_name=sub.plan.product.name, plan_name=sub.plan.name, period_start=charge.period_start,
-                   period_end=charge.period_end, **_what_happens_next(sub))
+    context.update(
+        product_name=sub.plan.product.name,
+        plan_name=sub.plan.name,
+        period_start=charge.period_start,
+        period_end=charge.period_end,
+        **_what_happens_next(sub),
+    )
     return sub.user, context
 
 

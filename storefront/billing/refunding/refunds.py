@@ -114,8 +114,17 @@ def refund_state(attempt: Attempt) -> str | None:
     return "full" if refunded >= attempt.amount_won else "partial"
 
 
-def refund(session: Session, attempt_id: int, *, amount_won: int, reason: str, requested_by: int | None,
-           idempotency_key: str, toss: Any, clock: Clock) -> Refund:
+def refund(
+    session: Session,
+    attempt_id: int,
+    *,
+    amount_won: int,
+    reason: str,
+    requested_by: int | None,
+    idempotency_key: str,
+    toss: Any,
+    clock: Clock,
+) -> Refund:
     """Refund `amount_won` of a paid attempt through Toss, once per `idempotency_key`.
 
     Commits the Refund row as 'sending' before calling Toss, then commits its outcome:
@@ -128,8 +137,15 @@ def refund(session: Session, attempt_id: int, *, amount_won: int, reason: str, r
     if existing is not None:
         return existing
     try:
-        row = _reserve(session, attempt_id, amount_won=amount_won, reason=reason, requested_by=requested_by,
-                       idempotency_key=idempotency_key, now=clock.now())
+        row = _reserve(
+            session,
+            attempt_id,
+            amount_won=amount_won,
+            reason=reason,
+            requested_by=requested_by,
+            idempotency_key=idempotency_key,
+            now=clock.now(),
+        )
         session.commit()
     except IntegrityError:  # the same request, submitted twice at once: the other one sends it
         session.rollback()
@@ -148,8 +164,12 @@ def lock_attempt(session: Session, attempt_id: int) -> Attempt | None:
     reads after it see what the previous holder committed.
     """
     if session.get_bind(mapper=Attempt).dialect.name == "sqlite":
-        session.execute(update(Attempt).where(Attempt.id == attempt_id).values(id=Attempt.id)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(Attempt)
+            .where(Attempt.id == attempt_id)
+            .values(id=Attempt.id)
+            .execution_options(synchronize_session=False)
+        )
     query = select(Attempt).where(Attempt.id == attempt_id).with_for_update()
     return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
 
@@ -194,17 +214,16 @@ def settle_unknown_refunds(session: Session, *, toss: Any, clock: Clock) -> list
     now = clock.now()
     stale_before = now - SETTLE_GRACE
     rows = session.scalars(
-        select(Refund).where(
-            (Refund.status == "unknown") | ((Refund.status == "sending") & (Refund.created_at < stale_before))
-        ).order_by(Refund.id)
+        select(Refund)
+        .where((Refund.status == "unknown") | ((Refund.status == "sending") & (Refund.created_at < stale_before)))
+        .order_by(Refund.id)
     ).all()
     for attempt_id in sorted({row.attempt_id for row in rows}):
         _settle_attempt(session, attempt_id, toss=toss, now=now, stale_before=stale_before)
     return list(rows)
 
 
-def _settle_attempt(session: Session, attempt_id: int, *, toss: Any, now: datetime,
-                    stale_before: datetime) -> None:
+def _settle_attempt(session: Session, attempt_id: int, *, toss: Any, now: datetime, stale_before: datetime) -> None:
     attempt = session.get(Attempt, attempt_id)
     if attempt is None or not attempt.payment_key:
         return
@@ -224,8 +243,16 @@ def _settle_attempt(session: Session, attempt_id: int, *, toss: Any, now: dateti
     session.commit()
 
 
-def _reserve(session: Session, attempt_id: int, *, amount_won: int, reason: str, requested_by: int | None,
-             idempotency_key: str, now: datetime) -> Refund:
+def _reserve(
+    session: Session,
+    attempt_id: int,
+    *,
+    amount_won: int,
+    reason: str,
+    requested_by: int | None,
+    idempotency_key: str,
+    now: datetime,
+) -> Refund:
     attempt = session.get(Attempt, attempt_id, with_for_update=True)
     if attempt is None or attempt.status != "done" or not attempt.payment_key:
         raise NotRefundable("only a paid attempt with a Toss payment key can be refunded")
@@ -239,8 +266,15 @@ def _reserve(session: Session, attempt_id: int, *, amount_won: int, reason: str,
     available = refundable_won(session, attempt)
     if amount_won > available:
         raise ExceedsRefundable(available)
-    row = Refund(attempt=attempt, amount_won=amount_won, reason=reason, idempotency_key=idempotency_key,
-                 status="sending", requested_by_id=requested_by, created_at=now)
+    row = Refund(
+        attempt=attempt,
+        amount_won=amount_won,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        status="sending",
+        requested_by_id=requested_by,
+        created_at=now,
+    )
     session.add(row)
     session.flush()
     return row
@@ -250,8 +284,12 @@ def _send(session: Session, row: Refund, *, toss: Any, clock: Clock) -> Refund:
     attempt = row.attempt
     full = row.amount_won == attempt.amount_won
     try:
-        payment = toss.cancel_payment(attempt.payment_key, reason=row.reason, idempotency_key=row.idempotency_key,
-                                      amount=None if full else row.amount_won)
+        payment = toss.cancel_payment(
+            attempt.payment_key,
+            reason=row.reason,
+            idempotency_key=row.idempotency_key,
+            amount=None if full else row.amount_won,
+        )
     except TossError as exc:
         if exc.category is Category.UNKNOWN_OUTCOME:
             row.status = "unknown"
@@ -278,14 +316,14 @@ def _cancel_for(session: Session, row: Refund, payment: Any) -> Any:
     if row.transaction_key:
         return None
     claimed = _known_transaction_keys(session, row.attempt_id)
-    matches = [c for c in _completed_cancels(payment)
-               if c.transaction_key not in claimed and c.cancel_amount == row.amount_won]
+    matches = [
+        c for c in _completed_cancels(payment) if c.transaction_key not in claimed and c.cancel_amount == row.amount_won
+    ]
     return matches[-1] if matches else None
 
 
 def _completed_cancels(payment: Any) -> list[Any]:
-    return [c for c in (payment.cancels or ())
-            if c.transaction_key and (c.cancel_status in (None, "DONE"))]
+    return [c for c in (payment.cancels or ()) if c.transaction_key and (c.cancel_status in (None, "DONE"))]
 
 
 def _update_charge(session: Session, attempt: Attempt, payment: Any, now: datetime) -> bool:
@@ -336,9 +374,11 @@ def _by_key(session: Session, idempotency_key: str) -> Refund | None:
 
 
 def _rows(session: Session, attempt_id: int, statuses: tuple[str, ...]) -> list[Refund]:
-    return list(session.scalars(
-        select(Refund).where(Refund.attempt_id == attempt_id, Refund.status.in_(statuses)).order_by(Refund.id)
-    ))
+    return list(
+        session.scalars(
+            select(Refund).where(Refund.attempt_id == attempt_id, Refund.status.in_(statuses)).order_by(Refund.id)
+        )
+    )
 
 
 def _known_transaction_keys(session: Session, attempt_id: int) -> set[str]:
@@ -350,13 +390,19 @@ def _known_transaction_keys(session: Session, attempt_id: int) -> set[str]:
 
 def _pending_of_amount(session: Session, attempt_id: int, amount_won: int) -> Refund | None:
     return session.scalar(
-        select(Refund).where(Refund.attempt_id == attempt_id, Refund.status.in_(("sending", "unknown")),
-                             Refund.amount_won == amount_won).order_by(Refund.id).limit(1)
+        select(Refund)
+        .where(
+            Refund.attempt_id == attempt_id, Refund.status.in_(("sending", "unknown")), Refund.amount_won == amount_won
+        )
+        .order_by(Refund.id)
+        .limit(1)
         .execution_options(populate_existing=True)
     )
 
 
 def _has_sending(session: Session, attempt_id: int) -> bool:
-    return bool(session.scalar(
-        select(func.count()).select_from(Refund).where(Refund.attempt_id == attempt_id, Refund.status == "sending")
-    ))
+    return bool(
+        session.scalar(
+            select(func.count()).select_from(Refund).where(Refund.attempt_id == attempt_id, Refund.status == "sending")
+        )
+    )

@@ -126,8 +126,9 @@ def previous_day(now: datetime) -> date:
     return now.astimezone(KST).date() - timedelta(days=1)
 
 
-def reconcile_day(session: Session, day: date, *, toss: Any, clock: Clock,
-                  page_size: int = PAGE_SIZE) -> Reconciliation:
+def reconcile_day(
+    session: Session, day: date, *, toss: Any, clock: Clock, page_size: int = PAGE_SIZE
+) -> Reconciliation:
     """Compare `day` (Asia/Seoul) with Toss, record what Toss has and we lack, flag the rest. Commits.
 
     Returns the day's Reconciliation row (status matched, differences or failed).
@@ -137,7 +138,9 @@ def reconcile_day(session: Session, day: date, *, toss: Any, clock: Clock,
     try:
         transactions = list(toss.iter_transactions(start, end - timedelta(seconds=1), page_size=page_size))
     except TossError as exc:
-        return _store_failure(session, day, now, f"토스페이먼츠 거래 조회 실패({exc.code}): 다음 실행에서 다시 확인합니다.")
+        return _store_failure(
+            session, day, now, f"토스페이먼츠 거래 조회 실패({exc.code}): 다음 실행에서 다시 확인합니다."
+        )
     tally = _Tally()
     try:
         _compare_toss_side(session, transactions, tally, toss=toss, now=now)
@@ -145,20 +148,28 @@ def reconcile_day(session: Session, day: date, *, toss: Any, clock: Clock,
     except ReconciliationFailed as exc:
         session.rollback()
         # What was recorded from Toss before the failure is a fact worth keeping; flags are not final.
-        return _store_failure(session, day, now, str(exc), [f for f in tally.findings.values()
-                                                            if f.resolution == RECORDED])
+        return _store_failure(
+            session, day, now, str(exc), [f for f in tally.findings.values() if f.resolution == RECORDED]
+        )
     row = _store(session, day, now, tally, transactions, start=start, end=end)
     _read_settlements(session, row, toss=toss)
     session.commit()
-    log.info("reconciliation %s: %s, %s Toss transaction(s), %s matched, %s recorded, %s flagged", day, row.status,
-             len(transactions), row.matched_count, row.recorded_count, row.flagged_count)
+    log.info(
+        "reconciliation %s: %s, %s Toss transaction(s), %s matched, %s recorded, %s flagged",
+        day,
+        row.status,
+        len(transactions),
+        row.matched_count,
+        row.recorded_count,
+        row.flagged_count,
+    )
     return row
 
 
 # -- Toss's transactions against ours ----------------------------------------------------------------
 
-def _compare_toss_side(session: Session, transactions: list[Any], tally: _Tally, *, toss: Any,
-                       now: datetime) -> None:
+
+def _compare_toss_side(session: Session, transactions: list[Any], tally: _Tally, *, toss: Any, now: datetime) -> None:
     attempts = _attempts_by_order(session, {t.order_id for t in transactions})
     cancels_by_payment: dict[str, list[Any]] = defaultdict(list)
     for t in transactions:
@@ -184,19 +195,41 @@ def _compare_approval(attempt: Attempt | None, t: Any, tally: _Tally) -> None:
         return
     if attempt.status == "failed":
         detail = f"우리 기록의 실패 사유: {attempt.failure_code or '-'}"
-        tally.add(Finding("approved_not_recorded", t.transaction_key, **common, detail=detail),
-                  toss_key=t.transaction_key)
+        tally.add(
+            Finding("approved_not_recorded", t.transaction_key, **common, detail=detail), toss_key=t.transaction_key
+        )
         return
-    detail = "결과 미확인 결제 확인 작업이 확정합니다." if attempt.status == "unknown" else f"우리 기록 상태: {attempt.status}"
+    detail = (
+        "결과 미확인 결제 확인 작업이 확정합니다."
+        if attempt.status == "unknown"
+        else f"우리 기록 상태: {attempt.status}"
+    )
     tally.add(Finding("unsettled_here", t.transaction_key, **common, detail=detail), toss_key=t.transaction_key)
 
 
-def _compare_cancels(session: Session, attempt: Attempt | None, payment_key: str, cancels: list[Any],
-                     tally: _Tally, *, toss: Any, now: datetime) -> None:
+def _compare_cancels(
+    session: Session,
+    attempt: Attempt | None,
+    payment_key: str,
+    cancels: list[Any],
+    tally: _Tally,
+    *,
+    toss: Any,
+    now: datetime,
+) -> None:
     if attempt is None:
         for t in cancels:
-            tally.add(Finding("unknown_at_us", t.transaction_key, order_id=t.order_id, payment_key=payment_key,
-                              toss_amount_won=t.amount, detail="취소 거래"), toss_key=t.transaction_key)
+            tally.add(
+                Finding(
+                    "unknown_at_us",
+                    t.transaction_key,
+                    order_id=t.order_id,
+                    payment_key=payment_key,
+                    toss_amount_won=t.amount,
+                    detail="취소 거래",
+                ),
+                toss_key=t.transaction_key,
+            )
         return
     before = _refund_statuses(session, attempt.id)
     missing = [t for t in cancels if _refund_by_key(session, attempt.id, t.transaction_key) is None]
@@ -207,15 +240,25 @@ def _compare_cancels(session: Session, attempt: Attempt | None, payment_key: str
         common = dict(order_id=t.order_id, payment_key=payment_key, attempt_id=attempt.id, toss_amount_won=t.amount)
         refund = _refund_by_key(session, attempt.id, t.transaction_key)
         if refund is None:
-            detail = lookup_error or (f"결제 시도 상태가 {attempt.status}입니다." if attempt.status != "done"
-                                      else "진행 중인 환불 요청이 있어 다음 실행에서 다시 확인합니다.")
-            tally.add(Finding("cancel_not_recorded", t.transaction_key, **common, detail=detail),
-                      toss_key=t.transaction_key)
+            detail = lookup_error or (
+                f"결제 시도 상태가 {attempt.status}입니다."
+                if attempt.status != "done"
+                else "진행 중인 환불 요청이 있어 다음 실행에서 다시 확인합니다."
+            )
+            tally.add(
+                Finding("cancel_not_recorded", t.transaction_key, **common, detail=detail), toss_key=t.transaction_key
+            )
             continue
         common.update(refund_id=refund.id, our_amount_won=refund.amount_won)
         if before.get(refund.id) != "done":  # created, or settled from pending, by this run's sync
-            tally.add(Finding("refund_recorded", t.transaction_key, **common,
-                              detail=f"환불 #{refund.id} {refund.amount_won:,}원 ({refund.reason})"))
+            tally.add(
+                Finding(
+                    "refund_recorded",
+                    t.transaction_key,
+                    **common,
+                    detail=f"환불 #{refund.id} {refund.amount_won:,}원 ({refund.reason})",
+                )
+            )
         if refund.amount_won != t.amount:
             tally.add(Finding("refund_amount_differs", t.transaction_key, **common), toss_key=t.transaction_key)
 
@@ -232,15 +275,22 @@ def _sync_from_toss(session: Session, attempt: Attempt, *, toss: Any, now: datet
         return "조회한 결제의 주문번호가 결제 시도와 다릅니다."
     result = refunds.sync_payment(session, attempt, payment, now=now)
     session.commit()
-    log.info("reconciliation: order %s synced from Toss (%s settled, %s created, charge refunded: %s)",
-             attempt.order_id, result.settled, result.created, result.charge_refunded)
+    log.info(
+        "reconciliation: order %s synced from Toss (%s settled, %s created, charge refunded: %s)",
+        attempt.order_id,
+        result.settled,
+        result.created,
+        result.charge_refunded,
+    )
     return None
 
 
 # -- our records against Toss's -----------------------------------------------------------------------
 
-def _compare_our_side(session: Session, transactions: list[Any], tally: _Tally, *, start: datetime,
-                      end: datetime, toss: Any) -> None:
+
+def _compare_our_side(
+    session: Session, transactions: list[Any], tally: _Tally, *, start: datetime, end: datetime, toss: Any
+) -> None:
     approved_orders = {t.order_id for t in transactions if not t.is_cancel}
     cancel_keys = {t.transaction_key for t in transactions if t.is_cancel}
     for attempt in _paid_attempts(session, start, end):
@@ -252,18 +302,31 @@ def _compare_our_side(session: Session, transactions: list[Any], tally: _Tally, 
 
 
 def _check_missing_payment(attempt: Attempt, tally: _Tally, *, toss: Any) -> None:
-    finding = partial(Finding, order_id=attempt.order_id, payment_key=attempt.payment_key, attempt_id=attempt.id,
-                      our_amount_won=attempt.amount_won)
+    finding = partial(
+        Finding,
+        order_id=attempt.order_id,
+        payment_key=attempt.payment_key,
+        attempt_id=attempt.id,
+        our_amount_won=attempt.amount_won,
+    )
     try:
         payment = toss.get_payment_by_order_id(attempt.order_id)
     except TossError as exc:
         if exc.category is not Category.NOT_FOUND:
-            raise ReconciliationFailed(f"토스페이먼츠 결제 조회 실패({exc.code}): 다음 실행에서 다시 확인합니다.") from None
+            raise ReconciliationFailed(
+                f"토스페이먼츠 결제 조회 실패({exc.code}): 다음 실행에서 다시 확인합니다."
+            ) from None
         tally.add(finding("missing_at_toss", attempt.order_id, detail="주문번호로 조회한 결제가 없습니다."))
         return
     if payment.status not in APPROVED_STATUSES:
-        tally.add(finding("missing_at_toss", attempt.order_id, toss_amount_won=payment.total_amount,
-                          detail=f"토스페이먼츠 상태: {payment.status}"))
+        tally.add(
+            finding(
+                "missing_at_toss",
+                attempt.order_id,
+                toss_amount_won=payment.total_amount,
+                detail=f"토스페이먼츠 상태: {payment.status}",
+            )
+        )
     elif payment.total_amount != attempt.amount_won:
         tally.add(finding("amount_differs", attempt.order_id, toss_amount_won=payment.total_amount))
     # else: approved at Toss, filed under another day there; that day's run compares it
@@ -271,16 +334,25 @@ def _check_missing_payment(attempt: Attempt, tally: _Tally, *, toss: Any) -> Non
 
 def _check_missing_cancel(refund: Refund, tally: _Tally, *, toss: Any) -> None:
     attempt = refund.attempt
-    finding = partial(Finding, order_id=attempt.order_id, payment_key=attempt.payment_key, attempt_id=attempt.id,
-                      refund_id=refund.id, our_amount_won=refund.amount_won)
+    finding = partial(
+        Finding,
+        order_id=attempt.order_id,
+        payment_key=attempt.payment_key,
+        attempt_id=attempt.id,
+        refund_id=refund.id,
+        our_amount_won=refund.amount_won,
+    )
     try:
         payment = toss.get_payment(attempt.payment_key)
     except TossError as exc:
         if exc.category is not Category.NOT_FOUND:
-            raise ReconciliationFailed(f"토스페이먼츠 결제 조회 실패({exc.code}): 다음 실행에서 다시 확인합니다.") from None
+            raise ReconciliationFailed(
+                f"토스페이먼츠 결제 조회 실패({exc.code}): 다음 실행에서 다시 확인합니다."
+            ) from None
         payment = None
-    cancel = next((c for c in (payment.cancels if payment else ()) if c.transaction_key == refund.transaction_key),
-                  None)
+    cancel = next(
+        (c for c in (payment.cancels if payment else ()) if c.transaction_key == refund.transaction_key), None
+    )
     ref = refund.transaction_key or f"refund-{refund.id}"
     if cancel is None:
         tally.add(finding("refund_missing_at_toss", ref, detail=f"환불 #{refund.id}"))
@@ -290,8 +362,17 @@ def _check_missing_cancel(refund: Refund, tally: _Tally, *, toss: Any) -> None:
 
 # -- storing ------------------------------------------------------------------------------------------
 
-def _store(session: Session, day: date, now: datetime, tally: _Tally, transactions: list[Any], *,
-           start: datetime, end: datetime) -> Reconciliation:
+
+def _store(
+    session: Session,
+    day: date,
+    now: datetime,
+    tally: _Tally,
+    transactions: list[Any],
+    *,
+    start: datetime,
+    end: datetime,
+) -> Reconciliation:
     row = _day_row(session, day, now)
     existing = {(item.kind, item.ref): item for item in row.items}
     for key, finding in tally.findings.items():
@@ -318,8 +399,9 @@ def _store(session: Session, day: date, now: datetime, tally: _Tally, transactio
     return row
 
 
-def _store_failure(session: Session, day: date, now: datetime, reason: str,
-                   recorded: Iterable[Finding] = ()) -> Reconciliation:
+def _store_failure(
+    session: Session, day: date, now: datetime, reason: str, recorded: Iterable[Finding] = ()
+) -> Reconciliation:
     row = _day_row(session, day, now)
     known = {(item.kind, item.ref) for item in row.items}
     for finding in recorded:
@@ -336,8 +418,9 @@ def _day_row(session: Session, day: date, now: datetime) -> Reconciliation:
     row = session.scalar(select(Reconciliation).where(Reconciliation.day == day))
     if row is not None:
         return row
-    row = Reconciliation(day=day, status="failed", first_run_at=now, last_run_at=now, payout_dates="",
-                         settlement_note="")
+    row = Reconciliation(
+        day=day, status="failed", first_run_at=now, last_run_at=now, payout_dates="", settlement_note=""
+    )
     session.add(row)
     try:
         session.flush()
@@ -350,9 +433,16 @@ def _day_row(session: Session, day: date, now: datetime) -> Reconciliation:
 
 def _item(finding: Finding, now: datetime) -> ReconciliationItem:
     return ReconciliationItem(
-        kind=finding.kind, resolution=finding.resolution, ref=finding.ref[:200], order_id=finding.order_id,
-        payment_key=finding.payment_key, attempt_id=finding.attempt_id, refund_id=finding.refund_id,
-        toss_amount_won=finding.toss_amount_won, our_amount_won=finding.our_amount_won, note=finding.note[:500],
+        kind=finding.kind,
+        resolution=finding.resolution,
+        ref=finding.ref[:200],
+        order_id=finding.order_id,
+        payment_key=finding.payment_key,
+        attempt_id=finding.attempt_id,
+        refund_id=finding.refund_id,
+        toss_amount_won=finding.toss_amount_won,
+        our_amount_won=finding.our_amount_won,
+        note=finding.note[:500],
         found_at=now,
     )
 
@@ -369,18 +459,22 @@ def _read_settlements(session: Session, row: Reconciliation, *, toss: Any) -> No
     row.settlement_fee_won = sum(s.fee + s.interest_fee for s in settlements)
     row.settlement_payout_won = sum(s.pay_out_amount for s in settlements)
     row.payout_dates = ",".join(sorted({s.paid_out_date.isoformat() for s in settlements if s.paid_out_date}))
-    row.settlement_note = "" if settlements else "토스페이먼츠의 정산 내역이 아직 없습니다 (테스트 결제는 정산되지 않습니다)."
+    row.settlement_note = (
+        "" if settlements else "토스페이먼츠의 정산 내역이 아직 없습니다 (테스트 결제는 정산되지 않습니다)."
+    )
 
 
 # -- queries ------------------------------------------------------------------------------------------
+
 
 def _attempts_by_order(session: Session, order_ids: set[str]) -> dict[str, Attempt]:
     """Our attempts for Toss's orderIds (unique, indexed), 500 to a query."""
     found: dict[str, Attempt] = {}
     ordered = sorted(order_ids)
     for i in range(0, len(ordered), 500):
-        found.update((a.order_id, a) for a in session.scalars(
-            select(Attempt).where(Attempt.order_id.in_(ordered[i:i + 500]))))
+        found.update(
+            (a.order_id, a) for a in session.scalars(select(Attempt).where(Attempt.order_id.in_(ordered[i : i + 500])))
+        )
     return found
 
 
@@ -389,20 +483,31 @@ def _refund_statuses(session: Session, attempt_id: int) -> dict[int, str]:
 
 
 def _refund_by_key(session: Session, attempt_id: int, transaction_key: str) -> Refund | None:
-    return session.scalar(select(Refund).where(Refund.attempt_id == attempt_id, Refund.status == "done",
-                                               Refund.transaction_key == transaction_key))
+    return session.scalar(
+        select(Refund).where(
+            Refund.attempt_id == attempt_id, Refund.status == "done", Refund.transaction_key == transaction_key
+        )
+    )
 
 
 def _paid_attempts(session: Session, start: datetime, end: datetime) -> list[Attempt]:
-    return list(session.scalars(
-        select(Attempt).where(Attempt.status == "done", Attempt.approved_at >= start, Attempt.approved_at < end)
-        .order_by(Attempt.id)))
+    return list(
+        session.scalars(
+            select(Attempt)
+            .where(Attempt.status == "done", Attempt.approved_at >= start, Attempt.approved_at < end)
+            .order_by(Attempt.id)
+        )
+    )
 
 
 def _done_refunds(session: Session, start: datetime, end: datetime) -> list[Refund]:
-    return list(session.scalars(
-        select(Refund).where(Refund.status == "done", Refund.created_at >= start, Refund.created_at < end)
-        .order_by(Refund.id)))
+    return list(
+        session.scalars(
+            select(Refund)
+            .where(Refund.status == "done", Refund.created_at >= start, Refund.created_at < end)
+            .order_by(Refund.id)
+        )
+    )
 
 
 def day_items(session: Session, day: date) -> list[ReconciliationItem]:

@@ -71,8 +71,9 @@ class Clock(Protocol):
 Outcome = tuple[str, str]  # (status, note)
 
 
-def record(session: Session, *, transmission_id: str | None, body: bytes, now: datetime,
-           complete: bool = True) -> tuple[WebhookEvent, bool]:
+def record(
+    session: Session, *, transmission_id: str | None, body: bytes, now: datetime, complete: bool = True
+) -> tuple[WebhookEvent, bool]:
     """Store a delivery once per transmission id; return (event, True if it is new). Commits.
 
     `complete` is False when the caller stopped reading the body at MAX_BODY_BYTES. Garbage
@@ -159,11 +160,19 @@ def process_safely(session: Session, event_id: int, *, toss: Any, clock: Clock) 
 
 def pending_ids(session: Session, *, now: datetime, limit: int = 100) -> list[int]:
     """Events the timer's sweep should process: 'received' for a minute (job lost), or 'error' to retry."""
-    query = (select(WebhookEvent.id)
-             .where(((WebhookEvent.status == "received") & (WebhookEvent.received_at <= now - STALE_RECEIVED))
-                    | ((WebhookEvent.status == "error") & (WebhookEvent.processed_at <= now - ERROR_RETRY_AFTER)
-                       & (WebhookEvent.received_at >= now - ERROR_RETRY_FOR)))
-             .order_by(WebhookEvent.id).limit(limit))
+    query = (
+        select(WebhookEvent.id)
+        .where(
+            ((WebhookEvent.status == "received") & (WebhookEvent.received_at <= now - STALE_RECEIVED))
+            | (
+                (WebhookEvent.status == "error")
+                & (WebhookEvent.processed_at <= now - ERROR_RETRY_AFTER)
+                & (WebhookEvent.received_at >= now - ERROR_RETRY_FOR)
+            )
+        )
+        .order_by(WebhookEvent.id)
+        .limit(limit)
+    )
     ids = list(session.scalars(query))
     session.rollback()
     return ids
@@ -171,13 +180,18 @@ def pending_ids(session: Session, *, now: datetime, limit: int = 100) -> list[in
 
 def purge_ignored(session: Session, *, now: datetime, keep_days: int) -> int:
     """Delete 'ignored' deliveries (garbage, events we do not use) older than `keep_days`. Commits."""
-    result = execute_dml(session, delete(WebhookEvent).where(WebhookEvent.status == "ignored",
-                                                        WebhookEvent.received_at < now - timedelta(days=keep_days)))
+    result = execute_dml(
+        session,
+        delete(WebhookEvent).where(
+            WebhookEvent.status == "ignored", WebhookEvent.received_at < now - timedelta(days=keep_days)
+        ),
+    )
     session.commit()
     return int(result.rowcount or 0)
 
 
 # -- what is stored --------------------------------------------------------------------------------
+
 
 def _new_event(body: bytes, transmission_id: str | None, now: datetime, *, complete: bool) -> WebhookEvent:
     event = WebhookEvent(transmission_id=transmission_id, received_at=now, status="received", note="")
@@ -204,13 +218,23 @@ def _new_event(body: bytes, transmission_id: str | None, now: datetime, *, compl
 
 
 def _head(body: bytes) -> str:
-    return body[:MAX_UNPARSED_CHARS * 4].decode("utf-8", errors="replace")[:MAX_UNPARSED_CHARS]
+    return body[: MAX_UNPARSED_CHARS * 4].decode("utf-8", errors="replace")[:MAX_UNPARSED_CHARS]
 
 
 # What is kept of the bodies we act on: the fields `process` reads, and a few a person needs.
 _KEPT = {
-    "PAYMENT_STATUS_CHANGED": ("paymentKey", "orderId", "orderName", "status", "method", "type", "totalAmount",
-                               "balanceAmount", "approvedAt", "lastTransactionKey"),
+    "PAYMENT_STATUS_CHANGED": (
+        "paymentKey",
+        "orderId",
+        "orderName",
+        "status",
+        "method",
+        "type",
+        "totalAmount",
+        "balanceAmount",
+        "approvedAt",
+        "lastTransactionKey",
+    ),
     "BILLING_DELETED": ("billingKey", "reason"),
 }
 _KEPT_FLAT = {"DEPOSIT_CALLBACK": ("createdAt", "secret", "status", "transactionKey", "orderId")}
@@ -274,14 +298,17 @@ def _redact_field(key: str, value: Any) -> Any:
 def _redact(value: Any) -> Any:
     """Replace secrets before storing: billingKey by its fingerprint, secret by a marker, at any depth."""
     if isinstance(value, dict):
-        return {key: _redact_field(key, item) if key in ("billingKey", "secret") else _redact(item)
-                for key, item in value.items()}
+        return {
+            key: _redact_field(key, item) if key in ("billingKey", "secret") else _redact(item)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         return [_redact(item) for item in value]
     return value
 
 
 # -- acting on it ----------------------------------------------------------------------------------
+
 
 def _payment_status_changed(session: Session, payload: dict, toss: Any, now: datetime) -> Outcome:
     data = payload.get("data")
@@ -326,7 +353,7 @@ def _billing_deleted(session: Session, payload: dict, toss: Any, now: datetime) 
     stored = data.get("billingKey")
     if not isinstance(stored, str) or not stored.startswith(FINGERPRINT_PREFIX):
         return "ignored", "data.billingKey가 없는 본문입니다."
-    card = session.scalar(select(BillingKey).where(BillingKey.fingerprint == stored[len(FINGERPRINT_PREFIX):]))
+    card = session.scalar(select(BillingKey).where(BillingKey.fingerprint == stored[len(FINGERPRINT_PREFIX) :]))
     if card is None:
         return "ignored", "일치하는 카드가 없습니다."
     if card.destroyed_at is not None or card.deactivated_at is not None:

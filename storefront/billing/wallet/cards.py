@@ -35,19 +35,19 @@ _REGISTRATION_MESSAGES: dict[str, str] = {
     "USER_CANCEL": "카드 등록을 취소하셨습니다. 결제는 이루어지지 않았습니다.",
     "PAY_PROCESS_ABORTED": "카드 등록이 중간에 중단되었습니다. 결제는 이루어지지 않았습니다.",
     "NOT_SUPPORTED_CARD_TYPE": "자동결제(정기결제)를 지원하지 않는 카드입니다. "
-                               "다른 신용카드나 체크카드로 등록해 주세요.",
+    "다른 신용카드나 체크카드로 등록해 주세요.",
     "REJECT_CARD_COMPANY": "카드사에서 카드 등록을 거절했습니다. 다른 카드로 시도하시거나 카드사에 문의해 주세요.",
     "INVALID_CARD_NUMBER": "카드 번호가 올바르지 않습니다. 번호를 확인한 뒤 다시 등록해 주세요.",
     "INVALID_CARD_IDENTITY": "카드 소유자 정보(생년월일 또는 사업자등록번호)가 카드사 정보와 다릅니다.",
     "INVALID_BIRTH_DAY_FORMAT": "생년월일 6자리(YYMMDD)를 확인해 주세요.",
     "INVALID_BILLING_AUTH": "카드 인증 정보가 만료되었거나 이미 사용되었습니다. "
-                            "카드 등록을 처음부터 다시 진행해 주세요.",
+    "카드 등록을 처음부터 다시 진행해 주세요.",
     "NOT_REGISTERED_CARD_COMPANY": "등록할 수 없는 카드사입니다. 다른 카드로 시도해 주세요.",
 }
 _REGISTRATION_DEFAULT = "카드 등록을 완료하지 못했습니다. 잠시 후 다시 시도해 주세요."
 _REGISTRATION_BY_CATEGORY: dict[Category, str] = {
     Category.TRANSIENT: "카드사 또는 결제대행사의 일시적인 오류로 카드를 "
-                        "등록하지 못했습니다. 잠시 후 다시 시도해 주세요.",
+    "등록하지 못했습니다. 잠시 후 다시 시도해 주세요.",
     Category.CONFIG: "상점의 결제 설정 문제로 카드를 등록하지 못했습니다. 고객센터로 알려 주시면 바로 확인하겠습니다.",
     Category.UNKNOWN_OUTCOME: "카드 등록 결과를 확인하지 못했습니다. 결제는 이루어지지 않았으니 다시 시도해 주세요.",
 }
@@ -98,8 +98,9 @@ def exchange_auth_key(toss: Any, *, auth_key: str, customer_key: str, idempotenc
     return billing
 
 
-def store_card(session: Session, *, user: User, billing: Billing, vault: Vault, actor: Actor,
-               now: datetime) -> BillingKey:
+def store_card(
+    session: Session, *, user: User, billing: Billing, vault: Vault, actor: Actor, now: datetime
+) -> BillingKey:
     """Add a BillingKey row for `billing`, seal the key into it and audit the registration.
 
     Flushes (the seal needs the row id), never commits. Only the sealed bytes, the key id,
@@ -108,16 +109,28 @@ def store_card(session: Session, *, user: User, billing: Billing, vault: Vault, 
     """
     card = billing.card
     row = BillingKey(
-        user_id=user.id, customer_key=billing.customer_key, issued_at=now,
-        card_company=(card.company if card else "")[:40], card_number_masked=(card.number if card else "")[:32],
-        card_type=((card.card_type or "") if card else "")[:10], owner_type=((card.owner_type or "") if card else "")[:10],
+        user_id=user.id,
+        customer_key=billing.customer_key,
+        issued_at=now,
+        card_company=(card.company if card else "")[:40],
+        card_number_masked=(card.number if card else "")[:32],
+        card_type=((card.card_type or "") if card else "")[:10],
+        owner_type=((card.owner_type or "") if card else "")[:10],
     )
     session.add(row)
     session.flush()
     vault.seal(row, billing.billing_key)
-    session.add(AuditLog(at=now, actor_type=actor.type, actor_id=actor.id, action="register_billing_key",
-                         reason="card registered through the Toss billing window", ip=actor.ip[:64],
-                         billing_key_id=row.id))
+    session.add(
+        AuditLog(
+            at=now,
+            actor_type=actor.type,
+            actor_id=actor.id,
+            action="register_billing_key",
+            reason="card registered through the Toss billing window",
+            ip=actor.ip[:64],
+            billing_key_id=row.id,
+        )
+    )
     session.flush()
     return row
 
@@ -131,13 +144,22 @@ def card_label(row: BillingKey | None) -> str:
 
 def in_use(session: Session, billing_key_id: int) -> bool:
     """True while a live subscription (see LIVE_STATUSES) charges, or may charge, this card."""
-    query = select(exists().where(Subscription.billing_key_id == billing_key_id,
-                                  Subscription.status.in_(LIVE_STATUSES)))
+    query = select(
+        exists().where(Subscription.billing_key_id == billing_key_id, Subscription.status.in_(LIVE_STATUSES))
+    )
     return bool(session.scalar(query))
 
 
-def release_card_if_unused(session: Session, billing_key_id: int | None, *, toss: Any, vault: Vault, clock: Any,
-                           actor: Actor = Actor.worker(), reason: str = "no live subscription uses this card") -> bool:
+def release_card_if_unused(
+    session: Session,
+    billing_key_id: int | None,
+    *,
+    toss: Any,
+    vault: Vault,
+    clock: Any,
+    actor: Actor = Actor.worker(),
+    reason: str = "no live subscription uses this card",
+) -> bool:
     """Destroy a card's sealed key when no live subscription uses it, then delete it at Toss; True if destroyed.
 
     Call it after the transaction that ended a subscription (or replaced its card) has
@@ -159,8 +181,7 @@ def release_card_if_unused(session: Session, billing_key_id: int | None, *, toss
         return False
     now = clock.now()
     try:
-        plaintext: str | None = vault.open(session, row, actor=actor, reason=f"delete at Toss: {reason}"[:200],
-                                           now=now)
+        plaintext: str | None = vault.open(session, row, actor=actor, reason=f"delete at Toss: {reason}"[:200], now=now)
     except VaultError as exc:
         log.warning("billing key %s does not open (%s); destroyed locally only", row.id, type(exc).__name__)
         plaintext = None
@@ -177,8 +198,9 @@ def release_unused_cards(session: Session, *, toss: Any, vault: Vault, clock: An
     For a timer or `flask keys purge-unused`, in case a caller ended a subscription without
     releasing its card. One transaction per card.
     """
-    live = select(Subscription.id).where(Subscription.billing_key_id == BillingKey.id,
-                                         Subscription.status.in_(LIVE_STATUSES))
+    live = select(Subscription.id).where(
+        Subscription.billing_key_id == BillingKey.id, Subscription.status.in_(LIVE_STATUSES)
+    )
     query = select(BillingKey.id).where(BillingKey.sealed.is_not(None), ~live.exists()).order_by(BillingKey.id)
     ids = list(session.scalars(query.limit(limit) if limit is not None else query))
     session.commit()

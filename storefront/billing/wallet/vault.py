@@ -84,8 +84,16 @@ class Vault:
         row.key_id = self._current_id
         row.fingerprint = fingerprint(billing_key)
 
-    def open(self, session: Session, row: BillingKey, *, actor: Actor, reason: str, now: datetime,
-             subscription_id: int | None = None) -> str:
+    def open(
+        self,
+        session: Session,
+        row: BillingKey,
+        *,
+        actor: Actor,
+        reason: str,
+        now: datetime,
+        subscription_id: int | None = None,
+    ) -> str:
         """Return the plaintext billing key, writing an AuditLog row first (flushed, not committed)."""
         session.add(
             AuditLog(

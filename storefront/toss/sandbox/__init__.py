@@ -31,21 +31,27 @@ __all__ = ["SandboxSettings", "SettingsError", "create_sandbox_app", "close_sand
 
 HERE = Path(__file__).resolve().parent
 
-CSP = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "base-uri 'none'",
-    "object-src 'none'",
-])
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)
 
 
 def create_sandbox_app(settings: SandboxSettings | None = None, *, clock: Clock | None = None) -> Flask:
     """Build the sandbox app and start its webhook thread (stop it with `close_sandbox_app`)."""
     settings = settings or SandboxSettings()
-    app = Flask(__name__, template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"),
-                static_url_path="/_sandbox/static")
+    app = Flask(
+        __name__,
+        template_folder=str(HERE / "templates"),
+        static_folder=str(HERE / "static"),
+        static_url_path="/_sandbox/static",
+    )
     json_provider = app.json
     assert isinstance(json_provider, DefaultJSONProvider)  # Flask's own, which has the switch
     json_provider.ensure_ascii = False

@@ -31,13 +31,17 @@ class RedactingRequestHandler(WSGIRequestHandler):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m storefront.toss.sandbox",
-                                     description="Offline Toss Payments sandbox")
+    parser = argparse.ArgumentParser(
+        prog="python -m storefront.toss.sandbox", description="Offline Toss Payments sandbox"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5055)
     parser.add_argument("--db", help="SQLite state file (default instance/sandbox.db or SANDBOX_DB)")
-    parser.add_argument("--only-if-sandbox", action="store_true",
-                        help="idle instead of serving unless TOSS_ENV is sandbox (for the Procfile)")
+    parser.add_argument(
+        "--only-if-sandbox",
+        action="store_true",
+        help="idle instead of serving unless TOSS_ENV is sandbox (for the Procfile)",
+    )
     args = parser.parse_args(argv)
 
     from dotenv import load_dotenv
@@ -60,8 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     app = create_sandbox_app(settings)
     server = make_server(args.host, args.port, app, threaded=True, request_handler=RedactingRequestHandler)
-    print(f"Toss sandbox on http://{args.host}:{server.server_port} (state: {settings.db_path}, "
-          f"webhooks: {settings.webhook_url or 'off'})", flush=True)
+    print(
+        f"Toss sandbox on http://{args.host}:{server.server_port} (state: {settings.db_path}, "
+        f"webhooks: {settings.webhook_url or 'off'})",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -26,8 +26,11 @@ def _payment(row: Any) -> dict[str, Any]:
     rt = runtime()
     settings = rt.settings
     return render.payment_json(
-        row, payments.cancels_of(rt.store, row["payment_key"]),
-        mid=settings.mid, version=settings.api_version, base_url=request.host_url.rstrip("/"),
+        row,
+        payments.cancels_of(rt.store, row["payment_key"]),
+        mid=settings.mid,
+        version=settings.api_version,
+        base_url=request.host_url.rstrip("/"),
     )
 
 
@@ -104,13 +107,13 @@ def get_payment_by_order(order_id: str) -> tuple[int, Any]:
 @toss_endpoint("cancel")
 def cancel_payment(payment_key: str) -> tuple[int, Any]:
     rt = runtime()
-    row = payments.cancel_payment(rt.store, rt.clock.now(), payment_key, json_body(),
-                                  fee_rate=rt.settings.fee_rate)
+    row = payments.cancel_payment(rt.store, rt.clock.now(), payment_key, json_body(), fee_rate=rt.settings.fee_rate)
     _status_changed(row)
     return 200, _payment(row)
 
 
 # ---------------------------------------------------------------- 거래 조회, 정산 조회
+
 
 @bp.get("/v1/transactions")
 @toss_endpoint("transactions")
@@ -138,14 +141,18 @@ def list_settlements() -> tuple[int, Any]:
         raise ApiError("INVALID_REQUEST", "endDate는 startDate보다 빠를 수 없습니다.", "endDate is before startDate.")
     by = request.args.get("dateType") or "soldDate"
     if by not in ("soldDate", "paidOutDate"):
-        raise ApiError("INVALID_REQUEST", "dateType은 soldDate 또는 paidOutDate입니다.",
-                       "dateType must be soldDate or paidOutDate.")
+        raise ApiError(
+            "INVALID_REQUEST",
+            "dateType은 soldDate 또는 paidOutDate입니다.",
+            "dateType must be soldDate or paidOutDate.",
+        )
     page = _count("page", 1, 1_000_000)
     size = _count("size", reports.DEFAULT_LIMIT, reports.MAX_LIMIT)
     settings = rt.settings
-    rows = reports.settlements_between(rt.store, first, last, by=by, fee_rate=settings.fee_rate,
-                                       payout_days=settings.payout_days)
-    chunk = rows[(page - 1) * size:page * size]
+    rows = reports.settlements_between(
+        rt.store, first, last, by=by, fee_rate=settings.fee_rate, payout_days=settings.payout_days
+    )
+    chunk = rows[(page - 1) * size : page * size]
     return 200, [reports.settlement_json(s, mid=settings.mid) for s in chunk]
 
 
@@ -155,8 +162,11 @@ def _moment(name: str, *, end_of_second: bool = False) -> datetime:
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
-        raise ApiError("INVALID_REQUEST", f"{name}는 yyyy-MM-ddTHH:mm:ss 형식이어야 합니다.",
-                       f"{name} must look like yyyy-MM-ddTHH:mm:ss.") from None
+        raise ApiError(
+            "INVALID_REQUEST",
+            f"{name}는 yyyy-MM-ddTHH:mm:ss 형식이어야 합니다.",
+            f"{name} must look like yyyy-MM-ddTHH:mm:ss.",
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=KST)
     if end_of_second and moment.microsecond == 0:
@@ -169,8 +179,9 @@ def _day(name: str) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise ApiError("INVALID_REQUEST", f"{name}는 yyyy-MM-dd 형식이어야 합니다.",
-                       f"{name} must look like yyyy-MM-dd.") from None
+        raise ApiError(
+            "INVALID_REQUEST", f"{name}는 yyyy-MM-dd 형식이어야 합니다.", f"{name} must look like yyyy-MM-dd."
+        ) from None
 
 
 def _count(name: str, default: int, maximum: int) -> int:
@@ -178,6 +189,9 @@ def _count(name: str, default: int, maximum: int) -> int:
     if raw in (None, ""):
         return default
     if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise ApiError("INVALID_REQUEST", f"{name}는 1 이상 {maximum:,} 이하의 정수여야 합니다.",
-                       f"{name} must be a whole number from 1 to {maximum}.")
+        raise ApiError(
+            "INVALID_REQUEST",
+            f"{name}는 1 이상 {maximum:,} 이하의 정수여야 합니다.",
+            f"{name} must be a whole number from 1 to {maximum}.",
+        )
     return int(raw)

@@ -36,7 +36,9 @@ TEST_CARDS: dict[str, CardBehaviour] = {
         "첫 결제만 승인, 이후 잔액 부족 (연체 데모)", charge_error="REJECT_CARD_PAYMENT", approve_first=1
     ),
     "4330000000000091": CardBehaviour("등록 거절: 카드번호 오류", registration_error="INVALID_CARD_NUMBER"),
-    "4330000000000092": CardBehaviour("등록 거절: 지원하지 않는 카드 (기프트카드)", registration_error="NOT_SUPPORTED_CARD_TYPE"),
+    "4330000000000092": CardBehaviour(
+        "등록 거절: 지원하지 않는 카드 (기프트카드)", registration_error="NOT_SUPPORTED_CARD_TYPE"
+    ),
 }
 
 # BIN prefix -> (issuerCode, acquirerCode, cardType, ownerType, Korean issuer name); longest prefix wins.

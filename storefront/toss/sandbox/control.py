@@ -39,30 +39,35 @@ def api_error(error: ApiError) -> Response:
 
 @bp.get("/")
 def index() -> str:
-    return render_template("sandbox/index.html",
-                           cards=[(number, b.label) for number, b in TEST_CARDS.items()])
+    return render_template("sandbox/index.html", cards=[(number, b.label) for number, b in TEST_CARDS.items()])
 
 
 @bp.get("/_sandbox/ledger")
 def ledger() -> Response:
     entries = []
     for row, cancels in payments.ledger(runtime().store):
-        entries.append({
-            "orderId": row["order_id"],
-            "paymentKey": row["payment_key"],
-            "billingKey": row["billing_key"],
-            "customerKey": row["customer_key"],
-            "type": row["type"],
-            "amount": row["total_amount"],
-            "balanceAmount": row["balance_amount"],
-            "status": row["status"],
-            "approvedAt": kst(parse_iso(row["approved_at"])),
-            "cancels": [
-                {"transactionKey": c["transaction_key"], "cancelAmount": c["cancel_amount"],
-                 "cancelReason": c["cancel_reason"], "canceledAt": kst(parse_iso(c["canceled_at"]))}
-                for c in cancels
-            ],
-        })
+        entries.append(
+            {
+                "orderId": row["order_id"],
+                "paymentKey": row["payment_key"],
+                "billingKey": row["billing_key"],
+                "customerKey": row["customer_key"],
+                "type": row["type"],
+                "amount": row["total_amount"],
+                "balanceAmount": row["balance_amount"],
+                "status": row["status"],
+                "approvedAt": kst(parse_iso(row["approved_at"])),
+                "cancels": [
+                    {
+                        "transactionKey": c["transaction_key"],
+                        "cancelAmount": c["cancel_amount"],
+                        "cancelReason": c["cancel_reason"],
+                        "canceledAt": kst(parse_iso(c["canceled_at"])),
+                    }
+                    for c in cancels
+                ],
+            }
+        )
     return json_response(200, entries)
 
 
@@ -90,8 +95,13 @@ def billing_key_outcome() -> Response:
     code = body.get("code")
     if code is not None and (not isinstance(code, str) or not accepts_test_code("billing_charge", code)):
         raise ApiError("INVALID_REQUEST", f"자동결제 승인이 답할 수 없는 오류 코드입니다: {code}")
-    changed = payments.set_outcome(runtime().store, code=code, customer_key=customer_key,
-                                   billing_key=billing_key, use_card=bool(body.get("useCard")))
+    changed = payments.set_outcome(
+        runtime().store,
+        code=code,
+        customer_key=customer_key,
+        billing_key=billing_key,
+        use_card=bool(body.get("useCard")),
+    )
     if not changed:
         raise ApiError("NOT_FOUND_BILLING")
     return json_response(200, {"updated": changed, "code": code, "useCard": bool(body.get("useCard"))})

@@ -42,6 +42,7 @@ class ChargeRequest:
 
 # ---------------------------------------------------------------- validation
 
+
 def require_str(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value:
@@ -74,8 +75,9 @@ def won(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ApiError("INVALID_REQUEST", f"{name} 값은 숫자여야 합니다.", f"{name} must be a number.")
     if isinstance(value, float) and not value.is_integer():
-        raise ApiError("INVALID_REQUEST", f"{name} 값은 원 단위 정수여야 합니다.",
-                       f"{name} must be a whole number of won.")
+        raise ApiError(
+            "INVALID_REQUEST", f"{name} 값은 원 단위 정수여야 합니다.", f"{name} must be a whole number of won."
+        )
     return int(value)
 
 
@@ -120,8 +122,11 @@ def _installment(body: dict[str, Any], amount: int, card_number: str | None = No
     if months > MAX_INSTALLMENT_MONTHS:
         raise ApiError("EXCEED_MAX_CARD_INSTALLMENT_PLAN")
     if amount < INSTALLMENT_MIN_AMOUNT:
-        raise ApiError("INVALID_CARD_INSTALLMENT_PLAN", "할부는 50,000원 이상 결제에만 적용할 수 있습니다.",
-                       "Installments are only available from 50,000 KRW.")
+        raise ApiError(
+            "INVALID_CARD_INSTALLMENT_PLAN",
+            "할부는 50,000원 이상 결제에만 적용할 수 있습니다.",
+            "Installments are only available from 50,000 KRW.",
+        )
     if card_number is not None and card_info(card_number).card_type != "신용":
         raise ApiError("NOT_SUPPORTED_MONTHLY_INSTALLMENT_PLAN")
     return months
@@ -147,12 +152,21 @@ def parse_charge(body: dict[str, Any]) -> ChargeRequest:
     tax_free = _part_of(body, "taxFreeAmount", amount)
     exemption = _part_of(body, "taxExemptionAmount", amount - tax_free)
     # Shape and amount rules here; whether the card takes installments is checked with the key.
-    return ChargeRequest(customer_key, amount, order_id, order_name, email,
-                         _optional_text(body, "customerName"), tax_free, exemption,
-                         _installment(body, amount))
+    return ChargeRequest(
+        customer_key,
+        amount,
+        order_id,
+        order_name,
+        email,
+        _optional_text(body, "customerName"),
+        tax_free,
+        exemption,
+        _installment(body, amount),
+    )
 
 
 # ---------------------------------------------------------------- keys
+
 
 def new_billing_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()  # 44 chars, ends with '='
@@ -171,6 +185,7 @@ def new_auth_key() -> str:
 
 
 # ---------------------------------------------------------------- billing keys
+
 
 def create_auth_key(store: Store, now: datetime, customer_key: str, card_number: str) -> str:
     auth_key = new_auth_key()
@@ -213,8 +228,14 @@ def delete_billing_key(store: Store, now: datetime, billing_key: str) -> None:
         conn.execute("UPDATE billing_keys SET deleted_at = ? WHERE billing_key = ?", (iso(now), billing_key))
 
 
-def set_outcome(store: Store, *, code: str | None, customer_key: str | None = None,
-                billing_key: str | None = None, use_card: bool = False) -> int:
+def set_outcome(
+    store: Store,
+    *,
+    code: str | None,
+    customer_key: str | None = None,
+    billing_key: str | None = None,
+    use_card: bool = False,
+) -> int:
     """Override what charges on a customer's (or one) billing key do; returns keys changed.
 
     `code=None` approves every later charge; `use_card=True` goes back to the card's own
@@ -238,8 +259,9 @@ def _charge_error(key: sqlite3.Row) -> str | None:
     return None
 
 
-def charge_billing_key(store: Store, now: datetime, billing_key: str, req: ChargeRequest, *,
-                       fee_rate: float = 0.0) -> sqlite3.Row:
+def charge_billing_key(
+    store: Store, now: datetime, billing_key: str, req: ChargeRequest, *, fee_rate: float = 0.0
+) -> sqlite3.Row:
     """Approve one charge on a billing key, or raise the card's decline; one DONE row at most."""
     with store.write() as conn:
         key = conn.execute("SELECT * FROM billing_keys WHERE billing_key = ?", (billing_key,)).fetchone()
@@ -262,13 +284,31 @@ def charge_billing_key(store: Store, now: datetime, billing_key: str, req: Charg
                    card_number, approve_no, customer_email, customer_name, requested_at, approved_at,
                    last_transaction_key, approval_transaction_key, fee_rate)
                VALUES (?, ?, ?, 'BILLING', 'DONE', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (payment_key, req.order_id, req.order_name, req.amount, req.amount, req.tax_free_amount,
-             req.tax_exemption_amount, req.installment_months, billing_key, req.customer_key, key["card_number"],
-             _approve_no(), req.customer_email, req.customer_name, iso(now), iso(now), transaction_key,
-             transaction_key, fee_rate),
+            (
+                payment_key,
+                req.order_id,
+                req.order_name,
+                req.amount,
+                req.amount,
+                req.tax_free_amount,
+                req.tax_exemption_amount,
+                req.installment_months,
+                billing_key,
+                req.customer_key,
+                key["card_number"],
+                _approve_no(),
+                req.customer_email,
+                req.customer_name,
+                iso(now),
+                iso(now),
+                transaction_key,
+                transaction_key,
+                fee_rate,
+            ),
         )
-        conn.execute("UPDATE billing_keys SET approved_count = approved_count + 1 WHERE billing_key = ?",
-                     (billing_key,))
+        conn.execute(
+            "UPDATE billing_keys SET approved_count = approved_count + 1 WHERE billing_key = ?", (billing_key,)
+        )
         return _written_payment_row(conn, payment_key)
 
 
@@ -287,8 +327,19 @@ def _approve_no() -> str:
 
 # ---------------------------------------------------------------- one-time payments
 
-def open_payment(store: Store, now: datetime, *, order_id: str, order_name: str, amount: int, card_number: str,
-                 customer_key: str | None, customer_email: str | None, customer_name: str | None) -> str:
+
+def open_payment(
+    store: Store,
+    now: datetime,
+    *,
+    order_id: str,
+    order_name: str,
+    amount: int,
+    card_number: str,
+    customer_key: str | None,
+    customer_email: str | None,
+    customer_name: str | None,
+) -> str:
     """The card window authenticated the shopper: an IN_PROGRESS payment waiting for confirm."""
     payment_key = new_payment_key()
     with store.write() as conn:
@@ -297,8 +348,18 @@ def open_payment(store: Store, now: datetime, *, order_id: str, order_name: str,
             """INSERT INTO payments (payment_key, order_id, order_name, type, status, total_amount, balance_amount,
                    customer_key, card_number, customer_email, customer_name, requested_at)
                VALUES (?, ?, ?, 'NORMAL', 'IN_PROGRESS', ?, ?, ?, ?, ?, ?, ?)""",
-            (payment_key, order_id, order_name, amount, amount, customer_key, card_number, customer_email,
-             customer_name, iso(now)),
+            (
+                payment_key,
+                order_id,
+                order_name,
+                amount,
+                amount,
+                customer_key,
+                card_number,
+                customer_email,
+                customer_name,
+                iso(now),
+            ),
         )
     return payment_key
 
@@ -321,8 +382,11 @@ def confirm_payment(store: Store, now: datetime, body: dict[str, Any], *, fee_ra
         if row["order_id"] != order_id:
             raise ApiError("INVALID_REQUEST", "주문번호가 결제창에서 요청한 주문번호와 일치하지 않습니다.")
         if amount != row["total_amount"]:
-            raise ApiError("INVALID_REQUEST", "결제 금액이 결제창에서 요청한 금액과 일치하지 않습니다.",
-                           "The amount does not match the amount the payment window was opened with.")
+            raise ApiError(
+                "INVALID_REQUEST",
+                "결제 금액이 결제창에서 요청한 금액과 일치하지 않습니다.",
+                "The amount does not match the amount the payment window was opened with.",
+            )
         _refuse_duplicate_order(conn, order_id)
         error = _settle_session(conn, now, row, fee_rate)
         row = _written_payment_row(conn, payment_key)
@@ -359,6 +423,7 @@ def _settle_session(conn: sqlite3.Connection, now: datetime, row: sqlite3.Row, f
 
 # ---------------------------------------------------------------- lookups and cancels
 
+
 def _payment_row(conn: sqlite3.Connection, payment_key: str) -> sqlite3.Row | None:
     return conn.execute("SELECT * FROM payments WHERE payment_key = ?", (payment_key,)).fetchone()
 
@@ -391,13 +456,17 @@ def get_payment_by_order(store: Store, order_id: str) -> sqlite3.Row:
     return row
 
 
-def cancel_payment(store: Store, now: datetime, payment_key: str, body: dict[str, Any], *,
-                   fee_rate: float = 0.0) -> sqlite3.Row:
+def cancel_payment(
+    store: Store, now: datetime, payment_key: str, body: dict[str, Any], *, fee_rate: float = 0.0
+) -> sqlite3.Row:
     """Cancel all (no cancelAmount) or part of the remaining balance; one cancels[] entry each."""
     reason = body.get("cancelReason")
     if not isinstance(reason, str) or not 1 <= len(reason) <= 200:
-        raise ApiError("INVALID_REQUEST", "cancelReason 값은 1자 이상 200자 이하여야 합니다.",
-                       "cancelReason must be 1 to 200 characters.")
+        raise ApiError(
+            "INVALID_REQUEST",
+            "cancelReason 값은 1자 이상 200자 이하여야 합니다.",
+            "cancelReason must be 1 to 200 characters.",
+        )
     with store.write() as conn:
         row = _payment_row(conn, payment_key)
         if row is None:
@@ -410,8 +479,11 @@ def cancel_payment(store: Store, now: datetime, payment_key: str, body: dict[str
         amount = _cancel_amount(body, balance)
         refundable = body.get("refundableAmount")
         if refundable is not None and won(refundable, "refundableAmount") != balance:
-            raise ApiError("NOT_CANCELABLE_AMOUNT", "환불 가능 금액이 일치하지 않습니다.",
-                           "refundableAmount does not match the cancelable balance.")
+            raise ApiError(
+                "NOT_CANCELABLE_AMOUNT",
+                "환불 가능 금액이 일치하지 않습니다.",
+                "refundableAmount does not match the cancelable balance.",
+            )
         remaining = balance - amount
         if remaining and row["tax_exemption_amount"]:
             # D-REF taxExemptionAmount: a card payment with one cannot be cancelled in part.
@@ -422,9 +494,17 @@ def cancel_payment(store: Store, now: datetime, payment_key: str, body: dict[str
             """INSERT INTO cancels (payment_key, transaction_key, cancel_amount, cancel_reason, tax_free_amount,
                    tax_exemption_amount, refundable_amount, canceled_at, fee_rate)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (payment_key, transaction_key, amount, reason, tax_free,
-             row["tax_exemption_amount"] if not remaining else 0, remaining, iso(now),
-             row["fee_rate"] if row["fee_rate"] is not None else fee_rate),
+            (
+                payment_key,
+                transaction_key,
+                amount,
+                reason,
+                tax_free,
+                row["tax_exemption_amount"] if not remaining else 0,
+                remaining,
+                iso(now),
+                row["fee_rate"] if row["fee_rate"] is not None else fee_rate,
+            ),
         )
         conn.execute(
             "UPDATE payments SET status = ?, balance_amount = ?, last_transaction_key = ? WHERE payment_key = ?",
@@ -444,8 +524,9 @@ def _cancel_amount(body: dict[str, Any], balance: int) -> int:
 
 
 def _tax_free_left(conn: sqlite3.Connection, row: sqlite3.Row) -> int:
-    cancelled = conn.execute("SELECT COALESCE(SUM(tax_free_amount), 0) FROM cancels WHERE payment_key = ?",
-                             (row["payment_key"],)).fetchone()[0]
+    cancelled = conn.execute(
+        "SELECT COALESCE(SUM(tax_free_amount), 0) FROM cancels WHERE payment_key = ?", (row["payment_key"],)
+    ).fetchone()[0]
     return row["tax_free_amount"] - cancelled
 
 

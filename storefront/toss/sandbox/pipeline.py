@@ -57,7 +57,7 @@ def error_response(error: ApiError) -> Response:
 
 
 def language() -> str:
-    """"en" when the request's first preference is English (`Accept-Language: en-US`), else "ko"."""
+    """ "en" when the request's first preference is English (`Accept-Language: en-US`), else "ko"."""
     first = request.headers.get("Accept-Language", "").split(",")[0].strip().lower()
     return "en" if first.startswith("en") else "ko"
 
@@ -130,6 +130,7 @@ def json_body() -> dict[str, Any]:
 
 # ---------------------------------------------------------------- checks
 
+
 def _check_rate(rt: SandboxRuntime) -> None:
     settings = rt.settings
     if not settings.rate_limit:
@@ -165,8 +166,11 @@ def _check_test_code(endpoint: str) -> None:
     if code is None:
         return
     if code in NOT_TOSS_CODES or code not in CATALOGUE or not accepts_test_code(endpoint, code):
-        raise ApiError("INVALID_TEST_CODE", f"이 API에서 쓸 수 없는 테스트 코드입니다: {code[:64]}",
-                       f"This API cannot answer the test code {code[:64]}.")
+        raise ApiError(
+            "INVALID_TEST_CODE",
+            f"이 API에서 쓸 수 없는 테스트 코드입니다: {code[:64]}",
+            f"This API cannot answer the test code {code[:64]}.",
+        )
     raise ApiError(code)
 
 
@@ -182,6 +186,7 @@ def _idempotency_key() -> str | None:
 
 
 # ---------------------------------------------------------------- idempotency
+
 
 def _scope(key: str, secret_key: str) -> str:
     """Toss matches on (key, API key, URL, method); the body is not part of it."""
@@ -222,6 +227,7 @@ def _release(rt: SandboxRuntime, scope: str) -> None:
 
 # ---------------------------------------------------------------- faults after the work
 
+
 def _deliver(rt: SandboxRuntime, fault: str | None, response: Response) -> Response:
     if fault == "timeout":
         rt.pause(rt.settings.timeout_delay_ms / 1000.0)
@@ -238,7 +244,6 @@ def _cut(response: Response) -> Response:
             sock.shutdown(socket.SHUT_RDWR)
         return response  # werkzeug's write fails quietly (connection_dropped)
     body = response.get_data()
-    truncated = Response(body[: len(body) // 2], status=response.status_code,
-                         content_type=response.content_type)
+    truncated = Response(body[: len(body) // 2], status=response.status_code, content_type=response.content_type)
     truncated.headers["Content-Length"] = str(len(body) + 64)
     return truncated

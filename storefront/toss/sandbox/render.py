@@ -61,11 +61,13 @@ def cancel_json(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def payment_json(row: sqlite3.Row, cancels: list[sqlite3.Row], *, mid: str, version: str,
-                 base_url: str) -> dict[str, Any]:
+def payment_json(
+    row: sqlite3.Row, cancels: list[sqlite3.Row], *, mid: str, version: str, base_url: str
+) -> dict[str, Any]:
     card = card_info(row["card_number"])
-    supplied, vat = supplied_and_vat(row["balance_amount"],
-                                     row["tax_free_amount"] - sum(c["tax_free_amount"] for c in cancels))
+    supplied, vat = supplied_and_vat(
+        row["balance_amount"], row["tax_free_amount"] - sum(c["tax_free_amount"] for c in cancels)
+    )
     approved = row["status"] in APPROVED_STATUSES
     failure = {"code": row["failure_code"], "message": row["failure_message"]} if row["failure_code"] else None
     return {

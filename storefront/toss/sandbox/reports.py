@@ -58,22 +58,37 @@ def all_transactions(store: Store) -> list[Transaction]:
     with store.read() as conn:
         payments = conn.execute(
             "SELECT * FROM payments WHERE approved_at IS NOT NULL AND status IN ('DONE', 'CANCELED', "
-            "'PARTIAL_CANCELED') ORDER BY seq").fetchall()
+            "'PARTIAL_CANCELED') ORDER BY seq"
+        ).fetchall()
         cancels = conn.execute("SELECT * FROM cancels ORDER BY id").fetchall()
     by_key = {row["payment_key"]: row for row in payments}
     items: list[tuple[tuple[Any, ...], Transaction]] = []
     for row in payments:
         key = row["approval_transaction_key"] or f"{row['payment_key']}-approval"
-        items.append(((parse_iso(row["approved_at"]), 0, row["seq"]),
-                      Transaction(key, datetime.fromisoformat(row["approved_at"]), "DONE", row["total_amount"], row)))
+        items.append(
+            (
+                (parse_iso(row["approved_at"]), 0, row["seq"]),
+                Transaction(key, datetime.fromisoformat(row["approved_at"]), "DONE", row["total_amount"], row),
+            )
+        )
     for cancel in cancels:
         payment = by_key.get(cancel["payment_key"])
         if payment is None:
             continue
         status = "CANCELED" if cancel["refundable_amount"] == 0 else "PARTIAL_CANCELED"
-        items.append(((parse_iso(cancel["canceled_at"]), 1, cancel["id"]),
-                      Transaction(cancel["transaction_key"], datetime.fromisoformat(cancel["canceled_at"]), status,
-                                  cancel["cancel_amount"], payment, cancel)))
+        items.append(
+            (
+                (parse_iso(cancel["canceled_at"]), 1, cancel["id"]),
+                Transaction(
+                    cancel["transaction_key"],
+                    datetime.fromisoformat(cancel["canceled_at"]),
+                    status,
+                    cancel["cancel_amount"],
+                    payment,
+                    cancel,
+                ),
+            )
+        )
     items.sort(key=lambda item: item[0])
     return [transaction for _, transaction in items]
 
@@ -88,7 +103,7 @@ def page_after(items: list[Transaction], starting_after: str | None, limit: int)
         return items[:limit]
     for index, item in enumerate(items):
         if item.transaction_key == starting_after:
-            return items[index + 1:index + 1 + limit]
+            return items[index + 1 : index + 1 + limit]
     return None
 
 
@@ -110,6 +125,7 @@ def transaction_json(t: Transaction, *, mid: str, base_url: str) -> dict[str, An
 
 
 # ---------------------------------------------------------------- settlements
+
 
 @dataclass(frozen=True)
 class Settlement:
@@ -136,8 +152,9 @@ def settlement_of(t: Transaction, *, fee_rate: float, payout_days: int) -> Settl
     return Settlement(t, sign * t.amount, sign * fee, sold, sold + timedelta(days=payout_days))
 
 
-def settlements_between(store: Store, first: date, last: date, *, by: str, fee_rate: float,
-                        payout_days: int) -> list[Settlement]:
+def settlements_between(
+    store: Store, first: date, last: date, *, by: str, fee_rate: float, payout_days: int
+) -> list[Settlement]:
     """Settlements whose soldDate (by="soldDate") or paidOutDate falls in [first, last]."""
     rows = [settlement_of(t, fee_rate=fee_rate, payout_days=payout_days) for t in all_transactions(store)]
     pick = (lambda s: s.sold_date) if by == "soldDate" else (lambda s: s.paid_out_date)
@@ -184,7 +201,9 @@ def settlement_json(s: Settlement, *, mid: str) -> dict[str, Any]:
         "mobilePhone": None,
         "giftCertificate": None,
         "easyPay": None,
-        "cancel": None if cancel is None else {
+        "cancel": None
+        if cancel is None
+        else {
             "transactionKey": cancel["transaction_key"],
             "cancelReason": cancel["cancel_reason"],
             "taxExemptionAmount": cancel["tax_exemption_amount"],

@@ -117,8 +117,7 @@ def _default_webhook_url(env: Mapping[str, str]) -> str | None:
 
 
 _FLOATS = ("fail_rate", "timeout_rate", "drop_rate", "webhook_time_factor", "fee_rate")
-_INTS = ("latency_ms", "jitter_ms", "timeout_delay_ms", "rate_limit_per_minute", "webhook_timeout_ms",
-         "payout_days")
+_INTS = ("latency_ms", "jitter_ms", "timeout_delay_ms", "rate_limit_per_minute", "webhook_timeout_ms", "payout_days")
 
 
 def _coerce(name: str, value: Any) -> Any:

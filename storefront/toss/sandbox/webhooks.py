@@ -62,8 +62,14 @@ class WebhookDispatcher:
             conn.execute(
                 """INSERT INTO webhooks (transmission_id, event_type, url, payload, status, created_at, next_attempt_at)
                    VALUES (?, ?, ?, ?, 'pending', ?, ?)""",
-                ("whtrans_" + secrets.token_hex(12), event_type, url, json.dumps(payload, ensure_ascii=False),
-                 iso(now), iso(now)),
+                (
+                    "whtrans_" + secrets.token_hex(12),
+                    event_type,
+                    url,
+                    json.dumps(payload, ensure_ascii=False),
+                    iso(now),
+                    iso(now),
+                ),
             )
         self._wake.set()
 
@@ -74,9 +80,7 @@ class WebhookDispatcher:
         with self._deliver_lock:
             now = self.clock.now()
             with self.store.read() as conn:
-                rows = conn.execute(
-                    "SELECT * FROM webhooks WHERE status = 'pending' ORDER BY id"
-                ).fetchall()
+                rows = conn.execute("SELECT * FROM webhooks WHERE status = 'pending' ORDER BY id").fetchall()
             due = [r for r in rows if ignore_schedule or parse_iso(r["next_attempt_at"]) <= now]
             for row in due:
                 self._attempt(row)
@@ -105,8 +109,9 @@ class WebhookDispatcher:
                 "VALUES (?, ?, ?, ?, ?)",
                 (row["id"], retried, iso(sent_at), status_code, error),
             )
-            conn.execute("UPDATE webhooks SET status = ?, next_attempt_at = ? WHERE id = ?",
-                         (status, next_at, row["id"]))
+            conn.execute(
+                "UPDATE webhooks SET status = ?, next_attempt_at = ? WHERE id = ?", (status, next_at, row["id"])
+            )
 
     def _post(self, row: Any, retried: int, sent_at: datetime, timeout: float) -> tuple[int | None, str | None]:
         headers = {
@@ -116,8 +121,9 @@ class WebhookDispatcher:
             "tosspayments-webhook-transmission-id": row["transmission_id"],
         }
         try:
-            response = self._http.post(row["url"], data=row["payload"].encode("utf-8"), headers=headers,
-                                       timeout=timeout)
+            response = self._http.post(
+                row["url"], data=row["payload"].encode("utf-8"), headers=headers, timeout=timeout
+            )
         except requests.RequestException as exc:
             return None, type(exc).__name__
         response.close()
@@ -129,12 +135,14 @@ class WebhookDispatcher:
             attempts = conn.execute("SELECT * FROM webhook_attempts ORDER BY id").fetchall()
         by_hook: dict[int, list[dict[str, Any]]] = {}
         for a in attempts:
-            by_hook.setdefault(a["webhook_id"], []).append({
-                "retriedCount": a["retried_count"],
-                "attemptedAt": a["attempted_at"],
-                "statusCode": a["status_code"],
-                "error": a["error"],
-            })
+            by_hook.setdefault(a["webhook_id"], []).append(
+                {
+                    "retriedCount": a["retried_count"],
+                    "attemptedAt": a["attempted_at"],
+                    "statusCode": a["status_code"],
+                    "error": a["error"],
+                }
+            )
         return [
             {
                 "id": h["id"],

@@ -81,8 +81,7 @@ def submit(kind: str) -> Response | str | tuple[str, int]:
     number, errors = _read_card(request.form)
     if errors:
         values = {k: request.form.get(k, "") for k in ("cardNumber", "expiry", "birth")}
-        return render_template("sandbox/window.html", req=req, errors=errors, values=values,
-                               cards=_card_help()), 400
+        return render_template("sandbox/window.html", req=req, errors=errors, values=values, cards=_card_help()), 400
     refusal = behaviour_of(number).registration_error
     if refusal:
         return _fail(req, refusal)
@@ -104,16 +103,22 @@ def _authenticate_payment(req: WindowRequest, number: str) -> Response:
     rt = runtime()
     try:
         payment_key = payments.open_payment(
-            rt.store, rt.clock.now(), order_id=req.order_id or "", order_name=req.order_name or "",
-            amount=req.amount or 0, card_number=number,
+            rt.store,
+            rt.clock.now(),
+            order_id=req.order_id or "",
+            order_name=req.order_name or "",
+            amount=req.amount or 0,
+            card_number=number,
             customer_key=None if req.customer_key in (None, ANONYMOUS) else req.customer_key,
             customer_email=req.params.get("customerEmail") or None,
             customer_name=req.params.get("customerName") or None,
         )
     except ApiError as error:
         return _fail(req, error.code)
-    return _redirect(req.success_url, {"paymentType": "NORMAL", "orderId": req.order_id or "",
-                                       "paymentKey": payment_key, "amount": str(req.amount)})
+    return _redirect(
+        req.success_url,
+        {"paymentType": "NORMAL", "orderId": req.order_id or "", "paymentKey": payment_key, "amount": str(req.amount)},
+    )
 
 
 def _fail(req: WindowRequest, code: str, *, with_order: bool = True) -> Response:
@@ -153,6 +158,7 @@ def _card_help() -> list[tuple[str, str]]:
 
 # ---------------------------------------------------------------- parameter checks (as the SDK)
 
+
 def parse_window(kind: str, args: Any) -> WindowRequest:
     settings = runtime().settings
     params = {k: v for k, v in args.items() if k != "action" and k not in ("cardNumber", "expiry", "birth")}
@@ -184,7 +190,9 @@ def _sdk_customer_key(value: str | None, *, required: bool) -> str | None:
     if value == ANONYMOUS and not required:
         return value
     if not value or len(value) > SDK_CUSTOMER_KEY_MAX or not payments.CUSTOMER_KEY.match(value):
-        raise WindowError("INVALID_CUSTOMER_KEY", "customerKey는 2자 이상 50자 이하의 영문, 숫자, -, _, =, ., @ 만 쓸 수 있습니다.")
+        raise WindowError(
+            "INVALID_CUSTOMER_KEY", "customerKey는 2자 이상 50자 이하의 영문, 숫자, -, _, =, ., @ 만 쓸 수 있습니다."
+        )
     return value
 
 
@@ -197,6 +205,7 @@ def _absolute(value: str | None, code: str, name: str) -> str:
 
 # ---------------------------------------------------------------- receipts
 
+
 @bp.get("/_sandbox/receipts/<payment_key>")
 def receipt(payment_key: str) -> str:
     store = runtime().store
@@ -208,9 +217,15 @@ def receipt(payment_key: str) -> str:
         abort(404)
     cancels = payments.cancels_of(store, payment_key)
     return render_template(
-        "sandbox/receipt.html", payment=row, card=card_info(row["card_number"]), cancels=cancels,
-        approved_at=kst(parse_iso(row["approved_at"])), mid=runtime().settings.mid,
-        kst=kst, parse_iso=parse_iso, vat=(row["total_amount"] - row["tax_free_amount"] + 5) // 11,
+        "sandbox/receipt.html",
+        payment=row,
+        card=card_info(row["card_number"]),
+        cancels=cancels,
+        approved_at=kst(parse_iso(row["approved_at"])),
+        mid=runtime().settings.mid,
+        kst=kst,
+        parse_iso=parse_iso,
+        vat=(row["total_amount"] - row["tax_free_amount"] + 5) // 11,
     )
 
 

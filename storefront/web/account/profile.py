@@ -24,8 +24,12 @@ from storefront.web.checkout.notices import enqueue_notices
 
 
 def _has_trial(user_id: int) -> bool:
-    return db.session.scalar(select(Subscription.id).where(Subscription.user_id == user_id,
-                                                           Subscription.status == "trialing").limit(1)) is not None
+    return (
+        db.session.scalar(
+            select(Subscription.id).where(Subscription.user_id == user_id, Subscription.status == "trialing").limit(1)
+        )
+        is not None
+    )
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -36,8 +40,11 @@ def profile():
         form.phone.data = accounts.format_mobile(current_user.phone)
     if form.validate_on_submit():
         if not form.phone.data and current_user.phone and _has_trial(current_user.id):
-            form.phone.errors = [*form.phone.errors, "무료 체험 중인 구독이 있어 휴대전화 번호를 지울 수 없습니다. "
-                                 "유료 전환 7일 전에 문자로 안내해 드려야 합니다. 다른 번호로 바꾸는 것은 됩니다."]
+            form.phone.errors = [
+                *form.phone.errors,
+                "무료 체험 중인 구독이 있어 휴대전화 번호를 지울 수 없습니다. "
+                "유료 전환 7일 전에 문자로 안내해 드려야 합니다. 다른 번호로 바꾸는 것은 됩니다.",
+            ]
         else:
             accounts.update_profile(current_user, name=form.name.data, phone=form.phone.data)
             db.session.commit()
@@ -60,7 +67,10 @@ def change_password():
         waiting = throttle.wait(db.session(), key, now=now)
         if waiting:
             wait_words = in_words(waiting)
-            form.current_password.errors = [*form.current_password.errors, f"잘못 입력한 횟수가 많아 {wait_words} 후에 다시 시도할 수 있습니다."]
+            form.current_password.errors = [
+                *form.current_password.errors,
+                f"잘못 입력한 횟수가 많아 {wait_words} 후에 다시 시도할 수 있습니다.",
+            ]
         elif not accounts.check_password(user, form.current_password.data):
             throttle.record_failure(db.session(), key, now=now)
             db.session.commit()
@@ -69,11 +79,18 @@ def change_password():
             form.new_password.errors = [*form.new_password.errors, "현재 비밀번호와 다른 비밀번호를 정해 주세요."]
         else:
             throttle.clear(db.session(), key)
-            accounts.set_password(user, form.new_password.data,
-                                  cheap_hash=current_app.config["STOREFRONT"].password_hash_cheap)
+            accounts.set_password(
+                user, form.new_password.data, cheap_hash=current_app.config["STOREFRONT"].password_hash_cheap
+            )
             ended = sessions.end_all(db.session(), user.id, keep=user.session_token)
-            ids = reset.password_changed_notice(db.session(), user, now=now, notifier=found.notifier,
-                                                forgot_url=site_link("auth.forgot_password"), ended_elsewhere=True)
+            ids = reset.password_changed_notice(
+                db.session(),
+                user,
+                now=now,
+                notifier=found.notifier,
+                forgot_url=site_link("auth.forgot_password"),
+                ended_elsewhere=True,
+            )
             db.session.commit()
             enqueue_notices(ids)
             others = f" 다른 기기와 브라우저의 로그인 {ended}개를 끝냈습니다." if ended else ""

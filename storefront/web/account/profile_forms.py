@@ -10,7 +10,10 @@ from storefront.web.auth.forms import MOBILE, confirm_field, new_password_field
 
 
 class ProfileForm(FlaskForm):
-    name = StringField("이름", validators=[DataRequired("이름을 입력해 주세요."), Length(max=50, message="이름은 50자까지 쓸 수 있습니다.")])
+    name = StringField(
+        "이름",
+        validators=[DataRequired("이름을 입력해 주세요."), Length(max=50, message="이름은 50자까지 쓸 수 있습니다.")],
+    )
     phone = TelField("휴대전화 (결제·체험 전환 안내 문자 수신용)", validators=[Optional(), MOBILE])
 
 

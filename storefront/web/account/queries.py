@@ -14,8 +14,12 @@ from storefront.models import Attempt, Charge, Order, Plan, Subscription
 from storefront.toss.errors import Category, categorize
 
 STATUS_LABELS = {
-    "incomplete": "결제 미완료", "trialing": "무료 체험 중", "active": "이용 중", "past_due": "결제 실패 (재시도 중)",
-    "canceled": "해지됨", "unpaid": "미납으로 종료",
+    "incomplete": "결제 미완료",
+    "trialing": "무료 체험 중",
+    "active": "이용 중",
+    "past_due": "결제 실패 (재시도 중)",
+    "canceled": "해지됨",
+    "unpaid": "미납으로 종료",
 }
 
 
@@ -41,23 +45,35 @@ def status_label(sub: Subscription) -> str:
 
 def subscriptions_of(session: Session, user_id: int) -> list[Subscription]:
     """Newest first, with plan, product, card and booked plan loaded."""
-    query = (select(Subscription).where(Subscription.user_id == user_id)
-             .options(selectinload(Subscription.plan).selectinload(Plan.product),
-                      selectinload(Subscription.pending_plan), selectinload(Subscription.billing_key))
-             .order_by(Subscription.created_at.desc(), Subscription.id.desc()))
+    query = (
+        select(Subscription)
+        .where(Subscription.user_id == user_id)
+        .options(
+            selectinload(Subscription.plan).selectinload(Plan.product),
+            selectinload(Subscription.pending_plan),
+            selectinload(Subscription.billing_key),
+        )
+        .order_by(Subscription.created_at.desc(), Subscription.id.desc())
+    )
     return list(session.scalars(query))
 
 
 def payments_of(session: Session, user_id: int, limit: int = 100) -> list[PaymentRow]:
     """Approved and declined charge attempts, newest first, with Toss's receipt (매출전표) link."""
-    query = (select(Attempt, Charge, Subscription)
-             .join(Charge, Attempt.charge_id == Charge.id)
-             .join(Subscription, Charge.subscription_id == Subscription.id)
-             .where(Subscription.user_id == user_id, Attempt.status.in_(("done", "failed")))
-             .options(selectinload(Attempt.refunds))
-             .order_by(Attempt.created_at.desc(), Attempt.id.desc()).limit(limit))
-    return [_payment(attempt, charge, sub) for attempt, charge, sub in session.execute(query)
-            if attempt.status == "done" or _declined(attempt)]
+    query = (
+        select(Attempt, Charge, Subscription)
+        .join(Charge, Attempt.charge_id == Charge.id)
+        .join(Subscription, Charge.subscription_id == Subscription.id)
+        .where(Subscription.user_id == user_id, Attempt.status.in_(("done", "failed")))
+        .options(selectinload(Attempt.refunds))
+        .order_by(Attempt.created_at.desc(), Attempt.id.desc())
+        .limit(limit)
+    )
+    return [
+        _payment(attempt, charge, sub)
+        for attempt, charge, sub in session.execute(query)
+        if attempt.status == "done" or _declined(attempt)
+    ]
 
 
 def _declined(attempt: Attempt) -> bool:
@@ -73,15 +89,27 @@ def _payment(attempt: Attempt, charge: Charge, sub: Subscription) -> PaymentRow:
     else:
         label = "결제 실패"
         reason = failure_message(attempt.failure_code, categorize(attempt.failure_code or ""))
-    return PaymentRow(at=attempt.approved_at or attempt.updated_at, product_name=sub.plan.product.name,
-                      plan_name=sub.plan.name, amount_won=attempt.amount_won, status_label=label,
-                      period_start=charge.period_start, period_end=charge.period_end,
-                      receipt_url=attempt.receipt_url if attempt.status == "done" else None,
-                      card_label=attempt.card_summary, reason=reason)
+    return PaymentRow(
+        at=attempt.approved_at or attempt.updated_at,
+        product_name=sub.plan.product.name,
+        plan_name=sub.plan.name,
+        amount_won=attempt.amount_won,
+        status_label=label,
+        period_start=charge.period_start,
+        period_end=charge.period_end,
+        receipt_url=attempt.receipt_url if attempt.status == "done" else None,
+        card_label=attempt.card_summary,
+        reason=reason,
+    )
 
 
-ORDER_LABELS = {"pending": "결제 대기", "paid": "결제 완료", "failed": "결제 실패", "canceled": "환불 완료",
-                "expired": "기간 만료"}
+ORDER_LABELS = {
+    "pending": "결제 대기",
+    "paid": "결제 완료",
+    "failed": "결제 실패",
+    "canceled": "환불 완료",
+    "expired": "기간 만료",
+}
 
 
 def order_label(order: Order) -> str:
@@ -93,8 +121,14 @@ def order_label(order: Order) -> str:
 
 def orders_of(session: Session, user_id: int, limit: int = 50) -> list[Order]:
     """One-time purchases that reached Toss's window or were paid, newest first."""
-    query = (select(Order).where(Order.user_id == user_id, Order.status.in_(("paid", "canceled", "pending")))
-             .options(selectinload(Order.plan).selectinload(Plan.product),
-                      selectinload(Order.attempts).selectinload(Attempt.refunds))
-             .order_by(Order.created_at.desc(), Order.id.desc()).limit(limit))
+    query = (
+        select(Order)
+        .where(Order.user_id == user_id, Order.status.in_(("paid", "canceled", "pending")))
+        .options(
+            selectinload(Order.plan).selectinload(Plan.product),
+            selectinload(Order.attempts).selectinload(Attempt.refunds),
+        )
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(limit)
+    )
     return list(session.scalars(query))

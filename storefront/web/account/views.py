@@ -49,14 +49,23 @@ def _checked_form() -> None:
 def overview():
     now = services().clock.now()
     subs = queries.subscriptions_of(db.session(), current_user.id)
-    withdrawable = {sub.id: offer for sub in subs
-                    if (offer := cooling_off.for_subscription(db.session(), sub, now=now)).allowed}
-    return render_template("account/overview.html", user=current_user, subscriptions=subs, withdrawable=withdrawable,
-                           period_refunds=refund_notices.period_refunds(db.session(), subs),
-                           payments=queries.payments_of(db.session(), current_user.id),
-                           orders=queries.orders_of(db.session(), current_user.id), order_label=queries.order_label,
-                           consent_changes=consent.open_changes_for_user(db.session(), current_user.id, now=now),
-                           status_label=queries.status_label, form=ActionForm(), now=now)
+    withdrawable = {
+        sub.id: offer for sub in subs if (offer := cooling_off.for_subscription(db.session(), sub, now=now)).allowed
+    }
+    return render_template(
+        "account/overview.html",
+        user=current_user,
+        subscriptions=subs,
+        withdrawable=withdrawable,
+        period_refunds=refund_notices.period_refunds(db.session(), subs),
+        payments=queries.payments_of(db.session(), current_user.id),
+        orders=queries.orders_of(db.session(), current_user.id),
+        order_label=queries.order_label,
+        consent_changes=consent.open_changes_for_user(db.session(), current_user.id, now=now),
+        status_label=queries.status_label,
+        form=ActionForm(),
+        now=now,
+    )
 
 
 @bp.get("/subscriptions/<int:subscription_id>/cancel")
@@ -70,9 +79,15 @@ def confirm_cancel(subscription_id: int):
         return redirect(url_for("account.overview"))
     ends_now = sub.status in ("incomplete", "past_due")
     access_until = sub.current_period_end or sub.trial_end_at or sub.next_charge_at
-    return render_template("account/cancel.html", sub=sub, ends_now=ends_now, access_until=access_until,
-                           offer=offer, cooling=cooling_off.for_subscription(db.session(), sub, now=now),
-                           form=ActionForm())
+    return render_template(
+        "account/cancel.html",
+        sub=sub,
+        ends_now=ends_now,
+        access_until=access_until,
+        offer=offer,
+        cooling=cooling_off.for_subscription(db.session(), sub, now=now),
+        form=ActionForm(),
+    )
 
 
 def _cancel(action, subscription_id: int):
@@ -80,9 +95,17 @@ def _cancel(action, subscription_id: int):
     _checked_form()
     found = services()
     try:
-        result = action(db.session(), user=current_user, subscription_id=subscription_id, toss=found.toss,
-                        vault=found.vault, notifier=found.notifier, clock=found.clock, config=_config(),
-                        ip=client_ip())
+        result = action(
+            db.session(),
+            user=current_user,
+            subscription_id=subscription_id,
+            toss=found.toss,
+            vault=found.vault,
+            notifier=found.notifier,
+            clock=found.clock,
+            config=_config(),
+            ip=client_ip(),
+        )
     except ActionRefused as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -100,8 +123,10 @@ def cancel_subscription(subscription_id: int):
     if result.ended_now:
         flash("구독이 해지되었습니다. 더 이상 결제되지 않으며, 등록한 카드 정보는 삭제되었습니다.", "success")
     else:
-        flash(f"해지 신청이 완료되었습니다. {kst_date(result.access_until)}까지 이용할 수 있고, 이후 결제되지 않습니다.",
-              "success")
+        flash(
+            f"해지 신청이 완료되었습니다. {kst_date(result.access_until)}까지 이용할 수 있고, 이후 결제되지 않습니다.",
+            "success",
+        )
     return redirect(url_for("account.overview"))
 
 
@@ -123,11 +148,15 @@ def _cancel_now_message(result: subscriptions.CancelResult) -> tuple[str, str]:
     if result.refund_status is None:
         return "success", f"{ended} 남은 이용 기간이 없어 환불할 금액은 없습니다."
     if result.refund_status == "done":
-        return "success", (f"{ended} 남은 기간의 요금 {won:,}원을 카드 결제 취소로 환불했습니다. "
-                           "카드사에 따라 반영까지 영업일 기준 3~7일이 걸릴 수 있습니다.")
-    return "info", (f"{ended} 환불 금액 {won:,}원은 카드사 처리 결과를 확인하는 중입니다. "
-                    "확인되는 대로 3영업일 이내에 환불해 드리며, 두 번 환불되지 않습니다. "
-                    "궁금한 점은 고객센터로 문의해 주세요.")
+        return "success", (
+            f"{ended} 남은 기간의 요금 {won:,}원을 카드 결제 취소로 환불했습니다. "
+            "카드사에 따라 반영까지 영업일 기준 3~7일이 걸릴 수 있습니다."
+        )
+    return "info", (
+        f"{ended} 환불 금액 {won:,}원은 카드사 처리 결과를 확인하는 중입니다. "
+        "확인되는 대로 3영업일 이내에 환불해 드리며, 두 번 환불되지 않습니다. "
+        "궁금한 점은 고객센터로 문의해 주세요."
+    )
 
 
 @bp.get("/subscriptions/<int:subscription_id>/withdraw")
@@ -136,9 +165,16 @@ def confirm_withdraw(subscription_id: int):
     """청약철회's one confirmation page: what is refunded and what ends; or why it cannot be done here."""
     sub = _own_or_404(subscription_id)
     cooling = cooling_off.for_subscription(db.session(), sub, now=services().clock.now())
-    return render_template("cooling_off/confirm.html", cooling=cooling, product=sub.plan.product, plan=sub.plan,
-                           subscription=sub, action=url_for("account.withdraw", subscription_id=sub.id),
-                           back=url_for("account.overview"), form=ActionForm())
+    return render_template(
+        "cooling_off/confirm.html",
+        cooling=cooling,
+        product=sub.plan.product,
+        plan=sub.plan,
+        subscription=sub,
+        action=url_for("account.withdraw", subscription_id=sub.id),
+        back=url_for("account.overview"),
+        form=ActionForm(),
+    )
 
 
 @bp.post("/subscriptions/<int:subscription_id>/withdraw")
@@ -148,16 +184,25 @@ def withdraw(subscription_id: int):
     _checked_form()
     found = services()
     try:
-        result = cooling_off.withdraw_subscription(db.session(), user=current_user, subscription_id=subscription_id,
-                                                   toss=found.toss, vault=found.vault, notifier=found.notifier,
-                                                   clock=found.clock, ip=client_ip())
+        result = cooling_off.withdraw_subscription(
+            db.session(),
+            user=current_user,
+            subscription_id=subscription_id,
+            toss=found.toss,
+            vault=found.vault,
+            notifier=found.notifier,
+            clock=found.clock,
+            ip=client_ip(),
+        )
     except ActionRefused as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("account.overview"))
     enqueue_notices(result.notice_ids)
-    flash(result.message("구독을 종료했습니다. 더 이상 결제되지 않으며, 등록한 카드 정보는 삭제되었습니다."),
-          "success" if result.refund_status == "done" else "info")
+    flash(
+        result.message("구독을 종료했습니다. 더 이상 결제되지 않으며, 등록한 카드 정보는 삭제되었습니다."),
+        "success" if result.refund_status == "done" else "info",
+    )
     return redirect(url_for("account.overview"))
 
 
@@ -167,13 +212,16 @@ def resume_subscription(subscription_id: int):
     _checked_form()
     found = services()
     try:
-        sub = subscriptions.resume_subscription(db.session(), user=current_user, subscription_id=subscription_id,
-                                                notifier=found.notifier, clock=found.clock)
+        sub = subscriptions.resume_subscription(
+            db.session(), user=current_user, subscription_id=subscription_id, notifier=found.notifier, clock=found.clock
+        )
     except ActionRefused as exc:
         db.session.rollback()
         flash(exc.message, "error")
     else:
-        flash(f"해지 신청을 취소했습니다. 구독이 계속되며 다음 결제일은 {kst_date(sub.next_charge_at)}입니다.", "success")
+        flash(
+            f"해지 신청을 취소했습니다. 구독이 계속되며 다음 결제일은 {kst_date(sub.next_charge_at)}입니다.", "success"
+        )
     return redirect(url_for("account.overview"))
 
 
@@ -182,8 +230,9 @@ def resume_subscription(subscription_id: int):
 def change_card(subscription_id: int):
     _checked_form()
     try:
-        intent = checkout.begin_card_change(db.session(), user=current_user, subscription_id=subscription_id,
-                                            now=services().clock.now())
+        intent = checkout.begin_card_change(
+            db.session(), user=current_user, subscription_id=subscription_id, now=services().clock.now()
+        )
     except ActionRefused as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -206,8 +255,16 @@ def change_plan(subscription_id: int):
         found = services()
         try:
             change = subscriptions.change_plan(
-                db.session(), user=current_user, subscription_id=sub.id, plan_id=form.plan_id.data, ip=client_ip(),
-                notifier=found.notifier, clock=found.clock, config=_config(), terms_version=TERMS_VERSION)
+                db.session(),
+                user=current_user,
+                subscription_id=sub.id,
+                plan_id=form.plan_id.data,
+                ip=client_ip(),
+                notifier=found.notifier,
+                clock=found.clock,
+                config=_config(),
+                terms_version=TERMS_VERSION,
+            )
         except ActionRefused as exc:
             db.session.rollback()
             error = exc.message
@@ -223,11 +280,14 @@ def _plan_changed_message(change: subscriptions.PlanChange) -> str:
     option = change.option
     if change.reverted:
         return f"요금제 변경 예약을 취소했습니다. 지금 요금제({option.name})가 유지됩니다."
-    return (f"요금제 변경을 예약했습니다. {kst_date(option.effective_at)}부터 {option.name} "
-            f"({option.amount_won:,}원)으로 결제됩니다.")
+    return (
+        f"요금제 변경을 예약했습니다. {kst_date(option.effective_at)}부터 {option.name} "
+        f"({option.amount_won:,}원)으로 결제됩니다."
+    )
 
 
 # -- 회원탈퇴 ----------------------------------------------------------------------------------------
+
 
 @bp.route("/delete", methods=["GET", "POST"])
 @login_required
@@ -238,18 +298,29 @@ def delete_account():
     if form.validate_on_submit():
         found = services()
         try:
-            withdrawal.delete_account(db.session(), user=current_user, password=form.password.data, toss=found.toss,
-                                      vault=found.vault, clock=found.clock, ip=client_ip())
+            withdrawal.delete_account(
+                db.session(),
+                user=current_user,
+                password=form.password.data,
+                toss=found.toss,
+                vault=found.vault,
+                clock=found.clock,
+                ip=client_ip(),
+            )
         except ActionRefused as exc:
             db.session.rollback()
             error = exc.message
         else:
             sign_out(everywhere=True)
-            flash("회원 탈퇴가 완료되었습니다. 개인정보와 등록한 카드 정보를 "
-                  "삭제했으며, 법령에 따라 보관해야 하는 거래 기록만 "
-                  "보관 기간 동안 남겨 둡니다. 그동안 이용해 주셔서 감사합니다.", "success")
+            flash(
+                "회원 탈퇴가 완료되었습니다. 개인정보와 등록한 카드 정보를 "
+                "삭제했으며, 법령에 따라 보관해야 하는 거래 기록만 "
+                "보관 기간 동안 남겨 둡니다. 그동안 이용해 주셔서 감사합니다.",
+                "success",
+            )
             return redirect(url_for("shop.home"))
     blocking = withdrawal.blocking_subscriptions(db.session(), current_user.id)
     status = 200 if not form.is_submitted() else 400
-    return render_template("account/delete.html", form=form, error=error, blocking=blocking,
-                           status_label=queries.status_label), status
+    return render_template(
+        "account/delete.html", form=form, error=error, blocking=blocking, status_label=queries.status_label
+    ), status

@@ -27,9 +27,14 @@ def audit():
         flt = report_exports.AuditFilter()
     page = queries.paginate(db.session(), report_exports.audit_statement(flt), _page())
     _log_access("admin_view_audit", f"감사 기록 조회 ({describe_audit_filter(flt)}, {page.page}쪽)")
-    return render_template("admin/audit.html", page=page, flt=flt, args=request.args.to_dict(),
-                           actions=sorted(LABELS["audit_action"].items(), key=lambda item: item[1]),
-                           actors=queries.actor_emails(db.session(), [row.actor_id for row in page.items]))
+    return render_template(
+        "admin/audit.html",
+        page=page,
+        flt=flt,
+        args=request.args.to_dict(),
+        actions=sorted(LABELS["audit_action"].items(), key=lambda item: item[1]),
+        actors=queries.actor_emails(db.session(), [row.actor_id for row in page.items]),
+    )
 
 
 @bp.get("/audit.csv")

@@ -91,18 +91,26 @@ def set_active(session: Session, item: Product | Plan, active: bool) -> None:
 
 def subscribers_on_other_price(session: Session, plan: Plan) -> int:
     """Live subscriptions of `plan` whose agreed price differs from the plan's current price."""
-    return session.scalar(
-        select(func.count()).select_from(Subscription).where(
-            Subscription.plan_id == plan.id,
-            Subscription.status.in_(LIVE_STATUSES),
-            Subscription.amount_won != plan.amount_won,
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Subscription)
+            .where(
+                Subscription.plan_id == plan.id,
+                Subscription.status.in_(LIVE_STATUSES),
+                Subscription.amount_won != plan.amount_won,
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def live_subscribers(session: Session, plan: Plan) -> int:
-    return session.scalar(
-        select(func.count()).select_from(Subscription).where(
-            Subscription.plan_id == plan.id, Subscription.status.in_(LIVE_STATUSES)
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Subscription)
+            .where(Subscription.plan_id == plan.id, Subscription.status.in_(LIVE_STATUSES))
         )
-    ) or 0
+        or 0
+    )

@@ -54,8 +54,16 @@ def tick_step(value: int) -> int:
         scale *= 10
 
 
-def render(chart_id: str, labels: Sequence[str], values: Sequence[int], *, kind: str, title: str, desc: str,
-           fmt: Callable[[int], str]) -> Markup:
+def render(
+    chart_id: str,
+    labels: Sequence[str],
+    values: Sequence[int],
+    *,
+    kind: str,
+    title: str,
+    desc: str,
+    fmt: Callable[[int], str],
+) -> Markup:
     """The SVG for `values` (one per label) as bars (`kind="bar"`) or a line (`kind="line"`)."""
     if kind not in ("bar", "line") or len(labels) != len(values) or not labels:
         raise ValueError("a bar or line chart needs one value per label")
@@ -68,18 +76,26 @@ def render(chart_id: str, labels: Sequence[str], values: Sequence[int], *, kind:
     def y(value: float) -> float:
         return TOP + plot_h * (top - value) / (top - bottom)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-             f'aria-labelledby="{chart_id}-title {chart_id}-desc" class="chart">',
-             f'<title id="{chart_id}-title">{escape(title)}</title><desc id="{chart_id}-desc">{escape(desc)}</desc>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="{chart_id}-title {chart_id}-desc" class="chart">',
+        f'<title id="{chart_id}-title">{escape(title)}</title><desc id="{chart_id}-desc">{escape(desc)}</desc>',
+    ]
     for i in range(5):
         tick = bottom + (top - bottom) * i / 4
-        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
-                     f'stroke="{GRID}" stroke-width="1"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" font-size="11" '
-                     f'fill="{INK}">{escape(fmt(round(tick)))}</text>')
+        parts.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
+            f'stroke="{GRID}" stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" font-size="11" '
+            f'fill="{INK}">{escape(fmt(round(tick)))}</text>'
+        )
     for i, label in enumerate(labels):
-        parts.append(f'<text x="{LEFT + slot * (i + 0.5):.1f}" y="{HEIGHT - 10}" text-anchor="middle" '
-                     f'font-size="11" fill="{INK}">{escape(label)}</text>')
+        parts.append(
+            f'<text x="{LEFT + slot * (i + 0.5):.1f}" y="{HEIGHT - 10}" text-anchor="middle" '
+            f'font-size="11" fill="{INK}">{escape(label)}</text>'
+        )
     parts.extend(_bars(values, slot, y) if kind == "bar" else _line(values, slot, y))
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -90,15 +106,16 @@ def _bars(values: Sequence[int], slot: float, y: Callable[[float], float]) -> li
     width = slot * 0.6
     for i, value in enumerate(values):
         top, base = sorted((y(value), y(0)))
-        out.append(f'<rect x="{LEFT + slot * i + (slot - width) / 2:.1f}" y="{top:.1f}" width="{width:.1f}" '
-                   f'height="{max(base - top, 0):.1f}" fill="{ACCENT}" rx="2"/>')
+        out.append(
+            f'<rect x="{LEFT + slot * i + (slot - width) / 2:.1f}" y="{top:.1f}" width="{width:.1f}" '
+            f'height="{max(base - top, 0):.1f}" fill="{ACCENT}" rx="2"/>'
+        )
     return out
 
 
 def _line(values: Sequence[int], slot: float, y: Callable[[float], float]) -> list[str]:
     points = [(LEFT + slot * (i + 0.5), y(value)) for i, value in enumerate(values)]
     path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
-    out = [f'<polyline points="{path}" fill="none" stroke="{ACCENT}" stroke-width="2.5" '
-           f'stroke-linejoin="round"/>']
+    out = [f'<polyline points="{path}" fill="none" stroke="{ACCENT}" stroke-width="2.5" stroke-linejoin="round"/>']
     out.extend(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3.5" fill="{ACCENT}"/>' for px, py in points)
     return out

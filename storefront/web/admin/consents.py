@@ -20,7 +20,16 @@ from storefront.web.admin.views import _log_access, _page, admin_required, bp
 def consents():
     status, kind = request.args.get("status") or None, request.args.get("kind") or None
     page = queries.paginate(db.session(), queries.price_changes(status, kind), _page())
-    _log_access("admin_list_consents", f"동의 현황 조회 (상태={status or '전체'}, 종류={kind or '전체'}, {page.page}쪽)")
-    return render_template("admin/consents.html", page=page, status=status, kind=kind,
-                           statuses=queries.PRICE_CHANGE_STATUSES, kinds=queries.PRICE_CHANGE_KINDS,
-                           counts=queries.price_change_counts(db.session()), now=services().clock.now())
+    _log_access(
+        "admin_list_consents", f"동의 현황 조회 (상태={status or '전체'}, 종류={kind or '전체'}, {page.page}쪽)"
+    )
+    return render_template(
+        "admin/consents.html",
+        page=page,
+        status=status,
+        kind=kind,
+        statuses=queries.PRICE_CHANGE_STATUSES,
+        kinds=queries.PRICE_CHANGE_KINDS,
+        counts=queries.price_change_counts(db.session()),
+        now=services().clock.now(),
+    )

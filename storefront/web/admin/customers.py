@@ -23,9 +23,17 @@ def end_sessions(user_id: int):
     if ActionForm().validate_on_submit():
         admin_id = current_user.id
         ended = sessions.end_all(db.session(), user.id)
-        db.session.add(AuditLog(at=services().clock.now(), actor_type="admin", actor_id=admin_id,
-                                action="admin_end_sessions", reason=f"회원 #{user.id} 로그인 세션 {ended}개 종료",
-                                ip=client_ip()[:64], user_id=user.id))
+        db.session.add(
+            AuditLog(
+                at=services().clock.now(),
+                actor_type="admin",
+                actor_id=admin_id,
+                action="admin_end_sessions",
+                reason=f"회원 #{user.id} 로그인 세션 {ended}개 종료",
+                ip=client_ip()[:64],
+                user_id=user.id,
+            )
+        )
         db.session.commit()
         flash(f"회원 #{user.id}의 로그인 세션 {ended}개를 종료했습니다. 그 기기들은 다시 로그인해야 합니다.", "success")
     return redirect(url_for("admin.customers", q=request.args.get("q") or None))

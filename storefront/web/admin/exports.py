@@ -34,6 +34,7 @@ class BadFilter(ValueError):
 
 def csv_response(export: exports.Export) -> Response:
     """Stream `export` as a CSV download (the generator runs while the response is sent)."""
+
     def generate() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
@@ -81,9 +82,13 @@ def date_range() -> exports.DateRange:
 
 
 def audit_filter() -> exports.AuditFilter:
-    return exports.AuditFilter(actor_type=_choice("actor", LABELS["actor"]), actor_email=_text("who"),
-                               action=_choice("action", LABELS["audit_action"]), period=date_range(),
-                               customer_email=_text("customer"))
+    return exports.AuditFilter(
+        actor_type=_choice("actor", LABELS["actor"]),
+        actor_email=_text("who"),
+        action=_choice("action", LABELS["audit_action"]),
+        period=date_range(),
+        customer_email=_text("customer"),
+    )
 
 
 def _refused(exc: BadFilter, endpoint: str):
@@ -93,6 +98,7 @@ def _refused(exc: BadFilter, endpoint: str):
 
 # -- the files -------------------------------------------------------------------------------------
 
+
 @bp.get("/payments.csv")
 @admin_required
 def export_payments():
@@ -100,8 +106,10 @@ def export_payments():
         flt = exports.PaymentFilter(period=date_range(), kind=_choice("kind", exports.KINDS), email=_text("q"))
     except BadFilter as exc:
         return _refused(exc, ".accounting")
-    _log_access("admin_export_payments", f"결제·환불 내역 CSV 내보내기 (기간={flt.period.suffix()}, "
-                                         f"구분={flt.kind or '전체'}, 검색={flt.email or '-'})")
+    _log_access(
+        "admin_export_payments",
+        f"결제·환불 내역 CSV 내보내기 (기간={flt.period.suffix()}, 구분={flt.kind or '전체'}, 검색={flt.email or '-'})",
+    )
     return csv_response(exports.payments(db.session(), flt))
 
 
@@ -138,8 +146,11 @@ def export_refunds():
 
 def describe_audit_filter(flt: exports.AuditFilter) -> str:
     """The filter in words, for the AuditLog row that records a look at (or an export of) the log."""
-    parts = [f"주체={LABELS['actor'].get(flt.actor_type, '전체') if flt.actor_type else '전체'}",
-             f"행위={flt.action or '전체'}", f"기간={flt.period.suffix()}"]
+    parts = [
+        f"주체={LABELS['actor'].get(flt.actor_type, '전체') if flt.actor_type else '전체'}",
+        f"행위={flt.action or '전체'}",
+        f"기간={flt.period.suffix()}",
+    ]
     if flt.actor_email:
         parts.append(f"주체 이메일={flt.actor_email}")
     if flt.customer_email:
@@ -148,6 +159,7 @@ def describe_audit_filter(flt: exports.AuditFilter) -> str:
 
 
 # -- 회계 자료: the 부가세 summary --------------------------------------------------------------------
+
 
 def _year(now) -> int:
     current = Month.of(now).year
@@ -160,8 +172,12 @@ def _year(now) -> int:
 def accounting():
     now = services().clock.now()
     year = _year(now)
-    return render_template("admin/accounting.html", summary=vat.year_summary(db.session(), year, now=now), year=year,
-                           years=list(range(Month.of(now).year, Month.of(now).year - 6, -1)))
+    return render_template(
+        "admin/accounting.html",
+        summary=vat.year_summary(db.session(), year, now=now),
+        year=year,
+        years=list(range(Month.of(now).year, Month.of(now).year - 6, -1)),
+    )
 
 
 VAT_HEADER = ("기간", "구분", "결제 건수", "취소 건수", "공급가액 (원)", "부가세 (원)", "합계 (원)")
@@ -174,6 +190,8 @@ def export_vat():
     year = _year(now)
     summary = vat.year_summary(db.session(), year, now=now)
     lines = [("월", m) for m in summary.months] + [("분기", q) for q in summary.quarters] + [("연간", summary.total)]
-    rows = ((line.label, kind, line.payments, line.cancels, line.supplied_won, line.vat_won, line.total_won)
-            for kind, line in lines)
+    rows = (
+        (line.label, kind, line.payments, line.cancels, line.supplied_won, line.vat_won, line.total_won)
+        for kind, line in lines
+    )
     return csv_response(exports.Export(f"vat_{year}.csv", VAT_HEADER, iter(rows)))

@@ -44,29 +44,52 @@ class ProductForm(AdminForm):
     description = TextAreaField("상세 설명", validators=[Optional(), Length(max=20_000)])
     provision = TextAreaField("제공 방법 및 기간", validators=[Optional(), Length(max=5_000)])
     getting_started = TextAreaField("결제 후 이용 방법", validators=[Optional(), Length(max=5_000)])
-    cooling_off_days = IntegerField("청약철회 기간 (결제일 다음 날부터, 일)", default=DEFAULT_DAYS, validators=[
-        Optional(), NumberRange(MIN_DAYS, MAX_DAYS, f"청약철회 기간은 {MIN_DAYS}일(법정 최소) 이상 {MAX_DAYS}일 이하여야 합니다."),
-    ])
-    cooling_off_exclusion = TextAreaField("청약철회 제한: 디지털 콘텐츠 제공 개시 기준", validators=[Optional(), Length(max=500)])
+    cooling_off_days = IntegerField(
+        "청약철회 기간 (결제일 다음 날부터, 일)",
+        default=DEFAULT_DAYS,
+        validators=[
+            Optional(),
+            NumberRange(
+                MIN_DAYS, MAX_DAYS, f"청약철회 기간은 {MIN_DAYS}일(법정 최소) 이상 {MAX_DAYS}일 이하여야 합니다."
+            ),
+        ],
+    )
+    cooling_off_exclusion = TextAreaField(
+        "청약철회 제한: 디지털 콘텐츠 제공 개시 기준", validators=[Optional(), Length(max=500)]
+    )
     # Checked and re-encoded by storefront.media (content, not name or type, decides); replaces `image` when given.
     image_file = FileField("상품 이미지 올리기 (JPEG·PNG·WebP, 5MB 이하)")
-    image = StringField("이미지 경로 (static/ 아래, 예: img/plan.png)", validators=[
-        Optional(), Length(max=255),
-        Regexp(r"^[A-Za-z0-9_./-]+$", message="경로에는 영문, 숫자, _ . / - 만 쓸 수 있습니다."),
-    ])
+    image = StringField(
+        "이미지 경로 (static/ 아래, 예: img/plan.png)",
+        validators=[
+            Optional(),
+            Length(max=255),
+            Regexp(r"^[A-Za-z0-9_./-]+$", message="경로에는 영문, 숫자, _ . / - 만 쓸 수 있습니다."),
+        ],
+    )
     position = IntegerField("정렬 순서", default=0, validators=[Optional(), NumberRange(0, 10_000, "0~10000")])
     active = BooleanField("판매 중", default=True)
 
 
 class PlanForm(AdminForm):
     name = StringField("플랜 이름", validators=[DataRequired("플랜 이름을 입력해 주세요."), Length(max=100)])
-    amount_won = IntegerField("가격 (원, VAT 포함)", validators=[
-        InputRequired("가격을 입력해 주세요."),
-        NumberRange(MIN_PRICE_WON, MAX_PRICE_WON, f"가격은 {MIN_PRICE_WON:,}원 이상 {MAX_PRICE_WON:,}원 이하여야 합니다."),
-    ])
-    trial_days = IntegerField("무료 체험 일수", default=0, validators=[
-        Optional(), NumberRange(0, 365, "무료 체험은 0~365일이어야 합니다."),
-    ])
+    amount_won = IntegerField(
+        "가격 (원, VAT 포함)",
+        validators=[
+            InputRequired("가격을 입력해 주세요."),
+            NumberRange(
+                MIN_PRICE_WON, MAX_PRICE_WON, f"가격은 {MIN_PRICE_WON:,}원 이상 {MAX_PRICE_WON:,}원 이하여야 합니다."
+            ),
+        ],
+    )
+    trial_days = IntegerField(
+        "무료 체험 일수",
+        default=0,
+        validators=[
+            Optional(),
+            NumberRange(0, 365, "무료 체험은 0~365일이어야 합니다."),
+        ],
+    )
     position = IntegerField("정렬 순서", default=0, validators=[Optional(), NumberRange(0, 10_000, "0~10000")])
 
 
@@ -75,15 +98,27 @@ class NewPlanForm(PlanForm):
 
 
 class RefundForm(AdminForm):
-    amount_won = IntegerField("환불 금액 (원)", validators=[
-        InputRequired("환불 금액을 입력해 주세요."), NumberRange(min=1, message="환불 금액은 1원 이상이어야 합니다."),
-    ])
-    reason = StringField("환불 사유 (고객에게 표시될 수 있습니다)", validators=[
-        DataRequired("환불 사유를 입력해 주세요."), Length(max=200, message="환불 사유는 200자 이내로 입력해 주세요."),
-    ])
+    amount_won = IntegerField(
+        "환불 금액 (원)",
+        validators=[
+            InputRequired("환불 금액을 입력해 주세요."),
+            NumberRange(min=1, message="환불 금액은 1원 이상이어야 합니다."),
+        ],
+    )
+    reason = StringField(
+        "환불 사유 (고객에게 표시될 수 있습니다)",
+        validators=[
+            DataRequired("환불 사유를 입력해 주세요."),
+            Length(max=200, message="환불 사유는 200자 이내로 입력해 주세요."),
+        ],
+    )
     # A uuid4 made when the form is rendered: a double submit carries the same one (one refund).
-    request_id = HiddenField(validators=[DataRequired("요청 번호가 없습니다. 페이지를 새로 고쳐 주세요."),
-                                         UUID("요청 번호가 올바르지 않습니다. 페이지를 새로 고쳐 주세요.")])
+    request_id = HiddenField(
+        validators=[
+            DataRequired("요청 번호가 없습니다. 페이지를 새로 고쳐 주세요."),
+            UUID("요청 번호가 올바르지 않습니다. 페이지를 새로 고쳐 주세요."),
+        ]
+    )
 
 
 class ApplyPriceForm(AdminForm):

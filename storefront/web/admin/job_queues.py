@@ -74,8 +74,10 @@ def _snapshot() -> Snapshot:
     try:
         with _connection() as connection:
             if connection is None:
-                snap.problem = ("Redis가 설정되지 않았습니다 (REDIS_URL). 작업 대기열 없이 실행 중이므로 "
-                                "정기 작업은 flask billing 명령으로 직접 실행해야 합니다.")
+                snap.problem = (
+                    "Redis가 설정되지 않았습니다 (REDIS_URL). 작업 대기열 없이 실행 중이므로 "
+                    "정기 작업은 flask billing 명령으로 직접 실행해야 합니다."
+                )
             else:
                 snap.queues = rq_status.queue_counts(connection, jobs.QUEUES)
                 snap.failed = rq_status.failed_jobs(connection, jobs.QUEUES)

@@ -30,20 +30,30 @@ from storefront.web.admin.views import _log_access, _page, admin_required, bp
 def reconcile_payments():
     if ActionForm().validate_on_submit():
         svc = services()
-        results = charging.reconcile(db.session(), toss=svc.toss, vault=svc.vault, notifier=svc.notifier,
-                                     clock=svc.clock, config=current_app.config["STOREFRONT"])
+        results = charging.reconcile(
+            db.session(),
+            toss=svc.toss,
+            vault=svc.vault,
+            notifier=svc.notifier,
+            clock=svc.clock,
+            config=current_app.config["STOREFRONT"],
+        )
         flash(reconcile_message([r.outcome for r in results]), "info")
     return _back()
 
 
 def reconcile_message(outcomes: list[str]) -> str:
     if not outcomes:
-        return ("확인할 결제가 없습니다. 응답 없이 10분이 지난 결제만 조회합니다 "
-                "(그보다 최근 결제는 아직 진행 중일 수 있습니다).")
+        return (
+            "확인할 결제가 없습니다. 응답 없이 10분이 지난 결제만 조회합니다 "
+            "(그보다 최근 결제는 아직 진행 중일 수 있습니다)."
+        )
     n = Counter(outcomes)
-    text = (f"결과 미확인 결제 {len(outcomes)}건을 토스페이먼츠에 조회했습니다: 결제 확인 {n['paid']}건, "
-            f"거절 {n['declined']}건, 결제 없음(다시 결제 예정) {n['retry']}건, "
-            f"아직 미확인 {n['left'] + n['unknown']}건.")
+    text = (
+        f"결과 미확인 결제 {len(outcomes)}건을 토스페이먼츠에 조회했습니다: 결제 확인 {n['paid']}건, "
+        f"거절 {n['declined']}건, 결제 없음(다시 결제 예정) {n['retry']}건, "
+        f"아직 미확인 {n['left'] + n['unknown']}건."
+    )
     if n["paid"] or n["declined"]:
         text += " 영수증·실패 안내는 발송 대기열에 들어갔습니다."
     return text
@@ -54,17 +64,21 @@ def reconcile_message(outcomes: list[str]) -> str:
 def settle_orders():
     if ActionForm().validate_on_submit():
         svc = services()
-        outcomes = order_service.settle_unknown_orders(db.session(), toss=svc.toss, clock=svc.clock,
-                                                       notifier=svc.notifier)
+        outcomes = order_service.settle_unknown_orders(
+            db.session(), toss=svc.toss, clock=svc.clock, notifier=svc.notifier
+        )
         flash(settle_orders_message([o.state for o in outcomes]), "info")
     return _back()
 
 
 def settle_orders_message(states: list[str]) -> str:
     n = Counter(states)
-    head = (f"확인 중인 1회 구매 {len(states)}건을 토스페이먼츠에 조회했습니다: 결제 완료 {n['paid'] + n['canceled']}건, "
-            f"결제 안 됨 {n['failed'] + n['expired']}건, 아직 확인 중 {n['checking'] + n['pending']}건."
-            if states else "확인 중인 1회 구매가 없습니다.")
+    head = (
+        f"확인 중인 1회 구매 {len(states)}건을 토스페이먼츠에 조회했습니다: 결제 완료 {n['paid'] + n['canceled']}건, "
+        f"결제 안 됨 {n['failed'] + n['expired']}건, 아직 확인 중 {n['checking'] + n['pending']}건."
+        if states
+        else "확인 중인 1회 구매가 없습니다."
+    )
     return head + " 결제 기한(30분)이 지난 주문은 만료로, 전액 환불된 주문은 ‘환불 완료’로 정리했습니다."
 
 
@@ -91,6 +105,7 @@ def _back():
 
 
 # -- 결제 시도 --------------------------------------------------------------------------------------
+
 
 @bp.get("/attempts")
 @admin_required

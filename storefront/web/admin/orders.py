@@ -36,7 +36,9 @@ def orders():
     status = request.args.get("status") or None
     search = (request.args.get("q") or "").strip()[:254]
     page = queries.paginate(db.session(), queries.orders(status, search), _page())
-    _log_access("admin_list_orders", f"1회 구매 목록 조회 (상태={status or '전체'}, 검색={search or '-'}, {page.page}쪽)")
+    _log_access(
+        "admin_list_orders", f"1회 구매 목록 조회 (상태={status or '전체'}, 검색={search or '-'}, {page.page}쪽)"
+    )
     return render_template("admin/orders.html", page=page, status=status, q=search, statuses=queries.ORDER_STATUSES)
 
 
@@ -49,6 +51,9 @@ def order(order_id: str):
     if row is None:
         abort(404)
     _log_access("admin_view_order", f"1회 구매 {row.order_id} 상세 조회 (회원 #{row.user_id})", user_id=row.user_id)
-    return render_template("admin/order.html", order=row, refunded=order_service.refunded_won(db.session(), row),
-                           checking=row.status == "pending" and any(a.status in queries.OPEN_ATTEMPT_STATUSES
-                                                                    for a in row.attempts))
+    return render_template(
+        "admin/order.html",
+        order=row,
+        refunded=order_service.refunded_won(db.session(), row),
+        checking=row.status == "pending" and any(a.status in queries.OPEN_ATTEMPT_STATUSES for a in row.attempts),
+    )

@@ -62,10 +62,14 @@ def dashboard(session: Session, *, now: datetime) -> Dashboard:
         paid_month_won=_paid_since(session, month_start),
         # by when the refund was made, as the business figures count it (reports.metrics.refunds)
         refunded_month_won=_sum(session, Refund.amount_won, Refund.status == "done", Refund.created_at >= month_start),
-        unknown_attempts=_count(session, Attempt, or_(Attempt.status == "unknown",
-                                                      (Attempt.status == "sending") & (Attempt.created_at < stale))),
-        unknown_refunds=_count(session, Refund, or_(Refund.status == "unknown",
-                                                    (Refund.status == "sending") & (Refund.created_at < stale))),
+        unknown_attempts=_count(
+            session,
+            Attempt,
+            or_(Attempt.status == "unknown", (Attempt.status == "sending") & (Attempt.created_at < stale)),
+        ),
+        unknown_refunds=_count(
+            session, Refund, or_(Refund.status == "unknown", (Refund.status == "sending") & (Refund.created_at < stale))
+        ),
         failed_charges=_count(session, Charge, Charge.status == "failed"),
         emails=_counts(session, EmailMessage.status),
         webhook_errors=_count(session, WebhookEvent, WebhookEvent.status == "error"),
@@ -73,9 +77,12 @@ def dashboard(session: Session, *, now: datetime) -> Dashboard:
 
 
 def subscriptions(status: str | None, email: str | None) -> Select:
-    stmt = (select(Subscription).join(Subscription.user)
-            .options(selectinload(Subscription.user), selectinload(Subscription.plan))
-            .order_by(Subscription.id.desc()))
+    stmt = (
+        select(Subscription)
+        .join(Subscription.user)
+        .options(selectinload(Subscription.user), selectinload(Subscription.plan))
+        .order_by(Subscription.id.desc())
+    )
     if status in SUBSCRIPTION_STATUSES:
         stmt = stmt.where(Subscription.status == status)
     if email:
@@ -85,24 +92,29 @@ def subscriptions(status: str | None, email: str | None) -> Select:
 
 def subscription_detail(session: Session, subscription_id: int) -> Subscription | None:
     return session.scalar(
-        select(Subscription).where(Subscription.id == subscription_id).options(
+        select(Subscription)
+        .where(Subscription.id == subscription_id)
+        .options(
             selectinload(Subscription.charges).selectinload(Charge.attempts).selectinload(Attempt.refunds),
         )
     )
 
 
 def consents_for(session: Session, sub: Subscription) -> list[Consent]:
-    return list(session.scalars(
-        select(Consent).where(
-            Consent.user_id == sub.user_id,
-            or_(Consent.subscription_id == sub.id, Consent.subscription_id.is_(None)),
-        ).order_by(Consent.at.desc())
-    ))
+    return list(
+        session.scalars(
+            select(Consent)
+            .where(
+                Consent.user_id == sub.user_id,
+                or_(Consent.subscription_id == sub.id, Consent.subscription_id.is_(None)),
+            )
+            .order_by(Consent.at.desc())
+        )
+    )
 
 
 def customers(email: str | None) -> Select:
-    count = (select(func.count(Subscription.id)).where(Subscription.user_id == User.id)
-             .correlate(User).scalar_subquery())
+    count = select(func.count(Subscription.id)).where(Subscription.user_id == User.id).correlate(User).scalar_subquery()
     stmt = select(User, count.label("subscription_count")).order_by(User.id.desc())
     if email:
         stmt = stmt.where(func.lower(User.email).contains(email.strip().lower(), autoescape=True))
@@ -118,9 +130,17 @@ def refunds(status: str | None) -> Select:
 
 def outbox(status: str | None) -> Select:
     # Only the columns the page shows: bodies may hold links and never leave the database here.
-    stmt = select(EmailMessage.id, EmailMessage.created_at, EmailMessage.sent_at, EmailMessage.channel,
-                  EmailMessage.kind, EmailMessage.to, EmailMessage.status, EmailMessage.attempts,
-                  EmailMessage.last_error)
+    stmt = select(
+        EmailMessage.id,
+        EmailMessage.created_at,
+        EmailMessage.sent_at,
+        EmailMessage.channel,
+        EmailMessage.kind,
+        EmailMessage.to,
+        EmailMessage.status,
+        EmailMessage.attempts,
+        EmailMessage.last_error,
+    )
     if status in EMAIL_STATUSES:
         stmt = stmt.where(EmailMessage.status == status)
     return stmt.order_by(EmailMessage.id.desc())
@@ -148,10 +168,15 @@ def operations(session: Session) -> Operations:
     return Operations(
         unknown_attempts=_count(session, Attempt, Attempt.status == "unknown"),
         sending_attempts=_count(session, Attempt, Attempt.status == "sending"),
-        checking_orders=int(session.scalar(select(func.count(func.distinct(Order.id))).select_from(Order)
-                                           .join(Attempt, Attempt.order_pk == Order.id)
-                                           .where(Order.status == "pending",
-                                                  Attempt.status.in_(OPEN_ATTEMPT_STATUSES))) or 0),
+        checking_orders=int(
+            session.scalar(
+                select(func.count(func.distinct(Order.id)))
+                .select_from(Order)
+                .join(Attempt, Attempt.order_pk == Order.id)
+                .where(Order.status == "pending", Attempt.status.in_(OPEN_ATTEMPT_STATUSES))
+            )
+            or 0
+        ),
         past_due_subscriptions=_count(session, Subscription, Subscription.status == "past_due"),
         queued_notices=queued_notices(session),
     )
@@ -163,10 +188,15 @@ def queued_notices(session: Session) -> int:
 
 def attempts(status: str | None) -> Select:
     """Every payment attempt (renewals and one-time orders), newest first, with whose it is."""
-    stmt = (select(Attempt)
-            .options(selectinload(Attempt.charge).selectinload(Charge.subscription).selectinload(Subscription.user),
-                     selectinload(Attempt.order).selectinload(Order.user), selectinload(Attempt.refunds))
-            .order_by(Attempt.id.desc()))
+    stmt = (
+        select(Attempt)
+        .options(
+            selectinload(Attempt.charge).selectinload(Charge.subscription).selectinload(Subscription.user),
+            selectinload(Attempt.order).selectinload(Order.user),
+            selectinload(Attempt.refunds),
+        )
+        .order_by(Attempt.id.desc())
+    )
     if status in ATTEMPT_STATUSES:
         stmt = stmt.where(Attempt.status == status)
     return stmt
@@ -174,28 +204,40 @@ def attempts(status: str | None) -> Select:
 
 def orders(status: str | None, search: str | None) -> Select:
     """One-time orders, newest first; `search` matches part of the email or of the orderId."""
-    stmt = (select(Order).join(Order.user)
-            .options(selectinload(Order.user), selectinload(Order.plan).selectinload(Plan.product),
-                     selectinload(Order.attempts).selectinload(Attempt.refunds))
-            .order_by(Order.id.desc()))
+    stmt = (
+        select(Order)
+        .join(Order.user)
+        .options(
+            selectinload(Order.user),
+            selectinload(Order.plan).selectinload(Plan.product),
+            selectinload(Order.attempts).selectinload(Attempt.refunds),
+        )
+        .order_by(Order.id.desc())
+    )
     if status == "checking":
-        open_attempt = select(Attempt.id).where(Attempt.order_pk == Order.id,
-                                                Attempt.status.in_(OPEN_ATTEMPT_STATUSES))
+        open_attempt = select(Attempt.id).where(Attempt.order_pk == Order.id, Attempt.status.in_(OPEN_ATTEMPT_STATUSES))
         stmt = stmt.where(Order.status == "pending", open_attempt.exists())
     elif status in ORDER_STATUSES:
         stmt = stmt.where(Order.status == status)
     if search:
         needle = search.strip().lower()
-        stmt = stmt.where(or_(func.lower(User.email).contains(needle, autoescape=True),
-                              func.lower(Order.order_id).contains(needle, autoescape=True)))
+        stmt = stmt.where(
+            or_(
+                func.lower(User.email).contains(needle, autoescape=True),
+                func.lower(Order.order_id).contains(needle, autoescape=True),
+            )
+        )
     return stmt
 
 
 def order_detail(session: Session, order_id: str) -> Order | None:
     """The order with this Toss orderId, its attempts and their refunds loaded."""
     return session.scalar(
-        select(Order).where(Order.order_id == order_id).options(
-            selectinload(Order.user), selectinload(Order.plan).selectinload(Plan.product),
+        select(Order)
+        .where(Order.order_id == order_id)
+        .options(
+            selectinload(Order.user),
+            selectinload(Order.plan).selectinload(Plan.product),
             selectinload(Order.consent),
             selectinload(Order.attempts).selectinload(Attempt.refunds).selectinload(Refund.requested_by),
         )
@@ -204,10 +246,10 @@ def order_detail(session: Session, order_id: str) -> Order | None:
 
 def price_changes(status: str | None, kind: str | None) -> Select:
     """Price rises and trial conversions with their subscriber. Waiting ones soonest first, else newest first."""
-    stmt = (select(PriceChange)
-            .options(selectinload(PriceChange.subscription).selectinload(Subscription.user),
-                     selectinload(PriceChange.subscription).selectinload(Subscription.plan)
-                     .selectinload(Plan.product)))
+    stmt = select(PriceChange).options(
+        selectinload(PriceChange.subscription).selectinload(Subscription.user),
+        selectinload(PriceChange.subscription).selectinload(Subscription.plan).selectinload(Plan.product),
+    )
     if status in PRICE_CHANGE_STATUSES:
         stmt = stmt.where(PriceChange.status == status)
     if kind in PRICE_CHANGE_KINDS:
@@ -246,8 +288,6 @@ def _count(session: Session, model, *where) -> int:
 
 def _counts(session: Session, column) -> dict[str, int]:
     return {status: n for status, n in session.execute(select(column, func.count()).group_by(column)).all()}
-
-
 
 
 PER_PAGE = 50

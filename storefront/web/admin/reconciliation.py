@@ -42,8 +42,18 @@ KIND_LABELS = {
     "refund_missing_at_toss": "토스에 취소 없음",
 }
 RESOLUTION_LABELS = {"recorded": "반영함", "flagged": "확인 필요", "resolved": "해소됨"}
-CSV_COLUMNS = ("날짜", "구분", "처리", "토스 거래키/주문번호", "주문번호", "토스 금액", "우리 금액", "내용", "발견 시각",
-               "해소 시각")
+CSV_COLUMNS = (
+    "날짜",
+    "구분",
+    "처리",
+    "토스 거래키/주문번호",
+    "주문번호",
+    "토스 금액",
+    "우리 금액",
+    "내용",
+    "발견 시각",
+    "해소 시각",
+)
 
 
 class ReconcileDayForm(AdminForm):
@@ -52,8 +62,11 @@ class ReconcileDayForm(AdminForm):
 
 @bp.context_processor
 def _reconciliation_labels() -> dict:
-    return {"reconciliation_status": STATUS_LABELS, "reconciliation_kind": KIND_LABELS,
-            "reconciliation_resolution": RESOLUTION_LABELS}
+    return {
+        "reconciliation_status": STATUS_LABELS,
+        "reconciliation_kind": KIND_LABELS,
+        "reconciliation_resolution": RESOLUTION_LABELS,
+    }
 
 
 @bp.get("/reconciliation")
@@ -84,8 +97,10 @@ def reconciliation_run():
 def _run_message(row: Reconciliation) -> str:
     if row.status == "failed":
         return f"{row.day:%Y-%m-%d} 대사를 마치지 못했습니다: {row.error}"
-    return (f"{row.day:%Y-%m-%d} 대사를 마쳤습니다: 토스 거래 {row.toss_approved_count + row.toss_canceled_count}건 중 "
-            f"{row.matched_count}건 일치, 토스 기록 반영 {row.recorded_count}건, 확인 필요 {row.flagged_count}건.")
+    return (
+        f"{row.day:%Y-%m-%d} 대사를 마쳤습니다: 토스 거래 {row.toss_approved_count + row.toss_canceled_count}건 중 "
+        f"{row.matched_count}건 일치, 토스 기록 반영 {row.recorded_count}건, 확인 필요 {row.flagged_count}건."
+    )
 
 
 @bp.get("/reconciliation/<day>")
@@ -104,15 +119,26 @@ def reconciliation_csv(day: str):
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for item in sorted(row.items, key=_item_order):
-        writer.writerow([
-            row.day.isoformat(), KIND_LABELS.get(item.kind, item.kind), RESOLUTION_LABELS[_resolution(item)],
-            item.ref, item.order_id or "", _blank(item.toss_amount_won), _blank(item.our_amount_won), item.note,
-            item.found_at.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S"),
-            item.resolved_at.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S") if item.resolved_at else "",
-        ])
+        writer.writerow(
+            [
+                row.day.isoformat(),
+                KIND_LABELS.get(item.kind, item.kind),
+                RESOLUTION_LABELS[_resolution(item)],
+                item.ref,
+                item.order_id or "",
+                _blank(item.toss_amount_won),
+                _blank(item.our_amount_won),
+                item.note,
+                item.found_at.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S"),
+                item.resolved_at.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S") if item.resolved_at else "",
+            ]
+        )
     filename = f"reconciliation-{row.day.isoformat()}.csv"
-    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+    return Response(
+        "\ufeff" + buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
 
 
 def _day_or_404(value: str) -> Reconciliation:

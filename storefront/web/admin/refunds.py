@@ -52,9 +52,15 @@ def _suggestion(attempt: Attempt) -> subscription_service.RefundOffer | None:
 
 def _page_for(attempt: Attempt, form: RefundForm, template: str = "admin/refund.html", status: int = 200):
     pending = sum(r.amount_won for r in attempt.refunds if r.status in ("sending", "unknown"))
-    return render_template(template, attempt=attempt, form=form, suggestion=_suggestion(attempt),
-                           refundable=refund_service.refundable_won(db.session(), attempt),
-                           refunded=refund_service.refunded_done_won(attempt), pending=pending), status
+    return render_template(
+        template,
+        attempt=attempt,
+        form=form,
+        suggestion=_suggestion(attempt),
+        refundable=refund_service.refundable_won(db.session(), attempt),
+        refunded=refund_service.refunded_done_won(attempt),
+        pending=pending,
+    ), status
 
 
 @bp.route("/attempts/<int:attempt_id>/refund", methods=["GET", "POST"])
@@ -65,8 +71,9 @@ def refund(attempt_id: int):
     if request.method == "GET":
         form.request_id.data = str(uuid.uuid4())
         sub_id, user_id = _owner_ids(attempt)
-        _log_access("admin_view_payment", f"결제 시도 #{attempt.id} 환불 화면 조회", subscription_id=sub_id,
-                    user_id=user_id)
+        _log_access(
+            "admin_view_payment", f"결제 시도 #{attempt.id} 환불 화면 조회", subscription_id=sub_id, user_id=user_id
+        )
         return _page_for(attempt, form)
     step = request.form.get("step")
     if step not in STEPS or not form.validate_on_submit():
@@ -95,13 +102,27 @@ def _request_refund(attempt: Attempt, form: RefundForm) -> Refund | None:
     try:
         key = refund_service.idempotency_key_for(request_id)
         if db.session.scalar(db.select(Refund.id).where(Refund.idempotency_key == key)) is None:
-            audit_row("admin_refund", f"결제 시도 #{attempt.id} ({attempt.order_id}) {amount_won:,}원 환불 요청: "
-                                      f"{reason.strip()}", subscription_id=sub_id, user_id=user_id)
+            audit_row(
+                "admin_refund",
+                f"결제 시도 #{attempt.id} ({attempt.order_id}) {amount_won:,}원 환불 요청: {reason.strip()}",
+                subscription_id=sub_id,
+                user_id=user_id,
+            )
         return refund_service.refund(
-            db.session(), attempt.id, amount_won=amount_won, reason=reason,
-            requested_by=current_user.id, idempotency_key=key, toss=svc.toss, clock=svc.clock)
+            db.session(),
+            attempt.id,
+            amount_won=amount_won,
+            reason=reason,
+            requested_by=current_user.id,
+            idempotency_key=key,
+            toss=svc.toss,
+            clock=svc.clock,
+        )
     except refund_service.ExceedsRefundable as exc:
-        form.amount_won.errors = [*form.amount_won.errors, f"환불 가능 금액({exc.refundable_won:,}원)을 넘을 수 없습니다."]
+        form.amount_won.errors = [
+            *form.amount_won.errors,
+            f"환불 가능 금액({exc.refundable_won:,}원)을 넘을 수 없습니다.",
+        ]
     except refund_service.NotRefundable:
         form.amount_won.errors = [*form.amount_won.errors, "승인된 결제만 환불할 수 있습니다."]
     except refund_service.InvalidRefund:
@@ -116,8 +137,10 @@ def _refund_message(row: Refund) -> tuple[str, str]:
     if row.status == "failed":
         return f"토스페이먼츠가 환불을 거절했습니다: {row.failure_message or row.failure_code}", "error"
     if row.status == "unknown":
-        return ("토스페이먼츠의 응답을 받지 못해 환불 결과를 아직 알 수 없습니다. 다시 요청하지 말고 "
-                "‘환불 결과 확인’으로 확인해 주세요."), "error"
+        return (
+            "토스페이먼츠의 응답을 받지 못해 환불 결과를 아직 알 수 없습니다. 다시 요청하지 말고 "
+            "‘환불 결과 확인’으로 확인해 주세요."
+        ), "error"
     return "이 환불 요청은 이미 처리 중입니다.", "info"
 
 

@@ -24,8 +24,13 @@ from rq import Queue
 from rq.cron import CronScheduler
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
-from rq.registry import (DeferredJobRegistry, FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry,
-                         StartedJobRegistry)
+from rq.registry import (
+    DeferredJobRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    ScheduledJobRegistry,
+    StartedJobRegistry,
+)
 from rq.results import Result
 
 FAILED_SHOWN = 20
@@ -83,14 +88,17 @@ def queue_counts(connection: Redis, names: Iterable[str]) -> list[QueueCounts]:
     result = []
     for name in names:
         queue = Queue(name, connection=connection)
-        result.append(QueueCounts(
-            name=name, queued=queue.count,
-            started=StartedJobRegistry(queue=queue).get_job_count(cleanup=False),
-            scheduled=ScheduledJobRegistry(queue=queue).get_job_count(cleanup=False),
-            finished=FinishedJobRegistry(queue=queue).get_job_count(cleanup=False),
-            failed=FailedJobRegistry(queue=queue).get_job_count(cleanup=False),
-            deferred=DeferredJobRegistry(queue=queue).get_job_count(cleanup=False),
-        ))
+        result.append(
+            QueueCounts(
+                name=name,
+                queued=queue.count,
+                started=StartedJobRegistry(queue=queue).get_job_count(cleanup=False),
+                scheduled=ScheduledJobRegistry(queue=queue).get_job_count(cleanup=False),
+                finished=FinishedJobRegistry(queue=queue).get_job_count(cleanup=False),
+                failed=FailedJobRegistry(queue=queue).get_job_count(cleanup=False),
+                deferred=DeferredJobRegistry(queue=queue).get_job_count(cleanup=False),
+            )
+        )
     return result
 
 
@@ -113,9 +121,16 @@ def _failed(queue: str, job: Job) -> FailedJob:
         func_name, args, kwargs = job.func_name or "?", tuple(job.args or ()), bool(job.kwargs)
     except Exception:  # noqa: BLE001 - a job whose data cannot be read is still listed
         func_name, args, kwargs = "(읽을 수 없음)", (), False
-    return FailedJob(queue=queue, job_id=job.id, func_name=func_name, args=tuple(shown_arg(a) for a in args),
-                     has_kwargs=kwargs, enqueued_at=_aware(job.enqueued_at), ended_at=_aware(job.ended_at),
-                     error=last_error_line(_exc_string(job)))
+    return FailedJob(
+        queue=queue,
+        job_id=job.id,
+        func_name=func_name,
+        args=tuple(shown_arg(a) for a in args),
+        has_kwargs=kwargs,
+        enqueued_at=_aware(job.enqueued_at),
+        ended_at=_aware(job.ended_at),
+        error=last_error_line(_exc_string(job)),
+    )
 
 
 def shown_arg(value: Any) -> str:
@@ -174,20 +189,34 @@ def cron_processes(connection: Redis) -> list[CronProcess]:
     """Running `rq cron` processes (RQ's CronScheduler registry) and what each has registered."""
     processes = []
     for scheduler in CronScheduler.all(connection, cleanup=False):
-        entries = [CronEntry(name=job.name, func_name=job.func_name, queue=job.queue_name,
-                             every=_every(job.interval, job.cron), last_at=_aware(job.latest_enqueue_time),
-                             next_at=_aware(job.next_enqueue_time))
-                   for job in scheduler.get_jobs()]
+        entries = [
+            CronEntry(
+                name=job.name,
+                func_name=job.func_name,
+                queue=job.queue_name,
+                every=_every(job.interval, job.cron),
+                last_at=_aware(job.latest_enqueue_time),
+                next_at=_aware(job.next_enqueue_time),
+            )
+            for job in scheduler.get_jobs()
+        ]
         processes.append(CronProcess(name=scheduler.name, last_heartbeat=scheduler.last_heartbeat, entries=entries))
     return processes
 
 
 def configured_schedule(entries: Iterable[dict[str, Any]]) -> list[CronEntry]:
     """`storefront.cron.schedule(...)` as rows, for when no cron process is registered."""
-    return [CronEntry(name=entry.get("name") or entry["func"].__name__,
-                      func_name=f"{entry['func'].__module__}.{entry['func'].__name__}", queue=entry["queue_name"],
-                      every=_every(entry.get("interval"), entry.get("cron")), last_at=None, next_at=None)
-            for entry in entries]
+    return [
+        CronEntry(
+            name=entry.get("name") or entry["func"].__name__,
+            func_name=f"{entry['func'].__module__}.{entry['func'].__name__}",
+            queue=entry["queue_name"],
+            every=_every(entry.get("interval"), entry.get("cron")),
+            last_at=None,
+            next_at=None,
+        )
+        for entry in entries
+    ]
 
 
 def _every(interval: int | None, cron: str | None) -> str:

@@ -48,10 +48,15 @@ def subscription_action(subscription_id: int, name: str):
         return _back(sub)
     form = ActionForm()
     if not form.validate_on_submit():
-        return render_template("admin/subscription_action.html", sub=sub, name=name,
-                               label=admin_actions.ACTIONS[name][1], form=form,
-                               offer=subscriptions.refund_offer(db.session(), sub, now=svc.clock.now()),
-                               access_until=consent.access_until(sub)), 400 if form.is_submitted() else 200
+        return render_template(
+            "admin/subscription_action.html",
+            sub=sub,
+            name=name,
+            label=admin_actions.ACTIONS[name][1],
+            form=form,
+            offer=subscriptions.refund_offer(db.session(), sub, now=svc.clock.now()),
+            access_until=consent.access_until(sub),
+        ), 400 if form.is_submitted() else 200
     actor = Actor("admin", current_user.id, client_ip())
     admin_actions.record(db.session(), name, sub, actor=actor, now=svc.clock.now())
     try:
@@ -65,14 +70,16 @@ def subscription_action(subscription_id: int, name: str):
 
 def _deps() -> dict:
     svc = services()
-    return dict(toss=svc.toss, vault=svc.vault, notifier=svc.notifier, clock=svc.clock,
-                config=current_app.config["STOREFRONT"])
+    return dict(
+        toss=svc.toss, vault=svc.vault, notifier=svc.notifier, clock=svc.clock, config=current_app.config["STOREFRONT"]
+    )
 
 
 def _retry(sub: Subscription, actor: Actor) -> tuple[str, str]:
     if sub.status == "incomplete":
-        result = checkout.retry_first_charge(db.session(), user=sub.user, subscription_id=sub.id, ip=actor.ip,
-                                             actor=actor, **_deps())
+        result = checkout.retry_first_charge(
+            db.session(), user=sub.user, subscription_id=sub.id, ip=actor.ip, actor=actor, **_deps()
+        )
     else:  # past due: charge the unpaid period now, as after a card change; the dunning schedule goes on
         result = charging.retry_after_card_change(db.session(), sub.id, actor=actor, customer_ip=None, **_deps())
     return charge_message(result)
@@ -95,46 +102,62 @@ def charge_message(result: ChargeResult) -> tuple[str, str]:
 
 def _resend(sub: Subscription, actor: Actor) -> tuple[str, str]:
     deps = _deps()
-    sent = admin_actions.resend_card_change_notice(db.session(), subscription_id=sub.id, notifier=deps["notifier"],
-                                                   clock=deps["clock"], config=deps["config"])
+    sent = admin_actions.resend_card_change_notice(
+        db.session(), subscription_id=sub.id, notifier=deps["notifier"], clock=deps["clock"], config=deps["config"]
+    )
     enqueue_notices(sent.notice_ids)
     return "success", f"{sub.user.email}에게 결제 실패·카드 변경 안내를 다시 보냈습니다."
 
 
 def _cancel_at_period_end(sub: Subscription, actor: Actor) -> tuple[str, str]:
-    result = subscriptions.cancel_subscription(db.session(), user=sub.user, subscription_id=sub.id, ip=actor.ip,
-                                               actor=actor, **_deps())
+    result = subscriptions.cancel_subscription(
+        db.session(), user=sub.user, subscription_id=sub.id, ip=actor.ip, actor=actor, **_deps()
+    )
     enqueue_notices(result.notice_ids)
     if result.already:
         return "info", "이미 기간 만료 시 해지로 설정된 구독입니다."
     if result.ended_now:
         return "success", "결제되지 않은 구독이라 바로 종료했습니다."
-    return "success", f"기간 만료 시 해지로 설정했습니다. {kst_date(result.access_until)}까지 이용하고 더 결제되지 않습니다."
+    return (
+        "success",
+        f"기간 만료 시 해지로 설정했습니다. {kst_date(result.access_until)}까지 이용하고 더 결제되지 않습니다.",
+    )
 
 
 def _resume(sub: Subscription, actor: Actor) -> tuple[str, str]:
     deps = _deps()
-    resumed = subscriptions.resume_subscription(db.session(), user=sub.user, subscription_id=sub.id,
-                                                notifier=deps["notifier"], clock=deps["clock"])
+    resumed = subscriptions.resume_subscription(
+        db.session(), user=sub.user, subscription_id=sub.id, notifier=deps["notifier"], clock=deps["clock"]
+    )
     return "success", f"해지를 취소했습니다. 다음 결제일은 {kst_date(resumed.next_charge_at)}입니다."
 
 
 def _cancel_now_refund(sub: Subscription, actor: Actor) -> tuple[str, str]:
-    result = subscriptions.cancel_now_with_refund(db.session(), user=sub.user, subscription_id=sub.id, ip=actor.ip,
-                                                  actor=actor, **_deps())
+    result = subscriptions.cancel_now_with_refund(
+        db.session(), user=sub.user, subscription_id=sub.id, ip=actor.ip, actor=actor, **_deps()
+    )
     enqueue_notices(result.notice_ids)
     if result.refund_status is None:
         return "success", "구독을 바로 종료했습니다. 남은 이용 기간이 없어 환불할 금액은 없습니다."
     if result.refund_status == "done":
         return "success", f"구독을 바로 종료하고 남은 기간의 요금 {won(result.refund_won)}을 환불했습니다."
-    return "error", (f"구독은 종료했지만 환불 {won(result.refund_won)}의 결과를 아직 확인하지 못했습니다 "
-                     f"({result.refund_status}). 환불 화면에서 확인해 주세요.")
+    return "error", (
+        f"구독은 종료했지만 환불 {won(result.refund_won)}의 결과를 아직 확인하지 못했습니다 "
+        f"({result.refund_status}). 환불 화면에서 확인해 주세요."
+    )
 
 
 def _cancel_now(sub: Subscription, actor: Actor) -> tuple[str, str]:
     deps = _deps()
-    result = admin_actions.end_now(db.session(), subscription_id=sub.id, actor=actor, toss=deps["toss"],
-                                   vault=deps["vault"], notifier=deps["notifier"], clock=deps["clock"])
+    result = admin_actions.end_now(
+        db.session(),
+        subscription_id=sub.id,
+        actor=actor,
+        toss=deps["toss"],
+        vault=deps["vault"],
+        notifier=deps["notifier"],
+        clock=deps["clock"],
+    )
     enqueue_notices(result.notice_ids)
     return "success", "구독을 바로 종료했습니다 (환불 없음). 더 이상 결제되지 않습니다."
 

@@ -54,15 +54,26 @@ def order_state(order) -> str:
 def _admin_context() -> dict:
     # formdata=None: the buttons only need a CSRF token, and a page must render without reading the body
     # (an oversized upload is answered without parsing it).
-    return {"labels": LABELS, "action_form": ActionForm(formdata=None), "refund_state": refund_service.refund_state,
-            "order_state": order_state}
+    return {
+        "labels": LABELS,
+        "action_form": ActionForm(formdata=None),
+        "refund_state": refund_service.refund_state,
+        "order_state": order_state,
+    }
 
 
-def audit_row(action: str, reason: str, *, subscription_id: int | None = None,
-              user_id: int | None = None) -> AuditLog:
+def audit_row(action: str, reason: str, *, subscription_id: int | None = None, user_id: int | None = None) -> AuditLog:
     """An AuditLog row for the signed-in admin, now, from their address (added to the session, not committed)."""
-    row = AuditLog(at=services().clock.now(), actor_type="admin", actor_id=current_user.id, action=action,
-                   reason=reason[:200], ip=client_ip()[:64], subscription_id=subscription_id, user_id=user_id)
+    row = AuditLog(
+        at=services().clock.now(),
+        actor_type="admin",
+        actor_id=current_user.id,
+        action=action,
+        reason=reason[:200],
+        ip=client_ip()[:64],
+        subscription_id=subscription_id,
+        user_id=user_id,
+    )
     db.session.add(row)
     return row
 
@@ -86,13 +97,17 @@ def _get_or_404(model, ident: int):
 
 # -- dashboard, subscriptions, customers -------------------------------------------------
 
+
 @bp.get("/")
 @admin_required
 def dashboard():
     now = services().clock.now()
-    return render_template("admin/dashboard.html", figures=queries.dashboard(db.session(), now=now),
-                           overview=admin_figures.business(db.session(), now=now, month_param=request.args.get("month")),
-                           operations=queries.operations(db.session()))
+    return render_template(
+        "admin/dashboard.html",
+        figures=queries.dashboard(db.session(), now=now),
+        overview=admin_figures.business(db.session(), now=now, month_param=request.args.get("month")),
+        operations=queries.operations(db.session()),
+    )
 
 
 @bp.get("/subscriptions")
@@ -100,9 +115,12 @@ def dashboard():
 def subscriptions():
     status, email = request.args.get("status") or None, (request.args.get("q") or "").strip()[:254]
     page = queries.paginate(db.session(), queries.subscriptions(status, email), _page())
-    _log_access("admin_list_subscriptions", f"구독 목록 조회 (상태={status or '전체'}, 검색={email or '-'}, {page.page}쪽)")
-    return render_template("admin/subscriptions.html", page=page, status=status, q=email,
-                           statuses=queries.SUBSCRIPTION_STATUSES)
+    _log_access(
+        "admin_list_subscriptions", f"구독 목록 조회 (상태={status or '전체'}, 검색={email or '-'}, {page.page}쪽)"
+    )
+    return render_template(
+        "admin/subscriptions.html", page=page, status=status, q=email, statuses=queries.SUBSCRIPTION_STATUSES
+    )
 
 
 @bp.get("/subscriptions/<int:subscription_id>")
@@ -111,19 +129,27 @@ def subscription(subscription_id: int):
     sub = queries.subscription_detail(db.session(), subscription_id)
     if sub is None:
         abort(404)
-    _log_access("admin_view_subscription", f"구독 #{sub.id} 상세 조회 (회원 #{sub.user_id})", subscription_id=sub.id,
-                user_id=sub.user_id)
+    _log_access(
+        "admin_view_subscription",
+        f"구독 #{sub.id} 상세 조회 (회원 #{sub.user_id})",
+        subscription_id=sub.id,
+        user_id=sub.user_id,
+    )
     now = services().clock.now()
     live = sub.status in admin_actions.LIVE
-    return render_template("admin/subscription.html", sub=sub, consents=queries.consents_for(db.session(), sub),
-                           price_changes=consent_service.changes_for(db.session(), sub.id),
-                           period_refund=refund_notices.period_refunds(db.session(), [sub]).get(sub.id),
-                           actions=admin_actions.available_actions(db.session(), sub, now=now),
-                           action_labels=admin_actions.ACTIONS,
-                           gate=consent_service.gate(db.session(), sub, now=now) if live and sub.next_charge_at else None,
-                           plan_change_at=subscription_service.change_effective_at(db.session(), sub)
-                           if sub.pending_plan_id else None,
-                           access_until=consent_service.access_until(sub), now=now)
+    return render_template(
+        "admin/subscription.html",
+        sub=sub,
+        consents=queries.consents_for(db.session(), sub),
+        price_changes=consent_service.changes_for(db.session(), sub.id),
+        period_refund=refund_notices.period_refunds(db.session(), [sub]).get(sub.id),
+        actions=admin_actions.available_actions(db.session(), sub, now=now),
+        action_labels=admin_actions.ACTIONS,
+        gate=consent_service.gate(db.session(), sub, now=now) if live and sub.next_charge_at else None,
+        plan_change_at=subscription_service.change_effective_at(db.session(), sub) if sub.pending_plan_id else None,
+        access_until=consent_service.access_until(sub),
+        now=now,
+    )
 
 
 @bp.get("/customers")
@@ -136,6 +162,7 @@ def customers():
 
 
 # -- catalog -------------------------------------------------------------------------------
+
 
 @bp.get("/products")
 @admin_required
@@ -187,7 +214,9 @@ def _product_form(product: Product | None):
         return _too_big(product)
     request.max_content_length = UPLOAD_LIMIT
     form = ProductForm(obj=product)
-    form.category_id.choices = [(c.id, c.name) for c in db.session.scalars(db.select(Category).order_by(Category.position, Category.id))]
+    form.category_id.choices = [
+        (c.id, c.name) for c in db.session.scalars(db.select(Category).order_by(Category.position, Category.id))
+    ]
     submitted = form.validate_on_submit()
     if form.is_submitted() and form.csrf_token.errors:
         abort(400, description="보안 토큰이 없거나 만료되었습니다. 페이지를 새로 고친 뒤 다시 시도해 주세요.")
@@ -215,8 +244,9 @@ def _store_upload(form: ProductForm) -> bool:
     if not upload or not getattr(upload, "filename", ""):
         return True
     try:
-        stored = media.store_product_image(upload.read(media.MAX_BYTES + 1),
-                                           current_app.config["STOREFRONT"].product_image_dir)
+        stored = media.store_product_image(
+            upload.read(media.MAX_BYTES + 1), current_app.config["STOREFRONT"].product_image_dir
+        )
     except media.ImageRefused as exc:
         form.image_file.errors = [*form.image_file.errors, exc.message]
         return False
@@ -226,16 +256,25 @@ def _store_upload(form: ProductForm) -> bool:
 
 def _too_big(product: Product | None):
     form = ProductForm(obj=product, formdata=None)
-    form.category_id.choices = [(c.id, c.name) for c in db.session.scalars(db.select(Category).order_by(Category.position, Category.id))]
+    form.category_id.choices = [
+        (c.id, c.name) for c in db.session.scalars(db.select(Category).order_by(Category.position, Category.id))
+    ]
     form.image_file.errors = ["이미지는 5MB 이하만 올릴 수 있습니다. 다른 입력은 저장되지 않았으니 다시 입력해 주세요."]
     return render_template("admin/product_form.html", form=form, product=product), 413
 
 
 def _with_defaults(data: catalog.ProductData) -> catalog.ProductData:
-    return replace(data, summary=data.summary or "", description=data.description or "",
-                   provision=data.provision or "", image=data.image or "", position=data.position or 0,
-                   getting_started=data.getting_started or "", cooling_off_days=data.cooling_off_days or 7,
-                   cooling_off_exclusion=data.cooling_off_exclusion or "")
+    return replace(
+        data,
+        summary=data.summary or "",
+        description=data.description or "",
+        provision=data.provision or "",
+        image=data.image or "",
+        position=data.position or 0,
+        getting_started=data.getting_started or "",
+        cooling_off_days=data.cooling_off_days or 7,
+        cooling_off_exclusion=data.cooling_off_exclusion or "",
+    )
 
 
 @bp.post("/products/<int:product_id>/toggle")
@@ -277,10 +316,16 @@ def edit_plan(plan_id: int):
 
 
 def _plan_page(plan: Plan, form: PlanForm, apply_form: ApplyPriceForm):
-    return render_template("admin/plan_form.html", form=form, product=plan.product, plan=plan,
-                           subscribers=catalog.live_subscribers(db.session(), plan),
-                           other_price=catalog.subscribers_on_other_price(db.session(), plan), apply_form=apply_form,
-                           earliest=consent_service.earliest_effective_on(services().clock.now()))
+    return render_template(
+        "admin/plan_form.html",
+        form=form,
+        product=plan.product,
+        plan=plan,
+        subscribers=catalog.live_subscribers(db.session(), plan),
+        other_price=catalog.subscribers_on_other_price(db.session(), plan),
+        apply_form=apply_form,
+        earliest=consent_service.earliest_effective_on(services().clock.now()),
+    )
 
 
 @bp.post("/plans/<int:plan_id>/apply-price")
@@ -291,13 +336,21 @@ def apply_plan_price(plan_id: int):
     form = ApplyPriceForm()
     if form.validate_on_submit():
         if form.amount_won.data != str(plan.amount_won):
-            form.amount_won.errors = [*form.amount_won.errors, "화면을 연 뒤 가격이 바뀌었습니다. 새로 고친 뒤 다시 확인해 주세요."]
+            form.amount_won.errors = [
+                *form.amount_won.errors,
+                "화면을 연 뒤 가격이 바뀌었습니다. 새로 고친 뒤 다시 확인해 주세요.",
+            ]
         else:
             assert form.effective_on.data is not None  # InputRequired
             try:
                 rollout = consent_service.apply_plan_price(
-                    db.session(), plan, effective_on=form.effective_on.data, now=services().clock.now(),
-                    config=current_app.config["STOREFRONT"], created_by_id=current_user.id)
+                    db.session(),
+                    plan,
+                    effective_on=form.effective_on.data,
+                    now=services().clock.now(),
+                    config=current_app.config["STOREFRONT"],
+                    created_by_id=current_user.id,
+                )
             except consent_service.TooSoon as exc:
                 db.session.rollback()
                 form.effective_on.errors = [*form.effective_on.errors, exc.message]
@@ -309,27 +362,35 @@ def apply_plan_price(plan_id: int):
 
 
 def _rollout_message(plan: Plan, rollout: consent_service.Rollout) -> str:
-    return (f"{rollout.effective_on:%Y-%m-%d} 이후 첫 결제일부터 {plan.amount_won:,}원을 적용합니다. "
-            f"동의 요청 예정 {rollout.requested}건(동의한 구독자만 "
-            "새 가격으로 결제되고, 동의하지 않으면 이용 기간이 끝날 때 "
-            f"종료됩니다), 즉시 인하 {rollout.lowered}건, 제외 "
-            f"{rollout.skipped}건(무료 체험 중이거나 진행 중인 변경이 있음).")
+    return (
+        f"{rollout.effective_on:%Y-%m-%d} 이후 첫 결제일부터 {plan.amount_won:,}원을 적용합니다. "
+        f"동의 요청 예정 {rollout.requested}건(동의한 구독자만 "
+        "새 가격으로 결제되고, 동의하지 않으면 이용 기간이 끝날 때 "
+        f"종료됩니다), 즉시 인하 {rollout.lowered}건, 제외 "
+        f"{rollout.skipped}건(무료 체험 중이거나 진행 중인 변경이 있음)."
+    )
 
 
 def _plan_data(form: PlanForm) -> catalog.PlanData:
     """The validated form's values (name and price are required fields)."""
     assert form.name.data is not None and form.amount_won.data is not None
-    return catalog.PlanData(name=form.name.data, amount_won=form.amount_won.data,
-                            trial_days=form.trial_days.data or 0, position=form.position.data or 0)
+    return catalog.PlanData(
+        name=form.name.data,
+        amount_won=form.amount_won.data,
+        trial_days=form.trial_days.data or 0,
+        position=form.position.data or 0,
+    )
 
 
 def _plan_saved_message(plan: Plan, old_price: int) -> str:
     if plan.amount_won == old_price:
         return "플랜을 저장했습니다."
     keeping = catalog.subscribers_on_other_price(db.session(), plan)
-    return (f"가격을 {old_price:,}원에서 {plan.amount_won:,}원으로 바꿨습니다. 새 가격은 신규 구독에만 적용되며, "
-            f"기존 구독 {keeping}건은 새 가격에 별도로 동의하기 전까지 기존 가격으로 결제됩니다. "
-            f"기존 구독자에게 적용하려면 플랜 화면의 ‘기존 구독자에게 새 가격 적용’을 사용하세요.")
+    return (
+        f"가격을 {old_price:,}원에서 {plan.amount_won:,}원으로 바꿨습니다. 새 가격은 신규 구독에만 적용되며, "
+        f"기존 구독 {keeping}건은 새 가격에 별도로 동의하기 전까지 기존 가격으로 결제됩니다. "
+        f"기존 구독자에게 적용하려면 플랜 화면의 ‘기존 구독자에게 새 가격 적용’을 사용하세요."
+    )
 
 
 @bp.post("/plans/<int:plan_id>/toggle")
@@ -344,6 +405,7 @@ def toggle_plan(plan_id: int):
 
 
 # -- outbox, webhooks -----------------------------------------------------------
+
 
 @bp.get("/outbox")
 @admin_required

@@ -31,8 +31,15 @@ def _serializer() -> URLSafeTimedSerializer:
 def issue(response: Response, user: User) -> None:
     """Mark this browser as one that signed in to `user`'s account."""
     value = _serializer().dumps({"u": user.id, "n": secrets.token_urlsafe(16)})
-    response.set_cookie(COOKIE, value, max_age=int(MAX_AGE.total_seconds()), path="/",
-                        secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax")
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=int(MAX_AGE.total_seconds()),
+        path="/",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
 
 
 def known_nonce(user: User | None) -> str | None:

@@ -31,13 +31,21 @@ def forgot_password():
     if current_user.is_authenticated and not form.is_submitted():
         form.email.data = current_user.email
     if form.validate_on_submit():
-        ids = reset.request_reset(db.session(), form.email.data, now=services().clock.now(), notifier=services().notifier,
-                                  link_for=lambda token: site_link("auth.reset_password", token=token))
+        ids = reset.request_reset(
+            db.session(),
+            form.email.data,
+            now=services().clock.now(),
+            notifier=services().notifier,
+            link_for=lambda token: site_link("auth.reset_password", token=token),
+        )
         db.session.commit()
         enqueue_notices(ids)
-        flash("입력한 이메일로 가입된 계정이 있으면 비밀번호를 새로 정하는 "
-              "링크를 보냈습니다. 30분 안에 메일의 링크를 열어 주세요. "
-              "메일이 오지 않으면 스팸함을 확인하거나 잠시 후 다시 요청해 주세요.", "info")
+        flash(
+            "입력한 이메일로 가입된 계정이 있으면 비밀번호를 새로 정하는 "
+            "링크를 보냈습니다. 30분 안에 메일의 링크를 열어 주세요. "
+            "메일이 오지 않으면 스팸함을 확인하거나 잠시 후 다시 요청해 주세요.",
+            "info",
+        )
         return redirect(url_for("auth.forgot_password"))
     return render_template("auth/forgot.html", form=form), 400 if form.is_submitted() else 200
 
@@ -55,9 +63,15 @@ def reset_password(token: str):
         config = current_app.config["STOREFRONT"]
         assert form.password.data is not None  # a required field
         try:
-            user, ids = reset.reset_password(db.session(), token, form.password.data, now=now,
-                                             notifier=services().notifier, forgot_url=site_link("auth.forgot_password"),
-                                             cheap_hash=config.password_hash_cheap)
+            user, ids = reset.reset_password(
+                db.session(),
+                token,
+                form.password.data,
+                now=now,
+                notifier=services().notifier,
+                forgot_url=site_link("auth.forgot_password"),
+                cheap_hash=config.password_hash_cheap,
+            )
         except reset.LinkInvalid:  # spent by another tab a moment ago
             db.session.rollback()
             return _no_referrer(render_template("auth/reset_invalid.html"), 410)
@@ -66,7 +80,9 @@ def reset_password(token: str):
         enqueue_notices(ids)
         if current_user.is_authenticated:
             logout_user()  # its sign-in has just ended with all the others
-        flash("비밀번호를 새로 정했습니다. 다른 기기의 로그인은 모두 끝냈으니, 새 비밀번호로 로그인해 주세요.", "success")
+        flash(
+            "비밀번호를 새로 정했습니다. 다른 기기의 로그인은 모두 끝냈으니, 새 비밀번호로 로그인해 주세요.", "success"
+        )
         response = redirect(url_for("auth.login", email=user.email))
         devices.issue(response, user)
         return response

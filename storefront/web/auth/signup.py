@@ -38,13 +38,24 @@ def signup():
     form = SignupForm()
     if form.validate_on_submit():
         nonce = session.get(BROWSER_KEY) or secrets.token_urlsafe(16)
-        application = signups.Application(email=form.email.data, password=form.password.data, name=form.name.data,
-                                          phone=form.phone.data, marketing_opt_in=form.marketing_opt_in.data,
-                                          next_url=next_url)
+        application = signups.Application(
+            email=form.email.data,
+            password=form.password.data,
+            name=form.name.data,
+            phone=form.phone.data,
+            marketing_opt_in=form.marketing_opt_in.data,
+            next_url=next_url,
+        )
         found = services()
-        ids = signups.apply(db.session(), application, browser_nonce=nonce, now=found.clock.now(),
-                            notifier=found.notifier, links=_links(),
-                            cheap_hash=current_app.config["STOREFRONT"].password_hash_cheap)
+        ids = signups.apply(
+            db.session(),
+            application,
+            browser_nonce=nonce,
+            now=found.clock.now(),
+            notifier=found.notifier,
+            links=_links(),
+            cheap_hash=current_app.config["STOREFRONT"].password_hash_cheap,
+        )
         db.session.commit()
         enqueue_notices(ids)
         session[BROWSER_KEY], session[EMAIL_KEY] = nonce, form.email.data.strip().lower()
@@ -53,8 +64,11 @@ def signup():
 
 
 def _links() -> signups.Links:
-    return signups.Links(confirm_for=lambda token: site_link("auth.confirm_signup", token=token),
-                         login=site_link("auth.login"), forgot=site_link("auth.forgot_password"))
+    return signups.Links(
+        confirm_for=lambda token: site_link("auth.confirm_signup", token=token),
+        login=site_link("auth.login"),
+        forgot=site_link("auth.forgot_password"),
+    )
 
 
 @bp.get("/signup/sent")
@@ -62,7 +76,9 @@ def signup_sent():
     email = session.get(EMAIL_KEY)
     if not email:
         return redirect(url_for("auth.signup"))
-    return render_template("auth/signup_sent.html", email=email, valid_hours=int(signups.VALID_FOR.total_seconds() // 3600))
+    return render_template(
+        "auth/signup_sent.html", email=email, valid_hours=int(signups.VALID_FOR.total_seconds() // 3600)
+    )
 
 
 @bp.route("/signup/confirm/<token>", methods=["GET", "POST"])
@@ -90,7 +106,9 @@ def confirm_signup(token: str):
             db.session.commit()
             form.password.errors = [*form.password.errors, "가입할 때 정한 비밀번호와 다릅니다."]
     status = 400 if form.is_submitted() else 200
-    return _no_referrer(render_template("auth/signup_confirm.html", form=form, token=token, email=pending.email), status)
+    return _no_referrer(
+        render_template("auth/signup_confirm.html", form=form, token=token, email=pending.email), status
+    )
 
 
 def _finish(pending, now):

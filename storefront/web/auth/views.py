@@ -118,9 +118,17 @@ def login():
             if attempt.next_wait:
                 message += f" 잘못 입력한 횟수가 많아 {in_words(attempt.next_wait)} 후에 다시 시도할 수 있습니다."
             form.password.errors = [*form.password.errors, message]
-    response = make_response(render_template("auth/login.html", form=form, next_url=next_url, waited=waited,
-                                             wait_words=in_words(waited) if waited else None,
-                                             reason=guest_reason(next_url)), status)
+    response = make_response(
+        render_template(
+            "auth/login.html",
+            form=form,
+            next_url=next_url,
+            waited=waited,
+            wait_words=in_words(waited) if waited else None,
+            reason=guest_reason(next_url),
+        ),
+        status,
+    )
     if waited:
         response.headers["Retry-After"] = str(math.ceil(waited.total_seconds()))
     return response

@@ -22,7 +22,10 @@ class CheckoutForm(FlaskForm):
     # announced by text message at least 7 days ahead (여신전문금융업 감독규정), not by email alone.
     phone = TelField(
         "휴대전화 번호 (유료 전환 7일 전 안내 문자 수신용)",
-        validators=[Optional(), Regexp(r"^01[016789]-?\d{3,4}-?\d{4}$", message="휴대전화 번호 형식이 올바르지 않습니다.")],
+        validators=[
+            Optional(),
+            Regexp(r"^01[016789]-?\d{3,4}-?\d{4}$", message="휴대전화 번호 형식이 올바르지 않습니다."),
+        ],
     )
 
 

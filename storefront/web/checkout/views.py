@@ -22,9 +22,18 @@ from storefront.web.legal import TERMS_VERSION
 
 bp = Blueprint("checkout", __name__)
 
-REFUSAL_STATUS = {"not_signed_in": 401, "bad_request": 400, "customer_mismatch": 403, "unknown_intent": 404,
-                  "used": 409, "expired": 410, "replayed": 409, "already_subscribed": 409,
-                  "subscription_ended": 409, "card_failed": 422}
+REFUSAL_STATUS = {
+    "not_signed_in": 401,
+    "bad_request": 400,
+    "customer_mismatch": 403,
+    "unknown_intent": 404,
+    "used": 409,
+    "expired": 410,
+    "replayed": 409,
+    "already_subscribed": 409,
+    "subscription_ended": 409,
+    "card_failed": 422,
+}
 
 
 def _config():
@@ -53,9 +62,17 @@ def _absolute(endpoint: str, **values) -> str:
 def _render_order(plan: Plan, form: CheckoutForm, status: int = 200, error: str | None = None):
     summary = checkout.order_summary(plan, now=services().clock.now(), billing_hour_kst=_config().billing_hour_kst)
     existing = checkout.blocking_subscription(db.session(), current_user.id, plan.product_id)
-    return render_template("checkout/subscribe.html", plan=plan, summary=summary, form=form, existing=existing,
-                           error=error, billing_hour=_config().billing_hour_kst,
-                           ask_phone=needs_phone(plan), sdk_url=_config().toss_sdk_url), status
+    return render_template(
+        "checkout/subscribe.html",
+        plan=plan,
+        summary=summary,
+        form=form,
+        existing=existing,
+        error=error,
+        billing_hour=_config().billing_hour_kst,
+        ask_phone=needs_phone(plan),
+        sdk_url=_config().toss_sdk_url,
+    ), status
 
 
 def needs_phone(plan: Plan) -> bool:
@@ -67,7 +84,10 @@ def _phone_for_trial(plan: Plan, form: CheckoutForm) -> bool:
     if not needs_phone(plan):
         return True
     if not form.phone.data:
-        form.phone.errors = [*form.phone.errors, "무료 체험은 유료 전환 7일 전에 문자로 안내해 드려야 해서 휴대전화 번호가 필요합니다."]
+        form.phone.errors = [
+            *form.phone.errors,
+            "무료 체험은 유료 전환 7일 전에 문자로 안내해 드려야 해서 휴대전화 번호가 필요합니다.",
+        ]
         return False
     current_user.phone = form.phone.data.replace("-", "")
     return True
@@ -89,9 +109,15 @@ def start_checkout(plan_id: int):
     if not form.validate_on_submit() or not _phone_for_trial(plan, form):
         return _render_order(plan, form, 400)
     try:
-        intent = checkout.begin_checkout(db.session(), user=current_user, plan_id=plan.id, ip=client_ip(),
-                                         now=services().clock.now(), terms_version=TERMS_VERSION,
-                                         billing_hour_kst=_config().billing_hour_kst)
+        intent = checkout.begin_checkout(
+            db.session(),
+            user=current_user,
+            plan_id=plan.id,
+            ip=client_ip(),
+            now=services().clock.now(),
+            terms_version=TERMS_VERSION,
+            billing_hour_kst=_config().billing_hour_kst,
+        )
     except ActionRefused as exc:
         db.session.rollback()
         return _render_order(plan, form, 409, error=exc.message)
@@ -110,8 +136,10 @@ def _toss_params(intent) -> dict[str, str]:
     """What the SDK's requestBillingAuth needs for this intent (no secret: the client key is public)."""
     config = _config()
     return {
-        "client_key": config.toss_client_key, "customer_key": current_user.customer_key,
-        "customer_email": current_user.email, "customer_name": current_user.name,
+        "client_key": config.toss_client_key,
+        "customer_key": current_user.customer_key,
+        "customer_email": current_user.email,
+        "customer_name": current_user.name,
         "success_url": _absolute("checkout.billing_success", intent=intent.token),
         "fail_url": _absolute("checkout.billing_fail", intent=intent.token),
     }
@@ -127,12 +155,16 @@ def card():
         return redirect(url_for("account.overview"))
     config = _config()
     plan = db.session.get(Plan, intent.plan_id) if intent.plan_id else None
-    summary = (checkout.order_summary(plan, now=services().clock.now(), billing_hour_kst=config.billing_hour_kst)
-               if plan is not None and intent.purpose == "subscribe" else None)
+    summary = (
+        checkout.order_summary(plan, now=services().clock.now(), billing_hour_kst=config.billing_hour_kst)
+        if plan is not None and intent.purpose == "subscribe"
+        else None
+    )
     subscription = db.session.get(Subscription, intent.subscription_id) if intent.subscription_id else None
     toss = {"sdk_url": config.toss_sdk_url, **_toss_params(intent)}
-    return render_template("checkout/card.html", intent=intent, plan=plan, summary=summary,
-                           subscription=subscription, toss=toss)
+    return render_template(
+        "checkout/card.html", intent=intent, plan=plan, summary=summary, subscription=subscription, toss=toss
+    )
 
 
 @bp.get("/billing/success")
@@ -146,9 +178,14 @@ def billing_success():
         return _refused(checkout.CheckoutRefused("not_signed_in"))
     args = request.args
     try:
-        intent = checkout.check_redirect(db.session(), user=current_user, token=args.get("intent", ""),
-                                         customer_key=args.get("customerKey", ""), auth_key=args.get("authKey", ""),
-                                         now=services().clock.now())
+        intent = checkout.check_redirect(
+            db.session(),
+            user=current_user,
+            token=args.get("intent", ""),
+            customer_key=args.get("customerKey", ""),
+            auth_key=args.get("authKey", ""),
+            now=services().clock.now(),
+        )
     except checkout.CheckoutRefused as exc:
         return _after_used(exc) or _refused(exc)
     plan = db.session.get(Plan, intent.plan_id) if intent.plan_id else None
@@ -168,9 +205,18 @@ def settle_billing_auth():
     args = request.args
     try:
         result = checkout.complete_billing_auth(
-            db.session(), user=current_user, token=args.get("intent", ""), customer_key=args.get("customerKey", ""),
-            auth_key=args.get("authKey", ""), toss=found.toss, vault=found.vault, notifier=found.notifier,
-            clock=found.clock, config=_config(), ip=client_ip())
+            db.session(),
+            user=current_user,
+            token=args.get("intent", ""),
+            customer_key=args.get("customerKey", ""),
+            auth_key=args.get("authKey", ""),
+            toss=found.toss,
+            vault=found.vault,
+            notifier=found.notifier,
+            clock=found.clock,
+            config=_config(),
+            ip=client_ip(),
+        )
     except checkout.CheckoutRefused as exc:
         db.session.rollback()
         if exc.reason == "used":
@@ -218,13 +264,20 @@ def billing_fail():
     message = request.args.get("message", "")[:300]
     intent = None
     if current_user.is_authenticated:
-        intent = checkout.usable_intent(db.session(), user=current_user, token=request.args.get("intent", ""),
-                                        now=services().clock.now())
+        intent = checkout.usable_intent(
+            db.session(), user=current_user, token=request.args.get("intent", ""), now=services().clock.now()
+        )
     retry_url = url_for("checkout.card", intent=intent.token) if intent is not None else url_for("account.overview")
     canceled = code in ("PAY_PROCESS_CANCELED", "USER_CANCEL")
-    return render_template("checkout/fail.html", code=code, toss_message=message, canceled=canceled,
-                           explanation=registration_failure_message(code or None, categorize(code) if code else None),
-                           intent=intent, retry_url=retry_url)
+    return render_template(
+        "checkout/fail.html",
+        code=code,
+        toss_message=message,
+        canceled=canceled,
+        explanation=registration_failure_message(code or None, categorize(code) if code else None),
+        intent=intent,
+        retry_url=retry_url,
+    )
 
 
 @bp.get("/billing/result/<int:subscription_id>")
@@ -243,9 +296,17 @@ def retry(subscription_id: int):
         abort(400)
     found = services()
     try:
-        checkout.retry_first_charge(db.session(), user=current_user, subscription_id=sub.id, toss=found.toss,
-                                    vault=found.vault, notifier=found.notifier, clock=found.clock, config=_config(),
-                                    ip=client_ip())
+        checkout.retry_first_charge(
+            db.session(),
+            user=current_user,
+            subscription_id=sub.id,
+            toss=found.toss,
+            vault=found.vault,
+            notifier=found.notifier,
+            clock=found.clock,
+            config=_config(),
+            ip=client_ip(),
+        )
     except ActionRefused as exc:
         db.session.rollback()
         flash(exc.message, "error")
