@@ -37,8 +37,9 @@ WINDOW_SECONDS = 60.0
 # Sleep this much past the moment the oldest call leaves the window (float rounding).
 _EPSILON = 0.001
 
-# KEYS[1] the sorted set of calls (score: when each goes, possibly a moment to come).
-# ARGV: now, window, cap, member, spacing (0: go now or say how long to wait), max_wait.
+# KEYS[1] the sorted set of calls (score: when each goes, possibly a moment to come); KEYS[2] the
+# next background slot (GCRA's theoretical arrival time). ARGV: now, window, cap, member,
+# spacing (0: an interactive call, go now or say how long to wait), max_wait, catch_up.
 # Returns (as a string: Lua numbers become integers in replies) "0" when the call is recorded
 # to go now; with a spacing, "<seconds>" when it is recorded to go that many seconds from now
 # (its slot), or "-<seconds>" when the slot would be further away than max_wait (not recorded);
@@ -51,9 +52,14 @@ local cap = tonumber(ARGV[3])
 local spacing = tonumber(ARGV[5])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
 local at = now
+local base = now
+local pushed = false
 if spacing > 0 then
-  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-  if last[2] and tonumber(last[2]) + spacing > at then at = tonumber(last[2]) + spacing end
+  -- A caller at most catch_up seconds late keeps the schedule (the next slot stays where it was);
+  -- after a longer pause the schedule starts again from now.
+  local scheduled = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if scheduled >= now - tonumber(ARGV[7]) then base = scheduled end
+  at = math.max(now, base)
 end
 local count = redis.call('ZCOUNT', key, '(' .. (at - window), '+inf')
 if count >= cap then
@@ -61,10 +67,16 @@ if count >= cap then
   local free_at = tonumber(leaving[2]) + window
   if spacing <= 0 then return tostring(math.max(free_at - now, 0.001)) end
   at = free_at
+  pushed = true
 end
 if at - now > tonumber(ARGV[6]) then return tostring(-(at - now)) end
 redis.call('ZADD', key, at, ARGV[4])
 redis.call('PEXPIRE', key, math.ceil((at - now + window) * 1000) + 1000)
+if spacing > 0 then
+  local next_slot = base + spacing
+  if pushed then next_slot = at + spacing end
+  redis.call('SET', KEYS[2], tostring(next_slot), 'PX', math.ceil((next_slot - now + window) * 1000))
+end
 return tostring(at - now)
 """
 
@@ -74,7 +86,9 @@ class TossRateLimiter:
 
     Background calls are spread evenly: each takes the next free slot, one every
     ``60 / (per_minute - reserve)`` seconds, so a billing day runs at a steady pace instead
-    of a burst followed by a stall. `reserve` slots (default a tenth of the budget) are kept
+    of a burst followed by a stall. A slot nobody was ready for is not lost at once: callers
+    up to `catch_up` seconds behind the schedule go without waiting (a few calls together at
+    most), so slow moments on the workers' side do not cost the budget. `reserve` slots (default a tenth of the budget) are kept
     for interactive calls (`acquire(background=False)`), which go at once while fewer than
     `per_minute` calls are in (or booked for) the window. Every call, booked or made, is
     one entry in one sorted set, and a call is only booked where the window around it has
@@ -82,7 +96,7 @@ class TossRateLimiter:
     """
 
     def __init__(self, redis: Redis, per_minute: int, *, key: str = DEFAULT_KEY, reserve: int | None = None,
-                 window: float = WINDOW_SECONDS, max_wait: float = 120.0,
+                 window: float = WINDOW_SECONDS, max_wait: float = 120.0, catch_up: float = 2.0,
                  clock: Callable[[], float] | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         if per_minute < 1:
             raise ValueError("per_minute must be at least 1")
@@ -93,6 +107,7 @@ class TossRateLimiter:
         self.key = key
         self.window = window
         self.max_wait = max_wait
+        self.catch_up = catch_up
         self._redis = redis
         self._script = redis.register_script(_ACQUIRE)
         self._clock = clock or _wall_seconds
@@ -151,8 +166,9 @@ class TossRateLimiter:
     def _run(self, cap: int, *, spacing: float) -> float:
         now = self._clock()
         member = f"{now:.6f}:{uuid.uuid4().hex}"
-        answer = self._script(keys=[self.key], args=[repr(float(now)), repr(float(self.window)), cap, member,
-                                                     repr(float(spacing)), repr(float(self.max_wait))])
+        answer = self._script(keys=[self.key, f"{self.key}:next"],
+                              args=[repr(float(now)), repr(float(self.window)), cap, member, repr(float(spacing)),
+                                    repr(float(self.max_wait)), repr(float(self.catch_up))])
         return float(answer.decode() if isinstance(answer, bytes) else answer)
 
 

@@ -60,6 +60,18 @@ def test_a_call_after_a_quiet_spell_goes_at_once(redis_url, t):
     assert budget.acquire() == pytest.approx(15.0, abs=0.01)  # 20 s after the one before
 
 
+def test_a_caller_a_little_late_for_its_slot_does_not_push_the_schedule_back(redis_url, t):
+    budget = limiter(redis_url, 3, t, reserve=0, catch_up=2.0)
+    assert budget.acquire() == 0  # at 0 s: the next slot is at 20 s
+    t.now += 21.5  # the worker was busy and asks 1.5 s after its slot
+    assert budget.acquire() == 0
+    t.now += 0.5
+    assert budget.acquire() == pytest.approx(18.0, abs=0.01)  # the slot after is still at 40 s, not 41.5 s
+    t.now = 1_780_000_000.0 + 100  # a long pause: the schedule starts again from now
+    assert budget.acquire() == 0
+    assert budget.acquire() == pytest.approx(20.0, abs=0.01)
+
+
 def test_workers_sharing_a_redis_share_one_budget(redis_url, t):
     worker_a, worker_b = limiter(redis_url, 2, t, reserve=0), limiter(redis_url, 2, t, reserve=0)
     assert worker_a.acquire() == 0
