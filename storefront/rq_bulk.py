@@ -34,17 +34,20 @@ class JobSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def enqueue_unique_many(queue: Queue, specs: Iterable[JobSpec], *, chunk: int = CHUNK) -> list[Job | None]:
-    """Enqueue each spec unless a job with its id exists; the Job, or None for a duplicate, in order.
+def enqueue_unique_many(queue: Queue, specs: Iterable[JobSpec], *,
+                        chunk: int = CHUNK) -> list[Job | None | Exception]:
+    """Enqueue each spec unless a job with its id exists; in order, the Job, None for a duplicate, or the error.
 
     `options` take `Queue.create_job`'s names (``timeout``, ``result_ttl``, ``ttl``,
-    ``failure_ttl``, ``description``, ``meta``, ...). Raises what Redis raises; jobs enqueued
-    by earlier chunks stay enqueued (each is whole: the script saves and pushes together).
+    ``failure_ttl``, ``description``, ``meta``, ...). A Redis error answered for one job
+    (a script error) is returned in its place and the others go on; losing the connection
+    raises, and jobs enqueued by earlier chunks stay enqueued (each is whole: the script
+    saves and pushes together).
     """
     conn = queue.connection
     script = get_unique_enqueue_script(conn)
     version = queue.get_redis_server_version()
-    out: list[Job | None] = []
+    out: list[Job | None | Exception] = []
     batch: list[Job] = []
 
     def flush() -> None:
@@ -53,8 +56,9 @@ def enqueue_unique_many(queue: Queue, specs: Iterable[JobSpec], *, chunk: int = 
             for job in batch:
                 ttl = job.ttl if job.ttl is not None else -1
                 script(keys=[job.key, queue.key], args=[job.id, "R", ttl, *_build_hset_args(job)], client=pipe)
-            answers = pipe.execute()[1:]
-        out.extend(job if answer == 1 else None for job, answer in zip(batch, answers))
+            answers = pipe.execute(raise_on_error=False)[1:]
+        for job, answer in zip(batch, answers):
+            out.append(answer if isinstance(answer, Exception) else job if answer == 1 else None)
         batch.clear()
 
     for spec in specs:
