@@ -142,6 +142,7 @@ def test_a_job_held_by_a_dead_worker_is_replaced_by_the_next_sweep_and_a_live_on
         worker = worker_process(env, tmp_path / "worker.log", jobs.BILLING_QUEUE, burst=False, fork=fork,
                                 name="holder", threads=threads)
         wait_for(lambda: started_by_a_worker(connection, job_id), "the worker to start the charge", timeout=60)
+        wait_for(lambda: billing_queue.fetch_job(job_id).worker_name is not None, "the job to name its worker")
         holder = billing_queue.fetch_job(job_id).worker_name  # a threaded worker's member: holder-1 or holder-2
         assert holder == "holder" if threads is None else holder in ("holder-1", "holder-2")
         # Alive and busy for longer than three beats: it keeps its heartbeat, so the job is left alone.
