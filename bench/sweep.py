@@ -111,8 +111,8 @@ def seed(app: Any, total: int, due: int) -> float:
         for start in range(0, total, CHUNK):
             rows = []
             for i in range(start, min(start + CHUNK, total)):
-                # Due ones spread over the last hour; the others over the next 30 days.
-                at = now - timedelta(seconds=60 + i % 3600) if i < due else now + timedelta(minutes=1 + i % 43_000)
+                # Due ones spread over the last hour; the others over the 30 days from tomorrow.
+                at = now - timedelta(seconds=60 + i % 3600) if i < due else now + timedelta(days=1, minutes=i % 43_000)
                 rows.append({"user_id": user.id, "plan_id": plan.id, "status": "active", "amount_won": 9900,
                              "anchor_day": cycle.anchor_day_for(at), "next_charge_at": at, "created_at": now,
                              "cancel_at_period_end": False})
