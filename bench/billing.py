@@ -458,7 +458,7 @@ def report(args: argparse.Namespace, figures: Figures, database: str) -> None:
             if len(figures.settled_at) > 1 else float("nan")
         print(f"  Toss budget         {args.calls_per_minute}/min, background share {share}/min: held {held:.1f}/min "
               f"({held / share * 100:.0f} %), most in any 60 s {most}, longest pause {gap:.1f} s")
-    print(f"  charges             {outcomes}")
+    print(f"  charge jobs         {outcomes}")
     if args.with_notices:
         print(f"  receipts sent       {figures.notices}")
     print(f"  double charges      {figures.doubles}")
