@@ -22,6 +22,7 @@ the figures are the charging alone. Not part of the test suite; tests/jobs has a
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import secrets
@@ -36,7 +37,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -47,7 +48,6 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from redis import Redis  # noqa: E402
 from rq import Queue, Worker  # noqa: E402
-from rq.job import Job  # noqa: E402
 
 from storefront.config import SANDBOX_CLIENT_KEY, SANDBOX_SECRET_KEY  # noqa: E402
 
@@ -85,6 +85,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="TOSS_CALLS_PER_MINUTE for the workers (default 100000: the limiter never waits)",
     )
     p.add_argument("--no-fork", action="store_true", help="run the workers with --no-fork (jobs in the worker process)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="run each worker process with --threads T (T jobs at once in threads; implies no fork)",
+    )
+    p.add_argument(
+        "--with-notices",
+        action="store_true",
+        help="the workers also deliver the receipts (to a local SMTP server); the wall time includes them",
+    )
     p.add_argument("--timeout", type=float, default=1800, help="give up after this many seconds of charging")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, worker logs)")
     args = p.parse_args(argv)
@@ -335,35 +346,50 @@ def make_app(env: dict[str, str]) -> Any:
 @dataclass
 class Figures:
     wall: float
-    durations: list[float]
+    latencies: list[float]  # per charge: Attempt committed -> settled (rate-limit wait, Toss, settlement)
+    settled_at: list[float]  # per charge: seconds from the sweep's enqueue to its settlement
     doubles: int
     missed: int
     outcomes: dict[str, int]
+    cpu: float  # seconds of CPU the worker processes (and their work-horses) spent while charging
+    notices: int = 0
 
 
-def run(args: argparse.Namespace, workdir: Path, stack: ExitStack) -> Figures:
-    redis_url = args.redis_url or start_redis(stack, workdir)
-    sandbox_url = (args.sandbox_url or start_sandbox(stack, workdir)).rstrip("/")
-    database_url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
-    env = worker_env(args, database_url, redis_url, sandbox_url)
-    connection = Redis.from_url(redis_url)
-    queue = Queue("billing", connection=connection)
-    if queue.count:
-        raise SystemExit("bench: the billing queue on that Redis is not empty")
+def start_smtp_sink(stack: ExitStack) -> str:
+    """A real SMTP server (aiosmtpd) that accepts and drops every message: receipts cost what they cost."""
+    from aiosmtpd.controller import Controller
 
-    print(f"bench: seeding {args.n} subscriptions ...", flush=True)
-    requests.post(f"{sandbox_url}/_sandbox/settings", json={"latency_ms": 0}).raise_for_status()
-    os.environ.update(env)  # the app built here and the workers read the same settings
-    app = make_app(env)
-    ids, due = seed(app, args.n, sandbox_url)
-    requests.post(f"{sandbox_url}/_sandbox/settings", json={"latency_ms": args.latency_ms}).raise_for_status()
+    class Drop:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            return "250 OK"
 
+    controller = Controller(Drop(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    stack.callback(controller.stop)
+    return f"smtp://127.0.0.1:{controller.port}"
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of each process and of its waited-for children (the forked work-horses), /proc."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def start_workers(
+    args: argparse.Namespace, env: dict[str, str], workdir: Path, stack: ExitStack, connection: Redis
+) -> list[subprocess.Popen]:
     names = [f"bench-{os.getpid()}-{i}" for i in range(args.workers)]
+    queues = ["-q", "billing"] + (["-q", "notices"] if args.with_notices else [])
     procs = []
     for name in names:
-        command = [sys.executable, "-m", "flask", "worker", "-q", "billing", "--name", name]
+        command = [sys.executable, "-m", "flask", "worker", *queues, "--name", name]
         if args.no_fork:
             command.append("--no-fork")
+        if args.threads:
+            command += ["--threads", str(args.threads)]
         with open(workdir / f"{name}.log", "wb") as log:
             procs.append(
                 subprocess.Popen(
@@ -376,37 +402,113 @@ def run(args: argparse.Namespace, workdir: Path, stack: ExitStack) -> Figures:
         for name, proc in zip(names, procs, strict=True):
             if proc.poll() is not None:
                 raise SystemExit(f"bench: worker {name} exited:\n{(workdir / f'{name}.log').read_text()[-3000:]}")
-        return {w.name for w in Worker.all(connection=connection)} >= set(names)
+        expected = {f"{n}-{i + 1}" for n in names for i in range(args.threads)} if args.threads else set(names)
+        return {w.name for w in Worker.all(connection=connection)} >= expected
 
     wait_until(workers_up, "the workers", timeout=60)
+    return procs
+
+
+def run(args: argparse.Namespace, workdir: Path, stack: ExitStack) -> Figures:
+    redis_url = args.redis_url or start_redis(stack, workdir)
+    sandbox_url = (args.sandbox_url or start_sandbox(stack, workdir)).rstrip("/")
+    database_url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
+    env = worker_env(args, database_url, redis_url, sandbox_url)
+    if args.with_notices:
+        env["SMTP_URL"] = start_smtp_sink(stack)
+    connection = Redis.from_url(redis_url)
+    queue = Queue("billing", connection=connection)
+    if queue.count:
+        raise SystemExit("bench: the billing queue on that Redis is not empty")
+
+    print(f"bench: seeding {args.n} subscriptions ...", flush=True)
+    requests.post(f"{sandbox_url}/_sandbox/settings", json={"latency_ms": 0}).raise_for_status()
+    os.environ.update(env)  # the app built here and the workers read the same settings
+    app = make_app(env)
+    ids, due = seed(app, args.n, sandbox_url)
+    requests.post(f"{sandbox_url}/_sandbox/settings", json={"latency_ms": args.latency_ms}).raise_for_status()
+    procs = start_workers(args, env, workdir, stack, connection)
 
     from storefront import jobs
 
     print(f"bench: {args.workers} workers up; charging ...", flush=True)
-    sweep = queue.enqueue(jobs.sweep_due_job)
+    cpu_before = cpu_seconds([proc.pid for proc in procs])
+    started = datetime.now(UTC)
+    queue.enqueue(jobs.sweep_due_job, result_ttl=args.timeout + 3600)
 
-    def finished() -> bool:
-        if sweep.get_status(refresh=True) not in ("finished", "failed"):
-            return False
-        done = queue.finished_job_registry.count + queue.failed_job_registry.count  # the sweep is one of them
-        return done >= (sweep.return_value() or 0) + 1
-
-    wait_until(finished, "the charges", timeout=args.timeout, pause=0.2)
-    charge_ids = [jobs.charge_job_id(sub_id, due) for sub_id in ids]
-    charge_jobs = [job for job in Job.fetch_many(charge_ids, connection=connection) if job is not None]
-    ended = [job.ended_at for job in charge_jobs if job.ended_at is not None]
-    wall = (max(ended) - sweep.enqueued_at).total_seconds() if ended else float("nan")
-    durations = [
-        (job.ended_at - job.started_at).total_seconds()
-        for job in charge_jobs
-        if job.ended_at is not None and job.started_at is not None
-    ]
-    outcomes: dict[str, int] = {}
-    for job in charge_jobs:
-        key = str(job.return_value()) if job.get_status() == "finished" else str(job.get_status())
-        outcomes[key] = outcomes.get(key, 0) + 1
+    # Progress is read from the database (and RQ's failed registry, kept a year): never from job
+    # results, which RQ forgets after their result_ttl however long the run is.
+    wait_until(
+        lambda: progress(app, ids, due, with_notices=args.with_notices) + queue.failed_job_registry.count >= args.n,
+        "the charges",
+        timeout=args.timeout,
+        pause=0.5,
+    )
+    cpu = cpu_seconds([proc.pid for proc in procs]) - cpu_before
+    latencies, settled_at, outcomes, notices, last = read_charges(app, ids, due, started)
+    failed = queue.failed_job_registry.count
+    if failed:
+        outcomes["job failed"] = failed
     doubles, missed = count_errors(app, sandbox_url, ids)
-    return Figures(wall, durations, doubles, missed, outcomes)
+    return Figures((last - started).total_seconds(), latencies, settled_at, doubles, missed, outcomes, cpu, notices)
+
+
+def progress(app: Any, ids: list[int], due: datetime, *, with_notices: bool) -> int:
+    """Periods whose charge is settled (no Attempt still sending), less those with a receipt still to send."""
+    from sqlalchemy import func, select
+
+    from storefront.extensions import db
+    from storefront.models import Attempt, Charge, EmailMessage, Subscription
+
+    with app.app_context():
+        settled = (
+            db.session.scalar(
+                select(func.count(func.distinct(Charge.subscription_id)))
+                .join(Attempt, Attempt.charge_id == Charge.id)
+                .where(Charge.subscription_id.in_(ids), Charge.period_start == due, Attempt.status != "sending")
+            )
+            or 0
+        )
+        waiting = 0
+        if with_notices:
+            waiting = (
+                db.session.scalar(
+                    select(func.count(func.distinct(EmailMessage.user_id)))
+                    .join(Subscription, Subscription.user_id == EmailMessage.user_id)
+                    .where(Subscription.id.in_(ids), EmailMessage.status.in_(("queued", "sending")))
+                )
+                or 0
+            )
+        db.session.remove()
+    return settled - waiting
+
+
+def read_charges(app: Any, ids: list[int], due: datetime, started: datetime):
+    """Per-charge latency and settlement times, outcomes by Charge status, receipts sent; from the database."""
+    from sqlalchemy import func, select
+
+    from storefront.extensions import db
+    from storefront.models import Attempt, Charge, EmailMessage, Subscription
+
+    with app.app_context():
+        rows = db.session.execute(
+            select(Charge.status, Attempt.created_at, Attempt.updated_at)
+            .join(Attempt, Attempt.charge_id == Charge.id)
+            .where(Charge.subscription_id.in_(ids), Charge.period_start == due)
+        ).all()
+        sent = db.session.execute(
+            select(func.count(EmailMessage.id), func.max(EmailMessage.sent_at))
+            .join(Subscription, Subscription.user_id == EmailMessage.user_id)
+            .where(Subscription.id.in_(ids), EmailMessage.status == "sent")
+        ).one()
+        db.session.remove()
+    outcomes: dict[str, int] = {}
+    for status, _, _ in rows:
+        outcomes[status] = outcomes.get(status, 0) + 1
+    latencies = [(updated - created).total_seconds() for _, created, updated in rows]
+    settled_at = sorted((updated - started).total_seconds() for _, _, updated in rows)
+    last = max([updated for _, _, updated in rows] + ([sent[1]] if sent[1] is not None else []), default=started)
+    return latencies, settled_at, outcomes, sent[0], last
 
 
 def count_errors(app: Any, sandbox_url: str, ids: list[int]) -> tuple[int, int]:
@@ -446,23 +548,61 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
+def pacing(settled_at: list[float]) -> tuple[int, float]:
+    """The most charges settled in any 60 s, and the longest pause between two settlements."""
+    most, start = 0, 0
+    for end, at in enumerate(settled_at):
+        while at - settled_at[start] >= 60:
+            start += 1
+        most = max(most, end - start + 1)
+    gaps = [b - a for a, b in itertools.pairwise(settled_at)]
+    return most, max(gaps, default=0.0)
+
+
 def report(args: argparse.Namespace, figures: Figures, database: str) -> None:
     bound = args.n * args.latency_ms / 1000 / args.workers
     rate = args.n / figures.wall if figures.wall > 0 else float("nan")
     efficiency = bound / figures.wall * 100 if figures.wall > 0 else float("nan")
     outcomes = ", ".join(f"{count} {name}" for name, count in sorted(figures.outcomes.items()))
-    print(
-        f"billing bench: {args.n} subscriptions, {args.workers} workers, sandbox latency {args.latency_ms} ms, "
-        f"{database}"
+    shape = f"{args.workers} workers" + (
+        f" x {args.threads} threads" if args.threads else " (no fork)" if args.no_fork else " (forking)"
     )
-    print(f"  wall time           {figures.wall:8.2f} s   (sweep enqueued -> last charge job finished)")
+    print(
+        f"billing bench: {args.n} subscriptions, {shape}, sandbox latency {args.latency_ms} ms, {database}"
+        + (", receipts delivered over SMTP" if args.with_notices else "")
+    )
+    print(
+        f"  wall time           {figures.wall:8.2f} s   (sweep enqueued -> last charge settled"
+        + (" and its receipt sent)" if args.with_notices else ")")
+    )
     print(f"  charges/s           {rate:8.1f}")
     print(f"  bound N*latency/W   {bound:8.2f} s   efficiency {efficiency:.1f} %")
+    if args.threads:
+        slots = args.workers * args.threads
+        print(
+            f"  bound N*latency/{slots:<3} {bound * args.workers / slots:8.2f} s   efficiency per thread "
+            f"{efficiency * args.workers / slots:.1f} %"
+        )
+    print(f"  CPU per charge      {figures.cpu / args.n * 1000:8.1f} ms  (worker processes and their work-horses)")
     print(
-        f"  per-charge latency  p50 {percentile(figures.durations, 50) * 1000:.0f} ms   "
-        f"p99 {percentile(figures.durations, 99) * 1000:.0f} ms"
+        f"  per-charge latency  p50 {percentile(figures.latencies, 50) * 1000:.0f} ms   "
+        f"p99 {percentile(figures.latencies, 99) * 1000:.0f} ms   (Attempt committed -> settled)"
     )
+    most, gap = pacing(figures.settled_at)
+    if args.calls_per_minute < 100000:
+        share = args.calls_per_minute - args.calls_per_minute // 10
+        held = (
+            (len(figures.settled_at) - 1) / (figures.settled_at[-1] - figures.settled_at[0]) * 60
+            if len(figures.settled_at) > 1
+            else float("nan")
+        )
+        print(
+            f"  Toss budget         {args.calls_per_minute}/min, background share {share}/min: held {held:.1f}/min "
+            f"({held / share * 100:.0f} %), most in any 60 s {most}, longest pause {gap:.1f} s"
+        )
     print(f"  charge jobs         {outcomes}")
+    if args.with_notices:
+        print(f"  receipts sent       {figures.notices}")
     print(f"  double charges      {figures.doubles}")
     print(f"  missed charges      {figures.missed}")
 

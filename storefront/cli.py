@@ -458,12 +458,20 @@ def _redis_or_fail(tries: int = 60, pause: float = 0.25) -> Redis:
     show_default=True,
     help="Run each job in a forked child process (isolation) or in the worker itself (faster).",
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Run this many workers as threads of one process (no fork; each job in its own thread). "
+    "They wait on Toss together: the way to keep Toss busy without a process per charge.",
+)
 @with_appcontext
-def worker_command(burst: bool, queues: tuple[str, ...], name: str | None, fork: bool) -> None:
+def worker_command(burst: bool, queues: tuple[str, ...], name: str | None, fork: bool, threads: int | None) -> None:
     """Run an RQ worker (with its scheduler, for retries) on REDIS_URL; start as many as you need.
 
     It outlives Redis outages (waits with back-off, lets the running job finish) and heartbeats
-    every WORKER_HEARTBEAT_SECONDS while busy (see storefront/workers.py).
+    every WORKER_HEARTBEAT_SECONDS while busy (see storefront/workers.py). With --threads N the
+    process runs N workers in threads, named NAME-1 ... NAME-N.
     """
     from rq import Queue
 
@@ -476,6 +484,18 @@ def worker_command(burst: bool, queues: tuple[str, ...], name: str | None, fork:
     jobs.adopt_app(app)  # forked job processes inherit the built app ...
     jobs.warm_up(app)  # ... its mappers and compiled email templates
     config = current_app.config["STOREFRONT"]
+    if threads is not None:
+        from storefront.workers import ThreadedWorker
+
+        threaded = ThreadedWorker(
+            threads,
+            list(queues or jobs.QUEUES),
+            _redis_or_fail,
+            name=name,
+            job_monitoring_interval=config.worker_heartbeat_seconds,
+        )
+        threaded.work(burst=burst, with_scheduler=True, logging_level="INFO")
+        return
     worker = worker_class(fork)(
         [Queue(q, connection=connection) for q in queues or jobs.QUEUES],
         connection=connection,

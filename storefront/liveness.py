@@ -73,14 +73,18 @@ def redis_now(connection: Redis) -> datetime:
     return datetime.fromtimestamp(seconds + micros / 1_000_000, tz=UTC)
 
 
-def job_state(queue: Queue, job_id: str, *, alive_within: float) -> JobState:
-    """Classify `job_id` on `queue` (see the module docstring); may leave an in-transit mark in Redis."""
+def job_state(queue: Queue, job_id: str, *, alive_within: float, waiting: set[str] | None = None) -> JobState:
+    """Classify `job_id` on `queue` (see the module docstring); may leave an in-transit mark in Redis.
+
+    `waiting`: the queue's ids read once (`waiting_ids`) by a caller that asks about many jobs;
+    an id in it is waiting without a scan of the list (a job popped since is pending anyway).
+    """
     conn = queue.connection
     job_key = Job.key_for(job_id)
     status, holder = (_text(v) for v in conn.hmget(job_key, ["status", "worker_name"]))
     if status is None and not conn.exists(job_key):
         return JobState(ABSENT)
-    if conn.lpos(queue.key, job_id) is not None:
+    if (waiting is not None and job_id in waiting) or conn.lpos(queue.key, job_id) is not None:
         return JobState(WAITING, "in the queue")
     for registry in (ScheduledJobRegistry(queue=queue), DeferredJobRegistry(queue=queue)):
         if conn.zscore(registry.key, job_id) is not None:
@@ -101,6 +105,11 @@ def job_state(queue: Queue, job_id: str, *, alive_within: float) -> JobState:
     if now.timestamp() - first_seen >= alive_within:
         return JobState(LOST, f"{status or 'no status'} but in no queue for {now.timestamp() - first_seen:.0f}s")
     return JobState(IN_TRANSIT, f"{status or 'no status'} and in no queue; replaced if still so in {alive_within:.0f}s")
+
+
+def waiting_ids(queue: Queue) -> set[str]:
+    """The ids in the queue's list right now, read in one call (LPOS per job is a scan of the list each)."""
+    return {text for text in (_text(x) for x in queue.connection.lrange(queue.key, 0, -1)) if text}
 
 
 def discard(queue: Queue, job_id: str) -> None:

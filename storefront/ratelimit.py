@@ -1,12 +1,14 @@
 """One budget of calls to Toss per minute, shared by every worker and web process through Redis.
 
-`TossRateLimiter` is a sliding-window log in one Redis sorted set: a call may go when fewer
-than the budget were made in the last 60 seconds, otherwise it *waits* until the oldest
-call leaves the window, so a big billing day spreads its charges over the minutes instead
-of turning into a wall of 429s. The check-and-record is one Lua script, so processes on
-different machines never overspend together. Background work (workers, the CLI) may use
-the budget minus a reserve (a tenth by default); calls made while a shopper waits (a web
-request) may use all of it, so checkout stays quick while the workers are saturating Toss.
+`TossRateLimiter` keeps one Redis sorted set of calls, made or booked, and never lets more
+than the budget fall in any 60 seconds. Background work (workers, the CLI) takes evenly
+spaced slots: each call books the next free moment, one every 60 / (budget - reserve)
+seconds, and sleeps until it, so a big billing day runs at a steady pace (no burst, then a
+minute's stall, and no wall of 429s) and a job waits about one spacing per worker ahead of
+it. Calls made while a shopper waits (a web request) go at once as long as the window has
+room, and may use the reserve (a tenth of the budget by default), so checkout stays quick
+while the workers are saturating Toss. The check-and-book is one Lua script, so processes on
+different machines never overspend together.
 
 The limiter never raises: when Redis cannot be reached it logs a warning and lets the
 call through (Toss's own 429 is a transient error the billing engine already retries),
@@ -36,31 +38,63 @@ WINDOW_SECONDS = 60.0
 # Sleep this much past the moment the oldest call leaves the window (float rounding).
 _EPSILON = 0.001
 
-# KEYS[1] the sorted set; ARGV: now, window, limit, member. Returns "0" when the call is
-# recorded, else the seconds to wait (as a string: Lua numbers become integers in replies).
+# KEYS[1] the sorted set of calls (score: when each goes, possibly a moment to come); KEYS[2] the
+# next background slot (GCRA's theoretical arrival time). ARGV: now, window, cap, member,
+# spacing (0: an interactive call, go now or say how long to wait), max_wait, catch_up.
+# Returns (as a string: Lua numbers become integers in replies) "0" when the call is recorded
+# to go now; with a spacing, "<seconds>" when it is recorded to go that many seconds from now
+# (its slot), or "-<seconds>" when the slot would be further away than max_wait (not recorded);
+# without one, "<seconds>" to wait before asking again (not recorded).
 _ACQUIRE = """
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
+local cap = tonumber(ARGV[3])
+local spacing = tonumber(ARGV[5])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-if redis.call('ZCARD', key) < limit then
-  redis.call('ZADD', key, now, ARGV[4])
-  redis.call('PEXPIRE', key, math.ceil(window * 1000) + 1000)
-  return '0'
+local at = now
+local base = now
+local pushed = false
+if spacing > 0 then
+  -- A caller at most catch_up seconds late keeps the schedule (the next slot stays where it was);
+  -- after a longer pause the schedule starts again from now.
+  local scheduled = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if scheduled >= now - tonumber(ARGV[7]) then base = scheduled end
+  at = math.max(now, base)
 end
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-local wait = tonumber(oldest[2]) + window - now
-if wait <= 0 then wait = 0.001 end
-return tostring(wait)
+local count = redis.call('ZCOUNT', key, '(' .. (at - window), '+inf')
+if count >= cap then
+  local leaving = redis.call('ZRANGEBYSCORE', key, '(' .. (at - window), '+inf', 'WITHSCORES', 'LIMIT', count - cap, 1)
+  local free_at = tonumber(leaving[2]) + window
+  if spacing <= 0 then return tostring(math.max(free_at - now, 0.001)) end
+  at = free_at
+  pushed = true
+end
+if at - now > tonumber(ARGV[6]) then return tostring(-(at - now)) end
+redis.call('ZADD', key, at, ARGV[4])
+redis.call('PEXPIRE', key, math.ceil((at - now + window) * 1000) + 1000)
+if spacing > 0 then
+  local next_slot = base + spacing
+  if pushed then next_slot = at + spacing end
+  redis.call('SET', KEYS[2], tostring(next_slot), 'PX', math.ceil((next_slot - now + window) * 1000))
+end
+return tostring(at - now)
 """
 
 
 class TossRateLimiter:
     """At most `per_minute` calls in any 60 seconds, across every process using the same Redis key.
 
-    `reserve` slots (default a tenth of the budget) are kept for interactive calls:
-    `acquire(background=True)` waits once `per_minute - reserve` calls are in the window.
+    Background calls are spread evenly: each takes the next free slot, one every
+    ``60 / (per_minute - reserve)`` seconds, so a billing day runs at a steady pace instead
+    of a burst followed by a stall. A slot nobody was ready for is not lost at once: callers
+    up to `catch_up` seconds behind the schedule go without waiting (a few calls together at
+    most), so slow moments on the workers' side do not cost the budget. `reserve` slots
+    (default a tenth of the budget) are kept for interactive calls
+    (`acquire(background=False)`), which go at once while fewer than
+    `per_minute` calls are in (or booked for) the window. Every call, booked or made, is
+    one entry in one sorted set, and a call is only booked where the window around it has
+    room, so the budget holds across processes.
     """
 
     def __init__(
@@ -72,6 +106,7 @@ class TossRateLimiter:
         reserve: int | None = None,
         window: float = WINDOW_SECONDS,
         max_wait: float = 120.0,
+        catch_up: float = 2.0,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -84,6 +119,7 @@ class TossRateLimiter:
         self.key = key
         self.window = window
         self.max_wait = max_wait
+        self.catch_up = catch_up
         self._redis = redis
         self._script = redis.register_script(_ACQUIRE)
         self._clock = clock or _wall_seconds
@@ -92,16 +128,42 @@ class TossRateLimiter:
     def __repr__(self) -> str:
         return f"<TossRateLimiter {self.per_minute}/min reserve={self.reserve} key={self.key}>"
 
+    @property
+    def spacing(self) -> float:
+        """Seconds between two background calls: the background share spread over the window."""
+        return self.window / (self.per_minute - self.reserve)
+
     def acquire(self, *, background: bool = True) -> float:
         """Take one slot, waiting for it if need be; returns the seconds spent waiting. Never raises."""
-        limit = self.per_minute - self.reserve if background else self.per_minute
+        try:
+            if background:
+                return self._take_slot()
+            return self._wait_for_room()
+        except RedisError as exc:
+            log.warning("Toss rate limiter unavailable (%s); calling Toss without it", type(exc).__name__)
+            return 0.0
+
+    def _take_slot(self) -> float:
+        """Book the next background slot (at least `spacing` after the last call), then sleep until it."""
+        wait = self._run(self.per_minute - self.reserve, spacing=self.spacing)
+        if wait < 0:
+            log.warning(
+                "no Toss call slot within %.1fs (next in %.1fs, %s/min); calling anyway",
+                self.max_wait,
+                -wait,
+                self.per_minute,
+            )
+            return 0.0
+        if wait > 0:
+            self._sleep(wait + _EPSILON)
+            wait += _EPSILON
+        return wait
+
+    def _wait_for_room(self) -> float:
+        """An interactive call: go now if the window has room for it, else wait for the oldest to leave."""
         waited = 0.0
         while True:
-            try:
-                wait = self._try(limit)
-            except RedisError as exc:
-                log.warning("Toss rate limiter unavailable (%s); calling Toss without it", type(exc).__name__)
-                return waited
+            wait = self._run(self.per_minute, spacing=0.0)
             if wait <= 0:
                 if waited:
                     log.info("waited %.2fs for a Toss call slot (%s/min)", waited, self.per_minute)
@@ -113,14 +175,25 @@ class TossRateLimiter:
             waited += wait + _EPSILON
 
     def in_window(self) -> int:
-        """Calls recorded in the current window (for tests and monitoring)."""
+        """Calls recorded in the current window, booked ones included (for tests and monitoring)."""
         now = self._clock()
         return int(self._redis.zcount(self.key, f"({now - self.window}", "+inf"))
 
-    def _try(self, limit: int) -> float:
+    def _run(self, cap: int, *, spacing: float) -> float:
         now = self._clock()
         member = f"{now:.6f}:{uuid.uuid4().hex}"
-        answer = self._script(keys=[self.key], args=[repr(float(now)), repr(float(self.window)), limit, member])
+        answer = self._script(
+            keys=[self.key, f"{self.key}:next"],
+            args=[
+                repr(float(now)),
+                repr(float(self.window)),
+                cap,
+                member,
+                repr(float(spacing)),
+                repr(float(self.max_wait)),
+                repr(float(self.catch_up)),
+            ],
+        )
         return float(answer.decode() if isinstance(answer, bytes) else answer)
 
 

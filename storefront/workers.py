@@ -17,6 +17,18 @@ a worker silent for three beats as dead and lets the due sweep replace what it h
 
 A stop request (SIGTERM, Ctrl-C) during an outage is honoured: the worker stops waiting and
 exits; a second one is RQ's cold shutdown.
+
+Threads (`flask worker --threads N`): `ThreadedWorker` runs N non-forking workers
+(`ThreadMember`) in one process that built the app once, so N jobs wait on Toss at the same
+time without a fork, an app build or a new database connection per job. Each member is a
+whole RQ worker in Redis (its own name, heartbeat and current job), so `storefront.liveness`
+and the due sweep see them exactly as they see N processes; a SIGKILL takes them all, and
+their heartbeats stopping is what lets the next sweep replace what they held. Each job runs
+in its own app context, hence its own database session and transaction: a charge keeps its
+row lock and commits its Attempt before calling Toss as it does anywhere else. The main
+thread owns the signals: the first SIGTERM/Ctrl-C lets every member finish its job and
+stop, a second one exits at once. Job timeouts use RQ's timer-based death penalty (signals
+reach only the main thread).
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ from rq import SimpleWorker, Worker, worker_registration
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.queue import Queue
+from rq.timeouts import TimerDeathPenalty
 from rq.utils import now, utcformat
 from rq.worker import BaseWorker, WorkerStatus
 
@@ -221,3 +234,78 @@ class ResilientSimpleWorker(OutlivesRedis, SimpleWorker):
 
 def worker_class(fork: bool) -> type:
     return ResilientWorker if fork else ResilientSimpleWorker
+
+
+class ThreadMember(ResilientSimpleWorker):
+    """One member of a `ThreadedWorker`: a non-forking worker that runs in a thread, not the main one."""
+
+    death_penalty_class = TimerDeathPenalty
+    # An idle member looks up from its blocking dequeue this often, to notice a stop request.
+    poll_seconds = 2
+
+    def _install_signal_handlers(self) -> None:
+        pass  # only the main thread may; `ThreadedWorker` relays a stop request
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        if timeout is None or max_idle_time is not None:  # burst mode, or a caller's own idle limit
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        while True:
+            result = super().dequeue_job_and_maintain_ttl(self.poll_seconds, self.poll_seconds)
+            if result is not None or self._stop_requested:
+                return result
+
+
+class ThreadedWorker:
+    """`count` `ThreadMember` workers in threads of this process, named ``<name>-1`` ... ``<name>-<count>``.
+
+    `connect` makes each member its own Redis client. The first member also runs RQ's
+    scheduler (retries with an interval). `work` returns when every member has stopped.
+    """
+
+    def __init__(
+        self, count: int, queue_names: list[str], connect: Any, *, name: str | None = None, **worker_kwargs: Any
+    ) -> None:
+        if count < 1:
+            raise ValueError("a threaded worker needs at least one thread")
+        base = name or f"{os.uname().nodename}.{os.getpid()}"
+        self.members: list[ThreadMember] = []
+        for i in range(count):
+            connection = connect()
+            queues = [Queue(q, connection=connection) for q in queue_names]
+            self.members.append(ThreadMember(queues, connection=connection, name=f"{base}-{i + 1}", **worker_kwargs))
+        self._stopping = False
+
+    def work(self, *, burst: bool = False, with_scheduler: bool = True, logging_level: str = "INFO") -> None:
+        import signal
+
+        if with_scheduler:  # from the main thread, before any other: RQ's scheduler forks a process
+            self.members[0]._start_scheduler(burst, logging_level)
+        threads = [
+            threading.Thread(
+                target=member.work,
+                name=f"rq-{member.name}",
+                daemon=True,
+                kwargs=dict(burst=burst, logging_level=logging_level),
+            )
+            for member in self.members
+        ]
+        previous = {sig: signal.signal(sig, self._request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            for thread in threads:
+                thread.start()
+            while any(thread.is_alive() for thread in threads):
+                for thread in threads:
+                    thread.join(timeout=0.5)  # short joins: the main thread must stay free for signals
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _request_stop(self, signum: int, frame: Any) -> None:
+        if self._stopping:
+            raise SystemExit(1)  # a second request: cold shutdown, the members go with the process
+        self._stopping = True
+        for member in self.members:
+            member.log.info("Worker %s: warm shut down requested", member.name)
+            member._stop_requested = True
+            if member.scheduler:
+                member.stop_scheduler()

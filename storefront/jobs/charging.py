@@ -28,7 +28,7 @@ from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storefront import liveness
+from storefront import liveness, rq_bulk
 from storefront.config import Config
 from storefront.extensions import db, services
 from storefront.jobs.as_of import _clock_for
@@ -81,35 +81,26 @@ def charge_job_id(subscription_id: int, next_charge_at: datetime) -> str:
 
 
 def due_periods(session: Session, now: datetime) -> list[Due]:
-    """The due subscriptions (`charging.due_subscription_ids`, indexed) with the due time of each; read-only.
+    """The due subscriptions with the due time of each (`periods.due_subscriptions`, indexed); read-only.
 
-    `in_flight` marks periods whose pending Charge has an Attempt still ``sending``/``unknown``:
-    a charge job would only answer ``in_flight``; `reconcile` settles those by asking Toss.
+    Two queries whatever is due: the due rows, and the subscriptions with an open Attempt (few,
+    whatever is due). `in_flight` marks periods whose pending Charge has an Attempt still
+    ``sending``/``unknown``: a charge job would only answer ``in_flight``; `reconcile` settles
+    those by asking Toss.
     """
-    from storefront.billing.recurring.charging import due_subscription_ids
-    from storefront.billing.recurring.periods import OPEN_ATTEMPT_STATUSES
-    from storefront.models import Attempt, Charge, Subscription
+    from storefront.billing.recurring.periods import OPEN_ATTEMPT_STATUSES, due_subscriptions
+    from storefront.models import Attempt, Charge
 
-    ids = due_subscription_ids(session, now)
-    due_at: dict[int, datetime] = {}
-    open_ids: set[int] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows = session.execute(select(Subscription.id, Subscription.next_charge_at).where(Subscription.id.in_(chunk)))
-        due_at.update({row_id: at for row_id, at in rows})
-        open_ids.update(
-            session.scalars(
-                select(Charge.subscription_id)
-                .join(Attempt, Attempt.charge_id == Charge.id)
-                .where(
-                    Charge.subscription_id.in_(chunk),
-                    Charge.status == "pending",
-                    Attempt.status.in_(OPEN_ATTEMPT_STATUSES),
-                )
-            )
+    rows = due_subscriptions(session, now)
+    open_ids = set(
+        session.scalars(
+            select(Charge.subscription_id)
+            .join(Attempt, Attempt.charge_id == Charge.id)
+            .where(Charge.status == "pending", Attempt.status.in_(OPEN_ATTEMPT_STATUSES))
         )
+    )
     session.rollback()
-    return [Due(i, due_at[i], i in open_ids) for i in ids if due_at.get(i) is not None]
+    return [Due(sub_id, at, sub_id in open_ids) for sub_id, at in rows if at is not None]
 
 
 def sweep_due(
@@ -122,35 +113,74 @@ def sweep_due(
 ) -> SweepResult:
     """Enqueue one charge job per due period not already waiting, running or in flight; never stops at one.
 
-    Each period is its own try: an error while looking at or enqueueing one (a half-written
-    job in Redis, a script error) is logged, counted in `errors` and skipped. Only losing
-    Redis itself (a connection error or timeout) ends the sweep, since every period after
-    would fail the same way.
+    New periods go in bulk (`rq_bulk`: a pipelined round trip per thousand jobs, each job
+    still created only if no job has its id); a period whose id is taken is looked at on its
+    own (`enqueue_charge`), with the queue's ids read once when there are many. Each period
+    is its own try: an error while looking at or enqueueing one (a half-written job in Redis,
+    a script error) is logged, counted in `errors` and skipped. Only losing Redis itself (a
+    connection error or timeout) ends the sweep, since every period after would fail the same way.
     """
     result = SweepResult(due=due_periods(session, now))
-    for due in result.due:
-        if due.in_flight:
-            result.in_flight.append(due.job_id)
-            continue
+    result.in_flight.extend(due.job_id for due in result.due if due.in_flight)
+    todo = [due for due in result.due if not due.in_flight]
+    taken: list[Due] = []
+    for start in range(0, len(todo), rq_bulk.CHUNK):
+        chunk = todo[start : start + rq_bulk.CHUNK]
         try:
-            outcome = enqueue_charge(queue, due, as_of=as_of, alive_within=alive_within)
+            outcomes = rq_bulk.enqueue_unique_many(
+                queue, charge_subscription_job, [_charge_item(due, as_of) for due in chunk], timeout=CHARGE_JOB_TIMEOUT
+            )
+        except (RedisConnectionError, RedisTimeoutError):
+            raise
+        except Exception:  # noqa: BLE001 - fall back to one period at a time, each its own try
+            log.exception("due sweep: bulk enqueue failed; enqueueing %s period(s) one by one", len(chunk))
+            taken.extend(chunk)
+            continue
+        for due, enqueued in zip(chunk, outcomes, strict=True):
+            if enqueued:
+                result.enqueued.append(due.job_id)
+            else:
+                taken.append(due)
+    waiting = liveness.waiting_ids(queue) if len(taken) > MANY_TAKEN else None
+    for due in taken:
+        try:
+            job = enqueue_charge(queue, due, as_of=as_of, alive_within=alive_within, waiting=waiting)
         except (RedisConnectionError, RedisTimeoutError):
             raise
         except Exception:  # noqa: BLE001 - one period's trouble must not cost the others their charge
             log.exception("due sweep: could not enqueue %s; skipped, the next sweep tries again", due.job_id)
             result.errors.append(due.job_id)
             continue
-        if outcome is None:
+        if job is None:
             result.already.append(due.job_id)
         else:
             result.enqueued.append(due.job_id)
-            if outcome.meta.get("replaces"):
+            if job.meta.get("replaces"):
                 result.replaced.append(due.job_id)
     return result
 
 
+# Past this many periods whose job id is taken, the sweep reads the queue's ids once instead of
+# scanning the list for each (`liveness.waiting_ids`).
+MANY_TAKEN = 100
+
+
+def _charge_item(due: Due, as_of: str | None) -> tuple[str, tuple[Any, ...], str]:
+    """A period's job for `rq_bulk`: its id, `charge_subscription_job`'s arguments, its description."""
+    return (
+        due.job_id,
+        (due.subscription_id, due.period_key, as_of),
+        f"charge subscription {due.subscription_id} due {due.period_key}",
+    )
+
+
 def enqueue_charge(
-    queue: Queue, due: Due, *, as_of: str | None = None, alive_within: float = DEFAULT_ALIVE_WITHIN
+    queue: Queue,
+    due: Due,
+    *,
+    as_of: str | None = None,
+    alive_within: float = DEFAULT_ALIVE_WITHIN,
+    waiting: set[str] | None = None,
 ) -> Job | None:
     """Enqueue `charge_subscription_job` for one period under its deterministic id; None if one is pending.
 
@@ -161,6 +191,7 @@ def enqueue_charge(
     never blocks the period for good. The unique Charge per period and the subscription
     lock in `billing.recurring.charging` make a second run for the same period harmless. A replacement
     carries ``meta["replaces"]``: the state of the job it replaced (``lost`` or ``ended``).
+    `waiting`: the queue's ids read once by a sweep looking at many periods (`liveness.waiting_ids`).
     """
     args = (due.subscription_id, due.period_key, as_of)
     options: dict[str, Any] = dict(
@@ -173,7 +204,7 @@ def enqueue_charge(
         return queue.enqueue(charge_subscription_job, *args, **options)
     except DuplicateJobError:
         pass
-    state = liveness.job_state(queue, due.job_id, alive_within=alive_within)
+    state = liveness.job_state(queue, due.job_id, alive_within=alive_within, waiting=waiting)
     if state.pending:
         return None
     lock = f"storefront:liveness:replacing:{due.job_id}"

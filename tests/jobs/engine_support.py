@@ -93,12 +93,20 @@ def worker_env(config: Config, redis_url: str, **extra: str) -> dict[str, str]:
 
 
 def worker_process(
-    env: dict[str, str], log_path: Path, *queues: str, burst: bool = True, fork: bool = True, name: str | None = None
+    env: dict[str, str],
+    log_path: Path,
+    *queues: str,
+    burst: bool = True,
+    fork: bool = True,
+    name: str | None = None,
+    threads: int | None = None,
 ) -> subprocess.Popen:
     """`flask worker` (`--burst` by default) in its own process group, so a test can SIGKILL it with its job process."""
     args = [sys.executable, "-m", "flask", "worker"] + (["--burst"] if burst else []) + ([] if fork else ["--no-fork"])
     if name:
         args += ["--name", name]
+    if threads:
+        args += ["--threads", str(threads)]
     for queue in queues:
         args += ["-q", queue]
     with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor

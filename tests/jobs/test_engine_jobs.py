@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta, UTC
 
 import pytest
-from rq import Queue
+from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
 from rq.job import Job, JobStatus
 from sqlalchemy import func, select
@@ -324,3 +324,31 @@ def test_release_job_destroys_the_card_of_an_ended_subscription_and_keeps_live_o
     assert ended_card.sealed is None and ended_card.destroyed_at is not None
     assert live_card.sealed is not None
     assert len(toss.deleted_keys) == 1  # deleted at Toss too, best effort
+
+
+def test_a_sweep_of_thousands_enqueues_each_period_once_and_the_next_finds_them_all_waiting(
+    shop, clock, connection, billing_queue
+):
+    from sqlalchemy import insert
+
+    from storefront.models import Subscription
+
+    sub = shop.subscribe(status="active")
+    row = {c.key: getattr(sub, c.key) for c in Subscription.__table__.columns if c.key != "id"}
+    db.session.execute(insert(Subscription.__table__), [row] * 1200)  # more than one bulk chunk of 1,000
+    db.session.commit()
+
+    first = jobs.sweep_due(db.session, billing_queue, now=clock.now())
+    second = jobs.sweep_due(db.session, billing_queue, now=clock.now())  # many ids taken: read the queue once
+
+    assert len(first.enqueued) == 1201 and first.enqueued == [due.job_id for due in first.due]  # oldest due first
+    assert billing_queue.job_ids == first.enqueued
+    assert second.enqueued == [] and second.already == first.enqueued and second.errors == []
+    job = billing_queue.fetch_job(first.enqueued[0])
+    assert (job.func_name, job.args, job.timeout) == (
+        f"{jobs.charge_subscription_job.__module__}.charge_subscription_job",
+        (sub.id, first.due[0].period_key, None),
+        jobs.CHARGE_JOB_TIMEOUT,
+    )
+    SimpleWorker([billing_queue], connection=connection).work(burst=True, max_jobs=1)
+    assert job.get_status(refresh=True) == "finished" and job.return_value() == "paid"

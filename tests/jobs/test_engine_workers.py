@@ -24,8 +24,10 @@ from tests.jobs.engine_support import (  # noqa: F401
     billing_queue,
     children,
     connection,
+    kill_worker,
     logs,
     make_shop,
+    reap_workers,
     run_worker,
     subscriber,
     wait_for,
@@ -47,7 +49,15 @@ def shop(worker_app, db_session, clock, config) -> Shop:
 
 
 def _race(
-    shop: Shop, sandbox: SandboxServer, clock, config, redis_url: str, connection, billing_queue, tmp_path: Path
+    shop: Shop,
+    sandbox: SandboxServer,
+    clock,
+    config,
+    redis_url: str,
+    connection,
+    billing_queue,
+    tmp_path: Path,
+    threads: int | None = None,
 ) -> None:
     subs = [subscriber(shop, sandbox) for _ in range(8)]
     sandbox.settings(latency_ms=150)  # long enough for both workers to be mid-charge together
@@ -67,7 +77,10 @@ def _race(
     assert again.enqueued == [] and len(again.already) == len(subs)
 
     env = worker_env(config, redis_url)
-    workers = [worker_process(env, tmp_path / f"worker{i}.log", jobs.BILLING_QUEUE) for i in range(2)]
+    workers = [
+        worker_process(env, tmp_path / f"worker{i}.log", jobs.BILLING_QUEUE, threads=threads, name=f"w{i}")
+        for i in range(2)
+    ]
     for proc in workers:
         assert proc.wait(timeout=180) == 0, logs(tmp_path)
 
@@ -92,6 +105,13 @@ def test_two_worker_processes_racing_for_the_same_periods_charge_each_subscripti
     _race(shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path)
 
 
+def test_two_threaded_workers_racing_for_the_same_periods_charge_each_subscription_once(
+    shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path
+):
+    """Six charges at once in two processes: each thread's job has its own session, lock and Attempt."""
+    _race(shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path, threads=3)
+
+
 class TestOnPostgres:
     @pytest.fixture
     def config(self, tmp_path: Path, sandbox: SandboxServer, postgres_url: str):
@@ -102,6 +122,12 @@ class TestOnPostgres:
         self, shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path
     ):
         _race(shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path)
+
+    @pytest.mark.postgres
+    def test_two_threaded_workers_racing_charge_each_subscription_once(
+        self, shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path
+    ):
+        _race(shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path, threads=3)
 
 
 def test_a_worker_killed_mid_charge_leaves_a_state_reconcile_completes_with_one_payment(
@@ -148,6 +174,71 @@ def test_a_worker_killed_mid_charge_leaves_a_state_reconcile_completes_with_one_
     assert shop.sub(sub.id).next_charge_at > clock.now()
     # And the period is not charged again by a later sweep.
     assert jobs.sweep_due(db.session, billing_queue, now=clock.now(), as_of=clock.now().isoformat()).due == []
+
+
+@pytest.mark.usefixtures("reap_workers")
+def test_a_threaded_worker_killed_with_charges_on_the_wire_leaves_what_the_sweep_and_reconcile_complete(
+    shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path
+):
+    subs = [subscriber(shop, sandbox) for _ in range(5)]
+    as_of = clock.now().isoformat()
+    with sandbox.hold_requests() as gate:  # the charges reach Toss and stay there
+        enqueued = jobs.sweep_due(db.session, billing_queue, now=clock.now(), as_of=as_of).enqueued
+        worker = worker_process(
+            worker_env(config, redis_url),
+            tmp_path / "worker.log",
+            jobs.BILLING_QUEUE,
+            burst=False,
+            threads=3,
+            name="threaded",
+        )
+        wait_for(lambda: gate.arrivals == 3, "three charges on the wire at once", timeout=60)
+        assert [a.status for a in attempts()] == ["sending"] * 3  # each committed before its call
+        kill_worker(worker)  # SIGKILL: the process and its three threads die mid-call
+    # Released: Toss finishes the three payments the dead threads asked for; nobody hears the answers.
+    wait_for(lambda: len(sandbox.ledger()) == 3, "the sandbox to approve the held charges")
+    assert [a.status for a in attempts()] == ["sending"] * 3
+
+    # The next sweep leaves the three periods on the wire to reconcile and finds the two the
+    # threads never took still waiting in the queue: nothing is enqueued twice, nothing is lost.
+    swept = jobs.sweep_due(db.session, billing_queue, now=clock.now(), as_of=as_of)
+    assert swept.enqueued == [] and len(swept.in_flight) == 3 and len(swept.already) == 2
+    assert sorted(swept.in_flight + swept.already) == sorted(enqueued)
+    run_worker(connection, jobs.BILLING_QUEUE)
+    assert len(sandbox.ledger()) == 5
+
+    clock.advance(minutes=11)  # past the reconcile grace: nothing can still be on the wire
+    reconcile = billing_queue.enqueue(jobs.reconcile_job)
+    run_worker(connection, jobs.BILLING_QUEUE)
+    assert reconcile.return_value() == 3
+    ledger = sandbox.ledger()
+    assert sorted(e["customerKey"] for e in ledger) == sorted(s.user.customer_key for s in subs)  # one payment each
+    for sub in subs:
+        (charge,) = shop.charges(sub.id)
+        assert charge.status == "paid" and [a.status for a in charge.attempts] == ["done"]
+    assert jobs.sweep_due(db.session, billing_queue, now=clock.now(), as_of=clock.now().isoformat()).due == []
+
+
+def test_a_declined_card_among_a_threaded_workers_charges_costs_the_others_nothing(
+    shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path
+):
+    approved = [subscriber(shop, sandbox) for _ in range(3)]
+    declined = subscriber(shop, sandbox, card_number="4330000000000052")  # 카드사 승인 거절
+    as_of = clock.now().isoformat()
+    sandbox.settings(latency_ms=150)  # the four charges overlap in the worker's threads
+    jobs.sweep_due(db.session, billing_queue, now=clock.now(), as_of=as_of)
+
+    worker = worker_process(worker_env(config, redis_url), tmp_path / "worker.log", jobs.BILLING_QUEUE, threads=4)
+    assert worker.wait(timeout=180) == 0, logs(tmp_path)
+
+    assert sorted(e["customerKey"] for e in sandbox.ledger() if e["status"] == "DONE") == sorted(
+        s.user.customer_key for s in approved
+    )
+    for sub in approved:
+        assert [c.status for c in shop.charges(sub.id)] == ["paid"]
+    (charge,) = shop.charges(declined.id)
+    assert charge.status == "pending" and [a.status for a in charge.attempts] == ["failed"]
+    assert shop.sub(declined.id).status == "past_due"
 
 
 def test_a_lost_answer_is_never_counted_as_a_decline(shop, sandbox, clock, connection, billing_queue):

@@ -155,20 +155,25 @@ def test_a_job_popped_by_a_worker_that_died_before_starting_it_is_replaced_by_th
     assert billing_queue.fetch_job(job_id).return_value() == "paid"
 
 
-@pytest.mark.parametrize("fork", [False, True], ids=["no-fork", "fork"])
+@pytest.mark.parametrize("fork,threads", [(False, None), (True, None), (False, 2)], ids=["no-fork", "fork", "threads"])
 def test_a_job_held_by_a_dead_worker_is_replaced_by_the_next_sweep_and_a_live_one_is_left_alone(
-    shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path, fork
+    shop, sandbox, clock, config, redis_url, connection, billing_queue, tmp_path, fork, threads
 ):
     sub = subscriber(shop, sandbox)
     env = worker_env(config, redis_url, WORKER_HEARTBEAT_SECONDS=str(BEAT))
     with database_held(config.database_url):
         (job_id,) = sweep(billing_queue, clock).enqueued
-        worker = worker_process(env, tmp_path / "worker.log", jobs.BILLING_QUEUE, burst=False, fork=fork, name="holder")
+        worker = worker_process(
+            env, tmp_path / "worker.log", jobs.BILLING_QUEUE, burst=False, fork=fork, name="holder", threads=threads
+        )
         wait_for(lambda: started_by_a_worker(connection, job_id), "the worker to start the charge", timeout=60)
+        wait_for(lambda: billing_queue.fetch_job(job_id).worker_name is not None, "the job to name its worker")
+        holder = billing_queue.fetch_job(job_id).worker_name  # a threaded worker's member: holder-1 or holder-2
+        assert holder == "holder" if threads is None else holder in ("holder-1", "holder-2")
         # Alive and busy for longer than three beats: it keeps its heartbeat, so the job is left alone.
         beats: set = set()
         wait_for(
-            lambda: beats.add(heartbeat_of(connection, "holder")) or len(beats) >= 5,
+            lambda: beats.add(heartbeat_of(connection, holder)) or len(beats) >= 5,
             "five heartbeats of the busy worker",
             timeout=25,
         )

@@ -108,7 +108,7 @@ class TestCompose:
         services = compose["services"]
         assert {"postgres", "redis", "web", "worker", "cron", "migrate"} <= set(services)
         assert services["web"]["command"][:3] == ["gunicorn", "-c", "deploy/gunicorn.conf.py"]
-        assert services["worker"]["command"] == ["flask", "worker"]
+        assert services["worker"]["command"] == ["flask", "worker", "--threads", "4"]  # 4 charges at once each
         assert services["worker"]["deploy"]["replicas"] >= 2
         assert services["cron"]["command"] == ["flask", "cron"]
         assert services["cron"]["deploy"]["replicas"] == 1

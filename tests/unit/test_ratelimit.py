@@ -43,40 +43,78 @@ def limiter(redis_url: str, per_minute: int, t: FakeTime, **kwargs) -> TossRateL
     return TossRateLimiter(Redis.from_url(redis_url), per_minute, clock=t.clock, sleep=t.sleep, **kwargs)
 
 
-def test_calls_within_the_budget_go_at_once_and_the_next_waits_for_the_oldest_to_leave_the_minute(redis_url, t):
+def test_background_calls_are_spread_evenly_over_the_minute(redis_url, t):
+    budget = limiter(redis_url, 3, t, reserve=0)  # one every 20 s
+
+    waits = [budget.acquire() for _ in range(4)]  # four workers asking at once, one after the other
+
+    assert waits == [0, pytest.approx(20.0, abs=0.01), pytest.approx(20.0, abs=0.01), pytest.approx(20.0, abs=0.01)]
+    assert budget.in_window() == 3  # the first call (at 0 s) left the window as the fourth went (at 60 s)
+
+
+def test_a_call_after_a_quiet_spell_goes_at_once(redis_url, t):
     budget = limiter(redis_url, 3, t, reserve=0)
-    for _ in range(3):
-        assert budget.acquire() == 0
-        t.now += 10  # calls at 0 s, 10 s, 20 s
+    assert budget.acquire() == 0
+    t.now += 25  # longer than the spacing
+    assert budget.acquire() == 0
+    t.now += 5
+    assert budget.acquire() == pytest.approx(15.0, abs=0.01)  # 20 s after the one before
 
-    waited = budget.acquire()  # at 30 s: the call made at 0 s leaves the window at 60 s
 
-    assert waited == pytest.approx(30.0, abs=0.01)
-    assert t.sleeps == [pytest.approx(30.0, abs=0.01)]
-    assert budget.in_window() == 3  # 10 s, 20 s and this one
+def test_a_caller_a_little_late_for_its_slot_does_not_push_the_schedule_back(redis_url, t):
+    budget = limiter(redis_url, 3, t, reserve=0, catch_up=2.0)
+    assert budget.acquire() == 0  # at 0 s: the next slot is at 20 s
+    t.now += 21.5  # the worker was busy and asks 1.5 s after its slot
+    assert budget.acquire() == 0
+    t.now += 0.5
+    assert budget.acquire() == pytest.approx(18.0, abs=0.01)  # the slot after is still at 40 s, not 41.5 s
+    t.now = 1_780_000_000.0 + 100  # a long pause: the schedule starts again from now
+    assert budget.acquire() == 0
+    assert budget.acquire() == pytest.approx(20.0, abs=0.01)
 
 
 def test_workers_sharing_a_redis_share_one_budget(redis_url, t):
     worker_a, worker_b = limiter(redis_url, 2, t, reserve=0), limiter(redis_url, 2, t, reserve=0)
     assert worker_a.acquire() == 0
-    assert worker_b.acquire() == 0
-    assert worker_a.acquire() == pytest.approx(60.0, abs=0.01)
-    assert len(t.sleeps) == 1
+    assert worker_b.acquire() == pytest.approx(30.0, abs=0.01)
+    assert worker_a.acquire() == pytest.approx(30.0, abs=0.01)
+    assert len(t.sleeps) == 2
+
+
+def test_slots_are_booked_so_workers_asking_together_get_different_moments(redis_url):
+    """Two processes asking at the same instant: the second is told to wait one spacing, not zero."""
+    frozen = FakeTime()
+    no_sleep: list[float] = []
+    a = TossRateLimiter(Redis.from_url(redis_url), 6, reserve=0, clock=frozen.clock, sleep=no_sleep.append)
+    b = TossRateLimiter(Redis.from_url(redis_url), 6, reserve=0, clock=frozen.clock, sleep=no_sleep.append)
+    assert [a.acquire(), b.acquire(), a.acquire()] == [0, pytest.approx(10.0, abs=0.01), pytest.approx(20.0, abs=0.01)]
+    assert a.in_window() == 3  # two of them booked ahead
 
 
 def test_background_work_leaves_the_reserve_to_shoppers(redis_url, t):
-    budget = limiter(redis_url, 10, t)  # a tenth is reserved
+    budget = limiter(redis_url, 10, t)  # a tenth is reserved: background calls every 60/9 s
     assert budget.reserve == 1
-    assert [budget.acquire() for _ in range(9)] == [0] * 9
+    waits = [budget.acquire() for _ in range(9)]
+    assert waits[0] == 0 and all(w == pytest.approx(60 / 9, abs=0.01) for w in waits[1:])
     assert budget.acquire(background=False) == 0  # a checkout still goes at once
-    assert t.sleeps == []
-    assert budget.acquire() == pytest.approx(60.0, abs=0.01)  # background work waits for the minute to pass
+    assert len(t.sleeps) == 8
 
 
-def test_the_background_share_is_the_budget_less_the_reserve(redis_url, t):
-    budget = limiter(redis_url, 10, t)
-    assert [budget.acquire() for _ in range(9)] == [0] * 9
-    assert budget.acquire() > 0
+def test_shoppers_go_at_once_until_the_whole_budget_is_used(redis_url, t):
+    budget = limiter(redis_url, 3, t, reserve=1)
+    assert [budget.acquire(background=False) for _ in range(3)] == [0, 0, 0]
+    assert budget.acquire(background=False) == pytest.approx(60.0, abs=0.01)  # the first three leave the minute
+    assert budget.in_window() == 1
+
+
+def test_background_work_waits_for_room_the_shoppers_took(redis_url, t):
+    budget = limiter(redis_url, 4, t, reserve=1)  # background: three a minute, one every 20 s
+    for _ in range(4):
+        budget.acquire(background=False)
+        t.now += 1  # shoppers used the whole budget at 0, 1, 2 and 3 s
+    # Three calls already in the window: the background share is full until the one at 1 s leaves.
+    assert budget.acquire() == pytest.approx(57.0, abs=0.01)
+    assert budget.in_window() == 3
 
 
 def test_a_wait_longer_than_max_wait_gives_up_waiting_rather_than_failing(redis_url, t, caplog):
@@ -108,8 +146,9 @@ def test_a_rate_limited_client_takes_a_slot_for_each_call_to_toss_only(redis_url
     with pytest.raises(TossError):
         toss.get_payment_by_order_id("order-0002")
     assert budget.in_window() == 2
-    toss.get_payment_by_order_id("order-0001")  # the third call waits for the minute to pass
-    assert t.sleeps == [pytest.approx(60.0, abs=0.01)]
+    assert t.sleeps == [pytest.approx(30.0, abs=0.01)]  # two a minute: the second call went 30 s after the first
+    toss.get_payment_by_order_id("order-0001")
+    assert t.sleeps[1:] == [pytest.approx(30.0, abs=0.01)]
 
 
 def test_the_app_limits_toss_calls_only_when_redis_is_configured(tmp_path: Path, redis_url: str):
@@ -143,7 +182,7 @@ def _charge(client, keys: list[tuple[str, str]], prefix: str) -> list[str]:
     return outcomes
 
 
-def test_the_budget_spreads_a_burst_over_the_minutes_instead_of_a_wall_of_429s(sandbox, clock: FixedClock, redis_url):
+def test_the_budget_spreads_a_burst_evenly_instead_of_a_wall_of_429s(sandbox, clock: FixedClock, redis_url):
     keys = [(f"customer-{i:03d}", sandbox.issue_billing_key(f"customer-{i:03d}")["billingKey"]) for i in range(7)]
     sandbox.settings(rate_limit=True, rate_limit_per_minute=5)  # Toss-style limit, counted on the sandbox clock
     client = TossClient(sandbox.url, sandbox.secret_key)
@@ -160,8 +199,8 @@ def test_the_budget_spreads_a_burst_over_the_minutes_instead_of_a_wall_of_429s(s
         Redis.from_url(redis_url), 5, reserve=0, clock=lambda: clock.now().timestamp(), sleep=sleep
     )
     assert _charge(RateLimitedToss(client, budget), keys, "limited") == ["DONE"] * 7
-    # One wait: the burst's first five go at once, the other two a minute later.
-    assert sleeps == [pytest.approx(60.0, abs=0.01)]
+    # Evenly spread: one call every 12 s, never five at once and then a minute's stall.
+    assert sleeps == [pytest.approx(12.0, abs=0.01)] * 6
 
 
 def test_transaction_and_settlement_look_ups_take_a_slot_for_every_page(sandbox, clock: FixedClock, redis_url, t):

@@ -29,14 +29,19 @@ def due_subscription_ids(session: Session, now: datetime, *, limit: int | None =
     due, not with the number of subscriptions. Read-only; being listed is not a promise to
     charge (`charge_period` re-checks under a lock).
     """
+    return [sub_id for sub_id, _ in due_subscriptions(session, now, limit=limit)]
+
+
+def due_subscriptions(session: Session, now: datetime, *, limit: int | None = None) -> list[tuple[int, datetime]]:
+    """``(id, next_charge_at)`` of the subscriptions to charge now, oldest due first; one indexed query."""
     query = (
-        select(Subscription.id)
+        select(Subscription.id, Subscription.next_charge_at)
         .where(Subscription.status.in_(DUE_STATUSES), Subscription.next_charge_at <= now)
         .order_by(Subscription.next_charge_at, Subscription.id)
     )
     if limit is not None:
         query = query.limit(limit)
-    return list(session.scalars(query))
+    return [(sub_id, at) for sub_id, at in session.execute(query)]
 
 
 def lock_subscription(session: Session, subscription_id: int) -> Subscription | None:
