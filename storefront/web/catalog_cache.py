@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import current_app, g
+from flask import current_app, request
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -70,16 +70,21 @@ class Snapshot:
     fragments: dict[tuple, Markup] = field(default_factory=dict)  # rendered catalog HTML, same version
 
 
+_ENVIRON_KEY = "storefront.catalog_snapshot"
+
+
 def snapshot() -> Snapshot:
     """The catalog for this request: the process's snapshot if still current, else a fresh one."""
-    if "catalog_snapshot" not in g:
+    # Kept in the request's environ, not `g`: an app context can outlive one request (tests, CLI).
+    found: Snapshot | None = request.environ.get(_ENVIRON_KEY)
+    if found is None:
         version = catalog_version.read(db.session)
-        cached: Snapshot | None = current_app.extensions.get("catalog_snapshot")
-        if cached is None or cached.version != version:
-            cached = build(db.session, version)
-            current_app.extensions["catalog_snapshot"] = cached  # one assignment: other threads see old or new
-        g.catalog_snapshot = cached
-    return g.catalog_snapshot
+        found = current_app.extensions.get("catalog_snapshot")
+        if found is None or found.version != version:
+            found = build(db.session, version)
+            current_app.extensions["catalog_snapshot"] = found  # one assignment: other threads see old or new
+        request.environ[_ENVIRON_KEY] = found
+    return found
 
 
 def fragment(key: tuple, render: Callable[[], str]) -> Markup:
@@ -100,6 +105,8 @@ def build(session: Session, version: int) -> Snapshot:
         select(Category)
         .order_by(Category.position, Category.id)
         .options(selectinload(Category.products).selectinload(Product.plans))
+        # Rows already in this session's identity map are read again, not reused: the snapshot is the database's.
+        .execution_options(populate_existing=True)
     ).all()
     shown = []
     products = {}
