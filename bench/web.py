@@ -171,8 +171,27 @@ def gunicorn_config(workdir: Path) -> Path:
     return path
 
 
+@dataclass
+class Server:
+    url: str
+    pid: int  # gunicorn's master; its workers are its children
+
+
+def workers_cpu_seconds(master: int) -> float:
+    """User + system CPU time of the master's child processes (Linux /proc; 0 elsewhere)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == master:  # ppid
+            total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def start_gunicorn(stack: ExitStack, workdir: Path, name: str, app: str, chdir: Path, env: dict[str, str],
-                   workers: int) -> str:
+                   workers: int) -> Server:
     port = free_port()
     log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed by the stack
     stack.callback(log.close)
@@ -192,7 +211,7 @@ def start_gunicorn(stack: ExitStack, workdir: Path, name: str, app: str, chdir: 
             return False
 
     wait_until(up, f"gunicorn ({name}) to start", timeout=60)
-    return url
+    return Server(url, proc.pid)
 
 
 # -- the data --------------------------------------------------------------------------------------
@@ -349,17 +368,21 @@ class Sample:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_ms: float  # the app's workers' CPU time per request answered
 
 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url: str, args: argparse.Namespace, cookie: str | None = None) -> Sample:
+def wrk(server: Server, path: str, args: argparse.Namespace, cookie: str | None = None) -> Sample:
     command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s", "--latency"]
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
-    out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    cpu_before = workers_cpu_seconds(server.pid)
+    out = subprocess.run(command + [server.url + path], capture_output=True, text=True, check=True).stdout
+    cpu = workers_cpu_seconds(server.pid) - cpu_before
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    answered = int(re.search(r"(\d+) requests in", out).group(1))
 
     def latency(percent: str) -> float:
         value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
@@ -369,43 +392,49 @@ def wrk(url: str, args: argparse.Namespace, cookie: str | None = None) -> Sample
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
-    return Sample(rps=rps, p50_ms=latency("50"), p99_ms=latency("99"), errors=errors)
+    return Sample(rps=rps, p50_ms=latency("50"), p99_ms=latency("99"), errors=errors,
+                  cpu_ms=cpu * 1000 / max(answered, 1))
 
 
-def measure(args: argparse.Namespace, hello: str, shop: str, cookie: str) -> dict[str, list[tuple[Sample, Sample]]]:
+def measure(args: argparse.Namespace, hello: Server, shop: Server, cookie: str) -> dict[str, list[tuple[Sample, Sample]]]:
     """page -> [(its sample, the hello sample of the same round)] per round."""
     results: dict[str, list[tuple[Sample, Sample]]] = {name: [] for name in args.pages}
     for round_no in range(1, args.rounds + 1):
-        base = wrk(hello + "/", args)
+        base = wrk(hello, "/", args)
         print(f"bench: round {round_no}: hello {base.rps:,.0f} req/s", end="", flush=True)
         for name in args.pages:
-            sample = wrk(shop + PAGES[name][0], args, cookie_for(name, cookie, args))
+            sample = wrk(shop, PAGES[name][0], args, cookie_for(name, cookie, args))
             results[name].append((sample, base))
             print(f", {name} {sample.rps:,.0f}", end="", flush=True)
         print(flush=True)
     return results
 
 
-def report(args: argparse.Namespace, results: dict[str, list[tuple[Sample, Sample]]], database: str) -> int:
+def report(args: argparse.Namespace, results: dict[str, list[tuple[Sample, Sample]]], database: str,
+           load: tuple[float, float]) -> int:
     hello = [base for _, base in next(iter(results.values()))]
+    med = statistics.median
     print()
     print(f"bench: gunicorn -w {args.workers} sync, {database}; wrk -t{args.threads} -c{args.connections} "
           f"-d{args.seconds}s; {args.rounds} rounds; catalog pages {'signed in' if args.signed_in else 'as a guest'}, "
-          f"{'/'.join(sorted(SIGNED_IN_ONLY))} signed in")
-    print(f"  hello: {statistics.median(h.rps for h in hello):,.0f} req/s (median), "
-          f"p50 {statistics.median(h.p50_ms for h in hello):.1f} ms, p99 {statistics.median(h.p99_ms for h in hello):.1f} ms")
-    print(f"  {'page':<9} {'req/s':>8} {'of hello':>9} {'(rounds)':<20} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
-    errors = 0
+          f"{'/'.join(sorted(SIGNED_IN_ONLY))} signed in; load average {load[0]:.1f} at start, {load[1]:.1f} at end")
+    print(f"  hello: {med(h.rps for h in hello):,.0f} req/s, p50 {med(h.p50_ms for h in hello):.1f} ms, "
+          f"p99 {med(h.p99_ms for h in hello):.1f} ms, {med(h.cpu_ms for h in hello):.2f} ms CPU per request (medians)")
+    print(f"  {'page':<9} {'req/s':>7} {'of hello':>9} {'(rounds)':<21} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'CPU ms':>7} {'CPU ratio':>9} {'errors':>6}")
+    errors = sum(h.errors for h in hello)
     for name, pairs in results.items():
         ratios = [s.rps / b.rps for s, b in pairs]
         errors += sum(s.errors for s, _ in pairs)
-        spread = "/".join(f"{r:.1%}" for r in ratios)
-        print(f"  {name:<9} {statistics.median(s.rps for s, _ in pairs):>8,.0f} {statistics.median(ratios):>9.1%} "
-              f"{'(' + spread + ')':<20} {statistics.median(s.p50_ms for s, _ in pairs):>7.1f} "
-              f"{statistics.median(s.p99_ms for s, _ in pairs):>7.1f} {sum(s.errors for s, _ in pairs):>6}")
-    errors += sum(h.errors for h in hello)
+        spread = "(" + "/".join(f"{r:.1%}" for r in ratios) + ")"
+        cpu_ratio = med(b.cpu_ms / s.cpu_ms for s, b in pairs if s.cpu_ms)
+        print(f"  {name:<9} {med(s.rps for s, _ in pairs):>7,.0f} {med(ratios):>9.1%} {spread:<21} "
+              f"{med(s.p50_ms for s, _ in pairs):>7.1f} {med(s.p99_ms for s, _ in pairs):>7.1f} "
+              f"{med(s.cpu_ms for s, _ in pairs):>7.2f} {cpu_ratio:>9.1%} {sum(s.errors for s, _ in pairs):>6}")
+    print("  of hello: throughput against the same round's hello; CPU ratio: hello's CPU per request over the page's")
+    print("  (what the throughput ratio tends to on an idle machine, where the servers get whole cores)")
     if errors:
-        print(f"bench: {errors} errors or non-2xx answers", file=sys.stderr)
+        print(f"bench: {errors} errors or non-2xx answers (wrk counts a request over 2 s as a timeout)", file=sys.stderr)
     return 1 if errors else 0
 
 
@@ -424,11 +453,13 @@ def main(argv: list[str] | None = None) -> int:
             (workdir / "hello_app.py").write_text(HELLO_APP)
             shop = start_gunicorn(stack, workdir, "shop", "wsgi:app", ROOT, env, args.workers)
             hello = start_gunicorn(stack, workdir, "hello", "hello_app:app", workdir, env, args.workers)
-            cookie = sign_in(shop)
-            check_pages(shop, cookie, args)
+            cookie = sign_in(shop.url)
+            check_pages(shop.url, cookie, args)
+            load_before = os.getloadavg()[0]
             results = measure(args, hello, shop, cookie)
+            load = (load_before, os.getloadavg()[0])
         database = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
-        return report(args, results, database)
+        return report(args, results, database, load)
     finally:
         if args.keep:
             print(f"bench: kept {workdir}")
