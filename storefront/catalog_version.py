@@ -43,8 +43,10 @@ def bump(connection: Connection) -> None:
 def _touches_catalog(session: Session) -> bool:
     if any(isinstance(obj, CATALOG_CLASSES) for obj in (*session.new, *session.deleted)):
         return True
-    return any(isinstance(obj, CATALOG_CLASSES) and session.is_modified(obj, include_collections=False)
-               for obj in session.dirty)
+    return any(
+        isinstance(obj, CATALOG_CLASSES) and session.is_modified(obj, include_collections=False)
+        for obj in session.dirty
+    )
 
 
 @event.listens_for(Session, "before_flush")
@@ -55,6 +57,9 @@ def _bump_on_flush(session: Session, flush_context, instances) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _bump_on_bulk(state: ORMExecuteState) -> None:
-    if (state.is_update or state.is_delete) and state.bind_mapper is not None \
-            and state.bind_mapper.class_ in CATALOG_CLASSES:
+    if (
+        (state.is_update or state.is_delete)
+        and state.bind_mapper is not None
+        and state.bind_mapper.class_ in CATALOG_CLASSES
+    ):
         bump(state.session.connection())

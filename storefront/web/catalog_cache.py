@@ -121,13 +121,23 @@ def build(session: Session, version: int) -> Snapshot:
 
 def _product_view(product: Product, category: CategoryRef) -> ProductView:
     return ProductView(
-        id=product.id, slug=product.slug, name=product.name, kind=product.kind, summary=product.summary,
-        description=product.description, provision=product.provision, getting_started=product.getting_started,
-        cooling_off_days=product.cooling_off_days, cooling_off_exclusion=product.cooling_off_exclusion,
-        image=product.image, category=category, active_plans=tuple(_plan_view(p) for p in product.active_plans),
+        id=product.id,
+        slug=product.slug,
+        name=product.name,
+        kind=product.kind,
+        summary=product.summary,
+        description=product.description,
+        provision=product.provision,
+        getting_started=product.getting_started,
+        cooling_off_days=product.cooling_off_days,
+        cooling_off_exclusion=product.cooling_off_exclusion,
+        image=product.image,
+        category=category,
+        active_plans=tuple(_plan_view(p) for p in product.active_plans),
     )
 
 
 def _plan_view(plan: Plan) -> PlanView:
-    return PlanView(id=plan.id, name=plan.name, interval=plan.interval, amount_won=plan.amount_won,
-                    trial_days=plan.trial_days)
+    return PlanView(
+        id=plan.id, name=plan.name, interval=plan.interval, amount_won=plan.amount_won, trial_days=plan.trial_days
+    )

@@ -64,12 +64,13 @@ def home():
 
 @bp.get("/categories/<slug>")
 def category(slug: str):
-    for cat, products in visible_categories():
-        if cat.slug == slug:
-            body = catalog_cache.fragment(
-                ("category", slug), lambda: render_template("shop/_category.html", category=cat, products=products))
-            return render_template("shop/category.html", category=cat, body=body)
-    abort(404)
+    found = next(((cat, products) for cat, products in visible_categories() if cat.slug == slug), None)
+    if found is None:
+        abort(404)
+    cat, products = found
+    body = catalog_cache.fragment(
+        ("category", slug), lambda: render_template("shop/_category.html", category=cat, products=products))
+    return render_template("shop/category.html", category=cat, body=body)
 
 
 @bp.get("/products/<slug>")

@@ -18,8 +18,12 @@ def payment_rows(html: str) -> list[str]:
 def shopper_with_history(app, clock, months: int):
     with app.app_context():
         seed_demo(db.session, now=clock.now(), cheap_hash=True)
-        user = accounts.create_user(db.session, accounts.NewUser(email=SHOPPER[0], password=SHOPPER[1], name="김이력"),
-                                    now=clock.now(), cheap_hash=True)
+        user = accounts.create_user(
+            db.session,
+            accounts.NewUser(email=SHOPPER[0], password=SHOPPER[1], name="김이력"),
+            now=clock.now(),
+            cheap_hash=True,
+        )
         add_history(db.session, user, months, clock.now())
         db.session.commit()
     client = app.test_client()

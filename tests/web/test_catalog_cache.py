@@ -57,8 +57,16 @@ def test_a_price_changed_in_the_admin_shows_on_the_next_view_in_every_worker(cli
     assert all("9,900원" in html for html in pages(client).values())  # cached now
 
     path = f"/admin/plans/{plan.id}/edit"
-    edited = admin.post(path, data={"csrf_token": csrf_token(admin, path), "name": "월간 프로", "amount_won": "12900",
-                                    "trial_days": "0", "position": "0"})
+    edited = admin.post(
+        path,
+        data={
+            "csrf_token": csrf_token(admin, path),
+            "name": "월간 프로",
+            "amount_won": "12900",
+            "trial_days": "0",
+            "position": "0",
+        },
+    )
     assert edited.status_code == 302
 
     for path, html in pages(client).items():
@@ -83,13 +91,27 @@ def test_hiding_and_showing_a_product_in_the_admin_shows_at_once(client, admin, 
 
 def test_a_new_product_and_category_appear_on_the_next_view(client, admin, plan):
     pages(client)
-    assert admin.post("/admin/categories", data={"csrf_token": csrf_token(admin, "/admin/products"), "name": "전자책",
-                                                 "slug": "ebooks"}).status_code == 302
+    assert (
+        admin.post(
+            "/admin/categories",
+            data={"csrf_token": csrf_token(admin, "/admin/products"), "name": "전자책", "slug": "ebooks"},
+        ).status_code
+        == 302
+    )
     with admin.application.app_context():
         ebooks = db.session.scalar(select(Category).where(Category.slug == "ebooks"))
-        ebooks.products.append(Product(slug="style-guide", name="문서 스타일 가이드", kind="one_time", summary="",
-                                       description="", provision="", image="",
-                                       plans=[Plan(name="단품", interval="once", amount_won=19_000)]))
+        ebooks.products.append(
+            Product(
+                slug="style-guide",
+                name="문서 스타일 가이드",
+                kind="one_time",
+                summary="",
+                description="",
+                provision="",
+                image="",
+                plans=[Plan(name="단품", interval="once", amount_won=19_000)],
+            )
+        )
         db.session.commit()
 
     home = client.get("/").get_data(as_text=True)

@@ -70,13 +70,26 @@ def add_history(session, user: User, months: int, now: datetime) -> None:
     new subscription, and `months` paid one-time orders."""
     plans = {(p.product.slug, p.interval): p for p in session.scalars(select(Plan).join(Product))}
     monthly, once = plans[("daily-english", "month")], plans[("presentation-pack", "once")]
-    card = BillingKey(user=user, customer_key=user.customer_key, issued_at=now, card_company="현대",
-                      card_number_masked="43301234****123*")
+    card = BillingKey(
+        user=user,
+        customer_key=user.customer_key,
+        issued_at=now,
+        card_company="현대",
+        card_number_masked="43301234****123*",
+    )
     start = now - timedelta(days=31 * months)
-    sub = Subscription(user=user, plan=monthly, billing_key=card, status="active", amount_won=monthly.amount_won,
-                       anchor_day=start.day, current_period_start=now - timedelta(days=1),
-                       current_period_end=now + timedelta(days=29), next_charge_at=now + timedelta(days=29),
-                       created_at=start)
+    sub = Subscription(
+        user=user,
+        plan=monthly,
+        billing_key=card,
+        status="active",
+        amount_won=monthly.amount_won,
+        anchor_day=start.day,
+        current_period_start=now - timedelta(days=1),
+        current_period_end=now + timedelta(days=29),
+        next_charge_at=now + timedelta(days=29),
+        created_at=start,
+    )
     session.add_all([card, sub])
     serial = session.scalar(select(Attempt.id).order_by(Attempt.id.desc()).limit(1)) or 0
 
@@ -84,28 +97,62 @@ def add_history(session, user: User, months: int, now: datetime) -> None:
         nonlocal serial
         serial += 1
         done = status == "done"
-        return Attempt(order_id=f"history-{serial:05d}", idempotency_key=f"history-{serial}", amount_won=amount,
-                       status=status, failure_code=None if done else "REJECT_CARD_PAYMENT",
-                       receipt_url=f"https://receipts.example/{serial}" if done else None,
-                       card_summary="현대 43301234****123*", approved_at=at if done else None, raw_response="{}",
-                       created_at=at, updated_at=at, **links)
+        return Attempt(
+            order_id=f"history-{serial:05d}",
+            idempotency_key=f"history-{serial}",
+            amount_won=amount,
+            status=status,
+            failure_code=None if done else "REJECT_CARD_PAYMENT",
+            receipt_url=f"https://receipts.example/{serial}" if done else None,
+            card_summary="현대 43301234****123*",
+            approved_at=at if done else None,
+            raw_response="{}",
+            created_at=at,
+            updated_at=at,
+            **links,
+        )
 
     for month in range(months):
         at = start + timedelta(days=31 * month)
         if month == months - 1:
             at = now - timedelta(days=1)  # the current period's charge
-        charge = Charge(subscription=sub, period_start=at, period_end=at + timedelta(days=30), status="paid",
-                        amount_won=sub.amount_won, paid_at=at, created_at=at)
+        charge = Charge(
+            subscription=sub,
+            period_start=at,
+            period_end=at + timedelta(days=30),
+            status="paid",
+            amount_won=sub.amount_won,
+            paid_at=at,
+            created_at=at,
+        )
         if month % 5 == 1:
             session.add(attempt(at, "failed", charge.amount_won, charge=charge))
         paid = attempt(at, "done", charge.amount_won, charge=charge)
         session.add(paid)
         if month == 2:
-            session.add(Refund(attempt=paid, amount_won=1000, reason="부분 환불", status="done",
-                               idempotency_key=f"history-refund-{serial}", created_at=at, settled_at=at))
-        order = Order(user=user, plan=once, order_id=f"history-order-{serial}", order_name=once.product.name,
-                      amount_won=once.amount_won, status="paid", receipt_url="https://receipts.example/o",
-                      created_at=at, expires_at=at + timedelta(minutes=30), paid_at=at)
+            session.add(
+                Refund(
+                    attempt=paid,
+                    amount_won=1000,
+                    reason="부분 환불",
+                    status="done",
+                    idempotency_key=f"history-refund-{serial}",
+                    created_at=at,
+                    settled_at=at,
+                )
+            )
+        order = Order(
+            user=user,
+            plan=once,
+            order_id=f"history-order-{serial}",
+            order_name=once.product.name,
+            amount_won=once.amount_won,
+            status="paid",
+            receipt_url="https://receipts.example/o",
+            created_at=at,
+            expires_at=at + timedelta(minutes=30),
+            paid_at=at,
+        )
         session.add_all([order, attempt(at, "done", order.amount_won, order=order)])
     session.flush()
 
@@ -116,12 +163,17 @@ def shop_with(app, clock, months: int) -> tuple:
         session = db.session
         now = clock.now()
         seed_demo(session, now=now, cheap_hash=True, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
-        shopper = accounts.create_user(session, accounts.NewUser(email=SHOPPER[0], password=SHOPPER[1], name="김이력"),
-                                       now=now, cheap_hash=True)
+        shopper = accounts.create_user(
+            session, accounts.NewUser(email=SHOPPER[0], password=SHOPPER[1], name="김이력"), now=now, cheap_hash=True
+        )
         add_history(session, shopper, months, now)
         for i in range(months // 3):  # other customers, so admin lists grow too
-            other = accounts.create_user(session, accounts.NewUser(email=f"other{i}@example.com", password=SHOPPER[1],
-                                                                   name=f"고객{i}"), now=now, cheap_hash=True)
+            other = accounts.create_user(
+                session,
+                accounts.NewUser(email=f"other{i}@example.com", password=SHOPPER[1], name=f"고객{i}"),
+                now=now,
+                cheap_hash=True,
+            )
             add_history(session, other, 2, now)
         session.commit()
     return now
@@ -130,8 +182,9 @@ def shop_with(app, clock, months: int) -> tuple:
 def sign_in(client, email: str, password: str) -> None:
     from tests.conftest import csrf_token
 
-    response = client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "email": email,
-                                           "password": password})
+    response = client.post(
+        "/login", data={"csrf_token": csrf_token(client, "/login"), "email": email, "password": password}
+    )
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
 
 
@@ -169,5 +222,7 @@ def test_pages_run_a_bounded_number_of_statements_whatever_the_history(app, cloc
 
     over = {path: n for path, n in counts[LONG].items() if n > pages[path]}
     assert over == {}, f"more statements than the bound {pages}: {over}"
-    grew = {path: (counts[SHORT][path], counts[LONG][path]) for path in pages if counts[LONG][path] != counts[SHORT][path]}
+    grew = {
+        path: (counts[SHORT][path], counts[LONG][path]) for path in pages if counts[LONG][path] != counts[SHORT][path]
+    }
     assert grew == {}, f"statements that grow with the rows ({SHORT} vs {LONG} months): {grew}"
