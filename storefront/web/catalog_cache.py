@@ -109,7 +109,7 @@ def build(session: Session, version: int) -> Snapshot:
         .execution_options(populate_existing=True)
     ).all()
     shown = []
-    products = {}
+    products: dict[str, ProductView] = {}
     for category in categories:
         ref = CategoryRef(id=category.id, slug=category.slug, name=category.name, description=category.description)
         views = tuple(_product_view(p, ref) for p in category.products if p.active and p.active_plans)
