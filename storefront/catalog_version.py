@@ -5,7 +5,7 @@ compare this number once per page view, so a change committed by the admin (or a
 command, a test) shows on the next page view in every worker and on every machine.
 
 The bump hooks every SQLAlchemy session: a flush that adds, changes or deletes a Category,
-Product or Plan, and a bulk UPDATE/DELETE on their tables, also runs
+Product or Plan, and a bulk INSERT/UPDATE/DELETE on their tables, also runs
 `UPDATE catalog_versions SET version = version + 1`. Raw SQL that bypasses the ORM must call
 `bump(connection)` itself.
 """
@@ -58,7 +58,7 @@ def _bump_on_flush(session: Session, flush_context, instances) -> None:
 @event.listens_for(Session, "do_orm_execute")
 def _bump_on_bulk(state: ORMExecuteState) -> None:
     if (
-        (state.is_update or state.is_delete)
+        (state.is_insert or state.is_update or state.is_delete)
         and state.bind_mapper is not None
         and state.bind_mapper.class_ in CATALOG_CLASSES
     ):
