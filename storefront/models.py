@@ -212,6 +212,19 @@ class Plan(Model):
     product: Mapped[Product] = relationship(back_populates="plans")
 
 
+class CatalogVersion(Model):
+    """One row, bumped in the same transaction as any change to a category, product or plan.
+
+    Every web process caches the shop's catalog pages (storefront/web/catalog_cache.py) and reads
+    this number once per page view: a committed admin edit shows on the next view in every worker.
+    """
+
+    __tablename__ = "catalog_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class BillingKey(Model):
     """A card registered through Toss. The billing key itself is only ever stored sealed."""
 
@@ -596,3 +609,7 @@ class ReconciliationItem(Model):
     reconciliation: Mapped[Reconciliation] = relationship(back_populates="items")
     attempt: Mapped[Attempt | None] = relationship()
     refund: Mapped[Refund | None] = relationship()
+
+
+# Every process that can edit the catalog bumps `CatalogVersion` with its edit (session events).
+from storefront import catalog_version  # noqa: E402, F401

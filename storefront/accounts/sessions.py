@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from storefront.accounts.tokens import new_token, token_hash
@@ -35,16 +35,24 @@ def start(session: Session, user: User, *, now: datetime) -> str:
     return token
 
 
+# Runs on every signed-in request: built once, with bound parameters.
+_LOAD = (
+    select(User)
+    .join(UserSession, UserSession.user_id == User.id)
+    .where(
+        User.id == bindparam("user_id"),
+        UserSession.token_hash == bindparam("token_hash"),
+        UserSession.expires_at > bindparam("now", type_=UserSession.__table__.c.expires_at.type),
+    )
+)
+
+
 def load(session: Session, identifier: str, *, now: datetime) -> User | None:
     """The user a cookie's ``"<id>:<token>"`` names while that sign-in is open, else None."""
     user_id, _, token = (identifier or "").partition(":")
     if not token or not user_id.isdigit() or len(user_id) > 10 or int(user_id) > _MAX_USER_ID:
         return None
-    user = session.scalar(
-        select(User)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(User.id == int(user_id), UserSession.token_hash == token_hash(token), UserSession.expires_at > now)
-    )
+    user = session.scalar(_LOAD, {"user_id": int(user_id), "token_hash": token_hash(token), "now": now})
     if user is not None:
         user.session_token = token
     return user

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, current_app, g, render_template
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from flask import Blueprint, abort, current_app, render_template
 
 from storefront.extensions import db
-from storefront.models import Category, Plan, Product
+from storefront.models import Plan
+from storefront.web import catalog_cache
+from storefront.web.catalog_cache import CategoryRef, PlanView, ProductView
 
 bp = Blueprint("shop", __name__)
 
@@ -27,27 +27,15 @@ class YearlySaving:
     percent: int  # discount against 12 x monthly, rounded down
 
 
-def visible_categories() -> list[tuple[Category, list[Product]]]:
+def visible_categories() -> tuple[tuple[CategoryRef, tuple[ProductView, ...]], ...]:
     """Categories with their active products that have at least one active plan; empty ones never appear.
 
-    Computed once per request (the nav and the page share it).
+    From the process's catalog snapshot (storefront/web/catalog_cache.py), checked once per request.
     """
-    if "visible_categories" not in g:
-        categories = db.session.scalars(
-            select(Category)
-            .order_by(Category.position, Category.id)
-            .options(selectinload(Category.products).selectinload(Product.plans))
-        ).all()
-        shown = []
-        for category in categories:
-            products = [p for p in category.products if p.active and p.active_plans]
-            if products:
-                shown.append((category, products))
-        g.visible_categories = shown
-    return g.visible_categories
+    return catalog_cache.snapshot().categories
 
 
-def yearly_savings(plans: list[Plan]) -> dict[int, YearlySaving]:
+def yearly_savings(plans: list[Plan] | list[PlanView]) -> dict[int, YearlySaving]:
     """Plan id -> saving, for each yearly plan cheaper than 12 x the cheapest monthly plan of the same list."""
     monthly = [p.amount_won for p in plans if p.interval == "month"]
     if not monthly:
@@ -69,32 +57,40 @@ def category_nav() -> dict:
 
 @bp.get("/")
 def home():
-    return render_template("shop/home.html", categories=visible_categories())
+    body = catalog_cache.fragment(
+        ("home",), lambda: render_template("shop/_home.html", categories=visible_categories())
+    )
+    return render_template("shop/home.html", body=body)
 
 
 @bp.get("/categories/<slug>")
 def category(slug: str):
-    for cat, products in visible_categories():
-        if cat.slug == slug:
-            return render_template("shop/category.html", category=cat, products=products)
-    abort(404)
+    found = next(((cat, products) for cat, products in visible_categories() if cat.slug == slug), None)
+    if found is None:
+        abort(404)
+    cat, products = found
+    body = catalog_cache.fragment(
+        ("category", slug), lambda: render_template("shop/_category.html", category=cat, products=products)
+    )
+    return render_template("shop/category.html", category=cat, body=body)
 
 
 @bp.get("/products/<slug>")
 def product_detail(slug: str):
-    product = db.session.scalar(
-        select(Product).where(Product.slug == slug, Product.active.is_(True)).options(selectinload(Product.plans))
-    )
-    if product is None or not product.active_plans:
+    product = catalog_cache.snapshot().products.get(slug)
+    if product is None:
         abort(404)
-    plans = product.active_plans
-    return render_template(
-        "shop/product.html",
-        product=product,
-        plans=plans,
-        savings=yearly_savings(plans),
-        billing_hour=current_app.config["STOREFRONT"].billing_hour_kst,
+    body = catalog_cache.fragment(
+        ("product", slug),
+        lambda: render_template(
+            "shop/_product.html",
+            product=product,
+            plans=product.active_plans,
+            savings=yearly_savings(list(product.active_plans)),
+            billing_hour=current_app.config["STOREFRONT"].billing_hour_kst,
+        ),
     )
+    return render_template("shop/product.html", product=product, body=body)
 
 
 def active_plan_or_404(plan_id: int) -> Plan:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy.orm import Session, joinedload
 
 from storefront.billing.errors import failure_message
-from storefront.billing.refunding.refunds import refund_state
-from storefront.models import Attempt, Charge, Order, Plan, Subscription
-from storefront.toss.errors import Category, categorize
+from storefront.models import Attempt, Charge, Order, Plan, Product, Refund, Subscription
+from storefront.toss.errors import CATEGORIES, Category, categorize
 
 STATUS_LABELS = {
     "incomplete": "결제 미완료",
@@ -43,62 +42,94 @@ def status_label(sub: Subscription) -> str:
     return STATUS_LABELS.get(sub.status, sub.status)
 
 
-def subscriptions_of(session: Session, user_id: int) -> list[Subscription]:
-    """Newest first, with plan, product, card and booked plan loaded."""
-    query = (
-        select(Subscription)
-        .where(Subscription.user_id == user_id)
-        .options(
-            selectinload(Subscription.plan).selectinload(Plan.product),
-            selectinload(Subscription.pending_plan),
-            selectinload(Subscription.billing_key),
-        )
-        .order_by(Subscription.created_at.desc(), Subscription.id.desc())
+# The page's statements are built once, with the user (and page) as bound parameters: building and
+# hashing a statement costs about as much as running it on SQLite.
+_SUBSCRIPTIONS = (
+    select(Subscription)
+    .where(Subscription.user_id == bindparam("user_id"))
+    .options(
+        joinedload(Subscription.plan).joinedload(Plan.product),
+        joinedload(Subscription.pending_plan),
+        joinedload(Subscription.billing_key),
     )
-    return list(session.scalars(query))
+    .order_by(Subscription.created_at.desc(), Subscription.id.desc())
+)
 
 
-def payments_of(session: Session, user_id: int, limit: int = 100) -> list[PaymentRow]:
-    """Approved and declined charge attempts, newest first, with Toss's receipt (매출전표) link."""
-    query = (
-        select(Attempt, Charge, Subscription)
+def subscriptions_of(session: Session, user_id: int) -> list[Subscription]:
+    """Newest first, with plan, product, card and booked plan loaded. One query."""
+    return list(session.scalars(_SUBSCRIPTIONS, {"user_id": user_id}))
+
+
+PAYMENTS_ON_OVERVIEW = 12  # /account shows the newest; /account/payments pages through the rest
+PAYMENTS_PER_PAGE = 30
+# The declines a shopper should see (a card problem); not our hiccups (retried) nor calls that never happened.
+DECLINE_CODES = tuple(
+    sorted(code for code, category in CATEGORIES.items() if category in (Category.HARD_DECLINE, Category.SOFT_DECLINE))
+)
+
+
+def _payments_query(user_id):
+    """The shopper's approved and declined charge attempts, newest first: only the columns shown."""
+    refunded = (
+        select(func.coalesce(func.sum(Refund.amount_won), 0))
+        .where(Refund.attempt_id == Attempt.id, Refund.status == "done")
+        .scalar_subquery()
+    )
+    return (
+        select(
+            Attempt.status,
+            Attempt.failure_code,
+            Attempt.approved_at,
+            Attempt.updated_at,
+            Attempt.amount_won,
+            Attempt.receipt_url,
+            Attempt.card_summary,
+            Charge.status.label("charge_status"),
+            Charge.period_start,
+            Charge.period_end,
+            Product.name.label("product_name"),
+            Plan.name.label("plan_name"),
+            refunded.label("refunded_won"),
+        )
         .join(Charge, Attempt.charge_id == Charge.id)
         .join(Subscription, Charge.subscription_id == Subscription.id)
-        .where(Subscription.user_id == user_id, Attempt.status.in_(("done", "failed")))
-        .options(selectinload(Attempt.refunds))
+        .join(Plan, Subscription.plan_id == Plan.id)
+        .join(Product, Plan.product_id == Product.id)
+        .where(
+            Subscription.user_id == user_id,
+            or_(Attempt.status == "done", and_(Attempt.status == "failed", Attempt.failure_code.in_(DECLINE_CODES))),
+        )
         .order_by(Attempt.created_at.desc(), Attempt.id.desc())
-        .limit(limit)
     )
-    return [
-        _payment(attempt, charge, sub)
-        for attempt, charge, sub in session.execute(query)
-        if attempt.status == "done" or _declined(attempt)
-    ]
 
 
-def _declined(attempt: Attempt) -> bool:
-    """A card decline the shopper should see; not our hiccups (retried) nor attempts that never happened."""
-    return categorize(attempt.failure_code or "") in (Category.HARD_DECLINE, Category.SOFT_DECLINE)
+_PAYMENTS = _payments_query(bindparam("user_id")).limit(bindparam("limit")).offset(bindparam("offset"))
 
 
-def _payment(attempt: Attempt, charge: Charge, sub: Subscription) -> PaymentRow:
-    if attempt.status == "done":
-        refunded = sum(r.amount_won for r in attempt.refunds if r.status == "done")
-        label = "환불됨" if charge.status == "refunded" else ("부분 환불" if refunded else "결제 완료")
+def payments_of(session: Session, user_id: int, limit: int = PAYMENTS_ON_OVERVIEW, offset: int = 0) -> list[PaymentRow]:
+    """Approved and declined charge attempts, newest first, with Toss's receipt (매출전표) link. One query."""
+    rows = session.execute(_PAYMENTS, {"user_id": user_id, "limit": limit, "offset": offset})
+    return [_payment(row) for row in rows]
+
+
+def _payment(row) -> PaymentRow:
+    if row.status == "done":
+        label = "환불됨" if row.charge_status == "refunded" else ("부분 환불" if row.refunded_won else "결제 완료")
         reason = None
     else:
         label = "결제 실패"
-        reason = failure_message(attempt.failure_code, categorize(attempt.failure_code or ""))
+        reason = failure_message(row.failure_code, categorize(row.failure_code or ""))
     return PaymentRow(
-        at=attempt.approved_at or attempt.updated_at,
-        product_name=sub.plan.product.name,
-        plan_name=sub.plan.name,
-        amount_won=attempt.amount_won,
+        at=row.approved_at or row.updated_at,
+        product_name=row.product_name,
+        plan_name=row.plan_name,
+        amount_won=row.amount_won,
         status_label=label,
-        period_start=charge.period_start,
-        period_end=charge.period_end,
-        receipt_url=attempt.receipt_url if attempt.status == "done" else None,
-        card_label=attempt.card_summary,
+        period_start=row.period_start,
+        period_end=row.period_end,
+        receipt_url=row.receipt_url if row.status == "done" else None,
+        card_label=row.card_summary,
         reason=reason,
     )
 
@@ -112,23 +143,52 @@ ORDER_LABELS = {
 }
 
 
-def order_label(order: Order) -> str:
+@dataclass(frozen=True)
+class OrderRow:
+    order_id: str
+    created_at: datetime
+    product_name: str
+    amount_won: int
+    status: str
+    receipt_url: str | None
+    refunded_won: int  # refunds done on its paid attempts
+
+
+def order_label(order: OrderRow) -> str:
     """The order's status for the shopper; a paid order Toss has partly refunded says 부분 환불."""
-    if order.status == "paid" and any(refund_state(a) for a in order.attempts):
+    if order.status == "paid" and order.refunded_won > 0:
         return "부분 환불"
     return ORDER_LABELS.get(order.status, order.status)
 
 
-def orders_of(session: Session, user_id: int, limit: int = 50) -> list[Order]:
-    """One-time purchases that reached Toss's window or were paid, newest first."""
-    query = (
-        select(Order)
-        .where(Order.user_id == user_id, Order.status.in_(("paid", "canceled", "pending")))
-        .options(
-            selectinload(Order.plan).selectinload(Plan.product),
-            selectinload(Order.attempts).selectinload(Attempt.refunds),
-        )
-        .order_by(Order.created_at.desc(), Order.id.desc())
-        .limit(limit)
+def _orders_query():
+    refunded = (
+        select(func.coalesce(func.sum(Refund.amount_won), 0))
+        .join(Attempt, Refund.attempt_id == Attempt.id)
+        .where(Attempt.order_pk == Order.id, Attempt.status == "done", Refund.status == "done")
+        .scalar_subquery()
     )
-    return list(session.scalars(query))
+    return (
+        select(
+            Order.order_id,
+            Order.created_at,
+            Product.name.label("product_name"),
+            Order.amount_won,
+            Order.status,
+            Order.receipt_url,
+            refunded.label("refunded_won"),
+        )
+        .join(Plan, Order.plan_id == Plan.id)
+        .join(Product, Plan.product_id == Product.id)
+        .where(Order.user_id == bindparam("user_id"), Order.status.in_(("paid", "canceled", "pending")))
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(bindparam("limit"))
+    )
+
+
+_ORDERS = _orders_query()
+
+
+def orders_of(session: Session, user_id: int, limit: int = 50) -> list[OrderRow]:
+    """One-time purchases that reached Toss's window or were paid, newest first. One query."""
+    return [OrderRow(**row._mapping) for row in session.execute(_ORDERS, {"user_id": user_id, "limit": limit})]

@@ -8,7 +8,7 @@ message and changes nothing. Cancelling or withdrawing takes one confirmation pa
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from storefront.billing.recurring import checkout, subscriptions
@@ -52,13 +52,15 @@ def overview():
     withdrawable = {
         sub.id: offer for sub in subs if (offer := cooling_off.for_subscription(db.session(), sub, now=now)).allowed
     }
+    payments = queries.payments_of(db.session(), current_user.id, limit=queries.PAYMENTS_ON_OVERVIEW + 1)
     return render_template(
         "account/overview.html",
         user=current_user,
         subscriptions=subs,
         withdrawable=withdrawable,
         period_refunds=refund_notices.period_refunds(db.session(), subs),
-        payments=queries.payments_of(db.session(), current_user.id),
+        payments=payments[: queries.PAYMENTS_ON_OVERVIEW],
+        more_payments=len(payments) > queries.PAYMENTS_ON_OVERVIEW,
         orders=queries.orders_of(db.session(), current_user.id),
         order_label=queries.order_label,
         consent_changes=consent.open_changes_for_user(db.session(), current_user.id, now=now),
@@ -66,6 +68,18 @@ def overview():
         form=ActionForm(),
         now=now,
     )
+
+
+@bp.get("/payments")
+@login_required
+def payments():
+    """The whole payment history, newest first, a page at a time (?page=2 ...)."""
+    page = request.args.get("page", 1, type=int)
+    if page < 1 or page > 10_000:
+        abort(404)
+    size = queries.PAYMENTS_PER_PAGE
+    rows = queries.payments_of(db.session(), current_user.id, limit=size + 1, offset=(page - 1) * size)
+    return render_template("account/payments.html", payments=rows[:size], page=page, has_next=len(rows) > size)
 
 
 @bp.get("/subscriptions/<int:subscription_id>/cancel")

@@ -79,9 +79,18 @@ def audit_row(action: str, reason: str, *, subscription_id: int | None = None, u
 
 
 def _log_access(action: str, reason: str, *, subscription_id: int | None = None, user_id: int | None = None) -> None:
-    """접속기록: who looked at which personal data, when and from where (committed at once)."""
+    """접속기록: who looked at which personal data, when and from where (committed at once).
+
+    The rows the page already loaded stay loaded: a commit would otherwise expire them, and the
+    template would read each one again (a query per row of the list).
+    """
     audit_row(action, reason, subscription_id=subscription_id, user_id=user_id)
-    db.session.commit()
+    session = db.session()
+    keep, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
 
 
 def _page() -> int:
