@@ -17,8 +17,8 @@ from collections.abc import Mapping
 import jinja2
 
 from storefront.config import ROOT, Config
+from storefront.formatting import kst, kst_date, won
 from storefront.notify.kinds import prepare_context
-from storefront.web.filters import kst, kst_date, won
 
 _SUBJECT_MAX = 200
 

@@ -1,53 +1,17 @@
-"""Template filters and the context every page gets (the business-info footer)."""
+"""Template filters and the context every page gets (the business-info footer).
+
+The formatting itself (`won`, `kst_date`, ...) is `storefront.formatting`'s, shared with the
+notices; this module registers it for the pages.
+"""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from typing import Any
 
 from flask import Flask, current_app
 from markupsafe import Markup
 
-from storefront.clock import KST
-
-INTERVAL_LABELS = {"month": "매월", "year": "매년", "once": "1회"}
-INTERVAL_UNITS = {"month": "월", "year": "년", "once": "1회"}
-
-
-def won(amount: int | None) -> str:
-    """9900 -> '9,900원' (amounts are whole won, VAT included)."""
-    if amount is None:
-        return "-"
-    return f"{int(amount):,}원"
-
-
-def kst(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if value is None:
-        return "-"
-    return value.astimezone(KST).strftime(fmt)
-
-
-def kst_date(value: datetime | None) -> str:
-    """The one date format of the pages: '2026년 12월 2일' (Asia/Seoul)."""
-    if value is None:
-        return "-"
-    local = value.astimezone(KST)
-    return f"{local.year}년 {local.month}월 {local.day}일"
-
-
-def kst_time(value: datetime | None, seconds: bool = False) -> str:
-    """'14:05' (24-hour, Asia/Seoul); with seconds '14:05:09'."""
-    if value is None:
-        return "-"
-    return value.astimezone(KST).strftime("%H:%M:%S" if seconds else "%H:%M")
-
-
-def kst_datetime(value: datetime | None, seconds: bool = False) -> str:
-    """A moment on a page: '2026년 12월 2일 14:05' (Asia/Seoul; pages say 한국 시간 where it matters)."""
-    if value is None:
-        return "-"
-    return f"{kst_date(value)} {kst_time(value, seconds)}"
+from storefront.formatting import interval_label, interval_unit, kst, kst_date, kst_datetime, kst_time, won
 
 
 def hidden_fields(form: Any) -> Markup:
@@ -67,8 +31,8 @@ def register(app: Flask) -> None:
     app.add_template_filter(kst_date, "kst_date")
     app.add_template_filter(kst_time, "kst_time")
     app.add_template_filter(kst_datetime, "kst_datetime")
-    app.add_template_filter(lambda v: INTERVAL_LABELS.get(v, v), "interval_label")
-    app.add_template_filter(lambda v: INTERVAL_UNITS.get(v, v), "interval_unit")
+    app.add_template_filter(interval_label, "interval_label")
+    app.add_template_filter(interval_unit, "interval_unit")
     app.add_template_global(hidden_fields, "hidden_fields")
 
     @app.context_processor

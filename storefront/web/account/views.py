@@ -22,7 +22,7 @@ from storefront.web.account.forms import ChangePlanForm, DeleteAccountForm
 from storefront.web.auth.signin import sign_out
 from storefront.web.checkout.forms import ActionForm
 from storefront.web.checkout.notices import enqueue_notices
-from storefront.web.filters import kst_date
+from storefront.formatting import kst_date
 from storefront.web.legal import TERMS_VERSION
 
 bp = Blueprint("account", __name__, url_prefix="/account")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from storefront.reports import metrics
 from storefront.reports.months import Month
 from storefront.web.admin import charts
-from storefront.web.filters import won
+from storefront.formatting import won
 
 
 @dataclass(frozen=True)

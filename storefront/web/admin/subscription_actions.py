@@ -22,7 +22,7 @@ from storefront.models import Subscription
 from storefront.web.admin.forms import ActionForm
 from storefront.web.admin.views import admin_required, bp
 from storefront.web.checkout.notices import enqueue_notices
-from storefront.web.filters import kst_date, won
+from storefront.formatting import kst_date, won
 
 
 def _subscription_or_404(subscription_id: int) -> Subscription:
