@@ -5,12 +5,13 @@ a decline is an expected result, not a bug. The exceptions here are for callers 
 ask for something that cannot be done (an unknown subscription). `failure_message`
 turns a Toss error code (or one of ours) into the sentence a payment-failed notice
 and a checkout page show; it never echoes Toss's own text, which may be English or
-technical, and never contains a key.
+technical, and never contains a key. `charge_failure_reason` and `CARD_DECLINE_CODES` read a stored
+failure code for the pages, so views never interpret Toss's codes themselves.
 """
 
 from __future__ import annotations
 
-from storefront.toss.errors import Category
+from storefront.toss.errors import CATEGORIES, Category, categorize
 
 
 class BillingError(Exception):
@@ -67,3 +68,15 @@ def failure_message(code: str | None, category: Category | None = None) -> str:
     if code and code in MESSAGES:
         return MESSAGES[code]
     return _BY_CATEGORY.get(category or Category.SOFT_DECLINE, _BY_CATEGORY[Category.SOFT_DECLINE])
+
+
+def charge_failure_reason(code: str | None) -> str:
+    """The plain-Korean reason for a failed charge attempt, from its stored code alone (내 구독's history)."""
+    return failure_message(code, categorize(code or ""))
+
+
+# The failure codes that are the card's own answer (a decline a shopper should see on 내 구독), not our
+# hiccups (retried) nor calls that never happened; a tuple, for a SQL ``IN``.
+CARD_DECLINE_CODES: tuple[str, ...] = tuple(
+    sorted(code for code, category in CATEGORIES.items() if category in (Category.HARD_DECLINE, Category.SOFT_DECLINE))
+)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from storefront.billing.errors import MESSAGES, BillingError
 from storefront.billing.wallet.vault import Actor, Vault, VaultError, destroy
 from storefront.models import AuditLog, BillingKey, Subscription, User
-from storefront.toss.errors import Category, TossError
+from storefront.toss.errors import Category, TossError, categorize
 from storefront.toss.types import Billing
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,11 @@ def registration_failure_message(code: str | None, category: Category | None = N
     if code and code in MESSAGES:
         return MESSAGES[code]
     return _REGISTRATION_BY_CATEGORY.get(category, _REGISTRATION_DEFAULT) if category else _REGISTRATION_DEFAULT
+
+
+def registration_failure_reason(code: str | None) -> str:
+    """The plain-Korean reason for the ``code`` Toss's failUrl carries (empty or missing: the default)."""
+    return registration_failure_message(code or None, categorize(code) if code else None)
 
 
 def exchange_auth_key(toss: Any, *, auth_key: str, customer_key: str, idempotency_key: str) -> Billing:

@@ -8,9 +8,8 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from storefront.billing.errors import failure_message
+from storefront.billing.errors import CARD_DECLINE_CODES, charge_failure_reason
 from storefront.models import Attempt, Charge, Order, Plan, Product, Refund, Subscription
-from storefront.toss.errors import CATEGORIES, Category, categorize
 
 STATUS_LABELS = {
     "incomplete": "결제 미완료",
@@ -63,10 +62,6 @@ def subscriptions_of(session: Session, user_id: int) -> list[Subscription]:
 
 PAYMENTS_ON_OVERVIEW = 12  # /account shows the newest; /account/payments pages through the rest
 PAYMENTS_PER_PAGE = 30
-# The declines a shopper should see (a card problem); not our hiccups (retried) nor calls that never happened.
-DECLINE_CODES = tuple(
-    sorted(code for code, category in CATEGORIES.items() if category in (Category.HARD_DECLINE, Category.SOFT_DECLINE))
-)
 
 
 def _payments_query(user_id):
@@ -98,7 +93,9 @@ def _payments_query(user_id):
         .join(Product, Plan.product_id == Product.id)
         .where(
             Subscription.user_id == user_id,
-            or_(Attempt.status == "done", and_(Attempt.status == "failed", Attempt.failure_code.in_(DECLINE_CODES))),
+            or_(
+                Attempt.status == "done", and_(Attempt.status == "failed", Attempt.failure_code.in_(CARD_DECLINE_CODES))
+            ),
         )
         .order_by(Attempt.created_at.desc(), Attempt.id.desc())
     )
@@ -119,7 +116,7 @@ def _payment(row) -> PaymentRow:
         reason = None
     else:
         label = "결제 실패"
-        reason = failure_message(row.failure_code, categorize(row.failure_code or ""))
+        reason = charge_failure_reason(row.failure_code)
     return PaymentRow(
         at=row.approved_at or row.updated_at,
         product_name=row.product_name,

@@ -11,11 +11,10 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_login import current_user, login_required
 
 from storefront.billing.recurring import checkout
-from storefront.billing.wallet.cards import registration_failure_message
+from storefront.billing.wallet.cards import registration_failure_reason
 from storefront.billing.recurring.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services
 from storefront.models import Plan, Subscription
-from storefront.toss.errors import categorize
 from storefront.web.checkout.forms import ActionForm, CheckoutForm
 from storefront.web.checkout.notices import enqueue_notices
 from storefront.web.legal import TERMS_VERSION
@@ -274,7 +273,7 @@ def billing_fail():
         code=code,
         toss_message=message,
         canceled=canceled,
-        explanation=registration_failure_message(code or None, categorize(code) if code else None),
+        explanation=registration_failure_reason(code),
         intent=intent,
         retry_url=retry_url,
     )
