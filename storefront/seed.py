@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storefront import accounts
+from storefront.accounts import sessions as sign_ins
 from storefront.models import Category, Plan, Product, User
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
@@ -381,7 +382,9 @@ def _seed_reviewer(
         what = "created"
     else:
         accounts.set_password(user, password, cheap_hash=cheap_hash)
-        what = "password reset"
+        # A lost password may be a leaked one: whoever is signed in with the old one is signed out.
+        ended = sign_ins.end_all(session, user.id)
+        what = f"password reset, {ended} sign-in(s) ended"
     report.changed = True
     report.lines += _reviewer_lines(user, password, what)
 

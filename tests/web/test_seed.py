@@ -116,6 +116,18 @@ def test_reset_reviewer_password_prints_a_new_one_and_only_that_changes(app, cli
     assert after["products"] == before["products"] and after["plans"] == before["plans"]
 
 
+def test_reset_reviewer_password_signs_out_whoever_used_the_old_one(app, client):
+    email, password = printed_credentials(seed(app).output, REVIEWER_HEADING)
+    assert Auth(client).login(email=email, password=password).status_code == 302
+    assert client.get("/account").status_code == 200
+
+    output = seed(app, "--reset-reviewer-password").output
+
+    assert "1 sign-in(s) ended" in output
+    response = client.get("/account")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
 def test_passwords_and_emails_can_come_from_the_environment(app, client):
     env = {
         "SEED_REVIEWER_EMAIL": "review@shop.example",
