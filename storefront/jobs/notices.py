@@ -132,17 +132,13 @@ def _enqueue_notices(session: Session, config: Config, *, subscription_id: int) 
     """
     from storefront.models import EmailMessage, Subscription
 
-    user_id = session.scalar(select(Subscription.user_id).where(Subscription.id == subscription_id))
-    ids = (
-        list(
-            session.scalars(
-                select(EmailMessage.id)
-                .where(EmailMessage.user_id == user_id, EmailMessage.status == "queued")
-                .order_by(EmailMessage.id)
-            )
+    ids = list(
+        session.scalars(
+            select(EmailMessage.id)
+            .join(Subscription, Subscription.user_id == EmailMessage.user_id)
+            .where(Subscription.id == subscription_id, EmailMessage.status == "queued")
+            .order_by(EmailMessage.id)
         )
-        if user_id is not None
-        else []
     )
     session.rollback()
     queue = get_queue(NOTICES_QUEUE, config) if ids else None

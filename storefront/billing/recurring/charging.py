@@ -147,30 +147,59 @@ def charge_period(
             customer_ip=customer_ip,
         )
     except TossError as exc:
-        return _settle(session, prepared.attempt_id, exc, notifier=notifier, config=config, now=clock.now())
+        return _settle(
+            session,
+            prepared.attempt_id,
+            exc,
+            notifier=notifier,
+            config=config,
+            now=clock.now(),
+            subscription_id=prepared.subscription_id,
+        )
     except Exception as exc:  # noqa: BLE001 - a client bug or an unwrapped network error: money may have moved
         # Only the type: a stray network exception's text can carry the request URL, i.e. the billing key.
         log.error(
             "attempt %s: unexpected %s from the Toss client; outcome unknown", prepared.attempt_id, type(exc).__name__
         )
         unknown = TossError("CLIENT_ERROR", type(exc).__name__, category=Category.UNKNOWN_OUTCOME)
-        return _settle(session, prepared.attempt_id, unknown, notifier=notifier, config=config, now=clock.now())
-    return _settle(session, prepared.attempt_id, payment, notifier=notifier, config=config, now=clock.now())
+        return _settle(
+            session,
+            prepared.attempt_id,
+            unknown,
+            notifier=notifier,
+            config=config,
+            now=clock.now(),
+            subscription_id=prepared.subscription_id,
+        )
+    return _settle(
+        session,
+        prepared.attempt_id,
+        payment,
+        notifier=notifier,
+        config=config,
+        now=clock.now(),
+        subscription_id=prepared.subscription_id,
+    )
 
 
 def _prepare(
     session: Session, subscription_id: int, *, vault: Vault, notifier: Any, config: Config, now: datetime, actor: Actor
 ) -> _Call | ChargeResult:
     """Phase one, under the lock: decide, and commit the Attempt (or the reason there is none)."""
-    sub = lock_subscription(session, subscription_id)
+    sub = lock_subscription(session, subscription_id, related=True)
     if sub is None:
         session.rollback()
         return ChargeResult("skipped", subscription_id, error_code="not_found")
     decided = _decide_without_call(session, sub, notifier=notifier, config=config, now=now)
-    if decided is not None:
+    if isinstance(decided, ChargeResult):
         session.commit()
         return decided
-    charge = open_charge(session, sub, now=now, billing_hour_kst=config.billing_hour_kst)
+    # `decided` is the pending Charge _decide_without_call found, or None: then it also found none for
+    # the new period, and the lock held since keeps it so; looking again would only repeat its queries.
+    if decided is not None:
+        charge, fresh = decided, False
+    else:
+        charge, fresh = periods.create_charge(session, sub, now=now, billing_hour_kst=config.billing_hour_kst)
     card = _usable_card(sub)
     if card is None:
         outcome = settlement.mark_declined(
@@ -197,15 +226,16 @@ def _prepare(
         )
         session.commit()
         return outcome
-    call = _new_attempt(session, sub, charge, card, billing_key, now)
+    call = _new_attempt(session, sub, charge, card, billing_key, now, first=fresh)
     session.commit()
     return call
 
 
 def _decide_without_call(
     session: Session, sub: Subscription, *, notifier: Any, config: Config, now: datetime
-) -> ChargeResult | None:
-    """The answer when no Toss call is to be made; None when one is."""
+) -> ChargeResult | Charge | None:
+    """The answer when no Toss call is to be made; else the period's pending Charge to call for, or None
+    when there is none and no Charge exists for ``next_charge_at`` either (a new period to open)."""
     if sub.status not in CHARGEABLE_STATUSES:
         return result("ended" if sub.status in settlement.ENDED_STATUSES else "skipped", sub)
     if sub.next_charge_at is None or sub.next_charge_at > now:
@@ -227,7 +257,7 @@ def _decide_without_call(
             return result("skipped", sub, existing)
         # A new period: a raised amount or a trial's first paid one needs the shopper's consent.
         return consent.enforce(session, sub, notifier=notifier, now=now)
-    return None
+    return pending
 
 
 def _usable_card(sub: Subscription) -> BillingKey | None:
@@ -244,9 +274,17 @@ def _reason(sub: Subscription, actor: Actor) -> str:
 
 
 def _new_attempt(
-    session: Session, sub: Subscription, charge: Charge, card: BillingKey, billing_key: str, now: datetime
+    session: Session,
+    sub: Subscription,
+    charge: Charge,
+    card: BillingKey,
+    billing_key: str,
+    now: datetime,
+    *,
+    first: bool = False,
 ) -> _Call:
-    number = len(session.scalars(select(Attempt.id).where(Attempt.charge_id == charge.id)).all()) + 1
+    """The ``sending`` Attempt (flushed); `first` when `charge` was created in this transaction (no Attempt yet)."""
+    number = 1 if first else len(session.scalars(select(Attempt.id).where(Attempt.charge_id == charge.id)).all()) + 1
     order_id = order_id_for(sub, charge, number)
     attempt = Attempt(
         charge_id=charge.id,
@@ -297,23 +335,28 @@ def _settle(
     notifier: Any,
     config: Config,
     now: datetime,
+    subscription_id: int | None = None,
 ) -> ChargeResult:
     """Phase two, under the lock: apply Toss's answer to a still-open attempt, then commit.
 
     ``answer`` None means Toss has no payment for the order. Idempotent: an attempt
     already settled (by the worker or the reconciler, whichever came first) is left as is.
+    `subscription_id`: the attempt's subscription when the caller knows it (`charge_period`
+    made the attempt), which saves looking it up before the lock.
     """
-    sub_id = session.scalars(
-        select(Charge.subscription_id).join(Attempt, Attempt.charge_id == Charge.id).where(Attempt.id == attempt_id)
-    ).one()
-    sub = lock_subscription(session, sub_id)
+    sub_id = subscription_id
+    if sub_id is None:
+        sub_id = session.scalars(
+            select(Charge.subscription_id).join(Attempt, Attempt.charge_id == Charge.id).where(Attempt.id == attempt_id)
+        ).one()
+    sub = lock_subscription(session, sub_id, related=True)
     if sub is None:
         raise SubscriptionNotFound(sub_id)
-    attempt = session.scalars(
-        select(Attempt).where(Attempt.id == attempt_id).execution_options(populate_existing=True)
-    ).one()
-    charge = session.scalars(
-        select(Charge).where(Charge.id == attempt.charge_id).execution_options(populate_existing=True)
+    attempt, charge = session.execute(
+        select(Attempt, Charge)
+        .join(Charge, Charge.id == Attempt.charge_id)
+        .where(Attempt.id == attempt_id, Charge.subscription_id == sub_id)
+        .execution_options(populate_existing=True)
     ).one()
     if attempt.status not in OPEN_ATTEMPT_STATUSES:
         session.commit()

@@ -13,10 +13,10 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, joinedload, object_session
 
 from storefront.billing.recurring import cycle
-from storefront.models import Attempt, Charge, Consent, Subscription
+from storefront.models import Attempt, Charge, Consent, Plan, Subscription
 
 DUE_STATUSES = ("active", "trialing", "past_due")
 OPEN_ATTEMPT_STATUSES = ("sending", "unknown")
@@ -44,13 +44,17 @@ def due_subscriptions(session: Session, now: datetime, *, limit: int | None = No
     return [(sub_id, at) for sub_id, at in session.execute(query)]
 
 
-def lock_subscription(session: Session, subscription_id: int) -> Subscription | None:
+def lock_subscription(session: Session, subscription_id: int, *, related: bool = False) -> Subscription | None:
     """Lock the subscription row until the session's transaction ends, and return it fresh.
 
     PostgreSQL: ``SELECT ... FOR UPDATE``. SQLite has no row locks, so an ``UPDATE`` of the
     row goes first: it begins the transaction and takes SQLite's one write lock (waiting up
     to ``busy_timeout`` for another writer), which serialises every writer until commit,
     and the reads after it see the latest committed data. Never commits.
+
+    `related`: load the plan and its product, the card and the user in the same statement
+    (a charge reads all four; lazily that is four more round trips). Only the subscription
+    row is locked (``FOR UPDATE OF subscriptions``); the others are read as committed.
     """
     if session.get_bind(mapper=Subscription).dialect.name == "sqlite":
         session.execute(
@@ -59,7 +63,15 @@ def lock_subscription(session: Session, subscription_id: int) -> Subscription | 
             .values(id=Subscription.id)
             .execution_options(synchronize_session=False)
         )
-    query = select(Subscription).where(Subscription.id == subscription_id).with_for_update()
+    query = select(Subscription).where(Subscription.id == subscription_id)
+    if related:
+        query = query.options(
+            joinedload(Subscription.plan).joinedload(Plan.product),
+            joinedload(Subscription.billing_key),
+            joinedload(Subscription.user),
+        ).with_for_update(of=Subscription)
+    else:
+        query = query.with_for_update()
     return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
 
 
@@ -88,6 +100,21 @@ def open_charge(
     existing = charge_for(session, subscription.id, start)
     if existing is not None:
         return existing
+    return create_charge(session, subscription, now=now, billing_hour_kst=billing_hour_kst)[0]
+
+
+def create_charge(
+    session: Session, subscription: Subscription, *, now: datetime, billing_hour_kst: int | None = None
+) -> tuple[Charge, bool]:
+    """The second half of `open_charge`, for a caller that has just looked under the lock and found
+    neither a pending Charge nor one for ``next_charge_at``: the new period's Charge without
+    looking again, and True if this call created it (so it has no Attempt yet).
+
+    The unique constraint is still the guard: if the row exists after all, that row and False.
+    """
+    start = subscription.next_charge_at
+    if start is None:
+        raise ValueError(f"subscription {subscription.id} has no next_charge_at; nothing is due")
     apply_pending_plan(subscription)
     hour = billing_hour_kst if billing_hour_kst is not None else start.astimezone(cycle.KST).hour
     charge = Charge(
@@ -106,8 +133,8 @@ def open_charge(
         existing = charge_for(session, subscription.id, start)
         if existing is None:
             raise
-        return existing
-    return charge
+        return existing, False
+    return charge, True
 
 
 def apply_pending_plan(subscription: Subscription) -> bool:
