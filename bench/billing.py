@@ -36,7 +36,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, UTC
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # -- processes ---------------------------------------------------------------------------------------
 
 
+# The helper processes this run started (name -> pid): their CPU is counted apart from the workers'.
+STARTED: dict[str, int] = {}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -154,6 +158,7 @@ def start_redis(stack: ExitStack, workdir: Path) -> str:
         stderr=subprocess.DEVNULL,
     )
     stack.callback(stop, proc)
+    STARTED["redis"] = proc.pid
     url = f"redis://127.0.0.1:{port}/0"
 
     def ready() -> bool:
@@ -200,6 +205,7 @@ def start_sandbox(stack: ExitStack, workdir: Path) -> str:
         stderr=subprocess.STDOUT,
     )
     stack.callback(stop, proc)
+    STARTED["sandbox"] = proc.pid
     found: list[str] = []
 
     def announced() -> bool:
@@ -353,6 +359,7 @@ class Figures:
     outcomes: dict[str, int]
     cpu: float  # seconds of CPU the worker processes (and their work-horses) spent while charging
     notices: int = 0
+    helpers_cpu: dict[str, float] = field(default_factory=dict)  # the sandbox's and Redis's, while charging
 
 
 def start_smtp_sink(stack: ExitStack) -> str:
@@ -433,6 +440,7 @@ def run(args: argparse.Namespace, workdir: Path, stack: ExitStack) -> Figures:
 
     print(f"bench: {args.workers} workers up; charging ...", flush=True)
     cpu_before = cpu_seconds([proc.pid for proc in procs])
+    helpers_before = {name: cpu_seconds([pid]) for name, pid in STARTED.items()}
     started = datetime.now(UTC)
     queue.enqueue(jobs.sweep_due_job, result_ttl=args.timeout + 3600)
 
@@ -445,12 +453,15 @@ def run(args: argparse.Namespace, workdir: Path, stack: ExitStack) -> Figures:
         pause=0.5,
     )
     cpu = cpu_seconds([proc.pid for proc in procs]) - cpu_before
+    helpers_cpu = {name: cpu_seconds([STARTED[name]]) - before for name, before in helpers_before.items()}
     latencies, settled_at, outcomes, notices, last = read_charges(app, ids, due, started)
     failed = queue.failed_job_registry.count
     if failed:
         outcomes["job failed"] = failed
     doubles, missed = count_errors(app, sandbox_url, ids)
-    return Figures((last - started).total_seconds(), latencies, settled_at, doubles, missed, outcomes, cpu, notices)
+    return Figures(
+        (last - started).total_seconds(), latencies, settled_at, doubles, missed, outcomes, cpu, notices, helpers_cpu
+    )
 
 
 def progress(app: Any, ids: list[int], due: datetime, *, with_notices: bool) -> int:
@@ -584,6 +595,9 @@ def report(args: argparse.Namespace, figures: Figures, database: str) -> None:
             f"{efficiency * args.workers / slots:.1f} %"
         )
     print(f"  CPU per charge      {figures.cpu / args.n * 1000:8.1f} ms  (worker processes and their work-horses)")
+    for name, seconds in sorted(figures.helpers_cpu.items()):
+        what = "the Toss sandbox, per charge call" if name == "sandbox" else f"{name}, per charge"
+        print(f"    + {name:<15} {seconds / args.n * 1000:8.1f} ms  ({what})")
     print(
         f"  per-charge latency  p50 {percentile(figures.latencies, 50) * 1000:.0f} ms   "
         f"p99 {percentile(figures.latencies, 99) * 1000:.0f} ms   (Attempt committed -> settled)"
