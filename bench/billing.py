@@ -11,7 +11,8 @@ schema in a fresh SQLite file (or the empty PostgreSQL database named by DATABAS
 active subscriptions due a minute ago, starts W `flask worker` processes serving the billing
 queue, enqueues one due sweep (what the timer does) and waits until every charge job has
 run. It prints the wall time (sweep enqueued → last charge job finished), charges per
-second, the efficiency against the bound N × latency ÷ W, p50/p99 of the charge jobs'
+second, the efficiency against the bound N × latency ÷ W, the CPU per charge of the workers
+(and apart, of the sandbox and Redis it started), p50/p99 of the charge jobs'
 durations, and the double and missed charges, counted from the sandbox's ledger and our
 database: both must be 0 (the exit status is 1 otherwise).
 
