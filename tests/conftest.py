@@ -81,11 +81,29 @@ def toss():
     return None
 
 
+class RequestClient(FlaskClient):
+    """A test client whose every request starts with an empty `g`, as each request does in production.
+
+    Flask reuses an app context that is already pushed, and `db_session` keeps one open for the whole
+    test: without this, what one request left in `g` (Flask-Login's loaded user, the CSRF check's
+    verdict) would carry into the next, and a token-less POST after a login could pass unnoticed.
+    """
+
+    def open(self, *args, **kwargs):
+        from flask import current_app, g, has_app_context
+
+        if has_app_context() and current_app._get_current_object() is self.application:  # type: ignore[attr-defined]
+            for name in list(g):
+                g.pop(name)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(config: Config, clock: FixedClock, toss) -> Iterator[Flask]:
     from storefront.extensions import db
 
     app = create_app(config, clock=clock, toss=toss)
+    app.test_client_class = RequestClient
     with app.app_context():
         db.create_all()
     yield app

@@ -135,8 +135,17 @@ class Shopper:
         """Consent, open the window, come back with a fresh authKey; returns the success response."""
         return self.come_back(self.toss_button(self.card_page(plan)), auth_key=auth_key, **extra)
 
+    def signed_in(self) -> Shopper:
+        """Sign in again when the sign-in has run out (tests move the clock past its 31 days, and a
+        shopper coming back a month later signs in, as a real one would)."""
+        if self.client.get("/account").status_code == 302:
+            response = self.auth.login(email=self.email)
+            assert response.status_code == 302 and "/login" not in response.headers["Location"], response.headers
+        return self
+
     def change_card(self, subscription_id: int, *, auth_key: str | None = None):
         """내 구독 → 카드 변경 → the window → back; returns the success response."""
+        self.signed_in()
         token = csrf_token(self.client, "/account")
         response = self.client.post(f"/account/subscriptions/{subscription_id}/card", data={"csrf_token": token})
         assert response.status_code == 302 and "/billing/card" in response.headers["Location"], response.headers
@@ -144,6 +153,7 @@ class Shopper:
         return self.come_back(self.toss_button(page), auth_key=auth_key)
 
     def post(self, path: str, form_page: str = "/account", **data: str):
+        self.signed_in()
         return self.client.post(path, data={"csrf_token": csrf_token(self.client, form_page), **data})
 
     def subscriptions(self) -> list[Subscription]:

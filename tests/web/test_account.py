@@ -208,7 +208,7 @@ def test_change_card_on_a_past_due_subscription_retries_at_once_and_says_so(
     clock.set(sub.next_charge_at)
     assert [r.outcome for r in renew()] == ["declined"]
     assert shopper.subscriptions()[0].status == "past_due"
-    assert "결제 실패 (재시도 중)" in shopper.client.get("/account").get_data(as_text=True)
+    assert "결제 실패 (재시도 중)" in shopper.signed_in().client.get("/account").get_data(as_text=True)
 
     clock.advance(hours=3)
     shopper.change_card(sub.id)

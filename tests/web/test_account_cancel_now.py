@@ -62,7 +62,7 @@ def in_a_30_day_period(shopper, catalog, clock, renew) -> Subscription:
 
 
 def cancel_page(shopper, sub) -> str:
-    return shopper.client.get(f"/account/subscriptions/{sub.id}/cancel").get_data(as_text=True)
+    return shopper.signed_in().client.get(f"/account/subscriptions/{sub.id}/cancel").get_data(as_text=True)
 
 
 def cancel_now(shopper, sub, *, again: bool = False, **extra: str):
@@ -119,7 +119,7 @@ def test_a_double_submit_refunds_once(shopper, catalog, db_session, toss, clock,
     sub = in_a_30_day_period(shopper, catalog, clock, renew)
     clock.set(kst(2026, 4, 19, 15))
     token_page = f"/account/subscriptions/{sub.id}/cancel"
-    token = csrf_token(shopper.client, token_page)
+    token = csrf_token(shopper.signed_in().client, token_page)
     for _ in range(2):  # the same form, sent twice (a double click)
         response = shopper.client.post(f"/account/subscriptions/{sub.id}/cancel-now", data={"csrf_token": token})
         assert response.status_code == 302

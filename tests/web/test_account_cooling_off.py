@@ -34,7 +34,7 @@ def subscribed(shopper: Shopper, plan) -> Subscription:
 
 
 def confirm_page(shopper: Shopper, sub: Subscription) -> str:
-    response = shopper.client.get(f"/account/subscriptions/{sub.id}/withdraw")
+    response = shopper.signed_in().client.get(f"/account/subscriptions/{sub.id}/withdraw")
     assert response.status_code == 200
     return response.get_data(as_text=True)
 
