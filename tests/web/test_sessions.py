@@ -129,3 +129,12 @@ def test_ending_sessions_of_a_missing_customer_is_a_404(app, clock):
         "/admin/customers/999/end-sessions", data={"csrf_token": csrf_token(admin, "/admin/customers")}
     )
     assert response.status_code == 404
+
+
+def test_with_an_app_context_held_open_a_sign_in_still_ends_at_the_next_request(app, client, auth, db_session, clock):
+    """The suite's test client starts each request with an empty `g` (tests/conftest.py RequestClient):
+    tests holding `db_session` see a sign-in end exactly when a browser would."""
+    auth.signup()
+    assert _opens_account(client)
+    clock.advance(days=32)  # past the 31-day sign-in
+    assert client.get("/account").headers["Location"].startswith("/login")
