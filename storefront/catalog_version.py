@@ -34,7 +34,12 @@ _READ = select(_TABLE.c.version).where(_TABLE.c.id == _ROW)  # built once: it ru
 
 def read(session: Session) -> int:
     """The committed version as this transaction sees it (0 if the row is missing)."""
-    return session.connection().execute(_READ).scalar() or 0
+    return read_on(session.connection())
+
+
+def read_on(connection: Connection) -> int:
+    """`read` on a Core connection (the guest page cache reads it outside any ORM session)."""
+    return connection.execute(_READ).scalar() or 0
 
 
 def bump(connection: Connection) -> None:

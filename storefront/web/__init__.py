@@ -13,6 +13,7 @@ def register(app: Flask) -> None:
     from storefront.web.admin import bp as admin_bp
     from storefront.web.auth import bp as auth_bp
     from storefront.web.checkout import bp as checkout_bp
+    from storefront.web.guest_pages import GuestPages
     from storefront.web.consent import bp as consent_bp
     from storefront.web.health import bp as health_bp
     from storefront.web.legal import bp as legal_bp
@@ -43,6 +44,8 @@ def register(app: Flask) -> None:
     filters.register(app)
     security.register(app)
     _register_error_pages(app)
+    # Outermost but for nothing: cookie-less catalog views are answered from it (web/guest_pages.py).
+    app.wsgi_app = GuestPages(app, app.wsgi_app)  # type: ignore[method-assign]
     # Browsers ask for /favicon.ico whatever the page links; answer with the SVG icon.
     static_folder = app.static_folder
     assert static_folder is not None  # create_app passes the repository's static/

@@ -17,11 +17,16 @@ HEADER = "X-Request-ID"
 _VALID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
+def request_id_for(environ: dict) -> str:
+    """The id nginx sent in the WSGI environ, if it is a valid one; else a new one."""
+    sent = environ.get("HTTP_X_REQUEST_ID", "")
+    return sent if _VALID.fullmatch(sent) else uuid.uuid4().hex
+
+
 def register(app: Flask) -> None:
     @app.before_request
     def _take_request_id() -> None:
-        sent = request.headers.get(HEADER, "")
-        g.request_id = sent if _VALID.fullmatch(sent) else uuid.uuid4().hex
+        g.request_id = request_id_for(request.environ)
 
     @app.after_request
     def _show_request_id(response):

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, render_template
+from flask_login import current_user
 
 from storefront.extensions import db
 from storefront.models import Plan
-from storefront.web import catalog_cache
+from storefront.web import catalog_cache, guest_pages
 from storefront.web.catalog_cache import CategoryRef, PlanView, ProductView
 
 bp = Blueprint("shop", __name__)
@@ -60,7 +61,7 @@ def home():
     body = catalog_cache.fragment(
         ("home",), lambda: render_template("shop/_home.html", categories=visible_categories())
     )
-    return render_template("shop/home.html", body=body)
+    return _guest_page(render_template("shop/home.html", body=body))
 
 
 @bp.get("/categories/<slug>")
@@ -72,7 +73,7 @@ def category(slug: str):
     body = catalog_cache.fragment(
         ("category", slug), lambda: render_template("shop/_category.html", category=cat, products=products)
     )
-    return render_template("shop/category.html", category=cat, body=body)
+    return _guest_page(render_template("shop/category.html", category=cat, body=body))
 
 
 @bp.get("/products/<slug>")
@@ -90,7 +91,15 @@ def product_detail(slug: str):
             billing_hour=current_app.config["STOREFRONT"].billing_hour_kst,
         ),
     )
-    return render_template("shop/product.html", product=product, body=body)
+    return _guest_page(render_template("shop/product.html", product=product, body=body))
+
+
+def _guest_page(html: str) -> str:
+    """Offer the page to the guest page cache (web/guest_pages.py): for a visitor not signed in it
+    shows only the catalog and the settings."""
+    if not current_user.is_authenticated:
+        guest_pages.offer()
+    return html
 
 
 def active_plan_or_404(plan_id: int) -> Plan:
