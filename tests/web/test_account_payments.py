@@ -58,3 +58,35 @@ def test_payment_pages_need_a_sign_in_and_a_real_page_number(app, client, clock)
     assert signed_in.get("/account/payments?page=0").status_code == 404
     assert signed_in.get("/account/payments?page=99999999999").status_code == 404
     assert signed_in.get("/account/payments?page=x").status_code == 200
+
+
+def test_the_history_is_read_from_the_shoppers_own_rows(app, clock):
+    """The payments query starts from the shopper's subscriptions, not from every shopper's approved
+    attempts (SQLite's plan once read ix_attempts_status: a cost growing with the whole shop's history)."""
+    import pytest
+    from sqlalchemy import event, select
+
+    from storefront.models import User
+    from storefront.web.account import queries
+
+    shopper_with_history(app, clock, 3)
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's query plan; PostgreSQL plans from its own statistics")
+        seen: list[tuple] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany) -> None:
+            seen.append((statement, parameters))
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            user_id = db.session.scalar(select(User.id).where(User.email == SHOPPER[0]))
+            queries.payments_of(db.session, user_id)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        statement, parameters = seen[-1]
+        explained = db.session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        plan = [row[-1] for row in explained]
+    assert "ix_attempts_status" not in " ".join(plan), plan
+    assert plan[0].startswith("SEARCH subscriptions USING") and "user_id" in plan[0], plan

@@ -71,6 +71,7 @@ def _payments_query(user_id):
         .where(Refund.attempt_id == Attempt.id, Refund.status == "done")
         .scalar_subquery()
     )
+    status = func.coalesce(Attempt.status, "")
     return (
         select(
             Attempt.status,
@@ -93,9 +94,10 @@ def _payments_query(user_id):
         .join(Product, Plan.product_id == Product.id)
         .where(
             Subscription.user_id == user_id,
-            or_(
-                Attempt.status == "done", and_(Attempt.status == "failed", Attempt.failure_code.in_(CARD_DECLINE_CODES))
-            ),
+            # Through coalesce, not the bare column: on SQLite a plain `status = 'done' OR ...` is read
+            # through ix_attempts_status, i.e. every approved attempt of every shopper, then joined back
+            # to this one; here the plan starts from the shopper's subscriptions (ix_subscriptions_user_id).
+            or_(status == "done", and_(status == "failed", Attempt.failure_code.in_(CARD_DECLINE_CODES))),
         )
         .order_by(Attempt.created_at.desc(), Attempt.id.desc())
     )
