@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
@@ -26,6 +27,7 @@ def safe_next_url(target: str | None, default: str = "/") -> str:
     return target
 
 
+@lru_cache(maxsize=8)  # the same two settings on every answer: built once per process
 def content_security_policy(sdk_url: str, api_base: str) -> str:
     sdk_origin = _origin(sdk_url)
     # The SDK opens Toss's window in an iframe/popup served from Toss's own hosts.
