@@ -69,7 +69,10 @@ class GuestPages:
         if environ.get("REQUEST_METHOD") != "GET" or environ.get("QUERY_STRING") or environ.get("HTTP_COOKIE"):
             return self.wsgi_app(environ, start_response)
         path = environ.get("PATH_INFO", "")
-        version = self._current_version()
+        try:
+            version = self._current_version()
+        except Exception:  # noqa: BLE001 - the database is away: Flask answers (its own error page, logged)
+            return self.wsgi_app(environ, start_response)
         store = self._store
         page = store.pages.get(path) if store.version == version else None
         if page is not None:

@@ -8,6 +8,7 @@ carries a shopper's name, sign-in nav, CSRF token or flashed message.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -164,3 +165,17 @@ def test_an_admin_edit_shows_at_once_to_guests_of_every_worker(app, plan, config
         with other.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_without_the_database_a_guest_gets_the_sites_error_page(app, plan):
+    view(app, guest(app), "/")  # stored
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+        config = app.config["STOREFRONT"]
+    if not config.database_url.startswith("sqlite"):
+        pytest.skip("the database is taken away by removing its SQLite file")
+    os.remove(config.database_url.removeprefix("sqlite:///"))  # the file gone: every read fails
+    response = guest(app).get("/")
+    assert response.status_code == 500
+    assert "<html" in response.get_data(as_text=True)  # the site's own page, not a bare WSGI error
