@@ -29,8 +29,7 @@ SHOPPER = ("guest-pages@example.com", "correct horse 1", "김단골")
 def plan(app) -> tuple[int, int]:
     """(plan id, product id) of 클라우드 노트 (cloud-notes), 월간 9,900원, category software.
 
-    Made in an app context of its own: one left pushed would be shared by every request of the
-    test (and Flask-Login's user with it), which never happens under gunicorn.
+    Made in an app context of its own, so each request of the test runs in its own, as under gunicorn.
     """
     with app.app_context():
         plan = make_catalog(db.session)
