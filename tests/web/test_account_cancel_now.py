@@ -262,7 +262,7 @@ def test_on_the_last_day_of_the_period_nothing_is_refunded_and_toss_is_not_calle
 def test_a_cancellation_at_period_end_can_still_be_turned_into_an_end_now(shopper, catalog, db_session, toss, clock):
     sub = subscribed(shopper, catalog.monthly)
     shopper.post(f"/account/subscriptions/{sub.id}/cancel")
-    assert "바로 해지하고 환불받기" in shopper.client.get("/account").get_data(as_text=True)
+    assert "청약철회 (전액 환불)" in shopper.client.get("/account").get_data(as_text=True)
     clock.set(kst(2026, 3, 10, 23))  # still the payment day: within the 7-day 청약철회 window
     page = cancel_page(shopper, sub)
     assert "청약철회하고 9,900원 환불받기" in page and "이용 기간이 끝나면 해지" not in page
@@ -279,7 +279,7 @@ def test_a_cancellation_at_period_end_can_still_be_turned_into_an_end_now(shoppe
 def test_trials_and_unpaid_subscriptions_are_not_offered_a_refund(shopper, catalog, db_session, toss, clock, renew):
     trial = subscribed(shopper, catalog.trial)
     page = cancel_page(shopper, trial)
-    assert "바로 해지하고 환불받기" not in page and "이용 기간이 끝나면 해지" in page
+    assert "바로 해지하고 환불받기" not in page and "무료 체험이 끝나면 해지" in page
     response = cancel_now(shopper, trial)
     assert response.headers["Location"] == "/account"
     assert "결제된 이용 기간이 있는 구독만" in shopper.client.get("/account").get_data(as_text=True)
