@@ -17,7 +17,7 @@ from storefront.billing.refunding import refund_notices
 from storefront.billing.recurring.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services
 from storefront.models import Subscription
-from storefront.web.account import queries
+from storefront.web.account import audit, queries
 from storefront.web.account.forms import ChangePlanForm, DeleteAccountForm
 from storefront.web.auth.signin import sign_out
 from storefront.web.checkout.forms import ActionForm
@@ -104,9 +104,13 @@ def confirm_cancel(subscription_id: int):
     )
 
 
-def _cancel(action, subscription_id: int):
-    """Run a cancel action of `billing.recurring.subscriptions` for the signed-in shopper; None (flashed) if refused."""
+def _cancel(action, subscription_id: int, record):
+    """Run a cancel action of `billing.recurring.subscriptions` for the signed-in shopper; None (flashed) if refused.
+
+    `record` adds the action's AuditLog row, committed with the change (rolled back with a refusal).
+    """
     _checked_form()
+    record(subscription_id)
     found = services()
     try:
         result = action(
@@ -131,7 +135,7 @@ def _cancel(action, subscription_id: int):
 @bp.post("/subscriptions/<int:subscription_id>/cancel")
 @login_required
 def cancel_subscription(subscription_id: int):
-    result = _cancel(subscriptions.cancel_subscription, subscription_id)
+    result = _cancel(subscriptions.cancel_subscription, subscription_id, audit.record_cancel)
     if result is None:
         return redirect(url_for("account.overview"))
     if result.ended_now:
@@ -148,7 +152,7 @@ def cancel_subscription(subscription_id: int):
 @login_required
 def cancel_now(subscription_id: int):
     """바로 해지하고 환불받기: the amount is recomputed by the domain, never read from the form."""
-    result = _cancel(subscriptions.cancel_now_with_refund, subscription_id)
+    result = _cancel(subscriptions.cancel_now_with_refund, subscription_id, audit.record_cancel_now)
     if result is None:
         return redirect(url_for("account.overview"))
     category, message = _cancel_now_message(result)
@@ -196,6 +200,7 @@ def confirm_withdraw(subscription_id: int):
 def withdraw(subscription_id: int):
     """청약철회: the refund is judged and computed by the domain on its clock, never read from the form."""
     _checked_form()
+    audit.record_withdraw(subscription_id)
     found = services()
     try:
         result = cooling_off.withdraw_subscription(
@@ -224,6 +229,7 @@ def withdraw(subscription_id: int):
 @login_required
 def resume_subscription(subscription_id: int):
     _checked_form()
+    audit.record_resume(subscription_id)
     found = services()
     try:
         sub = subscriptions.resume_subscription(
@@ -266,6 +272,7 @@ def change_plan(subscription_id: int):
     form.plan_id.choices = [(o.plan_id, o.name) for o in options]
     error = None
     if form.validate_on_submit():
+        audit.record_plan_change(sub, form.plan_id.data)
         found = services()
         try:
             change = subscriptions.change_plan(

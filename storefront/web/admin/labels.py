@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from storefront.web.account.audit import ACTIONS as SHOPPER_ACTIONS
+
 LABELS: dict[str, dict[str, str]] = {
     "subscription": {
         "incomplete": "미완료",
@@ -90,5 +92,6 @@ LABELS: dict[str, dict[str, str]] = {
         "admin_resume": "관리자 해지 취소",
         "admin_resend_card_notice": "카드 변경 안내 재발송",
         "admin_end_sessions": "회원 세션 종료",
+        **SHOPPER_ACTIONS,
     },
 }
