@@ -74,3 +74,15 @@ def test_withdrawal_is_recorded_and_a_refused_action_leaves_no_row(shopper, cata
     [row] = shopper_rows(db_session)
     assert (row.action, row.subscription_id) == ("customer_withdraw", sub.id)
     assert any("회원 청약철회 (전액 환불)" in row for row in audit_page_rows(admin))
+
+
+def test_the_audit_page_reads_in_korean(shopper, catalog, admin, db_session, clock):
+    """Card openings, registrations and deletions are stored with English reasons; the page translates them."""
+    sub = subscribed(shopper, catalog.monthly)
+    clock.set(kst(2026, 3, 20, 9))
+    shopper.post(f"/account/subscriptions/{sub.id}/cancel-now", form_page=f"/account/subscriptions/{sub.id}/cancel")
+    stored = " ".join(r.reason for r in db_session.scalars(select(AuditLog)))
+    assert "first charge of subscription" in stored and "delete at Toss" in stored  # the record stays as written
+    shown = " ".join(audit_page_rows(admin))
+    assert "구독 #1 첫 결제" in shown and "카드 정보 삭제 (토스페이먼츠에도 삭제 요청): 회원이 구독을 바로 해지함" in shown
+    assert re.findall(r"[A-Za-z]+ [a-z]+", shown) == []

@@ -24,6 +24,7 @@ from storefront.models import AuditLog, Category, Plan, Product
 from storefront.web.admin import catalog, queries
 from storefront.web.admin import figures as admin_figures
 from storefront.web.admin.forms import ActionForm, ApplyPriceForm, CategoryForm, NewPlanForm, PlanForm, ProductForm
+from storefront.web.admin.audit_text import audit_detail
 from storefront.web.admin.labels import LABELS
 from storefront.web.webhooks import process_safely
 
@@ -56,6 +57,7 @@ def _admin_context() -> dict:
     # (an oversized upload is answered without parsing it).
     return {
         "labels": LABELS,
+        "audit_detail": audit_detail,
         "action_form": ActionForm(formdata=None),
         "refund_state": refund_service.refund_state,
         "order_state": order_state,
