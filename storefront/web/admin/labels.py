@@ -37,6 +37,22 @@ LABELS: dict[str, dict[str, str]] = {
         "auto_renewal": "자동갱신",
         "price_increase": "가격 인상",
         "trial_conversion": "유료 전환",
+        "plan_change": "요금제 변경",
+        "order_terms": "1회 구매 약관",
+    },
+    # Subscription.ended_reason, for the merchant (the shopper's wording is settlement.ended_reason_text).
+    "ended_reason": {
+        "canceled_at_period_end": "회원 해지 신청 (이용 기간 만료)",
+        "canceled_by_customer": "회원 해지 (결제 전 바로 종료)",
+        "canceled_now_by_customer": "회원 바로 해지 (일할 환불)",
+        "withdrawn_by_customer": "회원 청약철회 (전액 환불)",
+        "canceled_now_by_admin": "관리자 즉시 해지",
+        "payment_failed": "결제 실패가 계속되어 종료",
+        "trial_conversion_no_consent": "유료 전환에 응답 없음",
+        "trial_conversion_refused": "유료 전환 대신 해지 선택",
+        "price_increase_no_consent": "가격 인상에 응답 없음",
+        "price_increase_refused": "가격 인상 대신 해지 선택",
+        "superseded": "새 구독 신청으로 대체",
     },
     "decision": {"agreed": "동의", "refused": "거부"},
     "price_change": {

@@ -101,14 +101,15 @@ def subscription_detail(session: Session, subscription_id: int) -> Subscription 
 
 
 def consents_for(session: Session, sub: Subscription) -> list[Consent]:
+    """The consents this subscription's shopper gave for it (checkout, plan changes, price changes), newest first.
+
+    Rows of other subscriptions and of one-time orders (``subscription_id`` NULL) belong elsewhere.
+    """
     return list(
         session.scalars(
             select(Consent)
-            .where(
-                Consent.user_id == sub.user_id,
-                or_(Consent.subscription_id == sub.id, Consent.subscription_id.is_(None)),
-            )
-            .order_by(Consent.at.desc())
+            .where(Consent.user_id == sub.user_id, Consent.subscription_id == sub.id)
+            .order_by(Consent.at.desc(), Consent.id.desc())
         )
     )
 

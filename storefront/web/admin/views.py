@@ -24,7 +24,8 @@ from storefront.models import AuditLog, Category, Plan, Product
 from storefront.web.admin import catalog, queries
 from storefront.web.admin import figures as admin_figures
 from storefront.web.admin.forms import ActionForm, ApplyPriceForm, CategoryForm, NewPlanForm, PlanForm, ProductForm
-from storefront.web.admin.audit_text import audit_detail
+from storefront.web.admin.audit_text import RELEASE_REASONS, audit_detail
+from storefront.web.admin.consent_text import consent_summary
 from storefront.web.admin.labels import LABELS
 from storefront.web.webhooks import process_safely
 
@@ -58,6 +59,8 @@ def _admin_context() -> dict:
     return {
         "labels": LABELS,
         "audit_detail": audit_detail,
+        "consent_summary": consent_summary,
+        "release_reasons": RELEASE_REASONS,
         "action_form": ActionForm(formdata=None),
         "refund_state": refund_service.refund_state,
         "order_state": order_state,
