@@ -227,3 +227,24 @@ def test_viewing_the_list_is_recorded_in_the_access_log(client, auth, db_session
     client.get("/admin/orders?status=paid&q=kim")
     [log] = db_session.scalars(select(AuditLog).where(AuditLog.action == "admin_list_orders")).all()
     assert log.actor_id == admin.id and "상태=paid" in log.reason and "검색=kim" in log.reason
+
+
+def test_a_fully_refunded_order_says_so_instead_of_offering_a_refund(client, auth, db_session, clock, orders):
+    login_admin(auth, db_session, clock.now())
+    attempt = orders.paid.attempts[0]
+    db_session.add(
+        Refund(
+            attempt_id=attempt.id,
+            amount_won=PRICE - 5000,
+            reason="나머지 환불",
+            idempotency_key="refund-2",
+            status="done",
+            transaction_key="tx-2",
+            created_at=clock.now(),
+            settled_at=clock.now(),
+        )
+    )
+    db_session.commit()
+    page = client.get(f"/admin/orders/{orders.paid.order_id}").get_data(as_text=True)
+    assert f'href="/admin/attempts/{attempt.id}/refund"' not in page
+    assert 'data-refund-left="0">환불 완료<' in page

@@ -214,3 +214,62 @@ def test_refunds_list(client, db_session, paid, admin, toss):
     _submit(client, paid.attempt.id, _form(client, paid.attempt.id), amount_won="1000")
     page = client.get("/admin/refunds").get_data(as_text=True)
     assert paid.attempt.order_id in page and "1,000원" in page and "환불 완료" in page and "admin@example.com" in page
+
+
+def _refund_cell(page: str, attempt_id: int) -> str:
+    """What the payment lists show in the refund column of this attempt's row."""
+    link = f'href="/admin/attempts/{attempt_id}/refund"'
+    if link in page:
+        return page.split(link, 1)[1].split("</a>", 1)[0].split(">", 1)[1]
+    found = re.findall(r'data-refund-left="0">([^<]+)<', page)
+    return found[0] if found else ""
+
+
+def test_the_lists_offer_a_refund_only_while_something_is_left(client, db_session, paid, admin, toss):
+    attempt_id, sub_id = paid.attempt.id, paid.charge.subscription_id
+    pages = ("/admin/attempts", f"/admin/subscriptions/{sub_id}")
+    assert [_refund_cell(client.get(p).get_data(as_text=True), attempt_id) for p in pages] == ["환불하기"] * 2
+    _submit(client, attempt_id, _form(client, attempt_id), amount_won="3000")
+    assert [_refund_cell(client.get(p).get_data(as_text=True), attempt_id) for p in pages] == ["환불하기"] * 2
+    _submit(client, attempt_id, _form(client, attempt_id), amount_won="6900")
+    assert [_refund_cell(client.get(p).get_data(as_text=True), attempt_id) for p in pages] == ["환불 완료"] * 2
+
+
+def test_an_answer_still_unknown_is_not_offered_as_a_new_refund(client, db_session, paid, admin, toss):
+    toss.lose_next_answer = True
+    _submit(client, paid.attempt.id, _form(client, paid.attempt.id))
+    assert [r.status for r in _refunds(db_session)] == ["unknown"]
+    page = client.get("/admin/attempts").get_data(as_text=True)
+    assert _refund_cell(page, paid.attempt.id) == "환불 확인 중"
+
+
+def test_a_stale_form_cannot_refund_a_fully_refunded_payment_again(client, db_session, paid, admin, toss):
+    """Two tabs: one refunds everything; the other's form, filled in before, is refused at both steps."""
+    stale = _form(client, paid.attempt.id)
+    _submit(client, paid.attempt.id, _form(client, paid.attempt.id))
+    assert [c.cancel_amount for c in toss.ledger(paid.attempt.payment_key)] == [9900]
+    review = _review(client, paid.attempt.id, stale, amount_won="1")
+    assert review.status_code == 400 and "환불 가능 금액(0원)을 넘을 수 없습니다." in review.get_data(as_text=True)
+    confirm = client.post(
+        f"/admin/attempts/{paid.attempt.id}/refund",
+        data={**stale, "amount_won": "1", "reason": "다시", "step": "confirm"},
+    )
+    assert confirm.status_code == 400 and "환불 가능 금액(0원)을 넘을 수 없습니다." in confirm.get_data(as_text=True)
+    assert len(toss.cancel_calls) == 1 and len(_refunds(db_session)) == 1
+
+
+def test_the_domain_refuses_an_over_refund_on_its_own(db_session, paid, toss, clock):
+    """The view checks first; the domain checks again under its own lock, whoever calls it."""
+    from storefront.billing.refunding import refunds as refund_service
+
+    refund_service.refund(
+        db_session, paid.attempt.id, amount_won=9000, reason="a", requested_by=None, idempotency_key="k1",
+        toss=toss, clock=clock,
+    )
+    with pytest.raises(refund_service.ExceedsRefundable):
+        refund_service.refund(
+            db_session, paid.attempt.id, amount_won=901, reason="b", requested_by=None, idempotency_key="k2",
+            toss=toss, clock=clock,
+        )
+    db_session.rollback()
+    assert [c.cancel_amount for c in toss.ledger(paid.attempt.payment_key)] == [9000]

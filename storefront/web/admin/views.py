@@ -52,6 +52,14 @@ def order_state(order) -> str:
     return order.status
 
 
+def refund_left(attempt) -> int:
+    """Won still refundable on a paid attempt, from its loaded refunds (sending, done and unknown ones count)."""
+    if attempt.status != "done":
+        return 0
+    reserved = sum(r.amount_won for r in attempt.refunds if r.status in refund_service.RESERVING)
+    return max(attempt.amount_won - reserved, 0)
+
+
 @bp.context_processor
 def _admin_context() -> dict:
     # formdata=None: the buttons only need a CSRF token, and a page must render without reading the body
@@ -63,6 +71,7 @@ def _admin_context() -> dict:
         "release_reasons": RELEASE_REASONS,
         "action_form": ActionForm(formdata=None),
         "refund_state": refund_service.refund_state,
+        "refund_left": refund_left,
         "order_state": order_state,
     }
 
