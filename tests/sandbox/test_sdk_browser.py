@@ -89,6 +89,21 @@ def test_requesting_billing_auth_opens_the_window_and_returns_an_auth_key(sandbo
     assert issued.status_code == 200
 
 
+def test_the_card_window_asks_for_nothing_that_fails(sandbox, merchant, page):
+    """No 404 (a favicon, say) and no console error while the window opens: the sandbox's logs stay clean."""
+    failed, errors = [], []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(merchant.url + "/checkout")
+    page.click("#register")
+    page.wait_for_url(f"{sandbox.url}/_sandbox/window/billing*")
+    page.wait_for_load_state("load")
+    # Headless Chromium may not fetch icons itself: fetch the declared one as a tab would.
+    icon = page.evaluate("document.querySelector('link[rel=icon]')?.href")
+    assert icon and page.evaluate("href => fetch(href).then(r => r.status)", icon) == 200
+    assert failed == [] and errors == []
+
+
 def test_cancel_in_the_window_lands_on_fail_url(sandbox, merchant, page):
     page.goto(merchant.url + "/checkout")
     page.click("#register")

@@ -283,3 +283,11 @@ def test_index_lists_the_test_cards(sandbox):
     html = requests.get(f"{sandbox.url}/", timeout=10).text
     assert "4330000000000051" in html and "샌드박스" in html
     assert re.search(r"/_sandbox/ledger", html)
+
+
+def test_the_window_declares_an_icon_that_is_served(sandbox):
+    html = requests.get(f"{sandbox.url}/_sandbox/window/billing", params=_billing_params(sandbox), timeout=10).text
+    [icon] = re.findall(r'<link rel="icon" href="([^"]+)"', html)
+    for path in (icon, "/favicon.ico"):
+        response = requests.get(f"{sandbox.url}{path}", timeout=10)
+        assert (response.status_code, response.headers["Content-Type"]) == (200, "image/svg+xml; charset=utf-8")

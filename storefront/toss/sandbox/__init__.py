@@ -62,6 +62,8 @@ def create_sandbox_app(settings: SandboxSettings | None = None, *, clock: Clock 
     app.register_blueprint(window.bp)
     app.register_blueprint(control.bp)
     _register_errors(app)
+    # Browsers ask for /favicon.ico whatever a page links (a JSON answer opened in a tab, say).
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.svg"))
     app.after_request(_headers)
     runtime.webhooks.start()
     return app
