@@ -39,7 +39,7 @@ def test_an_already_ending_subscription_says_so_and_offers_only_the_refund(shopp
     shopper.post(f"/account/subscriptions/{sub.id}/cancel")
     page = cancel_page(shopper, sub)
     assert forms(page) == ["withdraw"]
-    assert "이미 해지를 신청한 구독입니다." in page and "2026년 4월 10일</span>까지 이용한 뒤 종료" in page
+    assert "이미 해지를 신청한 구독입니다." in page and "2026년 4월 10일</strong>까지 이용한 뒤 종료" in page
     assert "두 가지 방법" not in page and "이용 기간이 끝나면 해지" not in page
     assert page.count("환불받기</button>") == 1
     # 내 구독 links to the one refund that applies, not to both.

@@ -12,7 +12,7 @@ from tests.web.test_query_counts import SHOPPER, add_history, sign_in
 
 def payment_rows(html: str) -> list[str]:
     table = html.split('<section class="account-payments">')[-1].split("</table>")[0]
-    return re.findall(r'<td data-label="결제일">([^<]+)</td>', table)
+    return re.findall(r'<td data-label="결제일">(?:<span class="date">)?([^<]+)<', table)
 
 
 def shopper_with_history(app, clock, months: int):
