@@ -19,7 +19,9 @@ from tests.pages.test_pages import _sign_in, site  # noqa: F401  (the lived-in s
 
 pytestmark = pytest.mark.e2e
 
-SPLIT_DATES = "[...document.querySelectorAll('main .date')].filter(e => e.getClientRects().length > 1).map(e => e.textContent)"
+SPLIT_DATES = (
+    "[...document.querySelectorAll('main .date')].filter(e => e.getClientRects().length > 1).map(e => e.textContent)"
+)
 DATES = "document.querySelectorAll('main .date').length"
 
 

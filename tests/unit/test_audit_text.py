@@ -24,7 +24,9 @@ def release_reasons() -> set[str]:
             if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == (
                 "release_card_if_unused"
             ):
-                found |= {k.value.value for k in node.keywords if k.arg == "reason" and isinstance(k.value, ast.Constant)}
+                found |= {
+                    k.value.value for k in node.keywords if k.arg == "reason" and isinstance(k.value, ast.Constant)
+                }
             if isinstance(node, ast.FunctionDef) and node.name == "release_card_if_unused":
                 names = [a.arg for a in node.args.kwonlyargs]
                 found.add(node.args.kw_defaults[names.index("reason")].value)

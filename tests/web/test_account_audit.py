@@ -84,5 +84,7 @@ def test_the_audit_page_reads_in_korean(shopper, catalog, admin, db_session, clo
     stored = " ".join(r.reason for r in db_session.scalars(select(AuditLog)))
     assert "first charge of subscription" in stored and "delete at Toss" in stored  # the record stays as written
     shown = " ".join(audit_page_rows(admin))
-    assert "구독 #1 첫 결제" in shown and "카드 정보 삭제 (토스페이먼츠에도 삭제 요청): 회원이 구독을 바로 해지함" in shown
+    assert (
+        "구독 #1 첫 결제" in shown and "카드 정보 삭제 (토스페이먼츠에도 삭제 요청): 회원이 구독을 바로 해지함" in shown
+    )
     assert re.findall(r"[A-Za-z]+ [a-z]+", shown) == []

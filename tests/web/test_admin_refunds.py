@@ -263,13 +263,25 @@ def test_the_domain_refuses_an_over_refund_on_its_own(db_session, paid, toss, cl
     from storefront.billing.refunding import refunds as refund_service
 
     refund_service.refund(
-        db_session, paid.attempt.id, amount_won=9000, reason="a", requested_by=None, idempotency_key="k1",
-        toss=toss, clock=clock,
+        db_session,
+        paid.attempt.id,
+        amount_won=9000,
+        reason="a",
+        requested_by=None,
+        idempotency_key="k1",
+        toss=toss,
+        clock=clock,
     )
     with pytest.raises(refund_service.ExceedsRefundable):
         refund_service.refund(
-            db_session, paid.attempt.id, amount_won=901, reason="b", requested_by=None, idempotency_key="k2",
-            toss=toss, clock=clock,
+            db_session,
+            paid.attempt.id,
+            amount_won=901,
+            reason="b",
+            requested_by=None,
+            idempotency_key="k2",
+            toss=toss,
+            clock=clock,
         )
     db_session.rollback()
     assert [c.cancel_amount for c in toss.ledger(paid.attempt.payment_key)] == [9000]

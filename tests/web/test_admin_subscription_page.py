@@ -24,7 +24,9 @@ def test_consents_are_this_shoppers_for_this_subscription_with_korean_labels(
     path = f"/account/subscriptions/{sub.id}/plan"
     shopper.post(path, form_page=path, plan_id=str(catalog.premium.id), agree="y")
     other = accounts.create_user(
-        db_session, accounts.NewUser(email="bob@example.com", password="pw bob 12345", name="밥"), now=clock.now(),
+        db_session,
+        accounts.NewUser(email="bob@example.com", password="pw bob 12345", name="밥"),
+        now=clock.now(),
         cheap_hash=True,
     )
     db_session.flush()
@@ -32,7 +34,11 @@ def test_consents_are_this_shoppers_for_this_subscription_with_korean_labels(
         [
             Consent(user_id=other.id, kind="terms", decision="agreed", text_version="v", ip="10.0.0.9", at=clock.now()),
             Consent(
-                user_id=shopper.user.id, kind="order_terms", decision="agreed", text_version="v", ip="10.0.0.8",
+                user_id=shopper.user.id,
+                kind="order_terms",
+                decision="agreed",
+                text_version="v",
+                ip="10.0.0.8",
                 at=clock.now(),
             ),
         ]

@@ -56,7 +56,9 @@ def record_cancel(subscription_id: int) -> None:
         _record("customer_cancel", subscription_id, "해지 (결제되지 않은 구독이라 바로 종료)")
     else:
         until = sub.current_period_end or sub.trial_end_at or sub.next_charge_at
-        _record("customer_cancel_at_period_end", subscription_id, f"기간 만료 시 해지 신청 ({kst_date(until)}까지 이용)")
+        _record(
+            "customer_cancel_at_period_end", subscription_id, f"기간 만료 시 해지 신청 ({kst_date(until)}까지 이용)"
+        )
 
 
 def record_cancel_now(subscription_id: int) -> None:
@@ -79,6 +81,4 @@ def record_plan_change(sub: Subscription, plan_id: int) -> None:
         booked = sub.pending_plan.name if sub.pending_plan else ""
         _record("customer_change_plan", sub.id, f"요금제 변경 예약 취소 ({booked} 대신 {plan.name} 유지)")
         return
-    _record(
-        "customer_change_plan", sub.id, f"요금제 변경 예약: {sub.plan.name} → {plan.name} ({plan.amount_won:,}원)"
-    )
+    _record("customer_change_plan", sub.id, f"요금제 변경 예약: {sub.plan.name} → {plan.name} ({plan.amount_won:,}원)")
