@@ -16,7 +16,7 @@ import heapq
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, UTC
 from typing import Any
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -381,7 +381,13 @@ def _about_customers(email: str):
     return or_(AuditLog.user_id.in_(users), AuditLog.subscription_id.in_(subs), AuditLog.billing_key_id.in_(cards))
 
 
-def audit_log(session: Session, flt: AuditFilter, labels: dict[str, dict[str, str]]) -> Export:
+def audit_log(
+    session: Session,
+    flt: AuditFilter,
+    labels: dict[str, dict[str, str]],
+    describe: Callable[[str | None], str] = lambda reason: reason or "",
+) -> Export:
+    """The audit log as CSV; `describe` turns a stored reason into the merchant's words (the page's own)."""
     actor = aliased(User)
     stmt = audit_statement(
         flt,
@@ -410,7 +416,7 @@ def audit_log(session: Session, flt: AuditFilter, labels: dict[str, dict[str, st
                     actor_email if actor_type != "worker" else "",
                     labels["audit_action"].get(action, action),
                     action,
-                    reason,
+                    describe(reason),
                     ip,
                     user_id,
                     sub_id,

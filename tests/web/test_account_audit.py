@@ -11,6 +11,7 @@ from storefront.models import AuditLog
 from tests.web.checkout_support import Shopper, catalog, shopper, toss  # noqa: F401
 from tests.web.test_account_cancel_now import kst
 from tests.web.test_admin_actions import admin, subscribed  # noqa: F401
+from tests.web.test_admin_exports import read_csv
 
 
 def shopper_rows(db_session) -> list[AuditLog]:
@@ -88,3 +89,6 @@ def test_the_audit_page_reads_in_korean(shopper, catalog, admin, db_session, clo
         "구독 #1 첫 결제" in shown and "카드 정보 삭제 (토스페이먼츠에도 삭제 요청): 회원이 구독을 바로 해지함" in shown
     )
     assert re.findall(r"[A-Za-z]+ [a-z]+", shown) == []
+    _, *exported = read_csv(admin.get("/admin/audit.csv"))
+    details = " ".join(row[6] for row in exported)
+    assert "구독 #1 첫 결제" in details and "first charge of subscription" not in details  # the CSV says it alike

@@ -13,6 +13,7 @@ from storefront.extensions import db
 from storefront.reports import exports as report_exports
 from storefront.web.admin import queries
 from storefront.web.admin.exports import BadFilter, audit_filter, csv_response, describe_audit_filter
+from storefront.web.admin.audit_text import audit_detail
 from storefront.web.admin.labels import LABELS
 from storefront.web.admin.views import _log_access, _page, admin_required, bp
 
@@ -46,4 +47,4 @@ def export_audit():
         flash(f"내보내지 못했습니다. {exc}", "error")
         return redirect(url_for(".audit"))
     _log_access("admin_export_audit", f"감사 기록 CSV 내보내기 ({describe_audit_filter(flt)})")
-    return csv_response(report_exports.audit_log(db.session(), flt, LABELS))
+    return csv_response(report_exports.audit_log(db.session(), flt, LABELS, describe=audit_detail))
