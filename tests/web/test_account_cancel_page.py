@@ -60,3 +60,14 @@ def test_a_trial_is_told_it_will_not_be_charged_with_a_single_choice(shopper, ca
     assert forms(page) == ["cancel"]
     assert "무료 체험이 끝나면 해지" in page and "무료 체험이 끝나도 결제되지 않습니다." in page
     assert "두 가지 방법" not in page and "다음 결제일부터" not in page
+
+
+def test_an_ending_subscription_with_nothing_to_refund_now_offers_no_refund_link(shopper, catalog, clock):
+    sub = subscribed(shopper, catalog.monthly)
+    shopper.post(f"/account/subscriptions/{sub.id}/cancel")
+    clock.set(kst(2026, 4, 10, 11))  # the period ended at 10:00 KST; the timer has not ended the subscription yet
+    shopper.signed_in()
+    assert [s.status for s in shopper.subscriptions()] == ["active"]
+    links = account_links(shopper)
+    assert "바로 해지하고 환불받기" not in links and "청약철회 (전액 환불)" not in links
+    assert "해지 취소 (구독 계속하기)" in shopper.client.get("/account").get_data(as_text=True)

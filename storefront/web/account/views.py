@@ -52,12 +52,21 @@ def overview():
     withdrawable = {
         sub.id: offer for sub in subs if (offer := cooling_off.for_subscription(db.session(), sub, now=now)).allowed
     }
+    # 해지 예정 outside the 청약철회 window: 바로 해지하고 환불받기 only when ending now refunds (few rows)
+    refundable_now = {
+        sub.id
+        for sub in subs
+        if sub.cancel_at_period_end
+        and sub.id not in withdrawable
+        and subscriptions.refund_offer(db.session(), sub, now=now) is not None
+    }
     payments = queries.payments_of(db.session(), current_user.id, limit=queries.PAYMENTS_ON_OVERVIEW + 1)
     return render_template(
         "account/overview.html",
         user=current_user,
         subscriptions=subs,
         withdrawable=withdrawable,
+        refundable_now=refundable_now,
         period_refunds=refund_notices.period_refunds(db.session(), subs),
         payments=payments[: queries.PAYMENTS_ON_OVERVIEW],
         more_payments=len(payments) > queries.PAYMENTS_ON_OVERVIEW,
