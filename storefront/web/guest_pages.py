@@ -5,7 +5,8 @@ no CSRF token, so the shop's pages (home, category, product) are the same bytes 
 visitor until the catalog changes. This WSGI middleware, in front of Flask, keeps those bytes
 (status, headers, body) labelled with the catalog version they were rendered at
 (`catalog_cache.snapshot`), and answers the next cookie-less GET of the same path while
-`catalog_versions.version` has not moved: one indexed single-row SELECT, no Flask request.
+`catalog_versions.version` has not moved: one indexed single-row SELECT, no Flask request. A path
+not in the store (a static file, /healthz, a first view) goes to Flask without reading the version.
 
 What makes a page stored, all at once:
 - the request: GET, no query string, no ``Cookie`` header;
@@ -69,11 +70,13 @@ class GuestPages:
         if environ.get("REQUEST_METHOD") != "GET" or environ.get("QUERY_STRING") or environ.get("HTTP_COOKIE"):
             return self.wsgi_app(environ, start_response)
         path = environ.get("PATH_INFO", "")
+        store = self._store
+        if path not in store.pages:  # rendered whatever the version: static files, /healthz, a first view
+            return self._render_and_keep(path, environ, start_response)
         try:
             version = self._current_version()
         except Exception:  # noqa: BLE001 - the database is away: Flask answers (its own error page, logged)
             return self.wsgi_app(environ, start_response)
-        store = self._store
         page = store.pages.get(path) if store.version == version else None
         if page is not None:
             start_response(page.status, [*page.headers, (request_ids.HEADER, request_ids.request_id_for(environ))])

@@ -178,3 +178,28 @@ def test_without_the_database_a_guest_gets_the_sites_error_page(app, plan):
     response = guest(app).get("/")
     assert response.status_code == 500
     assert "<html" in response.get_data(as_text=True)  # the site's own page, not a bare WSGI error
+
+
+def test_a_path_not_in_the_store_costs_no_version_read(app, plan):
+    """Static files and health checks come without cookies too: they go to Flask untouched."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = guest(app).get("/static/favicon.svg")
+        assert response.status_code == 200
+        response.close()
+        assert statements == []
+        view(app, guest(app), "/")  # stored
+        statements.clear()
+        view(app, guest(app), "/")  # from the store: the version, and nothing else
+        assert len(statements) == 1 and "catalog_versions" in statements[0]
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
