@@ -59,3 +59,11 @@ def interval_label(interval: str) -> str:
 def interval_unit(interval: str) -> str:
     """'month' -> '월' (the unit after a price: 9,900원/월); anything else as it is."""
     return INTERVAL_UNITS.get(interval, interval)
+
+
+def mobile(phone: str | None) -> str:
+    """`01012345678` -> `010-1234-5678` (how a number is shown and typed back); anything else unchanged."""
+    digits = phone or ""
+    if digits.isdigit() and len(digits) in (10, 11):
+        return f"{digits[:3]}-{digits[3:-4]}-{digits[-4:]}"
+    return digits

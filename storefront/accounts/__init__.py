@@ -65,14 +65,6 @@ def normalize_mobile(phone: str | None) -> str | None:
     return value.replace("-", "")
 
 
-def format_mobile(phone: str | None) -> str:
-    """`01012345678` -> `010-1234-5678` (as typed back into a form); anything else unchanged."""
-    digits = phone or ""
-    if digits.isdigit() and len(digits) in (10, 11):
-        return f"{digits[:3]}-{digits[3:-4]}-{digits[-4:]}"
-    return digits
-
-
 def find_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.email) == normalize_email(email)))
 

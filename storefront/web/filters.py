@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, current_app
 from markupsafe import Markup
 
-from storefront.formatting import interval_label, interval_unit, kst, kst_date, kst_datetime, kst_time, won
+from storefront.formatting import interval_label, interval_unit, kst, kst_date, kst_datetime, kst_time, mobile, won
 
 
 def hidden_fields(form: Any) -> Markup:
@@ -33,6 +33,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(kst_datetime, "kst_datetime")
     app.add_template_filter(interval_label, "interval_label")
     app.add_template_filter(interval_unit, "interval_unit")
+    app.add_template_filter(mobile, "mobile")
     app.add_template_global(hidden_fields, "hidden_fields")
 
     @app.context_processor

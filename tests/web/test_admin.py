@@ -229,6 +229,16 @@ def test_customer_list_is_logged_as_personal_data_access(client, auth, db_sessio
     assert "buyer" in audit.reason and audit.actor_type == "admin"
 
 
+def test_a_stored_mobile_number_reads_with_its_hyphens(client, auth, db_session, clock, toss):
+    paid = make_paid(db_session, clock.now(), toss=toss)
+    paid.subscription.user.phone = "01098765432"  # as sign-up and the profile form store it
+    db_session.commit()
+    login_admin(auth, db_session, clock.now())
+    for path in ("/admin/customers?q=buyer", f"/admin/subscriptions/{paid.subscription.id}"):
+        page = client.get(path).get_data(as_text=True)
+        assert "010-9876-5432" in page and "01098765432" not in page, path
+
+
 def test_missing_subscription_is_404(client, auth, db_session, clock):
     login_admin(auth, db_session, clock.now())
     assert client.get("/admin/subscriptions/999").status_code == 404

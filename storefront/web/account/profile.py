@@ -15,6 +15,7 @@ from sqlalchemy import select
 from storefront import accounts
 from storefront.accounts import reset, sessions, throttle
 from storefront.extensions import db, services
+from storefront.formatting import mobile
 from storefront.models import Subscription
 from storefront.web.account.profile_forms import ChangePasswordForm, ProfileForm
 from storefront.web.account.views import bp
@@ -37,7 +38,7 @@ def _has_trial(user_id: int) -> bool:
 def profile():
     form = ProfileForm(obj=current_user)
     if not form.is_submitted():
-        form.phone.data = accounts.format_mobile(current_user.phone)
+        form.phone.data = mobile(current_user.phone)
     if form.validate_on_submit():
         if not form.phone.data and current_user.phone and _has_trial(current_user.id):
             form.phone.errors = [
