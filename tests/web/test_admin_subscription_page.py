@@ -62,3 +62,13 @@ def test_an_ended_subscription_says_why_in_korean(shopper, catalog, admin, db_se
     page = admin.get(f"/admin/subscriptions/{sub.id}").get_data(as_text=True)
     assert "(회원 바로 해지 (일할 환불))" in page and "canceled_now_by_customer" not in page
     assert "비활성 (회원이 구독을 바로 해지함)" in page and "by the customer" not in page
+
+
+def test_an_ending_subscription_shows_no_next_charge(shopper, catalog, admin, db_session, clock):
+    sub = subscribed(shopper, catalog.monthly)
+    fact = re.compile(r'<dd data-fact="next-charge">(.*?)</dd>', re.S)
+    page = admin.get(f"/admin/subscriptions/{sub.id}").get_data(as_text=True)
+    assert re.sub(r"<[^>]+>", "", fact.search(page).group(1)) == "2026년 4월 10일 10:00"
+    shopper.post(f"/account/subscriptions/{sub.id}/cancel")
+    page = admin.get(f"/admin/subscriptions/{sub.id}").get_data(as_text=True)
+    assert re.sub(r"<[^>]+>", "", fact.search(page).group(1)) == "없음 — 2026년 4월 10일 10:00에 해지"
