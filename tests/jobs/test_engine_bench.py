@@ -47,3 +47,21 @@ def test_the_drills_report_double_missed_stuck_and_time_to_the_last_payment():
     (line,) = [line.split() for line in result.stdout.splitlines() if line.startswith("  racing-crons")]
     assert line[1:4] == ["0", "0", "0"], output  # double, missed, stuck
     assert float(line[4]) > 0 and line[5] == "s" and line[8] == "110", output
+
+
+def test_the_sweep_bench_enqueues_every_due_period_and_prints_the_ratio():
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    result = subprocess.run(
+        [sys.executable, "bench/sweep.py", "--n", "200", "--due", "20", "--small", "100", "--large", "400"]
+        + ["--repeat", "1", "--skip-postgres"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert re.search(r"enqueued / in queue\s+200 / 200", result.stdout), output
+    assert re.search(r"SQLite \S+ ratio: select [\d.]+x\s+sweep [\d.]+x", result.stdout), output
