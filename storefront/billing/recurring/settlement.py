@@ -232,21 +232,16 @@ def mark_declined(
     charge.first_failed_at = charge.first_failed_at or now
     if sub.status in ENDED_STATUSES:
         charge.status, charge.next_retry_at = "failed", None
-        return result(
-            "declined",
-            sub,
-            charge,
-            attempt,
-            error_code=code,
-            error_message=failure_message(code, category),
-            hard_decline=hard,
-        )
-    if sub.status == "incomplete":
-        return _fail_first_charge(session, sub, charge, attempt, code, category, notifier, config, now)
+        return _declined(sub, charge, attempt, code, category)
+    if sub.status == "incomplete":  # a checkout's first charge is not retried on a schedule
+        sub.next_charge_at = None
+        return _failed_for_good(session, sub, charge, attempt, code, category, notifier, config, now)
     dates = [charge.first_failed_at + timedelta(days=d) for d in config.dunning_days]
     upcoming = [d for d in dates if d > now]
     if not upcoming:
-        return _final_decline(session, sub, charge, attempt, code, category, notifier, config, now)
+        end_subscription(sub, status=config.dunning_final_status, reason="payment_failed", now=now)
+        # One message says both things: the charge failed for good and the subscription ended.
+        return _failed_for_good(session, sub, charge, attempt, code, category, notifier, config, now)
     retry_at = None if hard else upcoming[0]
     sub.status = "past_due"
     charge.next_retry_at = retry_at
@@ -265,6 +260,36 @@ def mark_declined(
         final=False,
         deadline=dates[-1],
     )
+    return _declined(sub, charge, attempt, code, category, retry_at=retry_at)
+
+
+def _failed_for_good(
+    session: Session,
+    sub: Subscription,
+    charge: Charge,
+    attempt: Attempt | None,
+    code: str,
+    category: Category,
+    notifier: Any,
+    config: Config,
+    now: datetime,
+) -> ChargeResult:
+    """No attempt follows: the charge fails and the shopper is told once (the caller has set `sub`'s state)."""
+    charge.status, charge.next_retry_at = "failed", None
+    _notify_failed(
+        session, notifier, sub, charge, attempt, code, category, config, now, retry_at=None, final=True, deadline=None
+    )
+    return _declined(sub, charge, attempt, code, category)
+
+
+def _declined(
+    sub: Subscription,
+    charge: Charge,
+    attempt: Attempt | None,
+    code: str,
+    category: Category,
+    retry_at: datetime | None = None,
+) -> ChargeResult:
     return result(
         "declined",
         sub,
@@ -272,63 +297,8 @@ def mark_declined(
         attempt,
         error_code=code,
         error_message=failure_message(code, category),
-        hard_decline=hard,
+        hard_decline=category is Category.HARD_DECLINE,
         retry_at=retry_at,
-    )
-
-
-def _fail_first_charge(
-    session: Session,
-    sub: Subscription,
-    charge: Charge,
-    attempt: Attempt | None,
-    code: str,
-    category: Category,
-    notifier: Any,
-    config: Config,
-    now: datetime,
-) -> ChargeResult:
-    charge.status, charge.next_retry_at = "failed", None
-    sub.next_charge_at = None
-    _notify_failed(
-        session, notifier, sub, charge, attempt, code, category, config, now, retry_at=None, final=True, deadline=None
-    )
-    return result(
-        "declined",
-        sub,
-        charge,
-        attempt,
-        error_code=code,
-        error_message=failure_message(code, category),
-        hard_decline=category is Category.HARD_DECLINE,
-    )
-
-
-def _final_decline(
-    session: Session,
-    sub: Subscription,
-    charge: Charge,
-    attempt: Attempt | None,
-    code: str,
-    category: Category,
-    notifier: Any,
-    config: Config,
-    now: datetime,
-) -> ChargeResult:
-    charge.status, charge.next_retry_at = "failed", None
-    end_subscription(sub, status=config.dunning_final_status, reason="payment_failed", now=now)
-    # One message says both things: the charge failed for good and the subscription ended.
-    _notify_failed(
-        session, notifier, sub, charge, attempt, code, category, config, now, retry_at=None, final=True, deadline=None
-    )
-    return result(
-        "declined",
-        sub,
-        charge,
-        attempt,
-        error_code=code,
-        error_message=failure_message(code, category),
-        hard_decline=category is Category.HARD_DECLINE,
     )
 
 
