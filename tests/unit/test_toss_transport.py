@@ -7,6 +7,7 @@ socket server on 127.0.0.1 (port 0) that misbehaves on purpose.
 
 from __future__ import annotations
 
+import base64
 import logging
 import socket
 import threading
@@ -172,3 +173,36 @@ def test_urllib3_debug_lines_do_not_show_the_billing_key(serve, caplog: pytest.L
     assert any('"POST /v1/billing/*** HTTP/1.1" 200' in line for line in pool_lines)
     assert "Rdzk0" not in caplog.text and SECRET not in caplog.text
     assert payment.status == "DONE"
+
+
+def test_a_netrc_entry_for_the_host_does_not_replace_the_secret_key(serve, tmp_path, monkeypatch) -> None:
+    """requests would swap our Authorization header for ~/.netrc's credentials; Toss would answer 401."""
+
+    def answer(conn: socket.socket, request: bytes) -> None:
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(CHARGE_BODY) + CHARGE_BODY
+        )
+
+    server = serve(answer)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password elsewhere\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+
+    charge(TossClient(server.url, SECRET))
+
+    expected = base64.b64encode(f"{SECRET}:".encode()).decode()
+    assert f"Authorization: Basic {expected}".encode() in server.requests[0]
+
+
+def test_proxy_settings_are_read_from_the_environment_once(monkeypatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    toss = TossClient("https://api.tosspayments.com", SECRET)
+    monkeypatch.setenv("HTTPS_PROXY", "http://changed.internal:3128")
+
+    assert toss._session.proxies.get("https") == "http://proxy.internal:3128"
+    assert toss._session.trust_env is False  # requests no longer re-reads os.environ on every call
