@@ -32,9 +32,16 @@ from storefront import liveness, rq_bulk
 from storefront.config import Config
 from storefront.extensions import db, services
 from storefront.jobs.as_of import _clock_for
-from storefront.jobs.notices import _enqueue_notices, _enqueue_pending_sweep
+from storefront.jobs.notices import _CollectingNotifier, _enqueue_pending_sweep, enqueue_deliveries
 from storefront.jobs.process import _app, _config
-from storefront.jobs.queues import BILLING_QUEUE, CHARGE_JOB_TIMEOUT, DEFAULT_ALIVE_WITHIN, get_queue, redis_connection
+from storefront.jobs.queues import (
+    BILLING_QUEUE,
+    CHARGE_JOB_TIMEOUT,
+    DEFAULT_ALIVE_WITHIN,
+    NOTICES_QUEUE,
+    get_queue,
+    redis_connection,
+)
 from storefront.observability.sweeps import records_sweep
 
 log = logging.getLogger("storefront.jobs")
@@ -263,18 +270,23 @@ def charge_subscription_job(subscription_id: int, period_key: str, as_of: str | 
     domain re-checks what is due under the row lock. `as_of` (sandbox only) runs the charge
     on a FixedClock at that moment. Returns the ChargeResult outcome (``paid``, ``declined``,
     ``unknown``, ``in_flight``, ``skipped``, ...).
+
+    The notices the charge queued (a receipt, a decline, an ending) are delivered by jobs
+    enqueued once it has committed, from the ids the outbox handed out: no query to find
+    them. Rows whose delivery job is lost (a crash in between) are sent by `deliver_pending_job`.
     """
     from storefront.billing.recurring import charging
 
     with _app().app_context():
         config, found = _config(), services()
         clock = _clock_for(as_of, found, config)
+        notifier = _CollectingNotifier(found.notifier)
         outcome = charging.charge_period(
             db.session(),
             int(subscription_id),
             toss=found.toss,
             vault=found.vault,
-            notifier=found.notifier,
+            notifier=notifier,
             clock=clock,
             config=config,
         )
@@ -285,7 +297,9 @@ def charge_subscription_job(subscription_id: int, period_key: str, as_of: str | 
             outcome.outcome,
             f" ({outcome.error_code})" if outcome.error_code else "",
         )
-        _enqueue_notices(db.session(), config, subscription_id=int(subscription_id))
+        queue = get_queue(NOTICES_QUEUE, config) if notifier.message_ids else None
+        if queue is not None:
+            enqueue_deliveries(queue, notifier.message_ids)
     return outcome.outcome
 
 

@@ -1,8 +1,8 @@
 """Notice jobs: sending outbox rows, and the timed sweeps that queue consent requests and renewal notices.
 
-A charge job enqueues delivery of the outbox rows its settlement queued for the subscriber
-right after it commits (`_enqueue_notices`); `deliver_pending_job` (every minute) catches
-anything whose job was lost. Retries with an interval are run by the RQ scheduler, so start
+A charge job enqueues delivery of the outbox rows its settlement queued right after it
+commits (their ids collected by `_CollectingNotifier`); `deliver_pending_job` (every minute)
+catches anything whose job was lost. Retries with an interval are run by the RQ scheduler, so start
 workers with the scheduler (`flask worker` does; `rq worker --with-scheduler` by hand).
 """
 
@@ -13,8 +13,6 @@ from collections.abc import Iterable
 
 from rq import Queue, Retry, get_current_job
 from rq.job import Job
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from storefront.config import Config
 from storefront.extensions import db, services
@@ -122,28 +120,6 @@ def _enqueue_collected(notifier: _CollectingNotifier) -> None:
 
 def enqueue_deliveries(queue: Queue, message_ids: Iterable[int]) -> list[Job]:
     return [enqueue_delivery(queue, message_id) for message_id in message_ids]
-
-
-def _enqueue_notices(session: Session, config: Config, *, subscription_id: int) -> None:
-    """Enqueue delivery of the subscriber's queued outbox rows (what the settlement just wrote).
-
-    Delivery claims each row once, so a row that another job or the sweep also picks up is
-    still sent once. Without Redis, `deliver_pending_job` / `flask outbox deliver` send them.
-    """
-    from storefront.models import EmailMessage, Subscription
-
-    ids = list(
-        session.scalars(
-            select(EmailMessage.id)
-            .join(Subscription, Subscription.user_id == EmailMessage.user_id)
-            .where(Subscription.id == subscription_id, EmailMessage.status == "queued")
-            .order_by(EmailMessage.id)
-        )
-    )
-    session.rollback()
-    queue = get_queue(NOTICES_QUEUE, config) if ids else None
-    if queue is not None:
-        enqueue_deliveries(queue, ids)
 
 
 def _enqueue_pending_sweep(config: Config) -> None:
