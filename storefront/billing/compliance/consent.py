@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from storefront.billing.recurring import periods, settlement
@@ -175,6 +175,25 @@ def state(change: PriceChange, sub: Subscription, now: datetime) -> str:
 # -- the gate --------------------------------------------------------------------------------------
 
 
+# `gate` runs before every renewal: its two look-ups are built once (see `recurring.periods`).
+_TRIAL_CONVERSION = select(PriceChange).where(
+    PriceChange.subscription_id == bindparam("subscription_id"),
+    PriceChange.kind == "trial_conversion",
+    PriceChange.effective_at == bindparam("at"),
+)
+_DUE_PRICE_INCREASE = (
+    select(PriceChange)
+    .where(
+        PriceChange.subscription_id == bindparam("subscription_id"),
+        PriceChange.kind == "price_increase",
+        PriceChange.status.in_(UNSETTLED),
+        PriceChange.effective_at <= bindparam("at"),
+    )
+    .order_by(PriceChange.effective_at)
+    .limit(1)
+)
+
+
 def gate(session: Session, sub: Subscription, *, now: datetime) -> Gate:
     """Decide whether the period starting at ``sub.next_charge_at`` may be charged, and at what amount.
 
@@ -185,29 +204,13 @@ def gate(session: Session, sub: Subscription, *, now: datetime) -> Gate:
     """
     if sub.status == "trialing":
         # Only the change for this very conversion date: a trial moved later needs a new answer.
-        change = session.scalars(
-            select(PriceChange).where(
-                PriceChange.subscription_id == sub.id,
-                PriceChange.kind == "trial_conversion",
-                PriceChange.effective_at == sub.next_charge_at,
-            )
-        ).first()
+        change = session.scalars(_TRIAL_CONVERSION, {"subscription_id": sub.id, "at": sub.next_charge_at}).first()
         if change is None:
             return Gate("missing")
         if change.status == "applied":
             return Gate("agreed", change)
     else:
-        change = session.scalars(
-            select(PriceChange)
-            .where(
-                PriceChange.subscription_id == sub.id,
-                PriceChange.kind == "price_increase",
-                PriceChange.status.in_(UNSETTLED),
-                PriceChange.effective_at <= sub.next_charge_at,
-            )
-            .order_by(PriceChange.effective_at)
-            .limit(1)
-        ).first()
+        change = session.scalars(_DUE_PRICE_INCREASE, {"subscription_id": sub.id, "at": sub.next_charge_at}).first()
         if change is None:
             return Gate("none")
     if change.status == "refused":

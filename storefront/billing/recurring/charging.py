@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from storefront.billing.compliance import consent
@@ -352,18 +352,22 @@ def _settle(
     sub = lock_subscription(session, sub_id, related=True)
     if sub is None:
         raise SubscriptionNotFound(sub_id)
-    attempt, charge = session.execute(
-        select(Attempt, Charge)
-        .join(Charge, Charge.id == Attempt.charge_id)
-        .where(Attempt.id == attempt_id, Charge.subscription_id == sub_id)
-        .execution_options(populate_existing=True)
-    ).one()
+    attempt, charge = session.execute(_ATTEMPT_AND_CHARGE, {"attempt_id": attempt_id, "subscription_id": sub_id}).one()
     if attempt.status not in OPEN_ATTEMPT_STATUSES:
         session.commit()
         return result("already_paid" if attempt.status == "done" else "skipped", sub, charge, attempt)
     outcome = _apply(session, sub, charge, attempt, answer, notifier=notifier, config=config, now=now)
     session.commit()
     return outcome
+
+
+# Built once (see `periods`): the attempt being settled and its Charge, of the locked subscription.
+_ATTEMPT_AND_CHARGE = (
+    select(Attempt, Charge)
+    .join(Charge, Charge.id == Attempt.charge_id)
+    .where(Attempt.id == bindparam("attempt_id"), Charge.subscription_id == bindparam("subscription_id"))
+    .execution_options(populate_existing=True)
+)
 
 
 def _apply(

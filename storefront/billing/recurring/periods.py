@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, object_session
 
@@ -20,6 +20,51 @@ from storefront.models import Attempt, Charge, Consent, Plan, Subscription
 
 DUE_STATUSES = ("active", "trialing", "past_due")
 OPEN_ATTEMPT_STATUSES = ("sending", "unknown")
+
+# The statements every charge sends, built once: building a select and its cache key costs
+# 0.1-0.3 ms of CPU each time, and a renewal sends each of these once or twice. They take
+# their values as bound parameters (`subscription_id`, `charge_id`, `period_start`).
+_SUBSCRIPTION_ID = bindparam("subscription_id")
+_SQLITE_WRITE_LOCK = (
+    update(Subscription)
+    .where(Subscription.id == _SUBSCRIPTION_ID)
+    .values(id=Subscription.id)
+    .execution_options(synchronize_session=False)
+)
+_LOCKED = (
+    select(Subscription)
+    .where(Subscription.id == _SUBSCRIPTION_ID)
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_LOCKED_WITH_RELATED = (
+    select(Subscription)
+    .where(Subscription.id == _SUBSCRIPTION_ID)
+    .options(
+        joinedload(Subscription.plan).joinedload(Plan.product),
+        joinedload(Subscription.billing_key),
+        joinedload(Subscription.user),
+    )
+    .with_for_update(of=Subscription)
+    .execution_options(populate_existing=True)
+)
+_PENDING_CHARGE = (
+    select(Charge)
+    .where(Charge.subscription_id == _SUBSCRIPTION_ID, Charge.status == "pending")
+    .order_by(Charge.period_start.desc())
+    .limit(1)
+    .execution_options(populate_existing=True)
+)
+_CHARGE_FOR = (
+    select(Charge)
+    .where(Charge.subscription_id == _SUBSCRIPTION_ID, Charge.period_start == bindparam("period_start"))
+    .execution_options(populate_existing=True)
+)
+_OPEN_ATTEMPT = (
+    select(Attempt)
+    .where(Attempt.charge_id == bindparam("charge_id"), Attempt.status.in_(OPEN_ATTEMPT_STATUSES))
+    .execution_options(populate_existing=True)
+)
 
 
 def due_subscription_ids(session: Session, now: datetime, *, limit: int | None = None) -> list[int]:
@@ -56,23 +101,10 @@ def lock_subscription(session: Session, subscription_id: int, *, related: bool =
     (a charge reads all four; lazily that is four more round trips). Only the subscription
     row is locked (``FOR UPDATE OF subscriptions``); the others are read as committed.
     """
+    params = {"subscription_id": subscription_id}
     if session.get_bind(mapper=Subscription).dialect.name == "sqlite":
-        session.execute(
-            update(Subscription)
-            .where(Subscription.id == subscription_id)
-            .values(id=Subscription.id)
-            .execution_options(synchronize_session=False)
-        )
-    query = select(Subscription).where(Subscription.id == subscription_id)
-    if related:
-        query = query.options(
-            joinedload(Subscription.plan).joinedload(Plan.product),
-            joinedload(Subscription.billing_key),
-            joinedload(Subscription.user),
-        ).with_for_update(of=Subscription)
-    else:
-        query = query.with_for_update()
-    return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+        session.execute(_SQLITE_WRITE_LOCK, params)
+    return session.scalars(_LOCKED_WITH_RELATED if related else _LOCKED, params).one_or_none()
 
 
 def open_charge(
@@ -182,22 +214,14 @@ def _booked_amount(subscription: Subscription, plan_id: int) -> int | None:
 
 def pending_charge(session: Session, subscription_id: int) -> Charge | None:
     """The subscription's unpaid Charge, if any (there is at most one: the period being collected)."""
-    query = (
-        select(Charge)
-        .where(Charge.subscription_id == subscription_id, Charge.status == "pending")
-        .order_by(Charge.period_start.desc())
-        .limit(1)
-    )
-    return session.scalars(query.execution_options(populate_existing=True)).first()
+    return session.scalars(_PENDING_CHARGE, {"subscription_id": subscription_id}).first()
 
 
 def charge_for(session: Session, subscription_id: int, period_start: datetime) -> Charge | None:
     """The Charge of the period starting at `period_start`, whatever its status."""
-    query = select(Charge).where(Charge.subscription_id == subscription_id, Charge.period_start == period_start)
-    return session.scalars(query.execution_options(populate_existing=True)).first()
+    return session.scalars(_CHARGE_FOR, {"subscription_id": subscription_id, "period_start": period_start}).first()
 
 
 def open_attempt(session: Session, charge_id: int) -> Attempt | None:
     """An Attempt of the Charge still ``sending`` or ``unknown``: while it exists, no other may start."""
-    query = select(Attempt).where(Attempt.charge_id == charge_id, Attempt.status.in_(OPEN_ATTEMPT_STATUSES))
-    return session.scalars(query.execution_options(populate_existing=True)).first()
+    return session.scalars(_OPEN_ATTEMPT, {"charge_id": charge_id}).first()

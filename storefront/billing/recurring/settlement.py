@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from storefront.billing.errors import NO_PAYMENT, failure_message
@@ -132,8 +132,8 @@ def mark_paid(
             attempt.order_id,
             charge.amount_won,
         )
+    first = _paid_count(session, sub.id) == 0  # before the attempt changes: nothing for autoflush to write yet
     record_payment(attempt, payment, now)
-    first = _paid_count(session, sub.id) == 0
     charge.status, charge.paid_at, charge.next_retry_at = "paid", payment.approved_at or now, None
     charge.failure_code = charge.failure_message = None
     receipt = _receipt_context(sub, charge, attempt, first)
@@ -169,13 +169,13 @@ def _advance(sub: Subscription, charge: Charge) -> None:
         sub.pending_plan_id = None
 
 
+_PAID_COUNT = select(func.count(Charge.id)).where(
+    Charge.subscription_id == bindparam("subscription_id"), Charge.status == "paid"
+)
+
+
 def _paid_count(session: Session, subscription_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count(Charge.id)).where(Charge.subscription_id == subscription_id, Charge.status == "paid")
-        )
-        or 0
-    )
+    return session.scalar(_PAID_COUNT, {"subscription_id": subscription_id}) or 0
 
 
 def _receipt_context(sub: Subscription, charge: Charge, attempt: Attempt, first: bool) -> dict[str, Any]:
