@@ -42,7 +42,8 @@ from email.utils import format_datetime, parseaddr
 from typing import Any
 
 import jinja2
-from sqlalchemy import Integer, TextClause, and_, bindparam, or_, select, text, update
+from sqlalchemy import Integer, Table, and_, bindparam, or_, select, text, update
+from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from storefront.clock import KST
@@ -266,7 +267,7 @@ def _insert_once(session: Session, values: dict[str, Any]) -> EmailMessage | Non
     return row
 
 
-def _insert_once_statement() -> TextClause:
+def _insert_once_statement() -> TextualSelect:
     """``INSERT ... ON CONFLICT (dedup_key) DO NOTHING RETURNING id``, the same in SQLite and PostgreSQL.
 
     Written as text with typed parameters because SQLAlchemy gives its dialect `on_conflict`
@@ -274,6 +275,7 @@ def _insert_once_statement() -> TextClause:
     queues its receipt inside the charge. Every column but the id is a parameter.
     """
     table = EmailMessage.__table__
+    assert isinstance(table, Table)
     columns = [column for column in table.columns if column.name != "id"]
     names = ", ".join(f'"{column.name}"' for column in columns)
     params = ", ".join(f":{column.name}" for column in columns)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.orm import Session, joinedload, object_session
 
 from storefront.billing.recurring import cycle
@@ -24,7 +25,7 @@ OPEN_ATTEMPT_STATUSES = ("sending", "unknown")
 # The statements every charge sends, built once: building a select and its cache key costs
 # 0.1-0.3 ms of CPU each time, and a renewal sends each of these once or twice. They take
 # their values as bound parameters (`subscription_id`, `charge_id`, `period_start`).
-_SUBSCRIPTION_ID = bindparam("subscription_id")
+_SUBSCRIPTION_ID: BindParameter[int] = bindparam("subscription_id")
 _SQLITE_WRITE_LOCK = (
     update(Subscription)
     .where(Subscription.id == _SUBSCRIPTION_ID)
