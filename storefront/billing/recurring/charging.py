@@ -217,8 +217,10 @@ def _prepare(
         session.commit()
         return outcome
     try:
+        # Not flushed on its own: `_new_attempt` flushes the audit row with the Attempt, and both are
+        # committed before Toss is called.
         billing_key = vault.open(
-            session, card, actor=actor, reason=_reason(sub, actor), now=now, subscription_id=sub.id
+            session, card, actor=actor, reason=_reason(sub, actor), now=now, subscription_id=sub.id, flush=False
         )
     except VaultError as exc:
         outcome = settlement.mark_retry(

@@ -93,8 +93,13 @@ class Vault:
         reason: str,
         now: datetime,
         subscription_id: int | None = None,
+        flush: bool = True,
     ) -> str:
-        """Return the plaintext billing key, writing an AuditLog row first (flushed, not committed)."""
+        """Return the plaintext billing key, writing an AuditLog row first (flushed, not committed).
+
+        `flush=False` leaves the row pending for a caller that flushes and commits it, with its
+        own writes, before the key is used (the renewal charge: one flush instead of two).
+        """
         session.add(
             AuditLog(
                 at=now,
@@ -107,7 +112,8 @@ class Vault:
                 subscription_id=subscription_id,
             )
         )
-        session.flush()
+        if flush:
+            session.flush()
         return self._decrypt(row)
 
     def reseal(self, row: BillingKey) -> bool:
