@@ -87,7 +87,7 @@ class SmtpEmailBackend:
         return f"SmtpEmailBackend({scheme}://{self.host}:{self.port})"
 
     def send(self, mime: MimeMessage) -> str:
-        context = self._ssl_context or ssl.create_default_context()
+        context = self._context()
         if self.implicit_tls:
             server: smtplib.SMTP = _SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
         else:
@@ -105,6 +105,12 @@ class SmtpEmailBackend:
         finally:
             server.close()
         return "sent"
+
+    def _context(self) -> ssl.SSLContext:
+        """The TLS context, made once: loading the system's CA certificates costs ~25 ms of CPU, every message."""
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()  # two threads racing here both get a good one
+        return self._ssl_context
 
     def _session(self, server: smtplib.SMTP, context: ssl.SSLContext, mime: MimeMessage) -> None:
         server.ehlo()

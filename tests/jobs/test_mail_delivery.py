@@ -145,6 +145,26 @@ def test_deliver_pending_sends_every_queued_row_once(app, user, clock, smtp_serv
     assert {row(i).status for i in ids} == {"sent"}
 
 
+def test_the_tls_context_is_made_once_not_per_message(app, user, clock, smtp_server, monkeypatch):
+    """Loading the system's CA certificates costs ~25 ms of CPU: a worker sending receipts made one per message."""
+    import ssl
+
+    from storefront.notify import backends
+
+    made: list[ssl.SSLContext] = []
+
+    def counted() -> ssl.SSLContext:
+        made.append(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+        return made[-1]
+
+    monkeypatch.setattr(backends.ssl, "create_default_context", counted)
+    for n in range(3):
+        queue_for(user, "payment_receipt", RECEIPT, clock, dedup_key=f"charge:{n}:paid")
+    assert services().notifier.deliver_pending(db.session, now=clock.now()) == 3
+    assert len(smtp_server.received) == 3
+    assert len(made) == 1
+
+
 def test_deliver_pending_keeps_going_past_a_failure(app, user, clock, smtp_server):
     ids = [queue_for(user, "payment_receipt", RECEIPT, clock, dedup_key=f"charge:{n}:paid") for n in range(2)]
     smtp_server.reply = "451 4.3.0 Try again later"
