@@ -242,7 +242,7 @@ def _decide_without_call(
         return result("ended" if sub.status in settlement.ENDED_STATUSES else "skipped", sub)
     if sub.next_charge_at is None or sub.next_charge_at > now:
         return result("skipped", sub)
-    pending = periods.pending_charge(session, sub.id)
+    pending, existing = periods.pending_and_charge_for(session, sub.id, sub.next_charge_at)
     in_flight = periods.open_attempt(session, pending.id) if pending is not None else None
     if in_flight is not None:
         return result("in_flight" if in_flight.status == "sending" else "unknown", sub, pending, in_flight)
@@ -251,7 +251,6 @@ def _decide_without_call(
     if pending is not None and settlement.awaiting_card_change(pending):
         return settlement.end_after_deadline(session, sub, pending, notifier=notifier, config=config, now=now)
     if pending is None:
-        existing = periods.charge_for(session, sub.id, sub.next_charge_at)
         if existing is not None and existing.status == "paid":
             log.error("subscription %s: period %s is already paid but still due", sub.id, existing.period_start)
             return result("already_paid", sub, existing)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.orm import Session, joinedload, object_session
@@ -59,6 +59,15 @@ _PENDING_CHARGE = (
 _CHARGE_FOR = (
     select(Charge)
     .where(Charge.subscription_id == _SUBSCRIPTION_ID, Charge.period_start == bindparam("period_start"))
+    .execution_options(populate_existing=True)
+)
+_PENDING_OR_AT = (
+    select(Charge)
+    .where(
+        Charge.subscription_id == _SUBSCRIPTION_ID,
+        or_(Charge.status == "pending", Charge.period_start == bindparam("period_start")),
+    )
+    .order_by(Charge.period_start.desc())
     .execution_options(populate_existing=True)
 )
 _OPEN_ATTEMPT = (
@@ -221,6 +230,16 @@ def pending_charge(session: Session, subscription_id: int) -> Charge | None:
 def charge_for(session: Session, subscription_id: int, period_start: datetime) -> Charge | None:
     """The Charge of the period starting at `period_start`, whatever its status."""
     return session.scalars(_CHARGE_FOR, {"subscription_id": subscription_id, "period_start": period_start}).first()
+
+
+def pending_and_charge_for(
+    session: Session, subscription_id: int, period_start: datetime
+) -> tuple[Charge | None, Charge | None]:
+    """`pending_charge` and `charge_for(period_start)` in one statement (a renewal asks both)."""
+    rows = session.scalars(_PENDING_OR_AT, {"subscription_id": subscription_id, "period_start": period_start}).all()
+    pending = next((charge for charge in rows if charge.status == "pending"), None)
+    at = next((charge for charge in rows if charge.period_start == period_start), None)
+    return pending, at
 
 
 def open_attempt(session: Session, charge_id: int) -> Attempt | None:
