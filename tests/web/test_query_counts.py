@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from storefront import accounts
 from storefront.extensions import db
@@ -31,10 +31,10 @@ SHOPPER_PAGES = {
     "/": 2,  # the catalog version, the signed-in user
     "/categories/classes": 2,
     "/products/daily-english": 2,
-    # user, subscriptions (joined with plan, product, card, booked plan), payments, orders, open consents,
-    # and per live subscription (a shopper has a few) its period's charge and attempts for 청약철회 and its
-    # charge and refunds for the period-refund line: 5 + 4 with the one live subscription here
-    "/account": 9,
+    # user, subscriptions (joined with plan, product, card, booked plan), the live subscriptions' current
+    # periods (charge, attempts, refunds: one statement shared by 청약철회 and the period-refund line,
+    # whatever the number of subscriptions), payments, orders, open consents
+    "/account": 6,
     "/account/payments": 2,
     "/account/payments?page=2": 2,
 }
@@ -226,3 +226,36 @@ def test_pages_run_a_bounded_number_of_statements_whatever_the_history(app, cloc
         path: (counts[SHORT][path], counts[LONG][path]) for path in pages if counts[LONG][path] != counts[SHORT][path]
     }
     assert grew == {}, f"statements that grow with the rows ({SHORT} vs {LONG} months): {grew}"
+
+
+def test_account_reads_the_same_statements_for_one_live_subscription_as_for_several(app, clock, tmp_path):
+    """/account judges 청약철회 and the period-refund line for each live subscription from one shared read of
+    their current periods: a third subscription adds rows, not statements."""
+    from storefront import create_app
+    from tests.conftest import make_config
+
+    counts = {}
+    for subscriptions, directory in ((1, tmp_path / "one"), (3, tmp_path / "three")):
+        directory.mkdir()
+        shop = create_app(make_config(directory), clock=clock, toss=app.extensions["storefront"].toss)
+        with shop.app_context():
+            db.create_all()
+        now = shop_with(shop, clock, SHORT)
+        with shop.app_context():
+            shopper = db.session.scalar(select(User).where(User.email == SHOPPER[0]))
+            for _ in range(subscriptions - 1):
+                add_history(db.session, shopper, 3, now)
+            db.session.commit()
+            live = db.session.scalar(
+                select(func.count(Subscription.id)).where(
+                    Subscription.user_id == shopper.id, Subscription.status == "active"
+                )
+            )
+            assert live == subscriptions
+        client = shop.test_client()
+        sign_in(client, *SHOPPER)
+        counts[subscriptions] = statements_per_page(shop, client, {"/account": SHOPPER_PAGES["/account"]})["/account"]
+        with shop.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    assert counts[3] == counts[1] <= SHOPPER_PAGES["/account"], counts

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, UTC
 from functools import partial
 from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -61,6 +62,7 @@ __all__ = [
     "finish_withdrawals",
     "for_order",
     "for_subscription",
+    "for_subscriptions",
     "idempotency_key",
     "korean_date",
     "receipt_facts",
@@ -202,19 +204,38 @@ def for_subscription(session: Session, sub: Subscription, *, now: datetime) -> C
     Only an ``active`` subscription (set to cancel at period end or not) whose current period
     was paid, with no next period's charge in progress, has a period to withdraw.
     """
+    return for_subscriptions(session, [sub], now=now)[sub.id]
+
+
+def for_subscriptions(
+    session: Session,
+    subs: Sequence[Subscription],
+    *,
+    now: datetime,
+    current: Mapping[int, periods.CurrentPeriod] | None = None,
+) -> dict[int, CoolingOff]:
+    """`for_subscription` for each of `subs`, by id, with their current periods read in one statement
+    (`periods.current_periods`), or taken from `current` when the caller has read them already."""
+    if current is None:
+        current = periods.current_periods(session, [sub for sub in subs if sub.status == "active"])
+    return {sub.id: _for_period(sub, current.get(sub.id), now=now) for sub in subs}
+
+
+def _for_period(sub: Subscription, period: periods.CurrentPeriod | None, *, now: datetime) -> CoolingOff:
     if sub.status != "active" or sub.current_period_start is None:
         return _not_paid()
-    charge = periods.charge_for(session, sub.id, sub.current_period_start)
-    attempt = _paid_attempt(session, charge) if charge is not None else None
-    if charge is None or attempt is None or charge.status not in ("paid", "refunded"):
+    attempt = period.paid_attempt if period is not None else None
+    if period is None or attempt is None or period.status not in ("paid", "refunded"):
         return _not_paid()
-    if periods.pending_charge(session, sub.id) is not None:
+    if period.has_pending_charge:
         return CoolingOff(BUSY, "다음 결제를 처리하는 중입니다. 잠시 후 다시 시도해 주세요.")
+    # What `refunds.refundable_won` reads, from the refunds read with the period.
+    reserved = sum(r.amount_won for r in period.refunds_of(attempt.id) if r.status in refunds.RESERVING)
     return _judge(
-        session,
         sub.plan.product,
-        attempt,
-        charge.paid_at or attempt.approved_at,
+        attempt.id,
+        period.paid_at or attempt.approved_at,
+        refundable=lambda: max(attempt.amount_won - reserved, 0),
         now=now,
         after_window="바로 해지하고 남은 기간의 요금을 일할 계산으로 환불받을 수 있습니다.",
     )
@@ -230,35 +251,44 @@ def for_order(session: Session, order: Order, *, now: datetime) -> CoolingOff:
         or not attempt.payment_key
     ):
         return _not_paid()
-    return _judge(session, order.plan.product, attempt, order.paid_at or attempt.approved_at, now=now)
+    return _judge(
+        order.plan.product,
+        attempt.id,
+        order.paid_at or attempt.approved_at,
+        refundable=lambda: refunds.refundable_won(session, attempt),
+        now=now,
+    )
 
 
 def _judge(
-    session: Session,
     product: Product,
-    attempt: Attempt,
+    attempt_id: int,
     paid_at: datetime | None,
     *,
+    refundable: Callable[[], int],
     now: datetime,
     after_window: str = "",
 ) -> CoolingOff:
+    """The verdict on a payment; `refundable` says what is still refundable on it (read only when needed)."""
     if paid_at is None:
         return _not_paid()
     days = days_of(product)
     ends = deadline(paid_at, days)
     until = korean_date(last_day(paid_at, days))
     verdict = partial(
-        CoolingOff, attempt_id=attempt.id, paid_at=paid_at, deadline=ends, exclusion=product.cooling_off_exclusion or ""
+        CoolingOff, attempt_id=attempt_id, paid_at=paid_at, deadline=ends, exclusion=product.cooling_off_exclusion or ""
     )
-    refundable = refunds.refundable_won(session, attempt)
-    if refundable <= 0:
+    refundable_won = refundable()
+    if refundable_won <= 0:
         return verdict(REFUNDED, "이미 전액 환불된 결제입니다.")
     if now >= ends:
         return verdict(WINDOW_CLOSED, _closed_message(until, days, after_window))
     if product.cooling_off_exclusion:
         return verdict(EXCLUDED, _excluded_message(product.cooling_off_exclusion, after_window))
     return verdict(
-        ALLOWED, f"{until}까지 청약철회하면 결제 금액 전액({refundable:,}원)을 환불해 드립니다.", refund_won=refundable
+        ALLOWED,
+        f"{until}까지 청약철회하면 결제 금액 전액({refundable_won:,}원)을 환불해 드립니다.",
+        refund_won=refundable_won,
     )
 
 

@@ -3,21 +3,26 @@
 `due_subscription_ids` lists the work, `lock_subscription` serialises everyone who
 decides about one subscription, and `open_charge` finds or creates the one Charge of
 the due period (the unique constraint ``(subscription_id, period_start)`` is the guard).
+`current_periods` reads what the 청약철회 rule and the period-refund line need of the
+current periods of several subscriptions in one statement.
 Nothing here commits or calls Toss; `charging` builds on these and re-exports them.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import BindParameter
-from sqlalchemy.orm import Session, joinedload, object_session
+from sqlalchemy.orm import Session, aliased, joinedload, object_session
 
 from storefront.billing.recurring import cycle
-from storefront.models import Attempt, Charge, Consent, Plan, Subscription
+from storefront.models import Attempt, Charge, Consent, Plan, Refund, Subscription
 
 DUE_STATUSES = ("active", "trialing", "past_due")
 OPEN_ATTEMPT_STATUSES = ("sending", "unknown")
@@ -245,3 +250,142 @@ def pending_and_charge_for(
 def open_attempt(session: Session, charge_id: int) -> Attempt | None:
     """An Attempt of the Charge still ``sending`` or ``unknown``: while it exists, no other may start."""
     return session.scalars(_OPEN_ATTEMPT, {"charge_id": charge_id}).first()
+
+
+# -- the current period, read once for the rules that judge it ---------------------------------------
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    """An Attempt of a current period's Charge: only what the rules read (no stored Toss answer)."""
+
+    id: int
+    status: str
+    has_payment_key: bool
+    amount_won: int
+    approved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RefundRow:
+    """A Refund (any status) of one of those attempts."""
+
+    id: int
+    attempt_id: int
+    status: str
+    amount_won: int
+    idempotency_key: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CurrentPeriod:
+    """A subscription's current period as stored: the Charge starting at ``current_period_start``
+    (`charge_for`), its attempts and their refunds (oldest first), and whether the subscription has
+    an unpaid Charge (`pending_charge`)."""
+
+    subscription_id: int
+    charge_id: int
+    status: str
+    amount_won: int
+    period_start: datetime
+    period_end: datetime
+    paid_at: datetime | None
+    has_pending_charge: bool
+    attempts: tuple[AttemptRow, ...]
+    refunds: tuple[RefundRow, ...]
+
+    @property
+    def paid_attempt(self) -> AttemptRow | None:
+        """The first approved attempt with a payment key (the payment a refund goes to)."""
+        return next((a for a in self.attempts if a.status == "done" and a.has_payment_key), None)
+
+    def refunds_of(self, attempt_id: int) -> list[RefundRow]:
+        return [r for r in self.refunds if r.attempt_id == attempt_id]
+
+
+_PENDING = aliased(Charge)
+# Built once (the subscription ids are an expanding parameter): one statement for every subscription
+# on a page. A row per (attempt, refund) of the current period's Charge: a period has a few.
+_CURRENT_PERIODS = (
+    select(
+        Charge.subscription_id,
+        Charge.id,
+        Charge.status,
+        Charge.amount_won,
+        Charge.period_start,
+        Charge.period_end,
+        Charge.paid_at,
+        exists()
+        .where(_PENDING.subscription_id == Charge.subscription_id, _PENDING.status == "pending")
+        .label("has_pending_charge"),
+        Attempt.id.label("attempt_id"),
+        Attempt.status.label("attempt_status"),
+        Attempt.payment_key.is_not(None).label("has_payment_key"),
+        Attempt.amount_won.label("attempt_amount_won"),
+        Attempt.approved_at,
+        Refund.id.label("refund_id"),
+        Refund.status.label("refund_status"),
+        Refund.amount_won.label("refund_amount_won"),
+        Refund.idempotency_key.label("refund_key"),
+        Refund.created_at.label("refund_created_at"),
+    )
+    .join(
+        Subscription,
+        and_(Subscription.id == Charge.subscription_id, Subscription.current_period_start == Charge.period_start),
+    )
+    .outerjoin(Attempt, Attempt.charge_id == Charge.id)
+    .outerjoin(Refund, Refund.attempt_id == Attempt.id)
+    .where(Subscription.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Charge.subscription_id, Attempt.id, Refund.id)
+)
+
+
+def current_periods(session: Session, subs: Iterable[Subscription]) -> dict[int, CurrentPeriod]:
+    """The current period of each of `subs` that has a Charge for it, by subscription id. Reads only.
+
+    One statement whatever the number of subscriptions (none when no subscription has a current
+    period), so a page judging several subscriptions reads their periods once and the 청약철회
+    rule (`cooling_off`) and the period-refund line (`refund_notices.period_refunds`) share it.
+    The period is the stored ``current_period_start`` (the session flushes pending changes first).
+    """
+    ids = [sub.id for sub in subs if sub.current_period_start is not None]
+    if not ids:
+        return {}
+    heads: dict[int, Any] = {}  # the first row of each subscription's period: the Charge's columns
+    attempts: dict[int, dict[int, AttemptRow]] = {}
+    found_refunds: dict[int, list[RefundRow]] = {}
+    for row in session.execute(_CURRENT_PERIODS, {"ids": ids}):
+        sub_id = row.subscription_id
+        if sub_id not in heads:
+            heads[sub_id], attempts[sub_id], found_refunds[sub_id] = row, {}, []
+        if row.attempt_id is not None and row.attempt_id not in attempts[sub_id]:
+            attempts[sub_id][row.attempt_id] = AttemptRow(
+                row.attempt_id, row.attempt_status, bool(row.has_payment_key), row.attempt_amount_won, row.approved_at
+            )
+        if row.refund_id is not None:
+            found_refunds[sub_id].append(
+                RefundRow(
+                    row.refund_id,
+                    row.attempt_id,
+                    row.refund_status,
+                    row.refund_amount_won,
+                    row.refund_key,
+                    row.refund_created_at,
+                )
+            )
+    return {
+        sub_id: CurrentPeriod(
+            subscription_id=sub_id,
+            charge_id=head.id,
+            status=head.status,
+            amount_won=head.amount_won,
+            period_start=head.period_start,
+            period_end=head.period_end,
+            paid_at=head.paid_at,
+            has_pending_charge=bool(head.has_pending_charge),
+            attempts=tuple(attempts[sub_id].values()),
+            refunds=tuple(found_refunds[sub_id]),
+        )
+        for sub_id, head in heads.items()
+    }

@@ -30,14 +30,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import String, cast, exists, literal, select
 from sqlalchemy.orm import Session
 
 from storefront.billing.recurring import periods, settlement
 from storefront.billing.refunding import refunds
-from storefront.models import Attempt, EmailMessage, Order, Refund, Subscription, User
+from storefront.models import EmailMessage, Order, Refund, Subscription, User
 
 __all__ = ["ANNOUNCE_WINDOW", "KIND", "PeriodRefund", "announce", "dedup_key", "period_refunds"]
 
@@ -110,35 +110,36 @@ def announce(session: Session, *, notifier: Any, clock: Any, window: timedelta =
     return added
 
 
-def period_refunds(session: Session, subs: Iterable[Subscription]) -> dict[int, PeriodRefund]:
-    """For each live subscription whose current paid period has 'done' refunds: what they came to. Reads only."""
+def period_refunds(
+    session: Session, subs: Iterable[Subscription], current: Mapping[int, periods.CurrentPeriod] | None = None
+) -> dict[int, PeriodRefund]:
+    """For each live subscription whose current paid period has 'done' refunds: what they came to. Reads only.
+
+    The current periods are read in one statement (`periods.current_periods`), or taken from
+    `current` when the caller has read them already (내 구독 shares them with the 청약철회 rule).
+    """
+    live = [sub for sub in subs if sub.status in LIVE_STATUSES and sub.current_period_start is not None]
+    if current is None:
+        current = periods.current_periods(session, live)
     found: dict[int, PeriodRefund] = {}
-    for sub in subs:
-        if sub.status not in LIVE_STATUSES or sub.current_period_start is None:
+    for sub in live:
+        period = current.get(sub.id)
+        if period is None or period.status not in ("paid", "refunded"):
             continue
-        charge = periods.charge_for(session, sub.id, sub.current_period_start)
-        if charge is None or charge.status not in ("paid", "refunded"):
-            continue
-        done = list(
-            session.scalars(
-                select(Refund)
-                .join(Attempt, Refund.attempt_id == Attempt.id)
-                .where(Attempt.charge_id == charge.id, Refund.status == "done")
-            )
-        )
+        done = [r for r in period.refunds if r.status == "done"]
         if done:
             found[sub.id] = PeriodRefund(
-                charge_id=charge.id,
-                paid_won=charge.amount_won,
+                charge_id=period.charge_id,
+                paid_won=period.amount_won,
                 refunded_won=sum(r.amount_won for r in done),
-                from_toss_won=sum(r.amount_won for r in done if _from_toss(r)),
+                from_toss_won=sum(r.amount_won for r in done if _from_toss(r.idempotency_key)),
                 last_refund_at=max(r.created_at for r in done),
             )
     return found
 
 
-def _from_toss(refund: Refund) -> bool:
-    return refund.idempotency_key.startswith(refunds.FROM_TOSS_PREFIX)
+def _from_toss(idempotency_key: str) -> bool:
+    return idempotency_key.startswith(refunds.FROM_TOSS_PREFIX)
 
 
 def _notice(session: Session, refund: Refund) -> tuple[User | None, dict[str, Any]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from storefront.billing.recurring import checkout, subscriptions
+from storefront.billing.recurring import checkout, periods, subscriptions
 from storefront.billing.compliance import consent, cooling_off, withdrawal
 from storefront.billing.refunding import refund_notices
 from storefront.billing.recurring.subscriptions import ActionRefused
@@ -48,9 +48,14 @@ def _checked_form() -> None:
 @login_required
 def overview():
     now = services().clock.now()
-    subs = queries.subscriptions_of(db.session(), current_user.id)
+    session = db.session()
+    subs = queries.subscriptions_of(session, current_user.id)
+    # One read of the live subscriptions' current periods, shared by the 청약철회 rule and the refund line.
+    current = periods.current_periods(session, [sub for sub in subs if sub.status in refund_notices.LIVE_STATUSES])
     withdrawable = {
-        sub.id: offer for sub in subs if (offer := cooling_off.for_subscription(db.session(), sub, now=now)).allowed
+        sub_id: offer
+        for sub_id, offer in cooling_off.for_subscriptions(session, subs, now=now, current=current).items()
+        if offer.allowed
     }
     # 해지 예정 outside the 청약철회 window: 바로 해지하고 환불받기 only when ending now refunds (few rows)
     refundable_now = {
@@ -58,21 +63,21 @@ def overview():
         for sub in subs
         if sub.cancel_at_period_end
         and sub.id not in withdrawable
-        and subscriptions.refund_offer(db.session(), sub, now=now) is not None
+        and subscriptions.refund_offer(session, sub, now=now) is not None
     }
-    payments = queries.payments_of(db.session(), current_user.id, limit=queries.PAYMENTS_ON_OVERVIEW + 1)
+    payments = queries.payments_of(session, current_user.id, limit=queries.PAYMENTS_ON_OVERVIEW + 1)
     return render_template(
         "account/overview.html",
         user=current_user,
         subscriptions=subs,
         withdrawable=withdrawable,
         refundable_now=refundable_now,
-        period_refunds=refund_notices.period_refunds(db.session(), subs),
+        period_refunds=refund_notices.period_refunds(session, subs, current),
         payments=payments[: queries.PAYMENTS_ON_OVERVIEW],
         more_payments=len(payments) > queries.PAYMENTS_ON_OVERVIEW,
-        orders=queries.orders_of(db.session(), current_user.id),
+        orders=queries.orders_of(session, current_user.id),
         order_label=queries.order_label,
-        consent_changes=consent.open_changes_for_user(db.session(), current_user.id, now=now),
+        consent_changes=consent.open_changes_for_user(session, current_user.id, now=now),
         status_label=queries.status_label,
         form=ActionForm(),
         now=now,
