@@ -368,19 +368,23 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+# Built once with bound parameters: building the statement cost more than running it (내 구독 reads it per view).
+_USER_PENDING_CHANGES = (
+    select(PriceChange)
+    .join(Subscription, Subscription.id == PriceChange.subscription_id)
+    .where(
+        Subscription.user_id == bindparam("user_id"),
+        PriceChange.status == "pending",
+        PriceChange.requested_at.is_not(None),
+        PriceChange.effective_at > bindparam("now"),
+    )
+    .order_by(PriceChange.effective_at)
+)
+
+
 def open_changes_for_user(session: Session, user_id: int, *, now: datetime) -> list[PriceChange]:
     """Changes still waiting for the user's answer (for an in-app prompt on the account page)."""
-    rows = session.scalars(
-        select(PriceChange)
-        .join(Subscription, Subscription.id == PriceChange.subscription_id)
-        .where(
-            Subscription.user_id == user_id,
-            PriceChange.status == "pending",
-            PriceChange.requested_at.is_not(None),
-            PriceChange.effective_at > now,
-        )
-        .order_by(PriceChange.effective_at)
-    ).all()
+    rows = session.scalars(_USER_PENDING_CHANGES, {"user_id": user_id, "now": now}).all()
     return [change for change in rows if state(change, change.subscription, now) == "open"]
 
 
