@@ -11,7 +11,7 @@ Nothing here commits or calls Toss; `charging` builds on these and re-exports th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -352,38 +352,29 @@ def current_periods(session: Session, subs: Iterable[Subscription]) -> dict[int,
     ids = [sub.id for sub in subs if sub.current_period_start is not None]
     if not ids:
         return {}
-    heads: dict[int, Any] = {}  # the first row of each subscription's period: the Charge's columns
+    heads: dict[int, Sequence[Any]] = {}  # the Charge's columns (and the pending flag) per subscription
     attempts: dict[int, dict[int, AttemptRow]] = {}
     found_refunds: dict[int, list[RefundRow]] = {}
     for row in session.execute(_CURRENT_PERIODS, {"ids": ids}):
-        sub_id = row.subscription_id
+        # By position, in the order selected (a Row's lookup by name costs a microsecond each).
+        sub_id, head, attempt, refund = row[0], row[1:8], row[8:13], row[13:]
         if sub_id not in heads:
-            heads[sub_id], attempts[sub_id], found_refunds[sub_id] = row, {}, []
-        if row.attempt_id is not None and row.attempt_id not in attempts[sub_id]:
-            attempts[sub_id][row.attempt_id] = AttemptRow(
-                row.attempt_id, row.attempt_status, bool(row.has_payment_key), row.attempt_amount_won, row.approved_at
-            )
-        if row.refund_id is not None:
-            found_refunds[sub_id].append(
-                RefundRow(
-                    row.refund_id,
-                    row.attempt_id,
-                    row.refund_status,
-                    row.refund_amount_won,
-                    row.refund_key,
-                    row.refund_created_at,
-                )
-            )
+            heads[sub_id], attempts[sub_id], found_refunds[sub_id] = head, {}, []
+        attempt_id = attempt[0]
+        if attempt_id is not None and attempt_id not in attempts[sub_id]:
+            attempts[sub_id][attempt_id] = AttemptRow(attempt_id, attempt[1], bool(attempt[2]), attempt[3], attempt[4])
+        if refund[0] is not None:
+            found_refunds[sub_id].append(RefundRow(refund[0], attempt_id, refund[1], refund[2], refund[3], refund[4]))
     return {
         sub_id: CurrentPeriod(
             subscription_id=sub_id,
-            charge_id=head.id,
-            status=head.status,
-            amount_won=head.amount_won,
-            period_start=head.period_start,
-            period_end=head.period_end,
-            paid_at=head.paid_at,
-            has_pending_charge=bool(head.has_pending_charge),
+            charge_id=head[0],
+            status=head[1],
+            amount_won=head[2],
+            period_start=head[3],
+            period_end=head[4],
+            paid_at=head[5],
+            has_pending_charge=bool(head[6]),
             attempts=tuple(attempts[sub_id].values()),
             refunds=tuple(found_refunds[sub_id]),
         )
