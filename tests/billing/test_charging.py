@@ -6,8 +6,9 @@ from itertools import pairwise
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from storefront.billing.recurring import charging
+from storefront.billing.recurring import charging, periods
 from storefront.billing.compliance import consent
 from storefront.billing.wallet.vault import Actor
 from storefront.clock import KST
@@ -243,6 +244,31 @@ def test_an_existing_charge_for_the_period_is_reused_never_duplicated(shop):
     assert shop.charge(sub.id).outcome == "paid"
     assert [c.id for c in shop.charges(sub.id)] == [existing.id]
     assert shop.toss.approved[0].total_amount == 5000
+
+
+def test_creating_a_period_charge_that_exists_after_all_fails_instead_of_making_a_second(shop):
+    """Under the lock no second Charge can appear, so the insert takes no SAVEPOINT; should one be
+    there anyway, the unique key refuses it and the caller's transaction commits nothing."""
+    sub = shop.subscribe(status="active")
+    existing = Charge(
+        subscription_id=sub.id,
+        period_start=sub.next_charge_at,
+        period_end=sub.next_charge_at,
+        amount_won=5000,
+        status="paid",
+        created_at=shop.clock.now(),
+    )
+    shop.session.add(existing)
+    shop.session.commit()
+    locked = periods.lock_subscription(shop.session, sub.id, related=True)
+    with pytest.raises(IntegrityError):
+        periods.create_charge(shop.session, locked, now=shop.clock.now())
+    shop.session.rollback()
+    assert [c.id for c in shop.charges(sub.id)] == [existing.id]
+    # `open_charge`'s guarded insert hands back the row that is there instead.
+    locked = periods.lock_subscription(shop.session, sub.id)
+    assert periods.create_charge(shop.session, locked, now=shop.clock.now(), guarded=True) == (existing, False)
+    shop.session.rollback()
 
 
 def test_a_paid_period_is_never_charged_again_even_if_next_charge_at_goes_back(shop):

@@ -147,17 +147,28 @@ def open_charge(
     existing = charge_for(session, subscription.id, start)
     if existing is not None:
         return existing
-    return create_charge(session, subscription, now=now, billing_hour_kst=billing_hour_kst)[0]
+    return create_charge(session, subscription, now=now, billing_hour_kst=billing_hour_kst, guarded=True)[0]
 
 
 def create_charge(
-    session: Session, subscription: Subscription, *, now: datetime, billing_hour_kst: int | None = None
+    session: Session,
+    subscription: Subscription,
+    *,
+    now: datetime,
+    billing_hour_kst: int | None = None,
+    guarded: bool = False,
 ) -> tuple[Charge, bool]:
     """The second half of `open_charge`, for a caller that has just looked under the lock and found
-    neither a pending Charge nor one for ``next_charge_at``: the new period's Charge without
-    looking again, and True if this call created it (so it has no Attempt yet).
+    neither a pending Charge nor one for ``next_charge_at``: the new period's Charge (flushed)
+    without looking again, and True if this call created it (so it has no Attempt yet).
 
-    The unique constraint is still the guard: if the row exists after all, that row and False.
+    The unique constraint ``(subscription_id, period_start)`` is always the guard. Every Charge
+    is created here, and every caller holds the subscription's lock (`lock_subscription`), so
+    under the lock no other transaction can have inserted the row: by default the insert is
+    flushed as it is, and if the row exists after all the IntegrityError ends the caller's
+    transaction (nothing is committed; the next sweep looks again). `guarded` (`open_charge`)
+    catches it in a SAVEPOINT instead and returns the existing row and False, at the cost of two
+    more statements and a snapshot of the session.
     """
     start = subscription.next_charge_at
     if start is None:
@@ -173,6 +184,10 @@ def create_charge(
         retry_count=0,
         created_at=now,
     )
+    if not guarded:
+        session.add(charge)
+        session.flush()
+        return charge, True
     try:
         with session.begin_nested():
             session.add(charge)
