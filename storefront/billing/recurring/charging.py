@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from storefront.billing.compliance import consent
 from storefront.billing.recurring import cycle, periods, settlement
@@ -94,6 +94,9 @@ class _Call:
     order_name: str
     customer_email: str | None
     customer_name: str | None
+    # The rows `_settle` takes from the session instead of loading again: held here because the
+    # session's identity map keeps only weak references.
+    loaded: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
 
 # -- charging --------------------------------------------------------------------------------------
@@ -155,6 +158,7 @@ def charge_period(
             config=config,
             now=clock.now(),
             subscription_id=prepared.subscription_id,
+            related=False,
         )
     except Exception as exc:  # noqa: BLE001 - a client bug or an unwrapped network error: money may have moved
         # Only the type: a stray network exception's text can carry the request URL, i.e. the billing key.
@@ -170,6 +174,7 @@ def charge_period(
             config=config,
             now=clock.now(),
             subscription_id=prepared.subscription_id,
+            related=False,
         )
     return _settle(
         session,
@@ -179,6 +184,7 @@ def charge_period(
         config=config,
         now=clock.now(),
         subscription_id=prepared.subscription_id,
+        related=False,
     )
 
 
@@ -199,9 +205,13 @@ def _prepare(
     if decided is not None:
         charge, fresh = decided, False
     else:
-        charge, fresh = periods.create_charge(session, sub, now=now, billing_hour_kst=config.billing_hour_kst)
+        # Not flushed on its own: `_new_attempt` inserts it with the Attempt.
+        charge, fresh = periods.create_charge(
+            session, sub, now=now, billing_hour_kst=config.billing_hour_kst, flush=False
+        )
     card = _usable_card(sub)
     if card is None:
+        session.flush()  # the Charge's id, for the result
         outcome = settlement.mark_declined(
             session,
             sub,
@@ -223,14 +233,28 @@ def _prepare(
             session, card, actor=actor, reason=_reason(sub, actor), now=now, subscription_id=sub.id, flush=False
         )
     except VaultError as exc:
+        session.flush()  # the Charge's id, for the result
         outcome = settlement.mark_retry(
             sub, charge, None, code=VAULT_ERROR, message=str(exc), category=Category.CONFIG, now=now
         )
         session.commit()
         return outcome
     call = _new_attempt(session, sub, charge, card, billing_key, now, first=fresh)
-    session.commit()
+    # Committed without expiring what was loaded: the settlement locks the subscription row again
+    # and re-reads it, its Charge and Attempt, and takes the plan, product, card and user it
+    # already holds (`_settle`'s `related`) instead of loading all five again.
+    _commit_keeping_loaded(session)
     return call
+
+
+def _commit_keeping_loaded(session: Session | scoped_session[Session]) -> None:
+    """Commit without expiring the session's objects (for this one commit)."""
+    real = session() if isinstance(session, scoped_session) else session
+    keep, real.expire_on_commit = real.expire_on_commit, False
+    try:
+        real.commit()
+    finally:
+        real.expire_on_commit = keep
 
 
 def _decide_without_call(
@@ -284,11 +308,12 @@ def _new_attempt(
     *,
     first: bool = False,
 ) -> _Call:
-    """The ``sending`` Attempt (flushed); `first` when `charge` was created in this transaction (no Attempt yet)."""
+    """The ``sending`` Attempt, flushed with whatever is pending (a new period's Charge, the key's audit
+    row); `first` when `charge` was created in this transaction (no Attempt yet, maybe no id)."""
     number = 1 if first else len(session.scalars(select(Attempt.id).where(Attempt.charge_id == charge.id)).all()) + 1
     order_id = order_id_for(sub, charge, number)
     attempt = Attempt(
-        charge_id=charge.id,
+        charge=charge,
         billing_key_id=card.id,
         order_id=order_id,
         idempotency_key=order_id,
@@ -309,14 +334,18 @@ def _new_attempt(
         order_name=_order_name(sub),
         customer_email=sub.user.email or None,
         customer_name=(sub.user.name or None),
+        loaded=(sub, sub.plan, sub.plan.product, card, sub.user),
     )
 
 
 def order_id_for(sub: Subscription, charge: Charge, number: int) -> str:
-    """``S<sub>-<period KST yyyymmdd>-<n>-<10 hex>``: Toss's ``[A-Za-z0-9_-]{6,64}``, deterministic per charge and
-    attempt number. The hex part mixes in the user's random customer key (hashed, never shown), so ids stay
-    unique at Toss even when a database is recreated and row ids repeat."""
-    seed = f"{sub.user.customer_key}:{charge.id}:{charge.created_at.isoformat()}"
+    """``S<sub>-<period KST yyyymmdd>-<n>-<10 hex>``: Toss's ``[A-Za-z0-9_-]{6,64}``, deterministic per period
+    (one Charge each) and attempt number, and known before the Charge has a row id. The hex part mixes in the
+    user's random customer key (hashed, never shown), so ids stay unique at Toss even when a database is
+    recreated and row ids repeat. A database restored from a backup names a period's attempts as it did
+    before, so Toss answers a repeat with the first payment (idempotency) or refuses it as a duplicate
+    order id (settled by asking Toss), instead of taking a second payment."""
+    seed = f"{sub.user.customer_key}:{sub.id}:{int(charge.period_start.timestamp())}"
     digest = hashlib.sha256(seed.encode()).hexdigest()[:10]
     return f"S{sub.id}-{cycle.kst_date(charge.period_start):%Y%m%d}-{number}-{digest}"
 
@@ -337,20 +366,24 @@ def _settle(
     config: Config,
     now: datetime,
     subscription_id: int | None = None,
+    related: bool = True,
 ) -> ChargeResult:
     """Phase two, under the lock: apply Toss's answer to a still-open attempt, then commit.
 
     ``answer`` None means Toss has no payment for the order. Idempotent: an attempt
     already settled (by the worker or the reconciler, whichever came first) is left as is.
     `subscription_id`: the attempt's subscription when the caller knows it (`charge_period`
-    made the attempt), which saves looking it up before the lock.
+    made the attempt), which saves looking it up before the lock. `related=False` when the session
+    still holds the subscription's plan, product, card and user unexpired (`charge_period`): only
+    the subscription row is locked and re-read, and those come from the session (a card or plan
+    switched meanwhile is loaded as the row now names it).
     """
     sub_id = subscription_id
     if sub_id is None:
         sub_id = session.scalars(
             select(Charge.subscription_id).join(Attempt, Attempt.charge_id == Charge.id).where(Attempt.id == attempt_id)
         ).one()
-    sub = lock_subscription(session, sub_id, related=True)
+    sub = lock_subscription(session, sub_id, related=related)
     if sub is None:
         raise SubscriptionNotFound(sub_id)
     attempt, charge = session.execute(_ATTEMPT_AND_CHARGE, {"attempt_id": attempt_id, "subscription_id": sub_id}).one()

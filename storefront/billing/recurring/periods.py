@@ -157,6 +157,7 @@ def create_charge(
     now: datetime,
     billing_hour_kst: int | None = None,
     guarded: bool = False,
+    flush: bool = True,
 ) -> tuple[Charge, bool]:
     """The second half of `open_charge`, for a caller that has just looked under the lock and found
     neither a pending Charge nor one for ``next_charge_at``: the new period's Charge (flushed)
@@ -168,7 +169,9 @@ def create_charge(
     flushed as it is, and if the row exists after all the IntegrityError ends the caller's
     transaction (nothing is committed; the next sweep looks again). `guarded` (`open_charge`)
     catches it in a SAVEPOINT instead and returns the existing row and False, at the cost of two
-    more statements and a snapshot of the session.
+    more statements and a snapshot of the session. `flush=False` (unguarded only) leaves the row
+    pending, without an id, for a caller that flushes it with its own writes (the renewal charge
+    inserts it with its Attempt: one flush instead of two).
     """
     start = subscription.next_charge_at
     if start is None:
@@ -186,7 +189,8 @@ def create_charge(
     )
     if not guarded:
         session.add(charge)
-        session.flush()
+        if flush:
+            session.flush()
         return charge, True
     try:
         with session.begin_nested():
