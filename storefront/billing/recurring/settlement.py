@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from storefront.billing.errors import NO_PAYMENT, failure_message
 from storefront.config import Config
+from storefront.dml import write_through
 from storefront.models import Attempt, Charge, Subscription
 from storefront.toss.errors import Category
 from storefront.toss.types import Payment
@@ -143,6 +144,9 @@ def mark_paid(
     else:
         _advance(sub, charge)
         receipt["next_charge_at"] = None if sub.cancel_at_period_end else sub.next_charge_at
+    # The three rows' UPDATEs go out now, before the receipt's SAVEPOINT, without the unit of work's
+    # flush (every renewal pays this path; see `dml.write_through`).
+    write_through(session, attempt, charge, sub)
     _notify(session, notifier, sub, "payment_receipt", f"receipt:charge:{charge.id}", receipt, now)
     return result("paid", sub, charge, attempt)
 
