@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, current_app
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from storefront.formatting import interval_label, interval_unit, kst, kst_date, kst_datetime, kst_time, mobile, won
@@ -25,6 +26,17 @@ def hidden_fields(form: Any) -> Markup:
     )
 
 
+_CSRF_INPUT = Markup('<input name="csrf_token" type="hidden" value="{}">')
+
+
+def csrf_input() -> Markup:
+    """The CSRF input `hidden_fields(ActionForm())` renders, without building a form (for a page of buttons).
+
+    The same token Flask-WTF's forms and `csrf_token()` use (made once per request).
+    """
+    return _CSRF_INPUT.format(generate_csrf())
+
+
 def register(app: Flask) -> None:
     app.add_template_filter(won, "won")
     app.add_template_filter(kst, "kst")
@@ -35,6 +47,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(interval_unit, "interval_unit")
     app.add_template_filter(mobile, "mobile")
     app.add_template_global(hidden_fields, "hidden_fields")
+    app.add_template_global(csrf_input, "csrf_input")
 
     @app.context_processor
     def footer_context():

@@ -79,7 +79,6 @@ def overview():
         order_label=queries.order_label,
         consent_changes=consent.open_changes_for_user(session, current_user.id, now=now),
         status_label=queries.status_label,
-        form=ActionForm(),
         now=now,
     )
 
