@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, render_template, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from storefront.web import filters, request_ids, security
+from storefront.web import filters, request_ids, security, urls
 
 
 def register(app: Flask) -> None:
@@ -42,6 +42,7 @@ def register(app: Flask) -> None:
     request_ids.register(app)
     app.add_template_global(product_image_url)
     filters.register(app)
+    urls.register(app)
     security.register(app)
     _register_error_pages(app)
     # Outermost but for nothing: cookie-less catalog views are answered from it (web/guest_pages.py).
