@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
+from sqlalchemy.dialects import sqlite
+
 from storefront import accounts
 from storefront.extensions import db
 from storefront.seed import seed_demo
+from storefront.web.account import queries
 from tests.web.test_query_counts import SHOPPER, add_history, sign_in
 
 
@@ -90,3 +94,14 @@ def test_the_history_is_read_from_the_shoppers_own_rows(app, clock):
         plan = [row[-1] for row in explained]
     assert "ix_attempts_status" not in " ".join(plan), plan
     assert plan[0].startswith("SEARCH subscriptions USING") and "user_id" in plan[0], plan
+
+
+def test_the_pages_fixed_code_lists_are_written_into_the_sql():
+    """The decline codes and order statuses are constants: no expanding parameter to rewrite per view, and
+    only plain codes are ever written into the SQL."""
+    for statement in (queries._PAYMENTS, queries._ORDERS):
+        compiled = statement.compile(dialect=sqlite.dialect())
+        assert not [name for name, bind in compiled.binds.items() if bind.expanding]
+    assert "'REJECT_CARD_COMPANY'" in str(queries._PAYMENTS.compile(dialect=sqlite.dialect()))
+    with pytest.raises(ValueError):
+        queries._written_in(["paid", "x' OR '1'='1"])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from storefront.billing.errors import CARD_DECLINE_CODES, charge_failure_reason
@@ -69,6 +71,15 @@ def subscriptions_of(session: Session, user_id: int) -> list[Subscription]:
     return list(session.scalars(_SUBSCRIPTIONS, {"user_id": user_id}))
 
 
+def _written_in(codes: Iterable[str]) -> list:
+    """Our own fixed codes for an IN list written into the SQL (``IN ('A', 'B')``): a tuple of values
+    becomes an expanding parameter, which SQLAlchemy rewrites into the cached SQL on every execution."""
+    values = sorted(codes)
+    if not all(re.fullmatch(r"[A-Za-z0-9_]+", value) for value in values):
+        raise ValueError(f"not a plain code: {values!r}")
+    return [literal_column(f"'{value}'") for value in values]
+
+
 PAYMENTS_ON_OVERVIEW = 12  # /account shows the newest; /account/payments pages through the rest
 PAYMENTS_PER_PAGE = 30
 
@@ -106,7 +117,7 @@ def _payments_query(user_id):
             # Through coalesce, not the bare column: on SQLite a plain `status = 'done' OR ...` is read
             # through ix_attempts_status, i.e. every approved attempt of every shopper, then joined back
             # to this one; here the plan starts from the shopper's subscriptions (ix_subscriptions_user_id).
-            or_(status == "done", and_(status == "failed", Attempt.failure_code.in_(CARD_DECLINE_CODES))),
+            or_(status == "done", and_(status == "failed", Attempt.failure_code.in_(_written_in(CARD_DECLINE_CODES)))),
         )
         .order_by(Attempt.created_at.desc(), Attempt.id.desc())
     )
@@ -205,7 +216,7 @@ def _orders_query():
         )
         .join(Plan, Order.plan_id == Plan.id)
         .join(Product, Plan.product_id == Product.id)
-        .where(Order.user_id == bindparam("user_id"), Order.status.in_(("paid", "canceled", "pending")))
+        .where(Order.user_id == bindparam("user_id"), Order.status.in_(_written_in(("paid", "canceled", "pending"))))
         .order_by(Order.created_at.desc(), Order.id.desc())
         .limit(bindparam("limit"))
     )
