@@ -16,7 +16,18 @@ from sqlalchemy import event, func, select
 
 from storefront import accounts
 from storefront.extensions import db
-from storefront.models import Attempt, BillingKey, Charge, Order, Plan, Product, Refund, Subscription, User
+from storefront.models import (
+    Attempt,
+    BillingKey,
+    Charge,
+    Order,
+    Plan,
+    PriceChange,
+    Product,
+    Refund,
+    Subscription,
+    User,
+)
 from storefront.seed import seed_demo
 from tests.web.admin_support import ADMIN_EMAIL, ADMIN_PASSWORD
 
@@ -31,10 +42,11 @@ SHOPPER_PAGES = {
     "/": 2,  # the catalog version, the signed-in user
     "/categories/classes": 2,
     "/products/daily-english": 2,
-    # user, subscriptions (joined with plan, product, card, booked plan), the live subscriptions' current
-    # periods (charge, attempts, refunds: one statement shared by 청약철회 and the period-refund line,
-    # whatever the number of subscriptions), payments, orders, open consents
-    "/account": 6,
+    # user, subscriptions (joined with plan, product, card, booked plan; and whether a price change waits for
+    # an answer), the live subscriptions' current periods (charge, attempts, refunds: one statement shared
+    # by 청약철회 and the period-refund line, whatever the number of subscriptions), payments, orders; the
+    # open consents only when one waits (+1, in test_account_reads_open_consents_only_when_one_waits)
+    "/account": 5,
     "/account/payments": 2,
     "/account/payments?page=2": 2,
 }
@@ -259,3 +271,34 @@ def test_account_reads_the_same_statements_for_one_live_subscription_as_for_seve
             db.session.remove()
             db.engine.dispose()
     assert counts[3] == counts[1] <= SHOPPER_PAGES["/account"], counts
+
+
+def test_account_reads_open_consents_only_when_one_waits(app, clock, db_session, client):
+    """The subscriptions' statement says whether a price change waits for an answer; the open-consent
+    statement runs only then (one more), and the page shows the change."""
+    from storefront.billing.compliance import consent
+
+    now = shop_with(app, clock, SHORT)
+    sign_in(client, *SHOPPER)
+    without = statements_per_page(app, client, {"/account": SHOPPER_PAGES["/account"]})["/account"]
+    sub = db_session.scalar(
+        select(Subscription).join(User).where(User.email == SHOPPER[0], Subscription.status == "active")
+    )
+    change = PriceChange(
+        subscription_id=sub.id,
+        kind="price_increase",
+        reason="plan_price",
+        old_amount_won=sub.amount_won,
+        new_amount_won=sub.amount_won + 1000,
+        effective_at=sub.next_charge_at,
+        token="waiting-change",
+        status="pending",
+        requested_at=now,
+        created_at=now,
+    )
+    db_session.add(change)
+    db_session.commit()
+    assert consent.open_changes_for_user(db_session, sub.user_id, now=now) == [change]
+    waiting = statements_per_page(app, client, {"/account": SHOPPER_PAGES["/account"]})["/account"]
+    assert waiting == without + 1
+    assert "동의가 필요한 변경" in client.get("/account").get_data(as_text=True)

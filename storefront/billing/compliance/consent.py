@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from storefront.billing.recurring import periods, settlement
@@ -73,6 +73,7 @@ __all__ = [
     "enforce",
     "find",
     "gate",
+    "has_waiting_change",
     "open_change",
     "open_changes_for_user",
     "open_trial_conversion",
@@ -368,16 +369,26 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+# A change asked about and not yet answered or due, as of the bound parameter ``now`` (`open_changes_for_user`
+# then applies `state`). 내 구독 reads it with the subscriptions (`has_waiting_change`).
+_WAITING = and_(
+    PriceChange.status == "pending",
+    PriceChange.requested_at.is_not(None),
+    PriceChange.effective_at > bindparam("now"),
+)
+
+
+def has_waiting_change(subscription_id: Any) -> Any:
+    """An EXISTS for a select of subscriptions (bound ``now``): true when `open_changes_for_user` may find a
+    change of that subscription. False means it finds none, so a page can skip that statement."""
+    return exists().where(PriceChange.subscription_id == subscription_id, _WAITING)
+
+
 # Built once with bound parameters: building the statement cost more than running it (내 구독 reads it per view).
 _USER_PENDING_CHANGES = (
     select(PriceChange)
     .join(Subscription, Subscription.id == PriceChange.subscription_id)
-    .where(
-        Subscription.user_id == bindparam("user_id"),
-        PriceChange.status == "pending",
-        PriceChange.requested_at.is_not(None),
-        PriceChange.effective_at > bindparam("now"),
-    )
+    .where(Subscription.user_id == bindparam("user_id"), _WAITING)
     .order_by(PriceChange.effective_at)
 )
 

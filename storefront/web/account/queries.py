@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from storefront.billing.compliance import consent
 from storefront.billing.errors import CARD_DECLINE_CODES, charge_failure_reason
 from storefront.models import Attempt, BillingKey, Charge, Order, Plan, Product, Refund, Subscription
 
@@ -50,7 +51,7 @@ def status_label(sub: Subscription) -> str:
 # Of the product and the card only what the page and the 청약철회 rule read: not the product's texts,
 # and never the sealed billing key.
 _SUBSCRIPTIONS = (
-    select(Subscription)
+    select(Subscription, consent.has_waiting_change(Subscription.id).label("change_waiting"))
     .where(Subscription.user_id == bindparam("user_id"))
     .options(
         joinedload(Subscription.plan)
@@ -65,10 +66,12 @@ _SUBSCRIPTIONS = (
 )
 
 
-def subscriptions_of(session: Session, user_id: int) -> list[Subscription]:
+def subscriptions_of(session: Session, user_id: int, *, now: datetime) -> tuple[list[Subscription], bool]:
     """Newest first, with plan, product (name and 청약철회 terms), card (its label and state) and booked plan
-    loaded. One query."""
-    return list(session.scalars(_SUBSCRIPTIONS, {"user_id": user_id}))
+    loaded; and whether any has a price change waiting for the shopper's answer
+    (`consent.has_waiting_change`: when none has, `consent.open_changes_for_user` would find nothing). One query."""
+    rows = session.execute(_SUBSCRIPTIONS, {"user_id": user_id, "now": now}).all()
+    return [sub for sub, _ in rows], any(waiting for _, waiting in rows)
 
 
 def _written_in(codes: Iterable[str]) -> list:

@@ -49,7 +49,7 @@ def _checked_form() -> None:
 def overview():
     now = services().clock.now()
     session = db.session()
-    subs = queries.subscriptions_of(session, current_user.id)
+    subs, change_waiting = queries.subscriptions_of(session, current_user.id, now=now)
     # One read of the live subscriptions' current periods, shared by the 청약철회 rule and the refund line.
     current = periods.current_periods(session, [sub for sub in subs if sub.status in refund_notices.LIVE_STATUSES])
     withdrawable = {
@@ -77,7 +77,8 @@ def overview():
         more_payments=len(payments) > queries.PAYMENTS_ON_OVERVIEW,
         orders=queries.orders_of(session, current_user.id),
         order_label=queries.order_label,
-        consent_changes=consent.open_changes_for_user(session, current_user.id, now=now),
+        # Read only when a subscription has a change waiting (most views: none, and no statement).
+        consent_changes=consent.open_changes_for_user(session, current_user.id, now=now) if change_waiting else [],
         status_label=queries.status_label,
         now=now,
     )
