@@ -374,7 +374,10 @@ def current_periods(session: Session, subs: Iterable[Subscription]) -> dict[int,
     heads: dict[int, Sequence[Any]] = {}  # the Charge's columns (and the pending flag) per subscription
     attempts: dict[int, dict[int, AttemptRow]] = {}
     found_refunds: dict[int, list[RefundRow]] = {}
-    for row in session.execute(_CURRENT_PERIODS, {"ids": ids}):
+    # Column rows, so on the session's connection (no ORM set-up per statement, as /account's payments);
+    # the flush is what session.execute's autoflush would do: pending changes first (nothing when clean).
+    session.flush()
+    for row in session.connection().execute(_CURRENT_PERIODS, {"ids": ids}):
         # By position, in the order selected (a Row's lookup by name costs a microsecond each).
         sub_id, head, attempt, refund = row[0], row[1:8], row[8:13], row[13:]
         if sub_id not in heads:
