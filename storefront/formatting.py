@@ -45,10 +45,16 @@ def kst_time(value: datetime | None, seconds: bool = False) -> str:
 
 
 def kst_datetime(value: datetime | None, seconds: bool = False) -> str:
-    """A moment on a page: '2026년 12월 2일 14:05' (Asia/Seoul; pages say 한국 시간 where it matters)."""
+    """A moment on a page: '2026년 12월 2일 14:05' (Asia/Seoul; pages say 한국 시간 where it matters).
+
+    `kst_date` and `kst_time` joined, with one conversion to Asia/Seoul and no strftime (a payment
+    history shows one per row)."""
     if value is None:
         return "-"
-    return f"{kst_date(value)} {kst_time(value, seconds)}"
+    local = value.astimezone(KST)
+    if seconds:
+        return f"{local.year}년 {local.month}월 {local.day}일 {local.hour:02d}:{local.minute:02d}:{local.second:02d}"
+    return f"{local.year}년 {local.month}월 {local.day}일 {local.hour:02d}:{local.minute:02d}"
 
 
 def interval_label(interval: str) -> str:

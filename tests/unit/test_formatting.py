@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from storefront import formatting
 
@@ -24,3 +24,13 @@ def test_pages_and_notices_use_the_same_functions(app):
     env = default_environment()
     for name in ("won", "kst", "kst_date"):
         assert app.jinja_env.filters[name] is getattr(formatting, name) is env.filters[name]
+
+
+def test_kst_datetime_is_kst_date_and_kst_time_joined():
+    moment = datetime(2026, 1, 1, 0, 0, 7, tzinfo=UTC)
+    for step in range(0, 60 * 24 * 400, 997):  # minutes across a year and both date lines
+        at = moment + timedelta(minutes=step, seconds=step % 60)
+        for seconds in (False, True):
+            expected = f"{formatting.kst_date(at)} {formatting.kst_time(at, seconds)}"
+            assert formatting.kst_datetime(at, seconds) == expected
+    assert formatting.kst_datetime(None) == "-"
