@@ -306,3 +306,70 @@ def test_someone_else_cannot_end_a_subscription_and_csrf_is_required(client, db_
     db_session.expire_all()
     assert db_session.get(Subscription, sub.id).status == "active"
     assert toss.cancel_calls == [] and db_session.scalar(select(func.count(Refund.id))) == 0
+
+
+def test_account_judges_the_end_now_refund_from_the_current_period_it_read(
+    shopper, catalog, db_session, toss, clock, app
+):
+    """내 구독's 바로 해지하고 환불받기 for a 해지 예정 subscription comes from the current period the page
+    read anyway (`refund_offer_from`): the same offer as `refund_offer` in every state, and no statement
+    of its own."""
+    from storefront.billing.recurring import periods
+    from storefront.models import Charge
+    from tests.web.test_query_counts import SHOPPER_PAGES, statements_per_page
+
+    sub = subscribed(shopper, catalog.monthly)
+    shopper.post(f"/account/subscriptions/{sub.id}/cancel")
+
+    def same_offer() -> subscriptions.RefundOffer | None:
+        db_session.expire_all()
+        fresh = db_session.get(Subscription, sub.id)
+        now = clock.now()
+        period = periods.current_periods(db_session, [fresh]).get(fresh.id)
+        offer = subscriptions.refund_offer(db_session, fresh, now=now)
+        assert subscriptions.refund_offer_from(fresh, period, now=now) == offer
+        return offer
+
+    assert same_offer() is not None  # inside the 청약철회 window the page offers that instead
+    clock.set(kst(2026, 3, 18, 9))  # the window closed: day 9 of 31
+    offer = same_offer()
+    assert offer is not None and offer.refund_won == 9900 * 22 // 31
+    assert statements_per_page(app, shopper.signed_in().client, {"/account": 0}) == {
+        "/account": SHOPPER_PAGES["/account"]
+    }
+    assert "바로 해지하고 환불받기" in shopper.client.get("/account").get_data(as_text=True)
+
+    attempt_id = offer.attempt_id
+    for key, status, amount in (
+        (subscriptions.prorata_refund_key(offer.charge_id), "failed", 7000),
+        (subscriptions.prorata_refund_key(offer.charge_id), "sending", 7000),
+        ("toss-cancel-partial", "done", 9000),
+    ):
+        db_session.query(Refund).filter(Refund.idempotency_key == key).delete()
+        db_session.add(
+            Refund(
+                attempt_id=attempt_id,
+                amount_won=amount,
+                reason="test",
+                idempotency_key=key,
+                status=status,
+                created_at=clock.now(),
+            )
+        )
+        db_session.commit()
+        same_offer()
+    period_end = db_session.get(Subscription, sub.id).current_period_end
+    db_session.add(
+        Charge(
+            subscription_id=sub.id,
+            period_start=period_end,
+            period_end=period_end + timedelta(days=30),
+            status="pending",
+            amount_won=9900,
+            created_at=clock.now(),
+        )
+    )
+    db_session.commit()
+    assert same_offer() is None  # a next period's charge in progress
+    clock.set(kst(2026, 5, 11))  # after the period
+    assert same_offer() is None

@@ -323,6 +323,37 @@ def refund_offer(session: Session, sub: Subscription, *, now: datetime) -> Refun
     return _offer_at(session, sub, now)
 
 
+def refund_offer_from(sub: Subscription, period: periods.CurrentPeriod | None, *, now: datetime) -> RefundOffer | None:
+    """`refund_offer` judged from the current period read already (`periods.current_periods`): no statement.
+
+    The same rule on the same rows: the pending flag for `pending_charge`, the period's Charge for
+    `charge_for`, its first approved attempt with a payment key, and that attempt's refunds for what is
+    still refundable and for the pro-rata refund asked before (a period's pro-rata refund goes to its
+    paid attempt, so it is among them). 내 구독 judges every 해지 예정 subscription this way.
+    """
+    if sub.status != "active" or sub.current_period_start is None or period is None or period.has_pending_charge:
+        return None
+    if period.status not in ("paid", "refunded") or not period.period_start <= now < period.period_end:
+        return None
+    attempt = period.paid_attempt
+    if attempt is None:
+        return None
+    proration = prorate(
+        attempt.amount_won,
+        period_start=period.period_start,
+        period_end=period.period_end,
+        paid_at=period.paid_at,
+        now=now,
+    )
+    own = period.refunds_of(attempt.id)
+    refundable = max(attempt.amount_won - sum(r.amount_won for r in own if r.status in refunds.RESERVING), 0)
+    key = prorata_refund_key(period.charge_id)
+    already = next((r for r in own if r.idempotency_key == key), None)
+    if already is not None:  # asked before: the amount it was asked for, not what is left after it
+        refundable += already.amount_won if already.status in refunds.RESERVING else 0
+    return RefundOffer(sub.id, period.charge_id, attempt.id, proration, min(proration.refund_won, refundable))
+
+
 def _offer_at(session: Session, sub: Subscription, moment: datetime) -> RefundOffer | None:
     """The refund of the paid period of `sub` that contains `moment` (the status is not checked)."""
     if sub.current_period_start is None:

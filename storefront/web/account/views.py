@@ -57,13 +57,14 @@ def overview():
         for sub_id, offer in cooling_off.for_subscriptions(session, subs, now=now, current=current).items()
         if offer.allowed
     }
-    # 해지 예정 outside the 청약철회 window: 바로 해지하고 환불받기 only when ending now refunds (few rows)
+    # 해지 예정 outside the 청약철회 window: 바로 해지하고 환불받기 only when ending now refunds (judged from the
+    # current periods read above, with no statement of its own)
     refundable_now = {
         sub.id
         for sub in subs
         if sub.cancel_at_period_end
         and sub.id not in withdrawable
-        and subscriptions.refund_offer(session, sub, now=now) is not None
+        and subscriptions.refund_offer_from(sub, current.get(sub.id), now=now) is not None
     }
     payments = queries.payments_of(session, current_user.id, limit=queries.PAYMENTS_ON_OVERVIEW + 1)
     return render_template(
