@@ -7,12 +7,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, literal_column, or_, select
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select, type_coerce
 from sqlalchemy.orm import Session, joinedload
 
 from storefront.billing.compliance import consent
 from storefront.billing.errors import CARD_DECLINE_CODES, charge_failure_reason
-from storefront.models import Attempt, BillingKey, Charge, Order, Plan, Product, Refund, Subscription
+from storefront.models import UTC, Attempt, BillingKey, Charge, Order, Plan, Product, Refund, Subscription
 
 STATUS_LABELS = {
     "incomplete": "결제 미완료",
@@ -99,8 +99,8 @@ def _payments_query(user_id):
         select(
             Attempt.status,
             Attempt.failure_code,
-            Attempt.approved_at,
-            Attempt.updated_at,
+            # The payment's moment: approval, or the decline's last change (one datetime per row to parse).
+            type_coerce(func.coalesce(Attempt.approved_at, Attempt.updated_at), UTC).label("at"),
             Attempt.amount_won,
             Attempt.receipt_url,
             Attempt.card_summary,
@@ -141,8 +141,7 @@ def _payment(row) -> PaymentRow:
     (
         status,
         failure_code,
-        approved_at,
-        updated_at,
+        at,
         amount_won,
         receipt_url,
         card_summary,
@@ -160,7 +159,7 @@ def _payment(row) -> PaymentRow:
         label = "결제 실패"
         reason = charge_failure_reason(failure_code)
     return PaymentRow(
-        at=approved_at or updated_at,
+        at=at,
         product_name=product_name,
         plan_name=plan_name,
         amount_won=amount_won,
