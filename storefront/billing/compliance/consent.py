@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from storefront.billing.recurring import periods, settlement
 from storefront.billing.errors import SubscriptionNotFound
@@ -54,7 +54,7 @@ from storefront.billing.compliance.price_changes import (
 )
 from storefront.billing.recurring.settlement import ChargeResult
 from storefront.config import Config
-from storefront.models import Consent, PriceChange, Subscription
+from storefront.models import Consent, Plan, PriceChange, Subscription
 
 __all__ = [
     "AlreadyRefused",
@@ -385,10 +385,12 @@ def has_waiting_change(subscription_id: Any) -> Any:
 
 
 # Built once with bound parameters: building the statement cost more than running it (내 구독 reads it per view).
+# With the subscription, its plan and product (the prompt names the product): one statement however many.
 _USER_PENDING_CHANGES = (
     select(PriceChange)
     .join(Subscription, Subscription.id == PriceChange.subscription_id)
     .where(Subscription.user_id == bindparam("user_id"), _WAITING)
+    .options(joinedload(PriceChange.subscription).joinedload(Subscription.plan).joinedload(Plan.product))
     .order_by(PriceChange.effective_at)
 )
 

@@ -178,7 +178,7 @@ def idempotency_key(attempt_id: int) -> str:
     return f"{KEY_PREFIX}{attempt_id}"
 
 
-def days_of(product: Product) -> int:
+def days_of(product: periods.ProductTerms) -> int:
     days = product.cooling_off_days if product.cooling_off_days is not None else DEFAULT_DAYS
     return max(days, MIN_DAYS)
 
@@ -209,7 +209,7 @@ def for_subscription(session: Session, sub: Subscription, *, now: datetime) -> C
 
 def for_subscriptions(
     session: Session,
-    subs: Sequence[Subscription],
+    subs: Sequence[periods.SubscriptionState],
     *,
     now: datetime,
     current: Mapping[int, periods.CurrentPeriod] | None = None,
@@ -221,7 +221,7 @@ def for_subscriptions(
     return {sub.id: _for_period(sub, current.get(sub.id), now=now) for sub in subs}
 
 
-def _for_period(sub: Subscription, period: periods.CurrentPeriod | None, *, now: datetime) -> CoolingOff:
+def _for_period(sub: periods.SubscriptionState, period: periods.CurrentPeriod | None, *, now: datetime) -> CoolingOff:
     if sub.status != "active" or sub.current_period_start is None:
         return _not_paid()
     attempt = period.paid_attempt if period is not None else None
@@ -261,7 +261,7 @@ def for_order(session: Session, order: Order, *, now: datetime) -> CoolingOff:
 
 
 def _judge(
-    product: Product,
+    product: periods.ProductTerms,
     attempt_id: int,
     paid_at: datetime | None,
     *,

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -323,6 +323,38 @@ class CurrentPeriod:
         return [r for r in self.refunds if r.attempt_id == attempt_id]
 
 
+class ProductTerms(Protocol):
+    """A product's 청약철회 terms: a `Product`, or a page's row of it."""
+
+    @property
+    def cooling_off_days(self) -> int | None: ...
+
+    @property
+    def cooling_off_exclusion(self) -> str | None: ...
+
+
+class PlanTerms(Protocol):
+    @property
+    def product(self) -> ProductTerms: ...
+
+
+class SubscriptionState(Protocol):
+    """What the current-period rules (`current_periods`, 청약철회, the period-refund line, the end-now offer)
+    read of a subscription: a `Subscription`, or 내 구독's column row of it (web/account/queries.py)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def current_period_start(self) -> datetime | None: ...
+
+    @property
+    def plan(self) -> PlanTerms: ...
+
+
 _PENDING = aliased(Charge)
 # Built once (the subscription ids are an expanding parameter): one statement for every subscription
 # on a page. A row per (attempt, refund) of the current period's Charge: a period has a few.
@@ -360,7 +392,7 @@ _CURRENT_PERIODS = (
 )
 
 
-def current_periods(session: Session, subs: Iterable[Subscription]) -> dict[int, CurrentPeriod]:
+def current_periods(session: Session, subs: Iterable[SubscriptionState]) -> dict[int, CurrentPeriod]:
     """The current period of each of `subs` that has a Charge for it, by subscription id. Reads only.
 
     One statement whatever the number of subscriptions (none when no subscription has a current

@@ -323,7 +323,9 @@ def refund_offer(session: Session, sub: Subscription, *, now: datetime) -> Refun
     return _offer_at(session, sub, now)
 
 
-def refund_offer_from(sub: Subscription, period: periods.CurrentPeriod | None, *, now: datetime) -> RefundOffer | None:
+def refund_offer_from(
+    sub: periods.SubscriptionState, period: periods.CurrentPeriod | None, *, now: datetime
+) -> RefundOffer | None:
     """`refund_offer` judged from the current period read already (`periods.current_periods`): no statement.
 
     The same rule on the same rows: the pending flag for `pending_charge`, the period's Charge for

@@ -111,7 +111,9 @@ def announce(session: Session, *, notifier: Any, clock: Any, window: timedelta =
 
 
 def period_refunds(
-    session: Session, subs: Iterable[Subscription], current: Mapping[int, periods.CurrentPeriod] | None = None
+    session: Session,
+    subs: Iterable[periods.SubscriptionState],
+    current: Mapping[int, periods.CurrentPeriod] | None = None,
 ) -> dict[int, PeriodRefund]:
     """For each live subscription whose current paid period has 'done' refunds: what they came to. Reads only.
 

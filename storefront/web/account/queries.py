@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, func, literal_column, or_, select, type_coerce
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased
 
 from storefront.billing.compliance import consent
 from storefront.billing.errors import CARD_DECLINE_CODES, charge_failure_reason
@@ -38,7 +38,7 @@ class PaymentRow:
     reason: str | None  # plain Korean, for a failed one
 
 
-def status_label(sub: Subscription) -> str:
+def status_label(sub: Subscription | SubscriptionRow) -> str:
     if sub.cancel_at_period_end and sub.status in ("trialing", "active", "past_due"):
         return "해지 예정"
     return STATUS_LABELS.get(sub.status, sub.status)
@@ -48,30 +48,149 @@ def status_label(sub: Subscription) -> str:
 # hashing a statement costs about as much as running it on SQLite. The column queries (payments,
 # orders) run on the session's connection: they load no objects, so the ORM's per-statement set-up
 # (about a third of their cost) buys nothing on these read-only pages.
-# Of the product and the card only what the page and the 청약철회 rule read: not the product's texts,
-# and never the sealed billing key.
+# The subscriptions are column rows too (the ORM's per-statement set-up of four joined entities cost
+# twice the statement): of the plan, product, card and booked plan only what the page and the rules
+# judging it read (`periods.SubscriptionState`), never the sealed billing key.
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRow:
+    name: str
+    cooling_off_days: int | None
+    cooling_off_exclusion: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRow:
+    name: str
+    interval: str
+    amount_won: int
+    product: ProductRow | None  # None for the booked plan (the page shows its name, price and interval)
+
+
+@dataclass(frozen=True, slots=True)
+class CardRow:
+    card_company: str | None
+    card_number_masked: str | None
+    destroyed_at: datetime | None
+    needs_update_at: datetime | None
+
+    @property
+    def label(self) -> str:  # BillingKey.label
+        return f"{self.card_company} {self.card_number_masked}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRow:
+    """A subscription as 내 구독 shows it, with the attribute names of `Subscription` the template reads."""
+
+    id: int
+    status: str
+    cancel_at_period_end: bool
+    amount_won: int
+    trial_end_at: datetime | None
+    next_charge_at: datetime | None
+    current_period_start: datetime | None
+    current_period_end: datetime | None
+    ended_at: datetime | None
+    plan: PlanRow
+    pending_plan: PlanRow | None
+    billing_key: CardRow | None
+
+
+_BOOKED = aliased(Plan)
 _SUBSCRIPTIONS = (
-    select(Subscription, consent.has_waiting_change(Subscription.id).label("change_waiting"))
-    .where(Subscription.user_id == bindparam("user_id"))
-    .options(
-        joinedload(Subscription.plan)
-        .joinedload(Plan.product)
-        .load_only(Product.name, Product.cooling_off_days, Product.cooling_off_exclusion),
-        joinedload(Subscription.pending_plan),
-        joinedload(Subscription.billing_key).load_only(
-            BillingKey.card_company, BillingKey.card_number_masked, BillingKey.destroyed_at, BillingKey.needs_update_at
-        ),
+    select(
+        Subscription.id,
+        Subscription.status,
+        Subscription.cancel_at_period_end,
+        Subscription.amount_won,
+        Subscription.trial_end_at,
+        Subscription.next_charge_at,
+        Subscription.current_period_start,
+        Subscription.current_period_end,
+        Subscription.ended_at,
+        Plan.name,
+        Plan.interval,
+        Plan.amount_won,
+        Product.name,
+        Product.cooling_off_days,
+        Product.cooling_off_exclusion,
+        _BOOKED.id,
+        _BOOKED.name,
+        _BOOKED.interval,
+        _BOOKED.amount_won,
+        BillingKey.id,
+        BillingKey.card_company,
+        BillingKey.card_number_masked,
+        BillingKey.destroyed_at,
+        BillingKey.needs_update_at,
+        consent.has_waiting_change(Subscription.id).label("change_waiting"),
     )
+    .join(Plan, Subscription.plan_id == Plan.id)
+    .join(Product, Plan.product_id == Product.id)
+    .outerjoin(_BOOKED, Subscription.pending_plan_id == _BOOKED.id)
+    .outerjoin(BillingKey, Subscription.billing_key_id == BillingKey.id)
+    .where(Subscription.user_id == bindparam("user_id"))
     .order_by(Subscription.created_at.desc(), Subscription.id.desc())
 )
 
 
-def subscriptions_of(session: Session, user_id: int, *, now: datetime) -> tuple[list[Subscription], bool]:
-    """Newest first, with plan, product (name and 청약철회 terms), card (its label and state) and booked plan
-    loaded; and whether any has a price change waiting for the shopper's answer
-    (`consent.has_waiting_change`: when none has, `consent.open_changes_for_user` would find nothing). One query."""
-    rows = session.execute(_SUBSCRIPTIONS, {"user_id": user_id, "now": now}).all()
-    return [sub for sub, _ in rows], any(waiting for _, waiting in rows)
+def subscriptions_of(session: Session, user_id: int, *, now: datetime) -> tuple[list[SubscriptionRow], bool]:
+    """Newest first, with plan, product (name and 청약철회 terms), card (its label and state) and booked plan;
+    and whether any has a price change waiting for the shopper's answer (`consent.has_waiting_change`: when
+    none has, `consent.open_changes_for_user` would find nothing). One query; rows, not objects."""
+    rows = session.connection().execute(_SUBSCRIPTIONS, {"user_id": user_id, "now": now}).all()
+    return [_subscription(row) for row in rows], any(row[-1] for row in rows)
+
+
+def _subscription(row) -> SubscriptionRow:
+    # Unpacked by position, in the order `_SUBSCRIPTIONS` selects.
+    (
+        sub_id,
+        status,
+        cancel_at_period_end,
+        amount_won,
+        trial_end_at,
+        next_charge_at,
+        current_period_start,
+        current_period_end,
+        ended_at,
+        plan_name,
+        plan_interval,
+        plan_amount_won,
+        product_name,
+        cooling_off_days,
+        cooling_off_exclusion,
+        booked_id,
+        booked_name,
+        booked_interval,
+        booked_amount_won,
+        card_id,
+        card_company,
+        card_number_masked,
+        card_destroyed_at,
+        card_needs_update_at,
+        _change_waiting,
+    ) = row
+    return SubscriptionRow(
+        id=sub_id,
+        status=status,
+        cancel_at_period_end=cancel_at_period_end,
+        amount_won=amount_won,
+        trial_end_at=trial_end_at,
+        next_charge_at=next_charge_at,
+        current_period_start=current_period_start,
+        current_period_end=current_period_end,
+        ended_at=ended_at,
+        plan=PlanRow(
+            plan_name, plan_interval, plan_amount_won, ProductRow(product_name, cooling_off_days, cooling_off_exclusion)
+        ),
+        pending_plan=None if booked_id is None else PlanRow(booked_name, booked_interval, booked_amount_won, None),
+        billing_key=None
+        if card_id is None
+        else CardRow(card_company, card_number_masked, card_destroyed_at, card_needs_update_at),
+    )
 
 
 def _written_in(codes: Iterable[str]) -> list:
