@@ -32,7 +32,7 @@ from storefront import liveness, rq_bulk
 from storefront.config import Config
 from storefront.extensions import db, services
 from storefront.jobs.as_of import _clock_for
-from storefront.jobs.notices import _CollectingNotifier, _enqueue_pending_sweep, enqueue_deliveries
+from storefront.jobs.notices import CollectingNotifier, enqueue_pending_sweep, enqueue_deliveries
 from storefront.jobs.process import _app, _config
 from storefront.jobs.queues import (
     BILLING_QUEUE,
@@ -280,7 +280,7 @@ def charge_subscription_job(subscription_id: int, period_key: str, as_of: str | 
     with _app().app_context():
         config, found = _config(), services()
         clock = _clock_for(as_of, found, config)
-        notifier = _CollectingNotifier(found.notifier)
+        notifier = CollectingNotifier(found.notifier)
         outcome = charging.charge_period(
             db.session(),
             int(subscription_id),
@@ -328,7 +328,7 @@ def reconcile_job(as_of: str | None = None) -> int:
         )
         settled = [r for r in results if r.outcome != "left"]
         if settled:
-            _enqueue_pending_sweep(config)
+            enqueue_pending_sweep(config)
         if any(r.outcome in ("retry", "declined", "unknown") for r in settled):
             queue = get_queue(BILLING_QUEUE, config)
             if queue is not None:

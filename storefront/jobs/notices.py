@@ -1,7 +1,7 @@
 """Notice jobs: sending outbox rows, and the timed sweeps that queue consent requests and renewal notices.
 
 A charge job enqueues delivery of the outbox rows its settlement queued right after it
-commits (their ids collected by `_CollectingNotifier`); `deliver_pending_job` (every minute)
+commits (their ids collected by `CollectingNotifier`); `deliver_pending_job` (every minute)
 catches anything whose job was lost. Retries with an interval are run by the RQ scheduler, so start
 workers with the scheduler (`flask worker` does; `rq worker --with-scheduler` by hand).
 """
@@ -84,7 +84,7 @@ def renewal_notices_job(as_of: str | None = None) -> int:
     return count
 
 
-class _CollectingNotifier:
+class CollectingNotifier:
     """Forwards `queue` to the app's notifier and remembers the rows it added, to deliver after the commit."""
 
     def __init__(self, inner) -> None:
@@ -105,10 +105,10 @@ def _notice_collaborators(as_of: str | None):
     found, config = services(), current_app.config["STOREFRONT"]
     moment = parse_as_of(as_of, config)
     clock = FixedClock(moment) if moment is not None else found.clock
-    return _CollectingNotifier(found.notifier), clock, config
+    return CollectingNotifier(found.notifier), clock, config
 
 
-def _enqueue_collected(notifier: _CollectingNotifier) -> None:
+def _enqueue_collected(notifier: CollectingNotifier) -> None:
     """Deliver what the sweep queued (its commits are done): on this job's queue, or by the pending sweep."""
     job = get_current_job()
     if job is None:
@@ -122,7 +122,7 @@ def enqueue_deliveries(queue: Queue, message_ids: Iterable[int]) -> list[Job]:
     return [enqueue_delivery(queue, message_id) for message_id in message_ids]
 
 
-def _enqueue_pending_sweep(config: Config) -> None:
+def enqueue_pending_sweep(config: Config) -> None:
     queue = get_queue(NOTICES_QUEUE, config)
     if queue is not None:
         queue.enqueue(deliver_pending_job, description="deliver notices queued by reconcile")
