@@ -52,9 +52,8 @@ def kst_datetime(value: datetime | None, seconds: bool = False) -> str:
     if value is None:
         return "-"
     local = value.astimezone(KST)
-    if seconds:
-        return f"{local.year}년 {local.month}월 {local.day}일 {local.hour:02d}:{local.minute:02d}:{local.second:02d}"
-    return f"{local.year}년 {local.month}월 {local.day}일 {local.hour:02d}:{local.minute:02d}"
+    moment = f"{local.year}년 {local.month}월 {local.day}일 {local.hour:02d}:{local.minute:02d}"
+    return f"{moment}:{local.second:02d}" if seconds else moment
 
 
 def interval_label(interval: str) -> str:

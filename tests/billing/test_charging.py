@@ -238,18 +238,24 @@ def test_charge_amount_is_fixed_at_creation_and_a_plan_change_waits_for_the_next
     assert [p.total_amount for p in shop.toss.approved] == [9900, 19900]
 
 
-def test_an_existing_charge_for_the_period_is_reused_never_duplicated(shop):
-    sub = shop.subscribe(status="active")
-    existing = Charge(
+def _committed_charge_for_next_period(shop, sub, status: str) -> Charge:
+    """A ₩5,000 Charge for the period starting at `sub.next_charge_at`, made outside the charging code."""
+    charge = Charge(
         subscription_id=sub.id,
         period_start=sub.next_charge_at,
         period_end=sub.next_charge_at,
         amount_won=5000,
-        status="pending",
+        status=status,
         created_at=shop.clock.now(),
     )
-    shop.session.add(existing)
+    shop.session.add(charge)
     shop.session.commit()
+    return charge
+
+
+def test_an_existing_charge_for_the_period_is_reused_never_duplicated(shop):
+    sub = shop.subscribe(status="active")
+    existing = _committed_charge_for_next_period(shop, sub, "pending")
     assert shop.charge(sub.id).outcome == "paid"
     assert [c.id for c in shop.charges(sub.id)] == [existing.id]
     assert shop.toss.approved[0].total_amount == 5000
@@ -259,16 +265,7 @@ def test_creating_a_period_charge_that_exists_after_all_fails_instead_of_making_
     """Under the lock no second Charge can appear, so the insert takes no SAVEPOINT; should one be
     there anyway, the unique key refuses it and the caller's transaction commits nothing."""
     sub = shop.subscribe(status="active")
-    existing = Charge(
-        subscription_id=sub.id,
-        period_start=sub.next_charge_at,
-        period_end=sub.next_charge_at,
-        amount_won=5000,
-        status="paid",
-        created_at=shop.clock.now(),
-    )
-    shop.session.add(existing)
-    shop.session.commit()
+    existing = _committed_charge_for_next_period(shop, sub, "paid")
     locked = periods.lock_subscription(shop.session, sub.id, related=True)
     with pytest.raises(IntegrityError):
         periods.create_charge(shop.session, locked, now=shop.clock.now())

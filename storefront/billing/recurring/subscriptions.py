@@ -335,25 +335,16 @@ def refund_offer_from(
     """
     if sub.status != "active" or sub.current_period_start is None or period is None or period.has_pending_charge:
         return None
-    if period.status not in ("paid", "refunded") or not period.period_start <= now < period.period_end:
+    if not _paid_period_contains(period.status, period.period_start, period.period_end, now):
         return None
     attempt = period.paid_attempt
     if attempt is None:
         return None
-    proration = prorate(
-        attempt.amount_won,
-        period_start=period.period_start,
-        period_end=period.period_end,
-        paid_at=period.paid_at,
-        now=now,
-    )
     own = period.refunds_of(attempt.id)
     refundable = max(attempt.amount_won - sum(r.amount_won for r in own if r.status in refunds.RESERVING), 0)
     key = prorata_refund_key(period.charge_id)
     already = next((r for r in own if r.idempotency_key == key), None)
-    if already is not None:  # asked before: the amount it was asked for, not what is left after it
-        refundable += already.amount_won if already.status in refunds.RESERVING else 0
-    return RefundOffer(sub.id, period.charge_id, attempt.id, proration, min(proration.refund_won, refundable))
+    return _offer(sub.id, period.charge_id, attempt.id, attempt.amount_won, period, refundable, already, now)
 
 
 def _offer_at(session: Session, sub: Subscription, moment: datetime) -> RefundOffer | None:
@@ -361,27 +352,38 @@ def _offer_at(session: Session, sub: Subscription, moment: datetime) -> RefundOf
     if sub.current_period_start is None:
         return None
     charge = periods.charge_for(session, sub.id, sub.current_period_start)
-    if (
-        charge is None
-        or charge.status not in ("paid", "refunded")
-        or not charge.period_start <= moment < charge.period_end
-    ):
+    if charge is None or not _paid_period_contains(charge.status, charge.period_start, charge.period_end, moment):
         return None
     attempt = _paid_attempt(session, charge)
     if attempt is None:
         return None
-    proration = prorate(
-        attempt.amount_won,
-        period_start=charge.period_start,
-        period_end=charge.period_end,
-        paid_at=charge.paid_at,
-        now=moment,
-    )
     refundable = refunds.refundable_won(session, attempt)
     already = _prorata_refund(session, charge.id)
+    return _offer(sub.id, charge.id, attempt.id, attempt.amount_won, charge, refundable, already, moment)
+
+
+def _paid_period_contains(status: str, start: datetime, end: datetime, moment: datetime) -> bool:
+    return status in ("paid", "refunded") and start <= moment < end
+
+
+def _offer(
+    sub_id: int,
+    charge_id: int,
+    attempt_id: int,
+    paid_won: int,
+    period: Any,
+    refundable: int,
+    already: Any,
+    moment: datetime,
+) -> RefundOffer:
+    """The pro-rata refund of the paid `period` (its ``period_start``, ``period_end``, ``paid_at``) at
+    `moment`, capped by what is still `refundable`; `already` is the pro-rata refund asked before, if any."""
+    proration = prorate(
+        paid_won, period_start=period.period_start, period_end=period.period_end, paid_at=period.paid_at, now=moment
+    )
     if already is not None:  # asked before: the amount it was asked for, not what is left after it
         refundable += already.amount_won if already.status in refunds.RESERVING else 0
-    return RefundOffer(sub.id, charge.id, attempt.id, proration, min(proration.refund_won, refundable))
+    return RefundOffer(sub_id, charge_id, attempt_id, proration, min(proration.refund_won, refundable))
 
 
 def _paid_attempt(session: Session, charge: Charge) -> Attempt | None:
