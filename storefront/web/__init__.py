@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, render_template, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from storefront.web import filters, request_ids, security, urls
+from storefront.web import filters, request_ids, route_limits, security, session_cookie, urls
 
 
 def register(app: Flask) -> None:
@@ -39,11 +39,13 @@ def register(app: Flask) -> None:
         media_bp,
     ):
         app.register_blueprint(bp)
+    session_cookie.register(app)
     request_ids.register(app)
     app.add_template_global(product_image_url)
     filters.register(app)
     urls.register(app)
     security.register(app)
+    route_limits.register(app)  # after every blueprint: their limits are known by now
     _register_error_pages(app)
     # Outermost but for nothing: cookie-less catalog views are answered from it (web/guest_pages.py).
     app.wsgi_app = GuestPages(app, app.wsgi_app)  # type: ignore[method-assign]

@@ -6,12 +6,15 @@ notices; this module registers it for the pages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
+from storefront.config import BusinessInfo
 from storefront.formatting import interval_label, interval_unit, kst, kst_date, kst_datetime, kst_time, mobile, won
 
 
@@ -37,6 +40,23 @@ def csrf_input() -> Markup:
     return _CSRF_INPUT.format(generate_csrf())
 
 
+def site_footer(app: Flask) -> Callable[[], Markup]:
+    """The business-info footer (`_footer.html`), rendered once per business info and script root.
+
+    It shows only the configured business info and the policy pages' links, the same on every
+    page, so each process renders it once instead of on every page view.
+    """
+
+    @lru_cache(maxsize=16)
+    def rendered(business: BusinessInfo, script_root: str) -> Markup:
+        return Markup(app.jinja_env.get_template("_footer.html").render(business=business))
+
+    def footer() -> Markup:
+        return rendered(current_app.config["STOREFRONT"].business, request.script_root)
+
+    return footer
+
+
 def register(app: Flask) -> None:
     app.add_template_filter(won, "won")
     app.add_template_filter(kst, "kst")
@@ -48,6 +68,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(mobile, "mobile")
     app.add_template_global(hidden_fields, "hidden_fields")
     app.add_template_global(csrf_input, "csrf_input")
+    app.add_template_global(site_footer(app), "site_footer")
 
     @app.context_processor
     def footer_context():
