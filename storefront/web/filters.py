@@ -52,7 +52,7 @@ def site_footer(app: Flask) -> Callable[[], Markup]:
         return Markup(app.jinja_env.get_template("_footer.html").render(business=business))
 
     def footer() -> Markup:
-        return rendered(current_app.config["STOREFRONT"].business, request.script_root)
+        return rendered(app.config["STOREFRONT"].business, request.script_root)
 
     return footer
 
