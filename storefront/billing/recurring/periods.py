@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.orm import Session, aliased, joinedload, object_session
 
@@ -356,40 +357,102 @@ class SubscriptionState(Protocol):
 
 
 _PENDING = aliased(Charge)
+# What a current period is read as: the Charge's columns (and whether the subscription has an unpaid
+# Charge), then each Attempt's and each Refund's. A row per (attempt, refund) of the Charge: a period
+# has a few. `PeriodRows` reads them back, by position in this order.
+_PERIOD_COLUMNS = (
+    Charge.id,
+    Charge.status,
+    Charge.amount_won,
+    Charge.period_start,
+    Charge.period_end,
+    Charge.paid_at,
+    exists()
+    .where(_PENDING.subscription_id == Charge.subscription_id, _PENDING.status == "pending")
+    .label("has_pending_charge"),
+    Attempt.id.label("attempt_id"),
+    Attempt.status.label("attempt_status"),
+    Attempt.payment_key.is_not(None).label("has_payment_key"),
+    Attempt.amount_won.label("attempt_amount_won"),
+    Attempt.approved_at,
+    Refund.id.label("refund_id"),
+    Refund.status.label("refund_status"),
+    Refund.amount_won.label("refund_amount_won"),
+    Refund.idempotency_key.label("refund_key"),
+    Refund.created_at.label("refund_created_at"),
+)
+PERIOD_WIDTH = len(_PERIOD_COLUMNS)
+
+
+def _period_of(subscription: Any) -> Any:
+    return and_(Charge.subscription_id == subscription.id, Charge.period_start == subscription.current_period_start)
+
+
+def with_current_periods(stmt: Select, *, when: ColumnElement[bool]) -> Select:
+    """`stmt`, a statement reading `Subscription` rows, with each one's current period in its own rows:
+    the `PERIOD_WIDTH` columns appended last (NULL where `when` is false or the period has no Charge), a
+    row more per further attempt or refund. So a page reads its subscriptions and their periods in one
+    statement (/account); read the rows back with `PeriodRows`. `stmt` must order by the subscription
+    first: its rows stay together, attempts and refunds oldest first."""
+    return (
+        stmt.add_columns(*_PERIOD_COLUMNS)
+        .outerjoin(Charge, and_(_period_of(Subscription), when))
+        .outerjoin(Attempt, Attempt.charge_id == Charge.id)
+        .outerjoin(Refund, Refund.attempt_id == Attempt.id)
+        .order_by(Attempt.id, Refund.id)
+    )
+
+
 # Built once (the subscription ids are an expanding parameter): one statement for every subscription
-# on a page. A row per (attempt, refund) of the current period's Charge: a period has a few.
+# on a page.
 _CURRENT_PERIODS = (
-    select(
-        Charge.subscription_id,
-        Charge.id,
-        Charge.status,
-        Charge.amount_won,
-        Charge.period_start,
-        Charge.period_end,
-        Charge.paid_at,
-        exists()
-        .where(_PENDING.subscription_id == Charge.subscription_id, _PENDING.status == "pending")
-        .label("has_pending_charge"),
-        Attempt.id.label("attempt_id"),
-        Attempt.status.label("attempt_status"),
-        Attempt.payment_key.is_not(None).label("has_payment_key"),
-        Attempt.amount_won.label("attempt_amount_won"),
-        Attempt.approved_at,
-        Refund.id.label("refund_id"),
-        Refund.status.label("refund_status"),
-        Refund.amount_won.label("refund_amount_won"),
-        Refund.idempotency_key.label("refund_key"),
-        Refund.created_at.label("refund_created_at"),
-    )
-    .join(
-        Subscription,
-        and_(Subscription.id == Charge.subscription_id, Subscription.current_period_start == Charge.period_start),
-    )
+    select(Charge.subscription_id, *_PERIOD_COLUMNS)
+    .join(Subscription, _period_of(Subscription))
     .outerjoin(Attempt, Attempt.charge_id == Charge.id)
     .outerjoin(Refund, Refund.attempt_id == Attempt.id)
     .where(Subscription.id.in_(bindparam("ids", expanding=True)))
     .order_by(Charge.subscription_id, Attempt.id, Refund.id)
 )
+
+
+class PeriodRows:
+    """Current periods put together from rows of `_PERIOD_COLUMNS` (by position: a Row's lookup by name
+    costs a microsecond each), each subscription's attempts and refunds in the order read."""
+
+    def __init__(self) -> None:
+        self._heads: dict[int, Sequence[Any]] = {}  # the Charge's columns (and the pending flag)
+        self._attempts: dict[int, dict[int, AttemptRow]] = {}
+        self._refunds: dict[int, list[RefundRow]] = {}
+
+    def add(self, sub_id: int, columns: Sequence[Any]) -> None:
+        """One row's `PERIOD_WIDTH` columns for subscription `sub_id`; all NULL (no period) adds nothing."""
+        if columns[0] is None:
+            return
+        head, attempt, refund = columns[:7], columns[7:12], columns[12:]
+        if sub_id not in self._heads:
+            self._heads[sub_id], self._attempts[sub_id], self._refunds[sub_id] = head, {}, []
+        attempt_id, attempts = attempt[0], self._attempts[sub_id]
+        if attempt_id is not None and attempt_id not in attempts:
+            attempts[attempt_id] = AttemptRow(attempt_id, attempt[1], bool(attempt[2]), attempt[3], attempt[4])
+        if refund[0] is not None:
+            self._refunds[sub_id].append(RefundRow(refund[0], attempt_id, refund[1], refund[2], refund[3], refund[4]))
+
+    def by_subscription(self) -> dict[int, CurrentPeriod]:
+        return {
+            sub_id: CurrentPeriod(
+                subscription_id=sub_id,
+                charge_id=head[0],
+                status=head[1],
+                amount_won=head[2],
+                period_start=head[3],
+                period_end=head[4],
+                paid_at=head[5],
+                has_pending_charge=bool(head[6]),
+                attempts=tuple(self._attempts[sub_id].values()),
+                refunds=tuple(self._refunds[sub_id]),
+            )
+            for sub_id, head in self._heads.items()
+        }
 
 
 def current_periods(session: Session, subs: Iterable[SubscriptionState]) -> dict[int, CurrentPeriod]:
@@ -403,34 +466,10 @@ def current_periods(session: Session, subs: Iterable[SubscriptionState]) -> dict
     ids = [sub.id for sub in subs if sub.current_period_start is not None]
     if not ids:
         return {}
-    heads: dict[int, Sequence[Any]] = {}  # the Charge's columns (and the pending flag) per subscription
-    attempts: dict[int, dict[int, AttemptRow]] = {}
-    found_refunds: dict[int, list[RefundRow]] = {}
+    found = PeriodRows()
     # Column rows, so on the session's connection (no ORM set-up per statement, as /account's payments);
     # the flush is what session.execute's autoflush would do: pending changes first (nothing when clean).
     session.flush()
     for row in session.connection().execute(_CURRENT_PERIODS, {"ids": ids}):
-        # By position, in the order selected (a Row's lookup by name costs a microsecond each).
-        sub_id, head, attempt, refund = row[0], row[1:8], row[8:13], row[13:]
-        if sub_id not in heads:
-            heads[sub_id], attempts[sub_id], found_refunds[sub_id] = head, {}, []
-        attempt_id = attempt[0]
-        if attempt_id is not None and attempt_id not in attempts[sub_id]:
-            attempts[sub_id][attempt_id] = AttemptRow(attempt_id, attempt[1], bool(attempt[2]), attempt[3], attempt[4])
-        if refund[0] is not None:
-            found_refunds[sub_id].append(RefundRow(refund[0], attempt_id, refund[1], refund[2], refund[3], refund[4]))
-    return {
-        sub_id: CurrentPeriod(
-            subscription_id=sub_id,
-            charge_id=head[0],
-            status=head[1],
-            amount_won=head[2],
-            period_start=head[3],
-            period_end=head[4],
-            paid_at=head[5],
-            has_pending_charge=bool(head[6]),
-            attempts=tuple(attempts[sub_id].values()),
-            refunds=tuple(found_refunds[sub_id]),
-        )
-        for sub_id, head in heads.items()
-    }
+        found.add(row[0], row[1:])
+    return found.by_subscription()

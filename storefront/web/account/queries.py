@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session, aliased
 
 from storefront.billing.compliance import consent
 from storefront.billing.errors import CARD_DECLINE_CODES, charge_failure_reason
+from storefront.billing.recurring import periods
+from storefront.billing.refunding import refund_notices
 from storefront.models import UTC, Attempt, BillingKey, Charge, Order, Plan, Product, Refund, Subscription
 
 STATUS_LABELS = {
@@ -95,6 +97,15 @@ class SubscriptionRow(NamedTuple):
     billing_key: CardRow | None
 
 
+def _written_in(codes: Iterable[str]) -> list:
+    """Our own fixed codes for an IN list written into the SQL (``IN ('A', 'B')``): a tuple of values
+    becomes an expanding parameter, which SQLAlchemy rewrites into the cached SQL on every execution."""
+    values = sorted(codes)
+    if not all(re.fullmatch(r"[A-Za-z0-9_]+", value) for value in values):
+        raise ValueError(f"not a plain code: {values!r}")
+    return [literal_column(f"'{value}'") for value in values]
+
+
 _BOOKED = aliased(Plan)
 _SUBSCRIPTIONS = (
     select(
@@ -131,14 +142,31 @@ _SUBSCRIPTIONS = (
     .where(Subscription.user_id == bindparam("user_id"))
     .order_by(Subscription.created_at.desc(), Subscription.id.desc())
 )
+_SUBSCRIPTION_WIDTH = len(_SUBSCRIPTIONS.selected_columns)
+# With the live subscriptions' current periods (the rules' `periods.current_periods`) in the same rows:
+# one statement fewer per view.
+_SUBSCRIPTIONS = periods.with_current_periods(
+    _SUBSCRIPTIONS, when=Subscription.status.in_(_written_in(refund_notices.LIVE_STATUSES))
+)
 
 
-def subscriptions_of(session: Session, user_id: int, *, now: datetime) -> tuple[list[SubscriptionRow], bool]:
+def subscriptions_of(
+    session: Session, user_id: int, *, now: datetime
+) -> tuple[list[SubscriptionRow], bool, dict[int, periods.CurrentPeriod]]:
     """Newest first, with plan, product (name and 청약철회 terms), card (its label and state) and booked plan;
-    and whether any has a price change waiting for the shopper's answer (`consent.has_waiting_change`: when
-    none has, `consent.open_changes_for_user` would find nothing). One query; rows, not objects."""
-    rows = session.connection().execute(_SUBSCRIPTIONS, {"user_id": user_id, "now": now}).all()
-    return [_subscription(row) for row in rows], any(row[-1] for row in rows)
+    whether any has a price change waiting for the shopper's answer (`consent.has_waiting_change`: when
+    none has, `consent.open_changes_for_user` would find nothing); and the live ones' current periods, as
+    `periods.current_periods` reads them, by subscription id. One query; rows, not objects."""
+    subs: list[SubscriptionRow] = []
+    change_waiting = False
+    current = periods.PeriodRows()
+    # A subscription's rows are consecutive (a row more per further attempt or refund of its period).
+    for row in session.connection().execute(_SUBSCRIPTIONS, {"user_id": user_id, "now": now}):
+        if not subs or subs[-1].id != row[0]:
+            subs.append(_subscription(row))
+            change_waiting = change_waiting or bool(row[_SUBSCRIPTION_WIDTH - 1])
+        current.add(row[0], row[_SUBSCRIPTION_WIDTH:])
+    return subs, change_waiting, current.by_subscription()
 
 
 def _subscription(row) -> SubscriptionRow:
@@ -169,7 +197,7 @@ def _subscription(row) -> SubscriptionRow:
         card_destroyed_at,
         card_needs_update_at,
         _change_waiting,
-    ) = row
+    ) = row[:_SUBSCRIPTION_WIDTH]
     return SubscriptionRow(
         id=sub_id,
         status=status,
@@ -188,15 +216,6 @@ def _subscription(row) -> SubscriptionRow:
         if card_id is None
         else CardRow(card_company, card_number_masked, card_destroyed_at, card_needs_update_at),
     )
-
-
-def _written_in(codes: Iterable[str]) -> list:
-    """Our own fixed codes for an IN list written into the SQL (``IN ('A', 'B')``): a tuple of values
-    becomes an expanding parameter, which SQLAlchemy rewrites into the cached SQL on every execution."""
-    values = sorted(codes)
-    if not all(re.fullmatch(r"[A-Za-z0-9_]+", value) for value in values):
-        raise ValueError(f"not a plain code: {values!r}")
-    return [literal_column(f"'{value}'") for value in values]
 
 
 PAYMENTS_ON_OVERVIEW = 12  # /account shows the newest; /account/payments pages through the rest

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from storefront.billing.recurring import checkout, periods, subscriptions
+from storefront.billing.recurring import checkout, subscriptions
 from storefront.billing.compliance import consent, cooling_off, withdrawal
 from storefront.billing.refunding import refund_notices
 from storefront.billing.recurring.subscriptions import ActionRefused
@@ -49,9 +49,8 @@ def _checked_form() -> None:
 def overview():
     now = services().clock.now()
     session = db.session()
-    subs, change_waiting = queries.subscriptions_of(session, current_user.id, now=now)
-    # One read of the live subscriptions' current periods, shared by the 청약철회 rule and the refund line.
-    current = periods.current_periods(session, [sub for sub in subs if sub.status in refund_notices.LIVE_STATUSES])
+    # The live subscriptions' current periods come with them, shared by the 청약철회 rule and the refund line.
+    subs, change_waiting, current = queries.subscriptions_of(session, current_user.id, now=now)
     withdrawable = {
         sub_id: offer
         for sub_id, offer in cooling_off.for_subscriptions(session, subs, now=now, current=current).items()
