@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, render_template, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from storefront.web import filters, request_ids, route_limits, security, session_cookie, urls
+from storefront.web import csrf_tokens, filters, request_ids, route_limits, security, session_cookie, urls
 
 
 def register(app: Flask) -> None:
@@ -42,6 +42,7 @@ def register(app: Flask) -> None:
     session_cookie.register(app)
     request_ids.register(app)
     app.add_template_global(product_image_url)
+    csrf_tokens.register(app)
     filters.register(app)
     urls.register(app)
     security.register(app)

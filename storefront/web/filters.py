@@ -11,10 +11,10 @@ from functools import lru_cache
 from typing import Any
 
 from flask import Flask, current_app, request
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from storefront.config import BusinessInfo
+from storefront.web.csrf_tokens import csrf_token
 from storefront.formatting import interval_label, interval_unit, kst, kst_date, kst_datetime, kst_time, mobile, won
 
 
@@ -35,9 +35,9 @@ _CSRF_INPUT = Markup('<input name="csrf_token" type="hidden" value="{}">')
 def csrf_input() -> Markup:
     """The CSRF input `hidden_fields(ActionForm())` renders, without building a form (for a page of buttons).
 
-    The same token Flask-WTF's forms and `csrf_token()` use (made once per request).
+    The same token Flask-WTF's forms and `csrf_token()` use (web/csrf_tokens.py).
     """
-    return _CSRF_INPUT.format(generate_csrf())
+    return _CSRF_INPUT.format(csrf_token())
 
 
 def site_footer(app: Flask) -> Callable[[], Markup]:

@@ -470,6 +470,6 @@ def current_periods(session: Session, subs: Iterable[SubscriptionState]) -> dict
     # Column rows, so on the session's connection (no ORM set-up per statement, as /account's payments);
     # the flush is what session.execute's autoflush would do: pending changes first (nothing when clean).
     session.flush()
-    for row in session.connection().execute(_CURRENT_PERIODS, {"ids": ids}):
+    for row in session.connection().execute(_CURRENT_PERIODS, {"ids": ids}).all():
         found.add(row[0], row[1:])
     return found.by_subscription()

@@ -52,6 +52,7 @@ def status_label(sub: Subscription | SubscriptionRow) -> str:
 # The subscriptions are column rows too (the ORM's per-statement set-up of four joined entities cost
 # twice the statement): of the plan, product, card and booked plan only what the page and the rules
 # judging it read (`periods.SubscriptionState`), never the sealed billing key.
+# Results are fetched with `.all()`: one fetchall instead of a DB-API fetchone per row.
 # Rows are named tuples: immutable like a frozen dataclass, and built in a third of its time (a frozen
 # dataclass sets each field through object.__setattr__; a page builds a couple of dozen rows).
 
@@ -161,7 +162,7 @@ def subscriptions_of(
     change_waiting = False
     current = periods.PeriodRows()
     # A subscription's rows are consecutive (a row more per further attempt or refund of its period).
-    for row in session.connection().execute(_SUBSCRIPTIONS, {"user_id": user_id, "now": now}):
+    for row in session.connection().execute(_SUBSCRIPTIONS, {"user_id": user_id, "now": now}).all():
         if not subs or subs[-1].id != row[0]:
             subs.append(_subscription(row))
             change_waiting = change_waiting or bool(row[_SUBSCRIPTION_WIDTH - 1])
@@ -266,7 +267,7 @@ _PAYMENTS = _payments_query(bindparam("user_id")).limit(bindparam("limit")).offs
 
 def payments_of(session: Session, user_id: int, limit: int = PAYMENTS_ON_OVERVIEW, offset: int = 0) -> list[PaymentRow]:
     """Approved and declined charge attempts, newest first, with Toss's receipt (매출전표) link. One query."""
-    rows = session.connection().execute(_PAYMENTS, {"user_id": user_id, "limit": limit, "offset": offset})
+    rows = session.connection().execute(_PAYMENTS, {"user_id": user_id, "limit": limit, "offset": offset}).all()
     return [_payment(row) for row in rows]
 
 
@@ -363,5 +364,5 @@ _ORDERS = _orders_query()
 
 def orders_of(session: Session, user_id: int, limit: int = 50) -> list[OrderRow]:
     """One-time purchases that reached Toss's window or were paid, newest first. One query."""
-    rows = session.connection().execute(_ORDERS, {"user_id": user_id, "limit": limit})
+    rows = session.connection().execute(_ORDERS, {"user_id": user_id, "limit": limit}).all()
     return [OrderRow(*row) for row in rows]  # the columns are selected in OrderRow's field order
