@@ -66,9 +66,14 @@ def _utc_from_sqlite_text(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value + "+00:00")
+        parsed = datetime.fromisoformat(value + "+00:00")
     except ValueError:  # text that carries its own offset
-        return datetime.fromisoformat(value).astimezone(UTC_ZONE)
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is not None:
+            return parsed.astimezone(UTC_ZONE)
+    if parsed.tzinfo is None:  # a bare date: Python drops an offset after one
+        return parsed.replace(tzinfo=UTC_ZONE)
+    return parsed
 
 
 UTC = UTCDateTime()

@@ -1,5 +1,6 @@
 """`models.UTC`: every time column reads back as an aware UTC datetime, whatever wrote the row."""
 
+import time
 from datetime import datetime, timedelta, timezone, UTC
 
 from sqlalchemy import literal, select, text
@@ -31,12 +32,23 @@ def test_a_written_time_reads_back_equal_aware_and_in_utc(db_session):
     assert read.microsecond == 123456
 
 
-def test_times_written_by_hand_in_other_shapes_read_back_as_utc(db_session):
+def test_times_written_by_hand_in_other_shapes_read_back_as_utc(db_session, monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Seoul")  # a machine not on UTC: no naive time may be read as local
+    time.tzset()
+    try:
+        _check_shapes(db_session)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def _check_shapes(db_session):
     user = _user(db_session, WRITTEN)
     shapes = {
         "2026-03-01 09:30:15": datetime(2026, 3, 1, 9, 30, 15, tzinfo=UTC),  # CURRENT_TIMESTAMP's shape
         "2026-03-01T09:30:15.5": datetime(2026, 3, 1, 9, 30, 15, 500000, tzinfo=UTC),
         "2026-03-01 18:30:15+09:00": datetime(2026, 3, 1, 9, 30, 15, tzinfo=UTC),  # carries its own offset
+        "2026-03-01": datetime(2026, 3, 1, tzinfo=UTC),  # a bare date: midnight UTC, not the machine's zone
     }
     if db_session.get_bind().dialect.name != "sqlite":
         shapes = {"2026-03-01 18:30:15+09:00": shapes["2026-03-01 18:30:15+09:00"]}
