@@ -77,6 +77,9 @@ PAGES = {
     "order": ("/orders/bench-order-0", ("bench-order-0",)),
 }
 SIGNED_IN_ONLY = {"account", "order"}
+# The goals these figures are held to (issue 12): page -> (throughput of hello at least, p99 at most in ms
+# at 20 connections, or None).
+GOALS = {"home": (0.30, None), "product": (0.25, 40.0), "account": (0.12, 80.0)}
 # The signed-in views come from one browser: the one that signed in (Flask-Login's session protection
 # ties the session to the address and User-Agent; another one's cookie is rewritten on every view).
 BROWSER = "Mozilla/5.0 (bench/web.py)"
@@ -565,11 +568,29 @@ def report(
         )
     print("  of hello: throughput against the same round's hello; CPU ratio: hello's CPU per request over the page's")
     print("  (what the throughput ratio tends to on an idle machine, where the servers get whole cores)")
+    for line in goal_lines(results):
+        print(line)
     if errors:
         print(
             f"bench: {errors} errors or non-2xx answers (wrk counts a request over 10 s as a timeout)", file=sys.stderr
         )
     return 1 if errors else 0
+
+
+def goal_lines(results: dict[str, list[tuple[Sample, Sample]]]) -> list[str]:
+    """Each measured page with a goal: the median figures against it, met or not."""
+    med = statistics.median
+    lines = []
+    for name, pairs in results.items():
+        if name not in GOALS:
+            continue
+        share, p99_bound = GOALS[name]
+        ratio, p99 = med(s.rps / b.rps for s, b in pairs), med(s.p99_ms for s, _ in pairs)
+        checks = [f"{ratio:.1%} of hello (≥ {share:.0%}) {'met' if ratio >= share else 'NOT met'}"]
+        if p99_bound is not None:
+            checks.append(f"p99 {p99:.0f} ms (≤ {p99_bound:.0f} ms) {'met' if p99 <= p99_bound else 'NOT met'}")
+        lines.append(f"  goal {name}: " + "; ".join(checks))
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
