@@ -360,7 +360,7 @@ _PENDING = aliased(Charge)
 # What a current period is read as: the Charge's columns (and whether the subscription has an unpaid
 # Charge), then each Attempt's and each Refund's. A row per (attempt, refund) of the Charge: a period
 # has a few. `PeriodRows` reads them back, by position in this order.
-_PERIOD_COLUMNS = (
+_CHARGE_COLUMNS = (
     Charge.id,
     Charge.status,
     Charge.amount_won,
@@ -370,18 +370,24 @@ _PERIOD_COLUMNS = (
     exists()
     .where(_PENDING.subscription_id == Charge.subscription_id, _PENDING.status == "pending")
     .label("has_pending_charge"),
+)
+_ATTEMPT_COLUMNS = (
     Attempt.id.label("attempt_id"),
     Attempt.status.label("attempt_status"),
     Attempt.payment_key.is_not(None).label("has_payment_key"),
     Attempt.amount_won.label("attempt_amount_won"),
     Attempt.approved_at,
+)
+_REFUND_COLUMNS = (
     Refund.id.label("refund_id"),
     Refund.status.label("refund_status"),
     Refund.amount_won.label("refund_amount_won"),
     Refund.idempotency_key.label("refund_key"),
     Refund.created_at.label("refund_created_at"),
 )
-PERIOD_WIDTH = len(_PERIOD_COLUMNS)
+_PERIOD_COLUMNS = (*_CHARGE_COLUMNS, *_ATTEMPT_COLUMNS, *_REFUND_COLUMNS)
+_ATTEMPT_AT = len(_CHARGE_COLUMNS)
+_REFUND_AT = _ATTEMPT_AT + len(_ATTEMPT_COLUMNS)
 
 
 def _period_of(subscription: Any) -> Any:
@@ -390,7 +396,7 @@ def _period_of(subscription: Any) -> Any:
 
 def with_current_periods(stmt: Select, *, when: ColumnElement[bool]) -> Select:
     """`stmt`, a statement reading `Subscription` rows, with each one's current period in its own rows:
-    the `PERIOD_WIDTH` columns appended last (NULL where `when` is false or the period has no Charge), a
+    the period's columns appended last (NULL where `when` is false or the period has no Charge), a
     row more per further attempt or refund. So a page reads its subscriptions and their periods in one
     statement (/account); read the rows back with `PeriodRows`. `stmt` must order by the subscription
     first: its rows stay together, attempts and refunds oldest first."""
@@ -425,10 +431,10 @@ class PeriodRows:
         self._refunds: dict[int, list[RefundRow]] = {}
 
     def add(self, sub_id: int, columns: Sequence[Any]) -> None:
-        """One row's `PERIOD_WIDTH` columns for subscription `sub_id`; all NULL (no period) adds nothing."""
+        """One row's period columns for subscription `sub_id`; all NULL (no period) adds nothing."""
         if columns[0] is None:
             return
-        head, attempt, refund = columns[:7], columns[7:12], columns[12:]
+        head, attempt, refund = columns[:_ATTEMPT_AT], columns[_ATTEMPT_AT:_REFUND_AT], columns[_REFUND_AT:]
         if sub_id not in self._heads:
             self._heads[sub_id], self._attempts[sub_id], self._refunds[sub_id] = head, {}, []
         attempt_id, attempts = attempt[0], self._attempts[sub_id]

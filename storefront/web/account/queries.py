@@ -108,7 +108,7 @@ def _written_in(codes: Iterable[str]) -> list:
 
 
 _BOOKED = aliased(Plan)
-_SUBSCRIPTIONS = (
+_SUBSCRIPTIONS_ALONE = (
     select(
         Subscription.id,
         Subscription.status,
@@ -143,11 +143,11 @@ _SUBSCRIPTIONS = (
     .where(Subscription.user_id == bindparam("user_id"))
     .order_by(Subscription.created_at.desc(), Subscription.id.desc())
 )
-_SUBSCRIPTION_WIDTH = len(_SUBSCRIPTIONS.selected_columns)
+_SUBSCRIPTION_WIDTH = len(_SUBSCRIPTIONS_ALONE.selected_columns)
 # With the live subscriptions' current periods (the rules' `periods.current_periods`) in the same rows:
 # one statement fewer per view.
 _SUBSCRIPTIONS = periods.with_current_periods(
-    _SUBSCRIPTIONS, when=Subscription.status.in_(_written_in(refund_notices.LIVE_STATUSES))
+    _SUBSCRIPTIONS_ALONE, when=Subscription.status.in_(_written_in(refund_notices.LIVE_STATUSES))
 )
 
 
@@ -171,7 +171,7 @@ def subscriptions_of(
 
 
 def _subscription(row) -> SubscriptionRow:
-    # Unpacked by position, in the order `_SUBSCRIPTIONS` selects.
+    # Unpacked by position, in the order `_SUBSCRIPTIONS_ALONE` selects.
     (
         sub_id,
         status,
