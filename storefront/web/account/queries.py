@@ -219,7 +219,9 @@ def _subscription(row) -> SubscriptionRow:
     )
 
 
-PAYMENTS_ON_OVERVIEW = 12  # /account shows the newest; /account/payments pages through the rest
+# /account shows the newest few (on a phone each payment is a card of six lines: twelve were about four
+# screens to scroll past before 1회 구매 and 회원 탈퇴); /account/payments pages through the rest.
+PAYMENTS_ON_OVERVIEW = 5
 PAYMENTS_PER_PAGE = 30
 
 
