@@ -24,6 +24,7 @@ from storefront.billing.one_time import orders
 from storefront.billing.recurring.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services
 from storefront.models import Order, Plan
+from storefront.web.auth.signin import account_user
 from storefront.web.checkout.forms import ActionForm
 from storefront.web.checkout.notices import enqueue_notices
 from storefront.web.legal import REFUND_VERSION, TERMS_VERSION
@@ -90,7 +91,7 @@ def buy(plan_id: int):
     if form.validate_on_submit():
         order = orders.create_order(
             db.session(),
-            user=current_user,
+            user=account_user(),
             plan=plan,
             text_version=CONSENT_VERSION,
             ip=client_ip(),
@@ -180,7 +181,7 @@ def withdraw(order_id: str):
     svc = services()
     try:
         result = cooling_off.withdraw_order(
-            db.session(), user=current_user, order_pk=order.id, toss=svc.toss, notifier=svc.notifier, clock=svc.clock
+            db.session(), user=account_user(), order_pk=order.id, toss=svc.toss, notifier=svc.notifier, clock=svc.clock
         )
     except ActionRefused as exc:
         db.session.rollback()

@@ -138,3 +138,39 @@ def test_with_an_app_context_held_open_a_sign_in_still_ends_at_the_next_request(
     assert _opens_account(client)
     clock.advance(days=32)  # past the 31-day sign-in
     assert client.get("/account").headers["Location"].startswith("/login")
+
+
+def test_a_signed_in_page_view_loads_no_account_row(app, client, auth):
+    """Pages read who is signed in from `sessions.SignedIn` (the sign-in's columns, never the password
+    hash); the ORM `User` is read only by what changes the account, such as the profile form."""
+    from flask import template_rendered
+    from sqlalchemy import event
+
+    from storefront.accounts.sessions import SignedIn
+
+    auth.signup(name="김세션")
+    loaded: list[int] = []
+
+    def count(target, _context):
+        loaded.append(target.id)
+
+    seen = {}
+
+    def remember_principal(_app, template, context):
+        seen["user"] = context["current_user"]
+
+    event.listen(User, "load", count)
+    template_rendered.connect(remember_principal, app)
+    try:
+        page = client.get("/account")
+        assert page.status_code == 200 and "김세션" in page.get_data(as_text=True)
+        assert loaded == []
+        assert isinstance(seen["user"], SignedIn) and "password_hash" not in seen["user"]._fields
+        # The profile form changes the account: it loads the row, and the change shows on the next page.
+        token = csrf_token(client, "/account/profile")
+        saved = client.post("/account/profile", data={"csrf_token": token, "name": "김바뀜", "phone": "010-1234-5678"})
+        assert saved.status_code == 302 and len(loaded) == 1
+    finally:
+        event.remove(User, "load", count)
+        template_rendered.disconnect(remember_principal, app)
+    assert "김바뀜" in client.get("/account").get_data(as_text=True)

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storefront import accounts
+from storefront.accounts.sessions import SignedIn
 from storefront.billing.wallet import cards
 from storefront.billing.recurring import periods
 from storefront.billing.recurring.subscriptions import ActionRefused
@@ -44,7 +45,7 @@ def deleted_email(user_id: int) -> str:
     return f"deleted-{user_id}@invalid"
 
 
-def is_deleted(user: User) -> bool:
+def is_deleted(user: User | SignedIn) -> bool:
     return user.email == deleted_email(user.id)
 
 

@@ -20,6 +20,7 @@ from storefront.models import Subscription
 from storefront.web.account.profile_forms import ChangePasswordForm, ProfileForm
 from storefront.web.account.views import bp
 from storefront.web.auth.password import site_link
+from storefront.web.auth.signin import account_user
 from storefront.web.auth.views import in_words
 from storefront.web.checkout.notices import enqueue_notices
 
@@ -47,7 +48,7 @@ def profile():
                 "유료 전환 7일 전에 문자로 안내해 드려야 합니다. 다른 번호로 바꾸는 것은 됩니다.",
             ]
         else:
-            accounts.update_profile(current_user, name=form.name.data, phone=form.phone.data)
+            accounts.update_profile(account_user(), name=form.name.data, phone=form.phone.data)
             db.session.commit()
             flash("회원 정보를 저장했습니다.", "success")
             return redirect(url_for("account.profile"))
@@ -61,7 +62,7 @@ def change_password():
     form = ChangePasswordForm()
     wait_words = None
     if form.validate_on_submit():
-        user = current_user._get_current_object()
+        user = account_user()
         found = services()
         now = found.clock.now()
         key = throttle.current_password_key(user.id)

@@ -19,7 +19,7 @@ from storefront.extensions import client_ip, db, services
 from storefront.models import Subscription
 from storefront.web.account import audit, queries
 from storefront.web.account.forms import ChangePlanForm, DeleteAccountForm
-from storefront.web.auth.signin import sign_out
+from storefront.web.auth.signin import account_user, sign_out
 from storefront.web.checkout.forms import ActionForm
 from storefront.web.checkout.notices import enqueue_notices
 from storefront.formatting import kst_date
@@ -129,7 +129,7 @@ def _cancel(action, subscription_id: int, record):
     try:
         result = action(
             db.session(),
-            user=current_user,
+            user=account_user(),
             subscription_id=subscription_id,
             toss=found.toss,
             vault=found.vault,
@@ -219,7 +219,7 @@ def withdraw(subscription_id: int):
     try:
         result = cooling_off.withdraw_subscription(
             db.session(),
-            user=current_user,
+            user=account_user(),
             subscription_id=subscription_id,
             toss=found.toss,
             vault=found.vault,
@@ -247,7 +247,11 @@ def resume_subscription(subscription_id: int):
     found = services()
     try:
         sub = subscriptions.resume_subscription(
-            db.session(), user=current_user, subscription_id=subscription_id, notifier=found.notifier, clock=found.clock
+            db.session(),
+            user=account_user(),
+            subscription_id=subscription_id,
+            notifier=found.notifier,
+            clock=found.clock,
         )
     except ActionRefused as exc:
         db.session.rollback()
@@ -265,7 +269,7 @@ def change_card(subscription_id: int):
     _checked_form()
     try:
         intent = checkout.begin_card_change(
-            db.session(), user=current_user, subscription_id=subscription_id, now=services().clock.now()
+            db.session(), user=account_user(), subscription_id=subscription_id, now=services().clock.now()
         )
     except ActionRefused as exc:
         db.session.rollback()
@@ -291,7 +295,7 @@ def change_plan(subscription_id: int):
         try:
             change = subscriptions.change_plan(
                 db.session(),
-                user=current_user,
+                user=account_user(),
                 subscription_id=sub.id,
                 plan_id=form.plan_id.data,
                 ip=client_ip(),
@@ -335,7 +339,7 @@ def delete_account():
         try:
             withdrawal.delete_account(
                 db.session(),
-                user=current_user,
+                user=account_user(),
                 password=form.password.data,
                 toss=found.toss,
                 vault=found.vault,

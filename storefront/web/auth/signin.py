@@ -6,6 +6,7 @@ backed by a `UserSession` row and logging out really ends it.
 
 from __future__ import annotations
 
+from flask import abort
 from flask_login import current_user, login_user, logout_user
 
 from storefront.accounts import sessions
@@ -31,9 +32,29 @@ def sign_out(*, everywhere: bool = False) -> None:
     logout_user()
 
 
-def load_user(identifier: str) -> User | None:
-    """Flask-Login's user loader: the account of an open sign-in, never a deleted one."""
+def load_user(identifier: str) -> sessions.SignedIn | None:
+    """Flask-Login's user loader: who an open sign-in belongs to, never a deleted account.
+
+    `current_user` is then a `sessions.SignedIn` (id, email, name, phone, customer_key, is_admin), not
+    the ORM `User`: what changes the account or passes it to the domain takes `account_user()`.
+    """
     from storefront.billing.compliance.withdrawal import is_deleted
 
     user = sessions.load(db.session(), identifier, now=services().clock.now())
     return None if user is None or is_deleted(user) else user  # a deleted account's other sessions end
+
+
+def account_user() -> User:
+    """The signed-in account's `User` row (in this request's session), for the domain and for changes.
+
+    On the request that signs in, `current_user` is that row already; on later ones it is a
+    `sessions.SignedIn` and the row is read by primary key (from the session's identity map after
+    the first call).
+    """
+    if not current_user.is_authenticated:
+        abort(401)
+    user = db.session.get(User, current_user.id)
+    if user is None:  # deleted since this request's sign-in check
+        abort(401)
+    user.session_token = current_user.session_token
+    return user

@@ -15,6 +15,7 @@ from storefront.billing.wallet.cards import registration_failure_reason
 from storefront.billing.recurring.subscriptions import ActionRefused
 from storefront.extensions import client_ip, db, services
 from storefront.models import Plan, Subscription
+from storefront.web.auth.signin import account_user
 from storefront.web.checkout.forms import ActionForm, CheckoutForm
 from storefront.web.checkout.notices import enqueue_notices
 from storefront.web.legal import TERMS_VERSION
@@ -88,7 +89,7 @@ def _phone_for_trial(plan: Plan, form: CheckoutForm) -> bool:
             "무료 체험은 유료 전환 7일 전에 문자로 안내해 드려야 해서 휴대전화 번호가 필요합니다.",
         ]
         return False
-    current_user.phone = form.phone.data.replace("-", "")
+    account_user().phone = form.phone.data.replace("-", "")
     return True
 
 
@@ -110,7 +111,7 @@ def start_checkout(plan_id: int):
     try:
         intent = checkout.begin_checkout(
             db.session(),
-            user=current_user,
+            user=account_user(),
             plan_id=plan.id,
             ip=client_ip(),
             now=services().clock.now(),
@@ -148,7 +149,7 @@ def _toss_params(intent) -> dict[str, str]:
 @login_required
 def card():
     token = request.args.get("intent", "")
-    intent = checkout.usable_intent(db.session(), user=current_user, token=token, now=services().clock.now())
+    intent = checkout.usable_intent(db.session(), user=account_user(), token=token, now=services().clock.now())
     if intent is None:
         flash("카드 등록 요청이 만료되었거나 이미 사용되었습니다. 다시 시도해 주세요.", "error")
         return redirect(url_for("account.overview"))
@@ -179,7 +180,7 @@ def billing_success():
     try:
         intent = checkout.check_redirect(
             db.session(),
-            user=current_user,
+            user=account_user(),
             token=args.get("intent", ""),
             customer_key=args.get("customerKey", ""),
             auth_key=args.get("authKey", ""),
@@ -205,7 +206,7 @@ def settle_billing_auth():
     try:
         result = checkout.complete_billing_auth(
             db.session(),
-            user=current_user,
+            user=account_user(),
             token=args.get("intent", ""),
             customer_key=args.get("customerKey", ""),
             auth_key=args.get("authKey", ""),
@@ -264,7 +265,7 @@ def billing_fail():
     intent = None
     if current_user.is_authenticated:
         intent = checkout.usable_intent(
-            db.session(), user=current_user, token=request.args.get("intent", ""), now=services().clock.now()
+            db.session(), user=account_user(), token=request.args.get("intent", ""), now=services().clock.now()
         )
     retry_url = url_for("checkout.card", intent=intent.token) if intent is not None else url_for("account.overview")
     canceled = code in ("PAY_PROCESS_CANCELED", "USER_CANCEL")
@@ -297,7 +298,7 @@ def retry(subscription_id: int):
     try:
         checkout.retry_first_charge(
             db.session(),
-            user=current_user,
+            user=account_user(),
             subscription_id=sub.id,
             toss=found.toss,
             vault=found.vault,
