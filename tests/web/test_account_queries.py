@@ -8,8 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from storefront.billing.recurring import periods
-from storefront.billing.refunding import refund_notices
+from storefront.billing.recurring import periods, statuses
 from storefront.models import Attempt, Charge, Refund, Subscription, User
 from storefront.web.account import queries
 from tests.web.test_query_counts import SHOPPER, add_history, shop_with
@@ -61,7 +60,7 @@ def test_the_subscriptions_read_carries_each_live_ones_current_period_as_read_al
         sub.id for sub in sorted(subs, key=lambda s: (s.created_at, s.id), reverse=True)
     ]
     assert waiting is False
-    live = [sub for sub in subs if sub.status in refund_notices.LIVE_STATUSES]
+    live = [sub for sub in subs if sub.status in statuses.RUNNING]
     assert set(current) == {busy.id, declined.id}
     assert current == periods.current_periods(db_session, live)
     assert [r.idempotency_key for r in current[busy.id].refunds] == ["q-1", "q-2", "q-3"]

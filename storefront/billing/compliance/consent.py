@@ -33,10 +33,9 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from storefront.billing.recurring import periods, settlement
+from storefront.billing.recurring import periods, settlement, statuses
 from storefront.billing.errors import SubscriptionNotFound
 from storefront.billing.compliance.price_changes import (
-    LIVE_STATUSES,
     MIN_LEAD_DAYS,
     REASONS,
     UNSETTLED,
@@ -164,7 +163,7 @@ def consent_counts(
 
 def state(change: PriceChange, sub: Subscription, now: datetime) -> str:
     """What the consent page can offer: open, not_yet (window not open), agreed, refused, closed."""
-    if change.status in ("lapsed", "applied") or sub.status not in LIVE_STATUSES or now >= change.effective_at:
+    if change.status in ("lapsed", "applied") or sub.status not in statuses.RUNNING or now >= change.effective_at:
         return "closed"
     if change.kind == "trial_conversion" and sub.status != "trialing":
         return "closed"
@@ -231,7 +230,7 @@ def enforce(session: Session, sub: Subscription, *, notifier: Any, now: datetime
     subscription locked, before `periods.open_charge`; it never commits. A first charge
     (``incomplete``) is what the shopper agreed to at checkout and is not gated.
     """
-    if sub.status not in LIVE_STATUSES:
+    if sub.status not in statuses.RUNNING:
         return None
     verdict = gate(session, sub, now=now)
     if verdict.decision == "none":

@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storefront.billing.recurring import cycle, periods, settlement
+from storefront.billing.recurring import cycle, periods, settlement, statuses
 from storefront.billing.refunding import refunds
 from storefront.billing.wallet.cards import release_card_if_unused
 from storefront.billing.one_time.order_settlement import confirm_attempt, lock_order
@@ -365,7 +365,7 @@ def withdraw_subscription(
     sub = owned(session, user, subscription_id, lock=True)
     if sub.status == "canceled" and sub.ended_reason == WITHDRAWN_REASON:
         return _again(session, _withdrawn_attempt_id(session, sub), user=user, toss=toss, clock=clock)
-    if sub.status in settlement.ENDED_STATUSES:
+    if sub.status in statuses.ENDED:
         session.rollback()
         raise CoolingOffRefused("이미 종료된 구독입니다.", NOT_PAID)
     offer = for_subscription(session, sub, now=now)

@@ -18,13 +18,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storefront.billing.recurring import cycle, periods
+from storefront.billing.recurring import cycle, periods, statuses
 from storefront.config import Config
 from storefront.models import Plan, PriceChange, Subscription
 
 MIN_LEAD_DAYS = 30  # a merchant's new price takes effect at least this many days ahead
 REASONS = ("plan_price", "discount_end", "trial")
-LIVE_STATUSES = ("trialing", "active", "past_due")
 UNSETTLED = ("pending", "agreed", "refused")  # not yet decided at the renewal by the gate
 
 
@@ -144,7 +143,7 @@ def apply_plan_price(
         select(Subscription)
         .where(
             Subscription.plan_id == plan.id,
-            Subscription.status.in_(LIVE_STATUSES),
+            Subscription.status.in_(statuses.RUNNING),
             Subscription.amount_won != plan.amount_won,
         )
         .order_by(Subscription.id)

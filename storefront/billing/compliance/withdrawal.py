@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from storefront import accounts
 from storefront.accounts.sessions import SignedIn
 from storefront.billing.wallet import cards
-from storefront.billing.recurring import periods
+from storefront.billing.recurring import periods, statuses
 from storefront.billing.recurring.subscriptions import ActionRefused
 from storefront.billing.wallet.vault import Actor
 from storefront.models import BillingKey, Order, Subscription, User
@@ -54,7 +54,7 @@ def blocking_subscriptions(session: Session, user_id: int) -> list[Subscription]
     return list(
         session.scalars(
             select(Subscription)
-            .where(Subscription.user_id == user_id, Subscription.status.in_(cards.LIVE_STATUSES))
+            .where(Subscription.user_id == user_id, Subscription.status.in_(statuses.NOT_ENDED))
             .order_by(Subscription.id)
         )
     )

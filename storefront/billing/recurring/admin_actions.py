@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from storefront.billing.recurring import periods, settlement, subscriptions
+from storefront.billing.recurring import periods, settlement, statuses, subscriptions
 from storefront.billing.errors import failure_message
 from storefront.billing.recurring.subscriptions import ActionRefused, CancelResult, notify, release_card_if_unused
 from storefront.billing.wallet.vault import Actor
@@ -28,7 +28,6 @@ from storefront.models import AuditLog, Subscription
 from storefront.toss.errors import categorize
 
 ENDED_BY_ADMIN = "canceled_now_by_admin"
-LIVE = ("incomplete", "trialing", "active", "past_due")
 
 # name -> (audit action, button label); the order is the page's order.
 ACTIONS: dict[str, tuple[str, str]] = {
@@ -83,7 +82,7 @@ def available_actions(session: Session, sub: Subscription, *, now: datetime) -> 
             found.append("resume")
     if subscriptions.refund_offer(session, sub, now=now) is not None:
         found.append("cancel_now_refund")
-    if sub.status in LIVE and not in_flight:
+    if sub.status in statuses.NOT_ENDED and not in_flight:
         found.append("cancel_now")
     return [name for name in ACTIONS if name in found]
 
@@ -113,7 +112,7 @@ def end_now(
     if sub is None:
         session.rollback()
         raise ActionRefused("구독을 찾을 수 없습니다.")
-    if sub.status in settlement.ENDED_STATUSES:
+    if sub.status in statuses.ENDED:
         session.rollback()
         raise ActionRefused("이미 종료된 구독입니다.")
     pending = periods.pending_charge(session, sub.id)

@@ -34,7 +34,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, scoped_session
 
 from storefront.billing.compliance import consent
-from storefront.billing.recurring import cycle, periods, settlement
+from storefront.billing.recurring import cycle, periods, settlement, statuses
 from storefront.billing.errors import NO_USABLE_CARD, VAULT_ERROR, SubscriptionNotFound
 from storefront.billing.recurring.periods import (
     DUE_STATUSES,
@@ -263,7 +263,7 @@ def _decide_without_call(
     """The answer when no Toss call is to be made; else the period's pending Charge to call for, or None
     when there is none and no Charge exists for ``next_charge_at`` either (a new period to open)."""
     if sub.status not in CHARGEABLE_STATUSES:
-        return result("ended" if sub.status in settlement.ENDED_STATUSES else "skipped", sub)
+        return result("ended" if sub.status in statuses.ENDED else "skipped", sub)
     if sub.next_charge_at is None or sub.next_charge_at > now:
         return result("skipped", sub)
     pending, existing = periods.pending_and_charge_for(session, sub.id, sub.next_charge_at)

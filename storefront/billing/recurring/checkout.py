@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storefront.billing.wallet import cards
-from storefront.billing.recurring import charging, cycle, periods, settlement
+from storefront.billing.recurring import charging, cycle, periods, settlement, statuses
 from storefront.billing.errors import BillingError, failure_message
 from storefront.billing.recurring.subscriptions import ActionRefused, Deps, complete_card_change, notify, owned
 from storefront.billing.wallet.vault import Actor
@@ -179,7 +179,7 @@ def blocking_subscription(session: Session, user_id: int, product_id: int) -> Su
         select(Subscription)
         .join(Plan, Subscription.plan_id == Plan.id)
         .where(
-            Subscription.user_id == user_id, Plan.product_id == product_id, Subscription.status.in_(cards.LIVE_STATUSES)
+            Subscription.user_id == user_id, Plan.product_id == product_id, Subscription.status.in_(statuses.NOT_ENDED)
         )
         .order_by(Subscription.id)
     )
@@ -246,7 +246,7 @@ def begin_checkout(
 def begin_card_change(session: Session, *, user: User, subscription_id: int, now: datetime) -> CheckoutIntent:
     """A ``change_card`` intent for one of the user's live subscriptions. COMMITS; raises `ActionRefused`."""
     sub = owned(session, user, subscription_id)
-    if sub.status not in cards.LIVE_STATUSES:
+    if sub.status not in statuses.NOT_ENDED:
         raise ActionRefused("종료된 구독의 카드는 바꿀 수 없습니다.")
     intent = CheckoutIntent(
         token=secrets.token_urlsafe(32),
@@ -582,7 +582,7 @@ def checkout_outcome(session: Session, sub: Subscription) -> CheckoutOutcome:
     paid = next((c for c in charges if c.status in ("paid", "refunded")), None)
     if paid is not None and sub.status != "incomplete":
         return CheckoutOutcome("paid", sub, paid, _attempt(paid, "done"), None, False)
-    if sub.status in settlement.ENDED_STATUSES:
+    if sub.status in statuses.ENDED:
         return CheckoutOutcome("ended", sub, latest, None, None, False)
     if sub.status != "incomplete":
         return CheckoutOutcome("other", sub, latest, None, None, False)

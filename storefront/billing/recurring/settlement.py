@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from storefront.billing.recurring import statuses
 from storefront.billing.errors import NO_PAYMENT, failure_message
 from storefront.config import Config
 from storefront.dml import write_through
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 
 OUTCOMES = ("paid", "declined", "retry", "unknown", "skipped", "already_paid", "in_flight", "ended")
 DECLINES = (Category.HARD_DECLINE, Category.SOFT_DECLINE)
-ENDED_STATUSES = ("canceled", "unpaid")
 TRANSIENT_RETRY_DELAY = timedelta(minutes=5)
 CONFIG_RETRY_DELAY = timedelta(hours=1)
 
@@ -138,7 +138,7 @@ def mark_paid(
     charge.status, charge.paid_at, charge.next_retry_at = "paid", payment.approved_at or now, None
     charge.failure_code = charge.failure_message = None
     receipt = _receipt_context(sub, charge, attempt, first)
-    if sub.status in ENDED_STATUSES:
+    if sub.status in statuses.ENDED:
         # Money moved after the subscription ended (an unknown outcome settled late): book it, flag it.
         log.warning("subscription %s is %s but charge %s was paid; review for a refund", sub.id, sub.status, charge.id)
     else:
@@ -234,7 +234,7 @@ def mark_declined(
     charge.failure_code, charge.failure_message = code[:64], message[:512]
     charge.retry_count = (charge.retry_count or 0) + 1
     charge.first_failed_at = charge.first_failed_at or now
-    if sub.status in ENDED_STATUSES:
+    if sub.status in statuses.ENDED:
         charge.status, charge.next_retry_at = "failed", None
         return _declined(sub, charge, attempt, code, category)
     if sub.status == "incomplete":  # a checkout's first charge is not retried on a schedule

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from storefront.billing.wallet import cards
 from storefront.billing.refunding import refunds
 from storefront.billing.compliance import consent
-from storefront.billing.recurring import charging, cycle, periods, settlement
+from storefront.billing.recurring import charging, cycle, periods, settlement, statuses
 from storefront.billing.wallet.cards import release_card_if_unused, release_unused_cards
 from storefront.billing.errors import BillingError
 from storefront.billing.recurring.proration import Proration, prorate
@@ -60,8 +60,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CANCELABLE_AT_PERIOD_END = ("trialing", "active", "past_due")
-PLAN_CHANGEABLE = ("trialing", "active", "past_due")
+CANCELABLE_AT_PERIOD_END = statuses.RUNNING
+PLAN_CHANGEABLE = statuses.RUNNING
 
 
 class ActionRefused(BillingError):
@@ -197,7 +197,7 @@ def cancel_subscription(
     """
     now = clock.now()
     sub = owned(session, user, subscription_id, lock=True)
-    if sub.status in settlement.ENDED_STATUSES:
+    if sub.status in statuses.ENDED:
         raise _refuse(session, "이미 종료된 구독입니다.")
     if sub.cancel_at_period_end:
         session.commit()
@@ -438,7 +438,7 @@ def cancel_now_with_refund(
         notices: tuple[int, ...] = ()
     else:
         already = False
-        if sub.status in settlement.ENDED_STATUSES:
+        if sub.status in statuses.ENDED:
             raise _refuse(session, "이미 종료된 구독입니다.")
         if sub.status == "active" and periods.pending_charge(session, sub.id) is not None:
             raise _refuse(session, "다음 결제를 처리하는 중입니다. 잠시 후 다시 시도해 주세요.")
@@ -582,7 +582,7 @@ def complete_card_change(
     ended meanwhile (the new key is then released as well).
     """
     sub = session.get(Subscription, subscription_id) if subscription_id else None
-    if sub is None or sub.user_id != user.id or sub.status not in cards.LIVE_STATUSES:
+    if sub is None or sub.user_id != user.id or sub.status not in statuses.NOT_ENDED:
         raise _refuse(session, "구독이 이미 종료되어 카드를 바꿀 수 없습니다.")
     session.commit()
     billing = cards.exchange_auth_key(
@@ -591,7 +591,7 @@ def complete_card_change(
     now = deps.clock.now()
     sub = owned(session, user, sub.id, lock=True)
     card = cards.store_card(session, user=user, billing=billing, vault=deps.vault, actor=actor, now=now)
-    if sub.status not in cards.LIVE_STATUSES:
+    if sub.status not in statuses.NOT_ENDED:
         session.commit()
         release_card_if_unused(
             session,

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import String, cast, exists, literal, select
 from sqlalchemy.orm import Session
 
-from storefront.billing.recurring import periods, settlement
+from storefront.billing.recurring import periods, statuses
 from storefront.billing.refunding import refunds
 from storefront.models import EmailMessage, Order, Refund, Subscription, User
 
@@ -47,7 +47,6 @@ KIND = "payment_refunded"
 # Refunds recorded (settled_at) this long ago or less are announced; older ones were before this rule.
 ANNOUNCE_WINDOW = timedelta(days=7)
 _DEDUP_PREFIX = "payment-refunded:"
-LIVE_STATUSES = ("trialing", "active", "past_due")
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,7 @@ def period_refunds(
     The current periods are read in one statement (`periods.current_periods`), or taken from
     `current` when the caller has read them already (내 구독 shares them with the 청약철회 rule).
     """
-    live = [sub for sub in subs if sub.status in LIVE_STATUSES and sub.current_period_start is not None]
+    live = [sub for sub in subs if sub.status in statuses.RUNNING and sub.current_period_start is not None]
     if current is None:
         current = periods.current_periods(session, live)
     found: dict[int, PeriodRefund] = {}
@@ -183,7 +182,7 @@ def _notice(session: Session, refund: Refund) -> tuple[User | None, dict[str, An
 
 
 def _what_happens_next(sub: Subscription) -> dict[str, Any]:
-    if sub.status in settlement.ENDED_STATUSES:
+    if sub.status in statuses.ENDED:
         return {"subscription_state": "ended"}
     if sub.cancel_at_period_end:
         return {"subscription_state": "ending", "access_until": sub.current_period_end or sub.trial_end_at}

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from storefront.billing.recurring import statuses
 from storefront.billing.errors import MESSAGES, BillingError
 from storefront.billing.wallet.vault import Actor, Vault, VaultError, destroy
 from storefront.models import AuditLog, BillingKey, Subscription, User
@@ -26,9 +27,6 @@ from storefront.toss.errors import Category, TossError, categorize
 from storefront.toss.types import Billing
 
 log = logging.getLogger(__name__)
-
-# A subscription in one of these may still charge its card (or retry a first charge): its key is kept.
-LIVE_STATUSES = ("incomplete", "trialing", "active", "past_due")
 
 _REGISTRATION_MESSAGES: dict[str, str] = {
     "PAY_PROCESS_CANCELED": "카드 등록을 취소하셨습니다. 결제는 이루어지지 않았습니다.",
@@ -148,9 +146,9 @@ def card_label(row: BillingKey | None) -> str:
 
 
 def in_use(session: Session, billing_key_id: int) -> bool:
-    """True while a live subscription (see LIVE_STATUSES) charges, or may charge, this card."""
+    """True while a live subscription (see statuses.NOT_ENDED) charges, or may charge, this card."""
     query = select(
-        exists().where(Subscription.billing_key_id == billing_key_id, Subscription.status.in_(LIVE_STATUSES))
+        exists().where(Subscription.billing_key_id == billing_key_id, Subscription.status.in_(statuses.NOT_ENDED))
     )
     return bool(session.scalar(query))
 
@@ -204,7 +202,7 @@ def release_unused_cards(session: Session, *, toss: Any, vault: Vault, clock: An
     releasing its card. One transaction per card.
     """
     live = select(Subscription.id).where(
-        Subscription.billing_key_id == BillingKey.id, Subscription.status.in_(LIVE_STATUSES)
+        Subscription.billing_key_id == BillingKey.id, Subscription.status.in_(statuses.NOT_ENDED)
     )
     query = select(BillingKey.id).where(BillingKey.sealed.is_not(None), ~live.exists()).order_by(BillingKey.id)
     ids = list(session.scalars(query.limit(limit) if limit is not None else query))

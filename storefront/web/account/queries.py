@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session, aliased
 
 from storefront.billing.compliance import consent
 from storefront.billing.errors import CARD_DECLINE_CODES, charge_failure_reason
-from storefront.billing.recurring import periods
-from storefront.billing.refunding import refund_notices
+from storefront.billing.recurring import periods, statuses
 from storefront.models import UTC, Attempt, BillingKey, Charge, Order, Plan, Product, Refund, Subscription
 
 STATUS_LABELS = {
@@ -40,7 +39,7 @@ class PaymentRow(NamedTuple):
 
 
 def status_label(sub: Subscription | SubscriptionRow) -> str:
-    if sub.cancel_at_period_end and sub.status in ("trialing", "active", "past_due"):
+    if sub.cancel_at_period_end and sub.status in statuses.RUNNING:
         return "해지 예정"
     return STATUS_LABELS.get(sub.status, sub.status)
 
@@ -147,7 +146,7 @@ _SUBSCRIPTION_WIDTH = len(_SUBSCRIPTIONS_ALONE.selected_columns)
 # With the live subscriptions' current periods (the rules' `periods.current_periods`) in the same rows:
 # one statement fewer per view.
 _SUBSCRIPTIONS = periods.with_current_periods(
-    _SUBSCRIPTIONS_ALONE, when=Subscription.status.in_(_written_in(refund_notices.LIVE_STATUSES))
+    _SUBSCRIPTIONS_ALONE, when=Subscription.status.in_(_written_in(statuses.RUNNING))
 )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from storefront.billing.recurring import checkout, subscriptions
+from storefront.billing.recurring import checkout, statuses, subscriptions
 from storefront.billing.compliance import consent, cooling_off, withdrawal
 from storefront.billing.refunding import refund_notices
 from storefront.billing.recurring.subscriptions import ActionRefused
@@ -102,7 +102,7 @@ def confirm_cancel(subscription_id: int):
     sub = _own_or_404(subscription_id)
     now = services().clock.now()
     offer = subscriptions.refund_offer(db.session(), sub, now=now)
-    if sub.status in ("canceled", "unpaid") or (sub.cancel_at_period_end and offer is None):
+    if sub.status in statuses.ENDED or (sub.cancel_at_period_end and offer is None):
         flash("이미 해지되었거나 해지 예정인 구독입니다.", "info")
         return redirect(url_for("account.overview"))
     ends_now = sub.status in ("incomplete", "past_due")

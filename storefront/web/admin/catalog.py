@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from storefront.billing.recurring import statuses
 from storefront.models import Category, Plan, Product, Subscription
-
-LIVE_STATUSES = ("trialing", "active", "past_due")
 
 
 class SlugTaken(ValueError):
@@ -97,7 +96,7 @@ def subscribers_on_other_price(session: Session, plan: Plan) -> int:
             .select_from(Subscription)
             .where(
                 Subscription.plan_id == plan.id,
-                Subscription.status.in_(LIVE_STATUSES),
+                Subscription.status.in_(statuses.RUNNING),
                 Subscription.amount_won != plan.amount_won,
             )
         )
@@ -110,7 +109,7 @@ def live_subscribers(session: Session, plan: Plan) -> int:
         session.scalar(
             select(func.count())
             .select_from(Subscription)
-            .where(Subscription.plan_id == plan.id, Subscription.status.in_(LIVE_STATUSES))
+            .where(Subscription.plan_id == plan.id, Subscription.status.in_(statuses.RUNNING))
         )
         or 0
     )

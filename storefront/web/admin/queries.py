@@ -12,6 +12,7 @@ from datetime import datetime, UTC
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from storefront.billing.recurring import statuses
 from storefront.billing.refunding.refunds import SETTLE_GRACE
 from storefront.clock import KST
 from storefront.models import (
@@ -28,7 +29,7 @@ from storefront.models import (
     WebhookEvent,
 )
 
-SUBSCRIPTION_STATUSES = ("incomplete", "trialing", "active", "past_due", "canceled", "unpaid")
+SUBSCRIPTION_STATUSES = (*statuses.NOT_ENDED, *statuses.ENDED)
 EMAIL_STATUSES = ("queued", "sent", "failed", "logged", "skipped")
 WEBHOOK_STATUSES = ("received", "processed", "ignored", "error")
 REFUND_STATUSES = ("sending", "done", "failed", "unknown")

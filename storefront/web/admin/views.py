@@ -13,7 +13,7 @@ from functools import wraps
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from storefront.billing.recurring import admin_actions
+from storefront.billing.recurring import admin_actions, statuses
 from storefront.billing.compliance import consent as consent_service
 from storefront.billing.refunding import refund_notices
 from storefront.billing.recurring import subscriptions as subscription_service
@@ -159,7 +159,7 @@ def subscription(subscription_id: int):
         user_id=sub.user_id,
     )
     now = services().clock.now()
-    live = sub.status in admin_actions.LIVE
+    live = sub.status in statuses.NOT_ENDED
     return render_template(
         "admin/subscription.html",
         sub=sub,
